@@ -1,0 +1,64 @@
+"""Tessera configuration profiles.
+
+A profile fixes every figure of a build that the brief calls a parameter: the number of routable
+colors, the router's per-color buffer depth, and (for the PE) SRAM size, banks and SIMD width.
+
+Interface:
+    Profile            frozen dataclass of the figures
+    PROFILES           name -> Profile
+    get_profile(name)  look a profile up, with a clear error for unknown names
+
+``wse`` mirrors the public WSE-2 figures (24 colors, 48 KiB in 8 banks, SIMD-4 FP16). ``small``
+serves the fast regression and FPGA builds. See docs/configuration.md.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from .wavelet import COLOR_BITS
+
+__all__ = ["Profile", "PROFILES", "get_profile", "ProfileError"]
+
+
+class ProfileError(ValueError):
+    """An unknown profile name or an inconsistent profile."""
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    colors: int  # routable colors (virtual channels) per link
+    fifo_depth: int  # wavelets buffered per (input port, color); 2 sustains one wavelet per cycle
+    sram_kib: int  # SRAM per PE (used by the PE)
+    sram_banks: int  # single-ported banks
+    simd_f16: int  # f16 lanes per FMAC (f32 runs at half this width)
+
+    def __post_init__(self):
+        if not 1 <= self.colors <= 2**COLOR_BITS:
+            raise ProfileError(f"profile {self.name!r}: colors={self.colors} must be in 1..{2**COLOR_BITS}")
+        if self.fifo_depth < 2:
+            raise ProfileError(
+                f"profile {self.name!r}: fifo_depth={self.fifo_depth} must be >= 2 "
+                "(a depth of 1 halves link throughput)"
+            )
+        if self.sram_banks < 1 or self.sram_kib % self.sram_banks:
+            raise ProfileError(f"profile {self.name!r}: sram_kib must be a multiple of sram_banks")
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+PROFILES: dict[str, Profile] = {
+    "small": Profile(name="small", colors=8, fifo_depth=2, sram_kib=8, sram_banks=4, simd_f16=4),
+    "wse": Profile(name="wse", colors=24, fifo_depth=2, sram_kib=48, sram_banks=8, simd_f16=4),
+}
+
+
+def get_profile(name: str | Profile) -> Profile:
+    if isinstance(name, Profile):
+        return name
+    try:
+        return PROFILES[name]
+    except KeyError:
+        raise ProfileError(f"unknown profile {name!r}; known profiles: {', '.join(sorted(PROFILES))}") from None

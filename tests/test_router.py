@@ -1,0 +1,19 @@
+"""One router on Verilator (cocotb), checked against the golden routing model, in both profiles."""
+
+import pytest
+
+from conftest import router_mesh_model, run_cocotb
+
+CASES = [
+    "every_input_color_to_every_tx_set",
+    "rx_violation_and_errors",
+    "stalled_color_never_blocks_others",
+    "fair_arbitration",
+    "switch_advance_reset_ring",
+]
+
+
+@pytest.mark.parametrize("profile", ["small", "wse"])
+@pytest.mark.parametrize("case", CASES)
+def test_router(case, profile):
+    run_cocotb(router_mesh_model(1, 1, profile), "tb.cocotb_router", case, profile=profile, seed=7)
