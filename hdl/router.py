@@ -115,8 +115,11 @@ class Router(wiring.Component):
         last = [Signal(2, name=f"last_c{c}") for c in range(C)]
         ring = [Signal(name=f"ring_c{c}") for c in range(C)]
         pos = [Signal(2, name=f"pos_c{c}") for c in range(C)]
-        rx_cur = [Array(rx[c])[pos[c]] for c in range(C)]
-        tx_cur = [Array(tx[c])[pos[c]] for c in range(C)]
+        # Each use of an ArrayProxy elaborates a new multiplexer: select once into signals.
+        rx_cur = [Signal(P, name=f"rx_cur_c{c}") for c in range(C)]
+        tx_cur = [Signal(P, name=f"tx_cur_c{c}") for c in range(C)]
+        for c in range(C):
+            m.d.comb += [rx_cur[c].eq(Array(rx[c])[pos[c]]), tx_cur[c].eq(Array(tx[c])[pos[c]])]
         # Ports that some configured position admits: anything else is a routing error.
         rx_union = []
         for c in range(C):
@@ -146,7 +149,10 @@ class Router(wiring.Component):
         wrptr = [[Signal(range(D), name=f"wr_p{p}_c{c}") for c in range(C)] for p in range(P)]
         store = [[[Signal(entry_bits, name=f"q_p{p}_c{c}_{i}") for i in range(D)] for c in range(C)]
                  for p in range(P)]
-        head = [[Array(store[p][c])[rdptr[p][c]] for c in range(C)] for p in range(P)]
+        head = [[Signal(entry_bits, name=f"head_p{p}_c{c}") for c in range(C)] for p in range(P)]
+        for p in range(P):
+            for c in range(C):
+                m.d.comb += head[p][c].eq(Array(store[p][c])[rdptr[p][c]])
         write = [[Signal(name=f"wen_p{p}_c{c}") for c in range(C)] for p in range(P)]
         deq = [[Signal(name=f"deq_p{p}_c{c}") for c in range(C)] for p in range(P)]
 

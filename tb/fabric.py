@@ -152,7 +152,7 @@ class FabricHarness:
         Clock(self.dut.clk, self.clock_ns, unit="ns").start()
         self.dut.rst.value = 1
         self.dut.cfg_we.value = 0
-        for g, h in self.handles.items():
+        for h in self.handles.values():
             h["in_valid"].value = 0
             h["in_data"].value = 0
             h["out_ready"].value = 0
@@ -246,12 +246,17 @@ class FabricHarness:
         for _ in range(n):
             await self.step()
 
-    async def run_until_idle(self, max_cycles=1_000_000, watchdog=2000, quiet=64):
-        """Step until every driver queue is empty and nothing moved for ``quiet`` cycles."""
+    async def run_until_idle(self, max_cycles=1_000_000, watchdog=2000, quiet=64, progress_every=0, log=None):
+        """Step until every driver queue is empty and nothing moved for ``quiet`` cycles.
+
+        With ``progress_every`` and ``log``, report progress every that many cycles."""
         start = self.cycle
         self.last_progress = self.cycle
         while True:
             await self.step()
+            if progress_every and log and (self.cycle - start) % progress_every == 0:
+                log.info("cycle %7d: %d wavelets injected, %d delivered, %d still queued",
+                         self.cycle - start, self.transfers_in, self.transfers_out, self.pending)
             if self.pending == 0 and self.cycle - self.last_progress >= quiet:
                 return self.cycle - start
             if self.cycle - self.last_progress > watchdog:

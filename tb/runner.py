@@ -156,8 +156,10 @@ class Model:
         return self.dir
 
     def run(self, test_module: str, testcase=None, config: dict | None = None, seed=None,
-            waves: bool = False, run_name: str | None = None) -> Path:
-        """Run cocotb tests from ``test_module`` on this model; return the run folder."""
+            waves: bool = False, run_name: str | None = None, console: bool = False) -> Path:
+        """Run cocotb tests from ``test_module`` on this model; return the run folder.
+
+        The simulator's log goes to ``<run folder>/sim.log``, or to the console with ``console``."""
         if waves and not self.waves:
             raise ValueError("waves requested from a model built without them; build with waves=True")
         self.build()
@@ -180,7 +182,7 @@ class Model:
                 test_module=test_module, hdl_toplevel=self.toplevel, hdl_toplevel_lang="verilog",
                 testcase=testcase, seed=seed,
                 build_dir=self.dir, test_dir=run_dir, results_xml=str(results), extra_env=env,
-                waves=waves, test_args=test_args, log_file=run_dir / "sim.log",
+                waves=waves, test_args=test_args, log_file=None if console else run_dir / "sim.log",
             )
         except (SystemExit, RuntimeError) as e:
             raise CocotbFailure(f"simulator failed ({e}); log: {run_dir / 'sim.log'}\n"

@@ -62,7 +62,8 @@ def compare_fabric(golden, observed: dict, status: dict | None = None) -> dict:
             seen[(source_of[w], w[0])].append(w)
         for flow, order in per_flow.items():
             if seen[flow] != order:
-                first = next(i for i, (a, b) in enumerate(zip(seen[flow], order)) if a != b)
+                first = next((i for i, (a, b) in enumerate(zip(seen[flow], order, strict=False)) if a != b),
+                             min(len(seen[flow]), len(order)))
                 problems.append(f"exit PE {ex[0]} {ex[1].name}: flow from {flow[0]} color {flow[1]} out of "
                                 f"order at position {first}: got {_fmt([seen[flow][first]])}, "
                                 f"expected {_fmt([order[first]])}")

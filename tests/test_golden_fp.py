@@ -1,0 +1,774 @@
+"""Checks golden/fp.py (the bit-exact FMAC model) against golden/fp_exact.py and numpy.
+
+* edge classes: every combination of +-0, +-min/max subnormal, +-min normal, +-max
+  finite, +-inf, quiet/signalling NaNs with payloads and a few ordinary values;
+* hand-computed cases (ties to even/odd, overflow, underflow, subnormal/normal
+  boundary, signed-zero cancellation, fused vs unfused) checked against both models;
+* seeded random vectors (uniform bits plus operands biased to nearby exponents,
+  deliberate cancellations and constructed ties), with a coverage check that the
+  mix really reached ties, cancellations, overflow, underflow and subnormals;
+* numpy cross-checks, and exhaustive f16 -> f32 conversion and round trip.
+
+TESSERA_FP_RANDOM sets the number of random vectors per operation (default 20000).
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import random
+
+import numpy as np
+import pytest
+
+from golden import fp
+from golden import fp_exact as fx
+
+N_RANDOM = int(os.environ.get("TESSERA_FP_RANDOM", "20000"))
+
+# Layouts written out locally (exp bits, fraction bits) so vector generation does not lean on fp.py.
+LAYOUT = {"f16": (5, 10), "f32": (8, 23)}
+WIDTH = {"f16": 16, "f32": 32, "i16": 16, "i32": 32}
+QNAN = {"f16": 0x7E00, "f32": 0x7FC00000}
+
+# op -> (input kinds, output kind)
+OPS = {
+    "f16_to_f32": (("f16",), "f32"),
+    "f32_to_f16": (("f32",), "f16"),
+    "add_f16": (("f16", "f16"), "f16"),
+    "add_f32": (("f32", "f32"), "f32"),
+    "mul_f16": (("f16", "f16"), "f16"),
+    "mul_f32": (("f32", "f32"), "f32"),
+    "fmac_f32_f16": (("f32", "f16", "f16"), "f32"),
+    "fmac_f32": (("f32", "f32", "f32"), "f32"),
+    "fmac_f16": (("f16", "f16", "f16"), "f16"),
+    "mac_i32_i16": (("i32", "i16", "i16"), "i32"),
+}
+FLOAT_OPS = [op for op in OPS if op != "mac_i32_i16"]
+
+
+# --- Bit-pattern helpers -------------------------------------------------------------
+
+
+def _bias(kind: str) -> int:
+    return (1 << (LAYOUT[kind][0] - 1)) - 1
+
+
+def _sign_bit(kind: str) -> int:
+    return 1 << (WIDTH[kind] - 1)
+
+
+def _inf(kind: str) -> int:
+    exp_bits, man_bits = LAYOUT[kind]
+    return ((1 << exp_bits) - 1) << man_bits
+
+
+def _make(kind: str, sign: int, field: int, frac: int) -> int:
+    exp_bits, man_bits = LAYOUT[kind]
+    return (sign << (exp_bits + man_bits)) | (field << man_bits) | frac
+
+
+def _field(kind: str, bits: int) -> int:
+    exp_bits, man_bits = LAYOUT[kind]
+    return (bits >> man_bits) & ((1 << exp_bits) - 1)
+
+
+def _is_nan(kind: str, bits: int) -> bool:
+    return (bits & (_sign_bit(kind) - 1)) > _inf(kind)
+
+
+def _is_subnormal(kind: str, bits: int) -> bool:
+    return _field(kind, bits) == 0 and bits & (_sign_bit(kind) - 1) != 0
+
+
+def _hex(kind: str, bits: int) -> str:
+    return f"0x{bits:0{WIDTH[kind] // 4}X}"
+
+
+def _describe(op: str, args: tuple, got: int, want: int) -> str:
+    in_kinds, out_kind = OPS[op]
+    shown = ", ".join(_hex(k, a) for k, a in zip(in_kinds, args, strict=True))
+    return f"{op}({shown}) -> model {_hex(out_kind, got)}, expected {_hex(out_kind, want)}"
+
+
+def _assert_no_mismatch(op: str, mismatches: list, total: int) -> None:
+    assert total > 0, f"{op}: no vectors were checked"
+    lines = [_describe(op, *m) for m in mismatches[:12]]
+    assert not mismatches, f"{len(mismatches)}/{total} mismatches:\n" + "\n".join(lines)
+
+
+# --- Edge classes --------------------------------------------------------------------
+
+
+def _float_edges(kind: str) -> list[int]:
+    exp_bits, man_bits = LAYOUT[kind]
+    bias, inf, sign = _bias(kind), _inf(kind), _sign_bit(kind)
+    one = bias << man_bits
+    magnitudes = [
+        0,  # zero
+        1,  # min subnormal
+        1 << (man_bits - 1),  # mid subnormal (exactly half the min normal)
+        (1 << man_bits) - 1,  # max subnormal
+        1 << man_bits,  # min normal
+        (1 << man_bits) + 1,  # min normal + ulp
+        one - 1,  # largest below 1.0
+        one,  # 1.0
+        one + 1,  # 1.0 + ulp
+        (bias + 1) << man_bits,  # 2.0
+        inf - 1,  # max finite
+        inf,  # infinity
+    ]
+    quiet = 1 << (man_bits - 1)
+    nans = [
+        inf | quiet,  # canonical quiet NaN
+        sign | inf | quiet | 0x15,  # negative quiet NaN with payload
+        inf | 1,  # signalling NaN, minimal payload
+        sign | inf | ((quiet - 1) & 0x2AAAAA),  # negative signalling NaN with payload
+    ]
+    return magnitudes + [m | sign for m in magnitudes] + nans
+
+
+EDGES = {
+    "f16": _float_edges("f16"),
+    "f32": _float_edges("f32"),
+    "i16": [0, 1, 2, 0x1234, 0x7FFF, 0x8000, 0x8001, 0xFFFE, 0xFFFF],
+    "i32": [0, 1, 0x3FFFFFFF, 0x7FFFFFFF, 0x80000000, 0x80000001, 0xC0000000, 0xFFFFFFFF],
+}
+
+
+def _nans(kind: str) -> list[int]:
+    return [e for e in EDGES[kind] if _is_nan(kind, e)]
+
+
+# --- Random vector generation --------------------------------------------------------
+
+
+def _rand_frac(rng: random.Random, man_bits: int) -> int:
+    frac = rng.getrandbits(man_bits)
+    if rng.random() < 0.5:
+        # Short significands make exact results, ties and cancellations common.
+        frac &= ~((1 << rng.randint(0, man_bits)) - 1)
+    return frac
+
+
+def _rand_finite(rng: random.Random, kind: str, field: int) -> int:
+    exp_bits, man_bits = LAYOUT[kind]
+    field = min(max(field, 0), (1 << exp_bits) - 2)
+    return _make(kind, rng.getrandbits(1), field, _rand_frac(rng, man_bits))
+
+
+def _rand_any(rng: random.Random, kind: str) -> int:
+    r = rng.random()
+    if r < 0.5 or kind.startswith("i"):
+        return rng.getrandbits(WIDTH[kind]) if r < 0.85 else rng.choice(EDGES[kind])
+    if r < 0.85:
+        return _rand_finite(rng, kind, rng.randint(0, (1 << LAYOUT[kind][0]) - 2))
+    return rng.choice(EDGES[kind])
+
+
+def _near(rng: random.Random, man_bits: int) -> int:
+    """Exponent offset: mostly tiny (heavy rounding/cancellation), sometimes up to the precision."""
+    if rng.random() < 0.7:
+        return rng.randint(-2, 2)
+    return rng.randint(-(man_bits + 3), man_bits + 3)
+
+
+def _unbiased_exp(kind: str, bits: int) -> int:
+    return max(_field(kind, bits), 1) - _bias(kind)
+
+
+def _negated_neighbour(rng: random.Random, kind: str, bits: int) -> int:
+    """-bits, or a pattern a couple of ulps away from it (deliberate cancellation)."""
+    neg = bits ^ _sign_bit(kind)
+    mag = neg & (_sign_bit(kind) - 1)
+    if mag >= _inf(kind):
+        return neg
+    mag = min(max(mag + rng.randint(-2, 2), 0), _inf(kind) - 1)
+    return (neg & _sign_bit(kind)) | mag
+
+
+def _gen_add(kind: str):
+    def gen(rng: random.Random) -> tuple:
+        a = _rand_any(rng, kind)
+        r = rng.random()
+        if r < 0.25:
+            b = _rand_any(rng, kind)
+        elif r < 0.85:
+            b = _rand_finite(rng, kind, _field(kind, a) + _near(rng, LAYOUT[kind][1]))
+        else:
+            b = _negated_neighbour(rng, kind, a)
+        return (a, b) if rng.random() < 0.5 else (b, a)
+
+    return gen
+
+
+def _mul_operands(rng: random.Random, kind: str) -> tuple[int, int]:
+    exp_bits, man_bits = LAYOUT[kind]
+    bias, top = _bias(kind), (1 << exp_bits) - 2
+    r = rng.random()
+    if r < 0.4:
+        return _rand_any(rng, kind), _rand_any(rng, kind)
+    fa = rng.randint(1, top)
+    if r < 0.8:
+        # Aim the product at the underflow or the overflow end of the range.
+        target = rng.choice([rng.randint(-man_bits - 2, 2), rng.randint(top - 2, top + 2)])
+        return _rand_finite(rng, kind, fa), _rand_finite(rng, kind, target - fa + bias)
+    # Constructed tie: (1 + k*2**-m) * 1.5 = 1.5 + (3k/2) ulp is a halfway case for odd k.
+    k = rng.randrange(1, (1 << man_bits) // 3, 2)
+    fb = min(max(rng.randint(1, top) - fa + bias, 1), top)
+    a = _make(kind, rng.getrandbits(1), fa, k)
+    b = _make(kind, rng.getrandbits(1), fb, 1 << (man_bits - 1))
+    return (a, b) if rng.random() < 0.5 else (b, a)
+
+
+def _gen_mul(kind: str):
+    return lambda rng: _mul_operands(rng, kind)
+
+
+def _rounded_product(out: str, src: str, a: int, b: int) -> int | None:
+    """The product a*b rounded to ``out`` by the reference, or None if not finite."""
+    va, vb = fx.value_of(src, a), fx.value_of(src, b)
+    if va[0] != "num" or vb[0] != "num":
+        return None
+    return fx.round_value(out, ("num", va[1] ^ vb[1], va[2] * vb[2]))
+
+
+def _gen_fmac(out: str, src: str):
+    def gen(rng: random.Random) -> tuple:
+        a, b = _mul_operands(rng, src)
+        r = rng.random()
+        if r < 0.25:
+            return _rand_any(rng, out), a, b
+        if r < 0.8:
+            if rng.random() < 0.3:
+                # A power-of-two factor keeps the product short, so acc + a*b rounds like an add.
+                b = _make(src, rng.getrandbits(1), _field(src, b) or 1, 0)
+            exp = _unbiased_exp(src, a) + _unbiased_exp(src, b)
+            acc = _rand_finite(rng, out, exp + _bias(out) + _near(rng, LAYOUT[out][1]))
+            return acc, a, b
+        product = _rounded_product(out, src, a, b)
+        if product is None:
+            return _rand_any(rng, out), a, b
+        # acc = -round(a*b) (+- ulps): a fused result is the product's rounding error.
+        return _negated_neighbour(rng, out, product), a, b
+
+    return gen
+
+
+def _gen_f32_to_f16(rng: random.Random) -> tuple:
+    r = rng.random()
+    if r < 0.3:
+        return (rng.getrandbits(32),)
+    if r < 0.9:
+        # f32 values inside (and just beyond) the f16 range: normal, subnormal, overflow.
+        exp = rng.randint(-14 - 12, 15 + 2)
+        frac = rng.getrandbits(23)
+        if rng.random() < 0.4:
+            # Force an exact f16 halfway point: the first dropped bit set, the rest clear.
+            dropped = 13 + max(0, -14 - exp)
+            frac = (frac >> dropped << dropped) | (1 << (dropped - 1)) if dropped <= 23 else 0
+        return (_make("f32", rng.getrandbits(1), exp + 127, frac),)
+    return (rng.choice(EDGES["f32"]),)
+
+
+GENERATORS = {
+    "f16_to_f32": lambda rng: (rng.getrandbits(16),),
+    "f32_to_f16": _gen_f32_to_f16,
+    "add_f16": _gen_add("f16"),
+    "add_f32": _gen_add("f32"),
+    "mul_f16": _gen_mul("f16"),
+    "mul_f32": _gen_mul("f32"),
+    "fmac_f32_f16": _gen_fmac("f32", "f16"),
+    "fmac_f32": _gen_fmac("f32", "f32"),
+    "fmac_f16": _gen_fmac("f16", "f16"),
+    "mac_i32_i16": lambda rng: tuple(_rand_any(rng, k) for k in ("i32", "i16", "i16")),
+}
+
+
+def _random_cases(op: str, salt: str, n: int = N_RANDOM) -> list[tuple]:
+    rng = random.Random(f"tessera-golden-fp-{op}-{salt}")  # str seeds are stable across runs
+    return [GENERATORS[op](rng) for _ in range(n)]
+
+
+# --- Coverage classes ---------------------------------------------------------------
+
+# Classes the random mix must reach, and classes that are mathematically impossible
+# (finite sums of grid values cannot underflow to zero; an f16*f16 product is tiny
+# next to the f32 overflow threshold; f16 -> f32 is always exact).
+REQUIRED = {
+    "f16_to_f32": {"exact", "nan"},
+    "f32_to_f16": {"tie", "inexact", "overflow", "underflow_zero", "subnormal", "nan"},
+    "add_f16": {"tie", "inexact", "cancel", "overflow", "subnormal", "nan"},
+    "add_f32": {"tie", "inexact", "cancel", "overflow", "subnormal", "nan"},
+    "mul_f16": {"tie", "inexact", "overflow", "underflow_zero", "subnormal", "nan"},
+    "mul_f32": {"tie", "inexact", "overflow", "underflow_zero", "subnormal", "nan"},
+    "fmac_f32_f16": {"tie", "inexact", "cancel", "nan"},
+    "fmac_f32": {"tie", "inexact", "cancel", "overflow", "underflow_zero", "subnormal", "nan"},
+    "fmac_f16": {"tie", "inexact", "cancel", "overflow", "underflow_zero", "subnormal", "nan"},
+    "mac_i32_i16": {"wrap_up", "wrap_down", "no_wrap"},
+}
+FORBIDDEN = {
+    "f16_to_f32": {"tie", "inexact", "overflow", "underflow_zero"},
+    "add_f16": {"underflow_zero"},
+    "add_f32": {"underflow_zero"},
+    "fmac_f32_f16": {"overflow", "underflow_zero"},
+}
+
+
+def _classes(op: str, args: tuple, value: tuple, result: int) -> set[str]:
+    """Coverage classes of one float case, from the reference's exact value and the result."""
+    if value[0] != "num":
+        return {value[0]}
+    out = OPS[op][1]
+    if value[2] == 0:
+        first = fx.value_of(OPS[op][0][0], args[0])
+        cancelled = op.startswith(("add", "fmac")) and first[0] == "num" and first[2] != 0
+        return {"cancel"} if cancelled else {"zero"}
+    classes = {fx.rounding_class(out, value[2])}
+    if result & (_sign_bit(out) - 1) == _inf(out):
+        classes.add("overflow")
+    elif result & (_sign_bit(out) - 1) == 0:
+        classes.add("underflow_zero")
+    elif _is_subnormal(out, result):
+        classes.add("subnormal")
+    return classes
+
+
+def _int_classes(args: tuple) -> set[str]:
+    def signed(v, w):
+        return v - (1 << w) if v >> (w - 1) else v
+
+    total = signed(args[0], 32) + signed(args[1], 16) * signed(args[2], 16)
+    if total >= 1 << 31:
+        return {"wrap_up"}
+    return {"wrap_down"} if total < -(1 << 31) else {"no_wrap"}
+
+
+# --- Tests: model vs exact reference --------------------------------------------------
+
+
+def _check_against_reference(op: str, cases) -> tuple[list, int, set]:
+    model, out = getattr(fp, op), OPS[op][1]
+    mismatches, total, seen = [], 0, set()
+    for args in cases:
+        total += 1
+        got = model(*args)
+        if op == "mac_i32_i16":
+            want = fx.mac_i32_i16(*args)
+            seen |= _int_classes(args)
+        else:
+            value = fx.exact(op, *args)
+            want = fx.round_value(out, value)
+            seen |= _classes(op, args, value, want)
+        if got != want:
+            mismatches.append((op, args, got, want))
+    return mismatches, total, seen
+
+
+@pytest.mark.parametrize("op", OPS)
+def test_edge_classes_vs_reference(op):
+    """Every combination of edge-class operands, model vs exact reference."""
+    cases = itertools.product(*(EDGES[k] for k in OPS[op][0]))
+    mismatches, total, _ = _check_against_reference(op, cases)
+    _assert_no_mismatch(op, mismatches, total)
+
+
+@pytest.mark.parametrize("op", OPS)
+def test_random_vs_reference(op):
+    """Seeded random mix, model vs exact reference, and the mix's coverage."""
+    mismatches, total, seen = _check_against_reference(op, _random_cases(op, "ref"))
+    _assert_no_mismatch(op, mismatches, total)
+    if N_RANDOM >= 20000:  # coverage is only promised for the default run size
+        assert REQUIRED[op] <= seen, f"{op}: random mix never reached {sorted(REQUIRED[op] - seen)}"
+    impossible = FORBIDDEN.get(op, set()) & seen
+    assert not impossible, f"{op}: reference produced impossible classes {sorted(impossible)}"
+
+
+@pytest.mark.parametrize("op", FLOAT_OPS)
+def test_any_nan_input_gives_canonical_nan(op):
+    """A NaN (quiet or signalling, any sign/payload) in any position yields the canonical qNaN."""
+    in_kinds, out = OPS[op]
+    checked = 0
+    for pos, kind in enumerate(in_kinds):
+        others = [EDGES[k] if i != pos else _nans(kind) for i, k in enumerate(in_kinds)]
+        for args in itertools.product(*others):
+            for impl in (fp, fx):
+                got = getattr(impl, op)(*args)
+                assert got == QNAN[out], _describe(op, args, got, QNAN[out]) + f" [{impl.__name__}]"
+            checked += 1
+    assert checked >= len(_nans(in_kinds[0]))
+
+
+# --- Hand-computed cases (checked against both the model and the reference) ----------
+
+F32_ONE, F16_ONE = 0x3F800000, 0x3C00
+F32_QNAN, F16_QNAN = QNAN["f32"], QNAN["f16"]
+
+HAND_CASES = [
+    # f16 -> f32: exact widening
+    ("f16_to_f32", (0x0001,), 0x33800000, "min-subnormal"),
+    ("f16_to_f32", (0x03FF,), 0x387FC000, "max-subnormal"),
+    ("f16_to_f32", (0x7BFF,), 0x477FE000, "max-finite"),
+    ("f16_to_f32", (0x8000,), 0x80000000, "neg-zero"),
+    ("f16_to_f32", (0xFC00,), 0xFF800000, "neg-inf"),
+    ("f16_to_f32", (0x7D00,), F32_QNAN, "snan-payload"),
+    ("f16_to_f32", (0xFE00,), F32_QNAN, "neg-qnan"),
+    # f32 -> f16: RNE narrowing
+    ("f32_to_f16", (0x3F801000,), F16_ONE, "tie-even-down"),
+    ("f32_to_f16", (0x3F803000,), 0x3C02, "tie-odd-up"),
+    ("f32_to_f16", (0x3F801001,), 0x3C01, "above-tie"),
+    ("f32_to_f16", (0x477FEF00,), 0x7BFF, "65519-to-max"),
+    ("f32_to_f16", (0x477FF000,), 0x7C00, "65520-tie-to-inf"),
+    ("f32_to_f16", (0x7F7FFFFF,), 0x7C00, "f32-max-to-inf"),
+    ("f32_to_f16", (0x33000000,), 0x0000, "half-min-sub-to-zero"),
+    ("f32_to_f16", (0xB3000000,), 0x8000, "neg-half-min-sub-to-neg-zero"),
+    ("f32_to_f16", (0x33000001,), 0x0001, "above-half-min-sub"),
+    ("f32_to_f16", (0x33400000,), 0x0001, "0.75-min-sub-up"),
+    ("f32_to_f16", (0x33C00000,), 0x0002, "1.5-min-sub-tie-to-2"),
+    ("f32_to_f16", (0x387FE000,), 0x0400, "max-sub-tie-up-to-min-normal"),
+    ("f32_to_f16", (0x80000001,), 0x8000, "f32-min-sub-to-neg-zero"),
+    ("f32_to_f16", (0xFF800000,), 0xFC00, "neg-inf"),
+    ("f32_to_f16", (0x7FC00001,), F16_QNAN, "qnan-payload"),
+    ("f32_to_f16", (0xFF800001,), F16_QNAN, "neg-snan"),
+    # add_f32
+    ("add_f32", (F32_ONE, 0x33800000), F32_ONE, "tie-even-down"),
+    ("add_f32", (0x3F800001, 0x33800000), 0x3F800002, "tie-odd-up"),
+    ("add_f32", (F32_ONE, 0x33800001), 0x3F800001, "above-tie"),
+    ("add_f32", (0x7F7FFFFF, 0x7F7FFFFF), 0x7F800000, "overflow"),
+    ("add_f32", (0x7F7FFFFF, 0x73000000), 0x7F800000, "max-plus-half-ulp-to-inf"),
+    ("add_f32", (0x7F7FFFFF, 0x72FFFFFF), 0x7F7FFFFF, "max-plus-below-half-ulp"),
+    ("add_f32", (0x00800000, 0x80000001), 0x007FFFFF, "min-normal-minus-min-sub"),
+    ("add_f32", (0x007FFFFF, 0x00000001), 0x00800000, "max-sub-plus-min-sub"),
+    ("add_f32", (F32_ONE, 0xBF800000), 0x00000000, "cancel-pos-first"),
+    ("add_f32", (0xBF800000, F32_ONE), 0x00000000, "cancel-neg-first"),
+    ("add_f32", (0x00000001, 0x80000001), 0x00000000, "cancel-subnormal"),
+    ("add_f32", (0x80000000, 0x80000000), 0x80000000, "neg-zero-plus-neg-zero"),
+    ("add_f32", (0x00000000, 0x80000000), 0x00000000, "pos-zero-plus-neg-zero"),
+    ("add_f32", (0x80000000, 0x00000000), 0x00000000, "neg-zero-plus-pos-zero"),
+    ("add_f32", (0x80000001, 0x80000001), 0x80000002, "neg-subnormals"),
+    ("add_f32", (0x7F800000, 0xFF800000), F32_QNAN, "inf-minus-inf"),
+    ("add_f32", (0xFF800000, F32_ONE), 0xFF800000, "neg-inf-plus-finite"),
+    ("add_f32", (0x7F800001, F32_ONE), F32_QNAN, "snan"),
+    ("add_f32", (F32_ONE, 0xFFC12345), F32_QNAN, "neg-qnan-payload"),
+    # add_f16
+    ("add_f16", (F16_ONE, 0x1000), F16_ONE, "tie-even-down"),
+    ("add_f16", (0x3C01, 0x1000), 0x3C02, "tie-odd-up"),
+    ("add_f16", (F16_ONE, 0x1001), 0x3C01, "above-tie"),
+    ("add_f16", (0x7BFF, 0x4C00), 0x7C00, "max-plus-half-ulp-to-inf"),
+    ("add_f16", (0x7BFF, 0x4BFF), 0x7BFF, "max-plus-below-half-ulp"),
+    ("add_f16", (0xFBFF, 0xCC00), 0xFC00, "neg-overflow"),
+    ("add_f16", (0x0400, 0x8001), 0x03FF, "min-normal-minus-min-sub"),
+    ("add_f16", (0x03FF, 0x0001), 0x0400, "max-sub-plus-min-sub"),
+    ("add_f16", (F16_ONE, 0xBC00), 0x0000, "cancel-pos-first"),
+    ("add_f16", (0xBC00, F16_ONE), 0x0000, "cancel-neg-first"),
+    ("add_f16", (0x8000, 0x8000), 0x8000, "neg-zero-plus-neg-zero"),
+    ("add_f16", (0x0000, 0x8000), 0x0000, "pos-zero-plus-neg-zero"),
+    ("add_f16", (0x7C00, 0xFC00), F16_QNAN, "inf-minus-inf"),
+    ("add_f16", (0xFC00, F16_ONE), 0xFC00, "neg-inf-plus-finite"),
+    ("add_f16", (0x7C01, F16_ONE), F16_QNAN, "snan"),
+    # mul_f32
+    ("mul_f32", (0x3F800001, 0x3FC00000), 0x3FC00002, "tie-odd-up"),
+    ("mul_f32", (0x3F800003, 0x3FC00000), 0x3FC00004, "tie-even-down"),
+    ("mul_f32", (0x00000001, 0x3F000000), 0x00000000, "half-min-sub-to-zero"),
+    ("mul_f32", (0x80000001, 0x3F000000), 0x80000000, "half-min-sub-to-neg-zero"),
+    ("mul_f32", (0x00000001, 0x3F400000), 0x00000001, "0.75-min-sub-up"),
+    ("mul_f32", (0x00000001, 0x3FC00000), 0x00000002, "1.5-min-sub-tie-up"),
+    ("mul_f32", (0x00000001, 0x40200000), 0x00000002, "2.5-min-sub-tie-down"),
+    ("mul_f32", (0x00000001, 0x00000001), 0x00000000, "underflow"),
+    ("mul_f32", (0x80000001, 0x00000001), 0x80000000, "underflow-neg"),
+    ("mul_f32", (0x007FFFFF, 0x3F800001), 0x00800000, "round-up-to-min-normal"),
+    ("mul_f32", (0x00800000, 0x3F000000), 0x00400000, "normal-to-subnormal-exact"),
+    ("mul_f32", (0x7F7FFFFF, 0x40000000), 0x7F800000, "overflow"),
+    ("mul_f32", (0xFF7FFFFF, 0x40000000), 0xFF800000, "overflow-neg"),
+    ("mul_f32", (0x7F7FFFFF, 0x3F800001), 0x7F800000, "max-times-1+ulp"),
+    ("mul_f32", (0x00000000, 0x7F800000), F32_QNAN, "zero-times-inf"),
+    ("mul_f32", (0x80000000, 0x40A00000), 0x80000000, "neg-zero-times-5"),
+    ("mul_f32", (0x80000000, 0x80000000), 0x00000000, "neg-zero-squared"),
+    ("mul_f32", (0x7F800000, 0xC0000000), 0xFF800000, "inf-times-neg-2"),
+    ("mul_f32", (0x7FA00001, F32_ONE), F32_QNAN, "snan"),
+    # mul_f16
+    ("mul_f16", (0x3C01, 0x3E00), 0x3E02, "tie-odd-up"),
+    ("mul_f16", (0x3C03, 0x3E00), 0x3E04, "tie-even-down"),
+    ("mul_f16", (0x0001, 0x3800), 0x0000, "half-min-sub-to-zero"),
+    ("mul_f16", (0x0001, 0x3E00), 0x0002, "1.5-min-sub-tie-up"),
+    ("mul_f16", (0x0001, 0x4100), 0x0002, "2.5-min-sub-tie-down"),
+    ("mul_f16", (0x03FF, 0x3C01), 0x0400, "round-up-to-min-normal"),
+    ("mul_f16", (0x0400, 0x3800), 0x0200, "normal-to-subnormal-exact"),
+    ("mul_f16", (0x7BFF, 0x4000), 0x7C00, "overflow"),
+    ("mul_f16", (0x8000, 0x7C00), F16_QNAN, "neg-zero-times-inf"),
+    ("mul_f16", (0xFC00, 0xFC00), 0x7C00, "neg-inf-squared"),
+    # fmac_f32_f16 (GEMM mode)
+    ("fmac_f32_f16", (F32_ONE, 0x3C01, 0x3C01), 0x40002004, "exact-product-kept"),
+    ("fmac_f32_f16", (0x00000000, 0x0001, 0x0001), 0x27800000, "min-sub-squared-is-f32-normal"),
+    ("fmac_f32_f16", (0x4B800000, F16_ONE, F16_ONE), 0x4B800000, "tie-even-down"),
+    ("fmac_f32_f16", (0x4B800001, F16_ONE, F16_ONE), 0x4B800002, "tie-odd-up"),
+    ("fmac_f32_f16", (0x7F7FFFFF, 0x7BFF, 0x7BFF), 0x7F7FFFFF, "no-overflow-from-max-product"),
+    ("fmac_f32_f16", (0x80000000, 0x8000, F16_ONE), 0x80000000, "neg-zero-plus-neg-zero"),
+    ("fmac_f32_f16", (0x00000000, 0x8000, F16_ONE), 0x00000000, "pos-zero-plus-neg-zero"),
+    ("fmac_f32_f16", (F32_ONE, 0xBC00, F16_ONE), 0x00000000, "cancel-neg-product"),
+    ("fmac_f32_f16", (0xBF800000, F16_ONE, F16_ONE), 0x00000000, "cancel-neg-acc"),
+    ("fmac_f32_f16", (F32_ONE, 0x7D00, F16_ONE), F32_QNAN, "f16-snan"),
+    ("fmac_f32_f16", (0xFF800000, 0x7C00, F16_ONE), F32_QNAN, "inf-minus-inf"),
+    ("fmac_f32_f16", (0x7F800000, 0x0000, 0x7C00), F32_QNAN, "zero-times-inf-with-inf-acc"),
+    ("fmac_f32_f16", (0x42000000, 0xFC00, 0x4000), 0xFF800000, "inf-product-wins"),
+    # fmac_f32
+    ("fmac_f32", (0xBF800002, 0x3F800001, 0x3F800001), 0x28800000, "fused-rounding-error"),
+    ("fmac_f32", (0x3F800001, 0x3F7FFFFE, 0x33800001), 0x3F800001, "fused-below-tie"),
+    ("fmac_f32", (F32_ONE, 0x33800000, F32_ONE), F32_ONE, "tie-even-down"),
+    ("fmac_f32", (0x3F800001, 0x33800000, F32_ONE), 0x3F800002, "tie-odd-up"),
+    ("fmac_f32", (0x7F7FFFFF, 0x7F7FFFFF, F32_ONE), 0x7F800000, "overflow"),
+    ("fmac_f32", (0x7F7FFFFF, 0x73000000, F32_ONE), 0x7F800000, "max-plus-half-ulp-to-inf"),
+    ("fmac_f32", (0x7F7FFFFF, 0x72FFFFFF, F32_ONE), 0x7F7FFFFF, "max-plus-below-half-ulp"),
+    ("fmac_f32", (0x00000000, 0x00000001, 0x00000001), 0x00000000, "underflow"),
+    ("fmac_f32", (0x00000000, 0x00000001, 0x80000001), 0x80000000, "underflow-keeps-neg-sign"),
+    ("fmac_f32", (0x80000000, 0x80000001, 0x80000001), 0x00000000, "underflow-keeps-pos-sign"),
+    ("fmac_f32", (0x00800000, 0x80000001, F32_ONE), 0x007FFFFF, "to-max-subnormal"),
+    ("fmac_f32", (0x007FFFFF, 0x00000001, F32_ONE), 0x00800000, "to-min-normal"),
+    ("fmac_f32", (0x80000000, 0x80000000, F32_ONE), 0x80000000, "neg-zero-plus-neg-zero"),
+    ("fmac_f32", (0x00000000, 0x80000000, F32_ONE), 0x00000000, "pos-zero-plus-neg-zero"),
+    ("fmac_f32", (0x80000000, 0x00000000, F32_ONE), 0x00000000, "neg-zero-plus-pos-zero"),
+    ("fmac_f32", (F32_ONE, 0xBF800000, F32_ONE), 0x00000000, "cancel-neg-product"),
+    ("fmac_f32", (0xBF800000, F32_ONE, F32_ONE), 0x00000000, "cancel-neg-acc"),
+    ("fmac_f32", (0x7F800000, 0x00000000, F32_ONE), 0x7F800000, "inf-acc-zero-product"),
+    ("fmac_f32", (0x7F800000, 0x7F800000, 0xBF800000), F32_QNAN, "inf-minus-inf"),
+    ("fmac_f32", (F32_ONE, 0x00000000, 0x7F800000), F32_QNAN, "zero-times-inf"),
+    ("fmac_f32", (0xFF800000, F32_ONE, F32_ONE), 0xFF800000, "inf-acc"),
+    ("fmac_f32", (F32_ONE, 0xFF800000, 0x40000000), 0xFF800000, "inf-product"),
+    ("fmac_f32", (0x7FC00000, 0x00000000, 0x7F800000), F32_QNAN, "nan-acc-invalid-product"),
+    # fmac_f16
+    ("fmac_f16", (0xBC02, 0x3C01, 0x3C01), 0x0010, "fused-rounding-error"),
+    ("fmac_f16", (0x3C01, 0x3BFE, 0x1001), 0x3C01, "fused-below-tie"),
+    ("fmac_f16", (F16_ONE, 0x1000, F16_ONE), F16_ONE, "tie-even-down"),
+    ("fmac_f16", (0x3C01, 0x1000, F16_ONE), 0x3C02, "tie-odd-up"),
+    ("fmac_f16", (0x7BFF, 0x4C00, F16_ONE), 0x7C00, "max-plus-half-ulp-to-inf"),
+    ("fmac_f16", (0x7BFF, 0x4BFF, F16_ONE), 0x7BFF, "max-plus-below-half-ulp"),
+    ("fmac_f16", (0x0000, 0x0001, 0x0001), 0x0000, "underflow"),
+    ("fmac_f16", (0x0000, 0x0001, 0x8001), 0x8000, "underflow-keeps-neg-sign"),
+    ("fmac_f16", (0x0000, 0x0001, 0x3800), 0x0000, "half-min-sub-tie-to-zero"),
+    ("fmac_f16", (0x8000, 0x0001, 0xB800), 0x8000, "neg-half-min-sub-tie-to-neg-zero"),
+    ("fmac_f16", (0x0000, 0x0001, 0x3E00), 0x0002, "1.5-min-sub-tie-up"),
+    ("fmac_f16", (0x03FF, 0x0001, F16_ONE), 0x0400, "to-min-normal"),
+    ("fmac_f16", (0x8000, 0x8000, F16_ONE), 0x8000, "neg-zero-plus-neg-zero"),
+    ("fmac_f16", (F16_ONE, 0xBC00, F16_ONE), 0x0000, "cancel-neg-product"),
+    ("fmac_f16", (0x7C00, 0xFC00, F16_ONE), F16_QNAN, "inf-minus-inf"),
+    ("fmac_f16", (F16_ONE, 0x0000, 0xFC00), F16_QNAN, "zero-times-inf"),
+    ("fmac_f16", (F16_ONE, 0x7C01, F16_ONE), F16_QNAN, "snan"),
+    # mac_i32_i16
+    ("mac_i32_i16", (0x7FFFFFFF, 0x0001, 0x0001), 0x80000000, "wrap-up"),
+    ("mac_i32_i16", (0x80000000, 0xFFFF, 0x0001), 0x7FFFFFFF, "wrap-down"),
+    ("mac_i32_i16", (0x00000000, 0x8000, 0x8000), 0x40000000, "min-squared"),
+    ("mac_i32_i16", (0x00000000, 0x8000, 0x7FFF), 0xC0008000, "min-times-max"),
+    ("mac_i32_i16", (0x00000005, 0xFFFF, 0xFFFF), 0x00000006, "neg-times-neg"),
+    ("mac_i32_i16", (0x7FFFFFFF, 0x8000, 0x8000), 0xBFFFFFFF, "wrap-with-min-squared"),
+    ("mac_i32_i16", (0x00000000, 0x0003, 0xFFFE), 0xFFFFFFFA, "negative-result"),
+]
+
+
+@pytest.mark.parametrize(
+    ("op", "args", "expected"),
+    [pytest.param(op, args, exp, id=f"{op}-{name}") for op, args, exp, name in HAND_CASES],
+)
+def test_hand_computed_case(op, args, expected):
+    for impl in (fp, fx):
+        got = getattr(impl, op)(*args)
+        assert got == expected, _describe(op, args, got, expected) + f" [{impl.__name__}]"
+
+
+@pytest.mark.parametrize("kind", ["f16", "f32"])
+def test_constructed_add_ties(kind):
+    """x + ulp(x)/2 is a tie: even significands stay, odd ones step up (max finite steps to inf)."""
+    exp_bits, man_bits = LAYOUT[kind]
+    add = getattr(fp, f"add_{kind}")
+    rng = random.Random(f"add-ties-{kind}")
+    steps = set()
+    for field in range(1 + man_bits + 1, (1 << exp_bits) - 1):  # half ulp must be representable
+        for frac in (0, 1, (1 << man_bits) - 1, rng.getrandbits(man_bits), rng.getrandbits(man_bits)):
+            sign = rng.getrandbits(1)
+            x = _make(kind, sign, field, frac)
+            half_ulp = _make(kind, sign, field - man_bits - 1, 0)
+            expected = x + (frac & 1)  # carries into the exponent field (and into inf) on its own
+            for a, b in ((x, half_ulp), (half_ulp, x)):
+                got = add(a, b)
+                assert got == expected, _describe(f"add_{kind}", (a, b), got, expected)
+            exact_sum = fx.value_of(kind, x)[2] + fx.value_of(kind, half_ulp)[2]
+            assert fx.rounding_class(kind, exact_sum) == "tie", f"construction broken for {_hex(kind, x)}"
+            steps.add(frac & 1)
+    assert steps == {0, 1}
+
+
+@pytest.mark.parametrize("kind", ["f16", "f32"])
+def test_constructed_mul_ties(kind):
+    """(1 + k*ulp) * 1.5 with odd k lands halfway; the even neighbour must be chosen."""
+    _, man_bits = LAYOUT[kind]
+    mul = getattr(fp, f"mul_{kind}")
+    one = _bias(kind) << man_bits
+    outcomes = set()
+    for k in range(1, (1 << man_bits) // 3, 2 if kind == "f16" else 4098):
+        a, b = one | k, one | (1 << (man_bits - 1))
+        exact = fx.exact(f"mul_{kind}", a, b)
+        assert fx.rounding_class(kind, exact[2]) == "tie", f"construction broken for k={k}"
+        lower = (3 * k - 1) // 2  # 1.5 + 1.5k ulp = 1.5 + (lower + 1/2) ulp
+        chosen = lower + (lower & 1)
+        expected = one | ((1 << (man_bits - 1)) + chosen)
+        got = mul(a, b)
+        assert got == expected, _describe(f"mul_{kind}", (a, b), got, expected)
+        outcomes.add(chosen == lower)
+    assert outcomes == {True, False}, "both round-down and round-up ties must be exercised"
+
+
+# --- Fused vs unfused ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("kind", "acc", "a", "b"),
+    [("f32", 0x3F800001, 0x3F7FFFFE, 0x33800001), ("f16", 0x3C01, 0x3BFE, 0x1001)],
+)
+def test_fmac_is_fused(kind, acc, a, b):
+    """a*b lies just below ulp(acc)/2 but rounds to exactly ulp/2: only an unfused MAC sees a tie."""
+    fused = getattr(fp, f"fmac_{kind}")(acc, a, b)
+    unfused = getattr(fp, f"add_{kind}")(acc, getattr(fp, f"mul_{kind}")(a, b))
+    assert fused == acc, f"fused fmac_{kind} must round down to acc, got {_hex(kind, fused)}"
+    assert unfused == acc + 1, f"unfused path expected to tie up, got {_hex(kind, unfused)}"
+
+
+def test_fmac_f32_f16_equals_unfused_f32():
+    """The f16*f16 product is exact in f32, so fused GEMM mode equals mul_f32 then add_f32."""
+    mismatches, total = [], 0
+    for acc, a, b in _random_cases("fmac_f32_f16", "unfused") + list(
+        itertools.product(EDGES["f32"], EDGES["f16"], EDGES["f16"])
+    ):
+        total += 1
+        fused = fp.fmac_f32_f16(acc, a, b)
+        unfused = fp.add_f32(acc, fp.mul_f32(fp.f16_to_f32(a), fp.f16_to_f32(b)))
+        if fused != unfused:
+            mismatches.append(("fmac_f32_f16", (acc, a, b), fused, unfused))
+    _assert_no_mismatch("fmac_f32_f16", mismatches, total)
+
+
+# --- Conversions: exhaustive f16 and numpy cross-checks ------------------------------
+
+ALL_F16 = np.arange(1 << 16, dtype=np.uint32)
+
+
+def _canonical(bits: np.ndarray, kind: str) -> np.ndarray:
+    """Replace every NaN pattern by the canonical quiet NaN (numpy keeps payloads)."""
+    mag = bits & (_sign_bit(kind) - 1)
+    return np.where(mag > _inf(kind), QNAN[kind], bits).astype(np.uint64)
+
+
+def _model_array(op: str, columns) -> np.ndarray:
+    fn = getattr(fp, op)
+    return np.array([fn(*args) for args in zip(*(map(int, c) for c in columns), strict=True)], np.uint64)
+
+
+def test_f16_to_f32_exhaustive_vs_numpy():
+    want = _canonical(ALL_F16.astype(np.uint16).view(np.float16).astype(np.float32).view(np.uint32), "f32")
+    got = _model_array("f16_to_f32", [ALL_F16])
+    bad = np.flatnonzero(got != want)
+    _assert_no_mismatch(
+        "f16_to_f32", [("f16_to_f32", (int(i),), int(got[i]), int(want[i])) for i in bad], len(got)
+    )
+
+
+def test_f16_to_f32_exhaustive_vs_reference():
+    mismatches, total, _ = _check_against_reference("f16_to_f32", ((int(h),) for h in ALL_F16))
+    _assert_no_mismatch("f16_to_f32", mismatches, total)
+
+
+def test_f16_round_trip_exhaustive():
+    """f32_to_f16(f16_to_f32(h)) == h for every pattern; NaNs come back canonical."""
+    mismatches = []
+    for h in range(1 << 16):
+        want = QNAN["f16"] if _is_nan("f16", h) else h
+        got = fp.f32_to_f16(fp.f16_to_f32(h))
+        if got != want:
+            mismatches.append(("f16_to_f32", (h,), got, want))
+    _assert_no_mismatch("f16 round trip", mismatches, 1 << 16)
+
+
+def test_f32_to_f16_all_midpoints():
+    """Every f32 value halfway between adjacent f16 values (and its f32 neighbours), both signs.
+
+    The midpoint itself must go to the even neighbour (computed here directly) and
+    all three candidates must agree with numpy's float32 -> float16 conversion.
+    """
+    h = np.arange(0x7C00, dtype=np.uint32)  # all finite non-negative f16 patterns
+    lo = h.astype(np.uint16).view(np.float16).astype(np.float64)
+    hi = np.where(h + 1 == 0x7C00, 65536.0, (h + 1).astype(np.uint16).view(np.float16).astype(np.float64))
+    mid = ((lo + hi) / 2).astype(np.float32).view(np.uint32)  # exact: 12 significant bits
+    even = h + (h & 1)  # 0x7BFF is odd: its upper midpoint 65520 rounds to inf (0x7C00)
+    mismatches, total = [], 0
+    for sign in (0, 0x80000000):
+        for delta in (-1, 0, 1):
+            pats = (mid.astype(np.int64) + delta).astype(np.uint32) | np.uint32(sign)
+            with np.errstate(over="ignore"):
+                ref = pats.view(np.float32).astype(np.float16).view(np.uint16).astype(np.uint64)
+            got = _model_array("f32_to_f16", [pats])
+            want_tie = (even | (sign >> 16)).astype(np.uint64)
+            for i in np.flatnonzero((got != ref) | ((got != want_tie) & (delta == 0))):
+                want = int(want_tie[i]) if delta == 0 else int(ref[i])
+                mismatches.append(("f32_to_f16", (int(pats[i]),), int(got[i]), want))
+            total += len(pats)
+    _assert_no_mismatch("f32_to_f16", mismatches, total)
+
+
+# numpy float32 arithmetic is correctly rounded (IEEE, no FTZ by default).  numpy
+# float16 arithmetic goes through float32 and rounds twice; that is harmless for +
+# and * because 24 >= 2*11 + 2 (double rounding is innocuous with that much extra precision).
+NUMPY_OPS = {
+    "add_f32": (np.float32, np.add),
+    "mul_f32": (np.float32, np.multiply),
+    "add_f16": (np.float16, np.add),
+    "mul_f16": (np.float16, np.multiply),
+    "f32_to_f16": (np.float32, None),
+}
+
+
+@pytest.mark.parametrize("op", NUMPY_OPS)
+def test_random_vs_numpy(op):
+    dtype, ufunc = NUMPY_OPS[op]
+    in_kinds, out = OPS[op]
+    uint = np.uint16 if dtype is np.float16 else np.uint32
+    cases = _random_cases(op, "numpy") + list(itertools.product(*(EDGES[k] for k in in_kinds)))
+    columns = [np.array(col, dtype=uint) for col in zip(*cases, strict=True)]
+    with np.errstate(all="ignore"):
+        if ufunc is None:
+            result = columns[0].view(np.float32).astype(np.float16)
+        else:
+            result = ufunc(*(c.view(dtype) for c in columns))
+    want = _canonical(result.view(np.uint16 if out == "f16" else np.uint32), out)
+    got = _model_array(op, columns)
+    bad = np.flatnonzero(got != want)
+    mismatches = [(op, tuple(int(c[i]) for c in columns), int(got[i]), int(want[i])) for i in bad]
+    _assert_no_mismatch(op, mismatches, len(cases))
+
+
+def test_mac_i32_i16_vs_numpy_wraparound():
+    cases = _random_cases("mac_i32_i16", "numpy") + list(
+        itertools.product(EDGES["i32"], EDGES["i16"], EDGES["i16"])
+    )
+    acc, a, b = (np.array(c, dtype=np.uint64) for c in zip(*cases, strict=True))
+    # int32 array arithmetic wraps silently; (-2**15)**2 = 2**30 still fits an int32 product.
+    a32 = a.astype(np.uint16).view(np.int16).astype(np.int32)
+    b32 = b.astype(np.uint16).view(np.int16).astype(np.int32)
+    want = (acc.astype(np.uint32).view(np.int32) + a32 * b32).view(np.uint32)
+    got = _model_array("mac_i32_i16", [acc, a, b])
+    bad = np.flatnonzero(got != want)
+    mismatches = [("mac_i32_i16", cases[i], int(got[i]), int(want[i])) for i in bad]
+    _assert_no_mismatch("mac_i32_i16", mismatches, len(cases))
+
+
+# --- Helpers --------------------------------------------------------------------------
+
+
+def test_host_float_helpers():
+    assert fp.f32_bits(1.0) == 0x3F800000 and fp.f32_bits(-2.5) == 0xC0200000
+    assert fp.f16_bits(1.0) == 0x3C00 and fp.f16_bits(-0.0) == 0x8000
+    assert fp.bits_f32(0x3F800000) == 1.0 and fp.bits_f32(0x00000001) == 2.0**-149
+    assert fp.bits_f16(0x7BFF) == 65504.0 and fp.bits_f16(0x0001) == 2.0**-24
+    assert fp.is_nan_f32(0xFF800001) and fp.is_nan_f32(0x7FC00000) and not fp.is_nan_f32(0x7F800000)
+    assert fp.is_nan_f16(0xFC01) and fp.is_nan_f16(0x7E00) and not fp.is_nan_f16(0xFC00)
+    for h in EDGES["f16"]:
+        if not _is_nan("f16", h):
+            assert fp.f16_bits(fp.bits_f16(h)) == h
+            assert fp.f32_bits(fp.bits_f16(h)) == fp.f16_to_f32(h)
