@@ -144,12 +144,19 @@ class FabricHarness:
                         for g in self.groups}
         self.transfers_in = 0
         self.transfers_out = 0
+        self._clock = None
 
     def pe_index(self, pe):
         return pe[0] * self.cols + pe[1]
 
     async def reset(self, cycles=3):
-        Clock(self.dut.clk, self.clock_ns, unit="ns").start()
+        """Start the clock (first call) and hold reset for ``cycles`` cycles; clears the routers'
+        routes, FIFOs and status."""
+        if not self._clock:
+            self._clock = Clock(self.dut.clk, self.clock_ns, unit="ns")
+            self._clock.start()
+        else:
+            await RisingEdge(self.dut.clk)  # leave the read-only phase of the last step
         self.dut.rst.value = 1
         self.dut.cfg_we.value = 0
         for h in self.handles.values():

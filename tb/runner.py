@@ -23,7 +23,10 @@ import hashlib
 import json
 import os
 import shutil
+import subprocess
 import sys
+import tarfile
+import tempfile
 import time
 from pathlib import Path
 
@@ -72,6 +75,42 @@ def setup_verilator() -> Path:
     return root
 
 
+def _fst_flags() -> list[str]:
+    """Verilator flags that let FST tracing compile and link, or raise with a clear message.
+
+    The wheel's FST writer needs lz4 (header and library). Debian machines have the runtime
+    library (liblz4.so.1) but not the header; the header is taken from the `lz4` source
+    distribution on PyPI (cached under build/tools/lz4) and the library linked through a symlink.
+    """
+    if Path("/usr/include/lz4.h").exists():
+        return []
+    lib = None
+    out = subprocess.run(["ldconfig", "-p"], capture_output=True, text=True).stdout
+    for line in out.splitlines():
+        if line.strip().startswith("liblz4.so") and "=>" in line:
+            lib = line.split("=>")[1].strip()
+            break
+    if lib is None:
+        raise RuntimeError("FST waves need the lz4 library (Debian: liblz4-1); not found by ldconfig")
+    tools = BUILD / "tools" / "lz4"
+    header = tools / "include" / "lz4.h"
+    with _locked(BUILD / "tools" / ".lz4.lock"):
+        if not header.exists():
+            with tempfile.TemporaryDirectory() as tmp:
+                subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps",
+                                "--no-binary", ":all:", "lz4", "-d", tmp], check=True)
+                sdist = next(Path(tmp).glob("lz4-*.tar.gz"))
+                with tarfile.open(sdist) as tar:
+                    member = next(m for m in tar.getmembers() if m.name.endswith("lz4libs/lz4.h"))
+                    header.parent.mkdir(parents=True, exist_ok=True)
+                    header.write_bytes(tar.extractfile(member).read())
+        link = tools / "lib" / "liblz4.so"
+        if not link.exists():
+            link.parent.mkdir(parents=True, exist_ok=True)
+            link.symlink_to(lib)
+    return ["-CFLAGS", f"-I{header.parent}", "-LDFLAGS", f"-L{link.parent}"]
+
+
 @contextlib.contextmanager
 def _locked(path: Path):
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -115,7 +154,7 @@ class Model:
         if self.threads > 1:
             args += ["--threads", str(self.threads)]
         if self.waves:
-            args += ["--trace-fst", "--trace-structs"]
+            args += ["--trace-fst", "--trace-structs", *_fst_flags()]
         return args + self.extra_args
 
     def build(self) -> Path:
