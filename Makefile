@@ -52,7 +52,9 @@ lint: verilog
 	    echo "verilator --lint-only -Wall $$d"; \
 	    verilator --lint-only -Wall hdl/lint.vlt $$d/tessera_router.v; \
 	    verilator --lint-only -Wall hdl/lint.vlt $$d/router_mesh_*/*.v --top-module router_mesh; \
-	done
+	done; \
+	echo "verilator --lint-only -Wall build/verilog/tessera_fplane.v"; \
+	verilator --lint-only -Wall hdl/lint.vlt build/verilog/tessera_fplane.v
 	$(VENV)/bin/ruff check hdl golden tb tests bench
 
 wave: $(STAMP)

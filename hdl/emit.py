@@ -3,8 +3,9 @@
 Usage:
     python -m hdl.emit [--out build/verilog] [--profile small,wse] [--mesh 4x4]
 
-Writes ``<out>/<profile>/tessera_router.v`` and ``<out>/<profile>/router_mesh_<R>x<C>/`` (the router
-module once plus the mesh top that instantiates it), and prints what it wrote.
+Writes ``<out>/<profile>/tessera_router.v``, ``<out>/<profile>/router_mesh_<R>x<C>/`` (the router
+module once plus the mesh top that instantiates it) and ``<out>/tessera_fplane.v`` (one FMAC lane),
+and prints what it wrote.
 """
 
 from __future__ import annotations
@@ -44,6 +45,12 @@ def main(argv=None) -> int:
             for name, text in emit_router_mesh(rows, cols, prof).items():
                 (md / name).write_text(text)
                 print(f"wrote {md / name}")
+        from amaranth.back import verilog
+
+        from .fpu import FPLane
+        args.out.mkdir(parents=True, exist_ok=True)
+        (args.out / "tessera_fplane.v").write_text(verilog.convert(FPLane(), name="tessera_fplane"))
+        print(f"wrote {args.out / 'tessera_fplane.v'}")
     except (ProfileError, MeshShapeError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

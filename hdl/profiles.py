@@ -33,6 +33,8 @@ class Profile:
     sram_kib: int  # SRAM per PE (used by the PE)
     sram_banks: int  # single-ported banks
     simd_f16: int  # f16 lanes per FMAC (f32 runs at half this width)
+    imem_words: int = 1024  # 32-bit instruction memory words (docs/isa.md)
+    uthreads: int = 2  # micro-threads for asynchronous vector ops
 
     def __post_init__(self):
         if not 1 <= self.colors <= 2**COLOR_BITS:
@@ -44,14 +46,20 @@ class Profile:
             )
         if self.sram_banks < 1 or self.sram_kib % self.sram_banks:
             raise ProfileError(f"profile {self.name!r}: sram_kib must be a multiple of sram_banks")
+        if self.simd_f16 < 2 or self.simd_f16 % 2:
+            raise ProfileError(f"profile {self.name!r}: simd_f16 must be even (f32 runs at half width)")
+        if self.uthreads < 2:
+            raise ProfileError(f"profile {self.name!r}: at least 2 micro-threads")
 
     def as_dict(self) -> dict:
         return asdict(self)
 
 
 PROFILES: dict[str, Profile] = {
-    "small": Profile(name="small", colors=8, fifo_depth=2, sram_kib=8, sram_banks=4, simd_f16=4),
-    "wse": Profile(name="wse", colors=24, fifo_depth=2, sram_kib=48, sram_banks=8, simd_f16=4),
+    "small": Profile(name="small", colors=8, fifo_depth=2, sram_kib=8, sram_banks=4, simd_f16=4,
+                     imem_words=1024, uthreads=2),
+    "wse": Profile(name="wse", colors=24, fifo_depth=2, sram_kib=48, sram_banks=8, simd_f16=4,
+                   imem_words=4096, uthreads=8),
 }
 
 

@@ -14,7 +14,9 @@ ROWS = KIB * 1024 // 8
 
 def expected_grants(w, r0, r1):
     """(gnt_w, gnt_r0, gnt_r1) for requests given as row address or None — from the spec."""
-    bank = (lambda a: a % BANKS)
+    def bank(a):
+        return a % BANKS
+
     gw = w is not None
     g0 = r0 is not None and not (gw and bank(w) == bank(r0))
     g1 = r1 is not None and not (gw and bank(w) == bank(r1)) and \
