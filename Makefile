@@ -40,7 +40,7 @@ sim: $(STAMP)
 	    --wavelets $(WAVELETS) --seed $(SEED) $(if $(filter-out 0,$(WAVES)),--waves,)
 
 test: $(STAMP)
-	$(PY) -m pytest -n $(JOBS) --durations=15
+	$(PY) -m pytest -n $(JOBS) --dist loadgroup --durations=15
 
 verilog: $(STAMP)
 	$(PY) -m hdl.emit --out build/verilog

@@ -34,6 +34,7 @@ def fplane_model() -> Model:
                  waves=waves)
 
 
+@pytest.mark.xdist_group("fplane")
 @pytest.mark.parametrize("op", list(LANE_OPS))
 def test_fplane_op(op):
     run_cocotb(fplane_model(), "tb.cocotb_fpu", "lane_op_stream", op=op, n_random=N_RANDOM, seed=SEED,

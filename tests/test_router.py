@@ -12,7 +12,10 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize("profile", ["small", "wse"])
+# One xdist group per Verilator model: one worker builds it and runs its tests while the other
+# worker builds and runs another model, instead of both waiting on the same build.
+@pytest.mark.parametrize("profile", [pytest.param(p, marks=pytest.mark.xdist_group(f"router_1x1_{p}"))
+                                     for p in ("small", "wse")])
 @pytest.mark.parametrize("case", CASES)
 def test_router(case, profile):
     run_cocotb(router_mesh_model(1, 1, profile), "tb.cocotb_router", case, profile=profile, seed=7)
