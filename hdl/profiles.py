@@ -35,6 +35,9 @@ class Profile:
     simd_f16: int  # f16 lanes per FMAC (f32 runs at half this width)
     imem_words: int = 1024  # 32-bit instruction memory words (docs/isa.md)
     uthreads: int = 2  # micro-threads for asynchronous vector ops
+    # The management color: reserved for loading through the mesh edge (docs/mesh.md). Its route
+    # comes out of reset as RX {W}, TX {E, RAMP}. None = the last color.
+    mgmt_color: int | None = None
 
     def __post_init__(self):
         if not 1 <= self.colors <= 2**COLOR_BITS:
@@ -48,6 +51,10 @@ class Profile:
             raise ProfileError(f"profile {self.name!r}: sram_kib must be a multiple of sram_banks")
         if self.simd_f16 < 2 or self.simd_f16 % 2:
             raise ProfileError(f"profile {self.name!r}: simd_f16 must be even (f32 runs at half width)")
+        if self.mgmt_color is None:
+            object.__setattr__(self, "mgmt_color", self.colors - 1)
+        if not 0 <= self.mgmt_color < self.colors:
+            raise ProfileError(f"profile {self.name!r}: mgmt_color={self.mgmt_color} not in 0..{self.colors - 1}")
         if self.uthreads < 2:
             raise ProfileError(f"profile {self.name!r}: at least 2 micro-threads")
 

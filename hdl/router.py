@@ -17,6 +17,8 @@ combinationally, and the next router's FIFO registers them.
 Per color the router holds up to 4 route positions (an RX set and a TX set each), the index of the
 last position, a ring flag and the current position. A control wavelet carrying an ADVANCE or
 RESET command (payload[1:0]) changes the current position after it has left its FIFO.
+At reset every route is empty except the management color's (``profile.mgmt_color``): RX {W},
+TX {E, RAMP}, the path that loads a mesh from its west edge (docs/mesh.md).
 A wavelet whose input port is in no position's RX set of its color, or whose color is not routable
 in this profile, is dropped on arrival and counted; one whose port is in another position's RX set
 waits in its FIFO until the switch admits it.
@@ -110,8 +112,14 @@ class Router(wiring.Component):
         outs = [self.link_out(p) for p in Port]
 
         # ---- route tables (per color) --------------------------------------------------------
-        rx = [[Signal(P, name=f"rx_c{c}_k{k}") for k in range(MAX_POSITIONS)] for c in range(C)]
-        tx = [[Signal(P, name=f"tx_c{c}_k{k}") for k in range(MAX_POSITIONS)] for c in range(C)]
+        # Every route comes out of reset empty except the management color's, which carries loading
+        # traffic from the west edge along each row before anything has been configured.
+        M = self.profile.mgmt_color
+        mgmt_rx, mgmt_tx = 1 << Port.W, (1 << Port.E) | (1 << Port.RAMP)
+        rx = [[Signal(P, name=f"rx_c{c}_k{k}", init=mgmt_rx if (c, k) == (M, 0) else 0)
+               for k in range(MAX_POSITIONS)] for c in range(C)]
+        tx = [[Signal(P, name=f"tx_c{c}_k{k}", init=mgmt_tx if (c, k) == (M, 0) else 0)
+               for k in range(MAX_POSITIONS)] for c in range(C)]
         last = [Signal(2, name=f"last_c{c}") for c in range(C)]
         ring = [Signal(name=f"ring_c{c}") for c in range(C)]
         pos = [Signal(2, name=f"pos_c{c}") for c in range(C)]

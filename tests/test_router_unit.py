@@ -89,3 +89,24 @@ def test_bad_cfg_sets_sticky_flag():
 def test_port_numbering_matches_spec():
     # docs/wavelet.md: N=0, E=1, S=2, W=3, RAMP=4
     assert [p.value for p in (Port.N, Port.E, Port.S, Port.W, Port.RAMP)] == [0, 1, 2, 3, 4]
+
+
+def test_management_color_routes_west_to_east_and_ramp_out_of_reset():
+    async def bench(ctx, dut):
+        m = dut.profile.mgmt_color
+        ctx.set(dut.out_e.ready, 0xFF)
+        ctx.set(dut.out_ramp.ready, 0xFF)
+        ctx.set(dut.in_w.valid, 1)
+        ctx.set(dut.in_w.data, {"payload": 0x1234, "color": m, "ctrl": 1})
+        await ctx.tick()
+        ctx.set(dut.in_w.valid, 0)
+        for out in (dut.out_e, dut.out_ramp):
+            assert ctx.get(out.valid) and ctx.get(out.data.color) == m and ctx.get(out.data.ctrl) == 1
+        # any other color is unrouted after reset: dropped and counted
+        ctx.set(dut.in_w.valid, 1)
+        ctx.set(dut.in_w.data, {"payload": 1, "color": (m + 1) % dut.profile.colors, "ctrl": 0})
+        await ctx.tick()
+        ctx.set(dut.in_w.valid, 0)
+        await ctx.tick()
+        assert ctx.get(dut.drops) == 1 and ctx.get(dut.errors) == 1 << RouterError.RX_VIOLATION
+    run(bench)

@@ -1,0 +1,95 @@
+"""The management loader: turns management-color wavelets into configuration and load writes.
+
+Each tile's router delivers the management color (``profile.mgmt_color``) to its RAMP port, where
+the tile hands those wavelets to this loader instead of the PE core. Messages (docs/mesh.md):
+
+    header  ctrl=1  payload[31:22] column (MGMT_BROADCAST = every column of the row)
+                    payload[21] target (MgmtTarget)   payload[20:2] start address   payload[1:0] = 0
+    data    ctrl=0  payload = one 32-bit word, written to (target, address) by every selected tile;
+                    the address then increments
+
+A header selects the tiles whose column matches. A header with nonzero payload[1:0] (which would be
+a switch command) selects nothing and sets the sticky ``error``.
+
+Interface (``wiring.Component``):
+    wav     In: valid, payload[32], ctrl      (always accepted: one wavelet per cycle)
+    col     In(COL_BITS)                      this tile's column, tied off by the mesh top
+    cfg     Out(CfgSignature)                 to the router's configuration port (target ROUTER)
+    load    Out: we, addr[ADDR_BITS], data[32] to the PE's load bus (target PE; zero-extend)
+    error   Out(1)                            sticky: a malformed header was seen
+"""
+
+
+import enum
+
+from amaranth import Module, Signal
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+from .router import CfgSignature
+from .router_config import CFG_ADDR_BITS
+
+__all__ = ["MgmtLoader", "MgmtTarget", "MGMT_BROADCAST", "COL_BITS", "ADDR_BITS", "LoadSignature",
+           "mgmt_header"]
+
+COL_BITS = 10
+MGMT_BROADCAST = (1 << COL_BITS) - 1
+ADDR_BITS = 19
+
+
+class MgmtTarget(enum.IntEnum):
+    ROUTER = 0  # the router's configuration port (docs/router.md address map)
+    PE = 1  # the PE's load bus (docs/pe.md address map)
+
+
+def LoadSignature(addr_bits=ADDR_BITS):
+    return wiring.Signature({"we": Out(1), "addr": Out(addr_bits), "data": Out(32)})
+
+
+def mgmt_header(col: int, target: int, addr: int) -> int:
+    """The payload of a management header wavelet (send it with ctrl=1)."""
+    if not 0 <= col <= MGMT_BROADCAST:
+        raise ValueError(f"column {col} does not fit {COL_BITS} bits")
+    if not 0 <= addr < 1 << ADDR_BITS:
+        raise ValueError(f"address {addr:#x} does not fit {ADDR_BITS} bits")
+    return col << 22 | (int(target) & 1) << 21 | addr << 2
+
+
+class MgmtLoader(wiring.Component):
+    wav: In(wiring.Signature({"valid": Out(1), "payload": Out(32), "ctrl": Out(1), "ready": In(1)}))
+    col: In(COL_BITS)
+    cfg: Out(CfgSignature)
+    load: Out(LoadSignature())
+    error: Out(1)
+
+    def elaborate(self, platform):
+        m = Module()
+        selected = Signal()
+        target = Signal(1)
+        addr = Signal(ADDR_BITS)
+        p = self.wav.payload
+        m.d.comb += self.wav.ready.eq(1)
+        with m.If(self.wav.valid & self.wav.ctrl):
+            h_col, h_target, h_addr, h_cmd = p[22:32], p[21], p[2:21], p[0:2]
+            good = h_cmd == 0
+            m.d.sync += [
+                selected.eq(good & ((h_col == self.col) | (h_col == MGMT_BROADCAST))),
+                target.eq(h_target),
+                addr.eq(h_addr),
+            ]
+            with m.If(~good):
+                m.d.sync += self.error.eq(1)
+        with m.Elif(self.wav.valid & selected):
+            m.d.sync += addr.eq(addr + 1)
+            # writes are registered: the targets see them the cycle after the data wavelet
+            m.d.sync += [
+                self.cfg.we.eq(target == MgmtTarget.ROUTER),
+                self.cfg.addr.eq(addr[:CFG_ADDR_BITS]),
+                self.cfg.data.eq(p),
+                self.load.we.eq(target == MgmtTarget.PE),
+                self.load.addr.eq(addr),
+                self.load.data.eq(p),
+            ]
+        with m.If(~(self.wav.valid & ~self.wav.ctrl & selected)):
+            m.d.sync += [self.cfg.we.eq(0), self.load.we.eq(0)]
+        return m
