@@ -11,7 +11,8 @@ Interface:
     edge_tree(mesh, color)                      source: the north edge above the middle column;
                                                 trunk down, spread along row 1, down every column
     merge_to_west(mesh, color)                  many-to-one: every PE of the bottom row to PE (R-1, 0)
-    edge_to_edge(mesh, color)                   west edge straight across to the east edge
+    edge_to_edge(mesh, color, entry=W)          straight across from one edge to the opposite one
+    edge_patterns(rows, cols, colors, avoid)    edge-only patterns (for meshes with PE cores) -> (mesh, sources)
     standard_patterns(rows, cols, colors)       all of the above on colors 0..5 -> (mesh, sources)
 """
 
@@ -19,10 +20,10 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from .routing import ColorRoute, MeshRoutes, Port, RouteError, mask_of
+from .routing import OPPOSITE, ColorRoute, MeshRoutes, Port, RouteError, mask_of
 
 __all__ = ["row_broadcast", "column_broadcast", "edge_tree", "merge_to_west", "edge_to_edge",
-           "standard_patterns"]
+           "edge_patterns", "standard_patterns"]
 
 
 class _Builder:
@@ -69,20 +70,22 @@ def column_broadcast(mesh: MeshRoutes, color: int):
     return sources
 
 
-def edge_tree(mesh: MeshRoutes, color: int):
+def edge_tree(mesh: MeshRoutes, color: int, ramp: bool = True):
+    """With ``ramp=False`` the tree delivers only to edges (the W, E and S edges)."""
     b = _Builder(mesh, color)
     j = mesh.cols // 2
     spread = min(1, mesh.rows - 1)
+    R = (Port.RAMP,) if ramp else ()
     for r in range(spread):
-        b.add((r, j), Port.N, Port.S, Port.RAMP)
-    b.add((spread, j), Port.N, Port.RAMP, Port.S, Port.E, Port.W)
+        b.add((r, j), Port.N, Port.S, *R)
+    b.add((spread, j), Port.N, *R, Port.S, Port.E, Port.W)
     for c in range(j + 1, mesh.cols):
-        b.add((spread, c), Port.W, Port.RAMP, Port.S, Port.E)
+        b.add((spread, c), Port.W, *R, Port.S, Port.E)
     for c in range(j - 1, -1, -1):
-        b.add((spread, c), Port.E, Port.RAMP, Port.S, Port.W)
+        b.add((spread, c), Port.E, *R, Port.S, Port.W)
     for c in range(mesh.cols):
         for r in range(spread + 1, mesh.rows):
-            b.add((r, c), Port.N, Port.RAMP, Port.S)
+            b.add((r, c), Port.N, *R, Port.S)
     b.commit()
     return [(((0, j), Port.N), color)]
 
@@ -103,13 +106,34 @@ def merge_to_west(mesh: MeshRoutes, color: int):
     return sources
 
 
-def edge_to_edge(mesh: MeshRoutes, color: int):
+def edge_to_edge(mesh: MeshRoutes, color: int, entry: Port = Port.W):
+    """Straight across the mesh from the ``entry`` edge to the opposite one, on every row/column."""
     b = _Builder(mesh, color)
+    exit_ = OPPOSITE[entry]
     for r in range(mesh.rows):
         for c in range(mesh.cols):
-            b.add((r, c), Port.W, Port.E)
+            b.add((r, c), entry, exit_)
     b.commit()
-    return [(((r, 0), Port.W), color) for r in range(mesh.rows)]
+    if entry in (Port.W, Port.E):
+        col = 0 if entry == Port.W else mesh.cols - 1
+        return [(((r, col), entry), color) for r in range(mesh.rows)]
+    row = 0 if entry == Port.N else mesh.rows - 1
+    return [(((row, c), entry), color) for c in range(mesh.cols)]
+
+
+def edge_patterns(rows: int, cols: int, colors: int, avoid=()):
+    """Edge-to-edge patterns for meshes whose RAMP ports belong to PE cores: straight across in all
+    four directions and an edge-to-edges multicast tree, on five colors not in ``avoid``.
+    Returns (MeshRoutes, sources)."""
+    free = [c for c in range(colors) if c not in set(avoid)]
+    if len(free) < 5:
+        raise RouteError(f"edge_patterns needs 5 free colors, {len(free)} available")
+    mesh = MeshRoutes(rows, cols, colors)
+    sources = []
+    for color, entry in zip(free[:4], (Port.W, Port.N, Port.E, Port.S), strict=True):
+        sources += edge_to_edge(mesh, color, entry)
+    sources += edge_tree(mesh, free[4], ramp=False)
+    return mesh, sources
 
 
 def standard_patterns(rows: int, cols: int, colors: int):

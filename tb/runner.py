@@ -41,6 +41,7 @@ CONFIG_ENV = "TESSERA_TB_CONFIG"
 # one instance serves every instance, and waive style warnings inherent to generated Verilog.
 VLT = """`verilator_config
 no_inline -module "tessera_router"
+no_inline -module "tessera_tile"
 """
 
 
@@ -130,17 +131,23 @@ def _tool_versions() -> str:
 
 class Model:
     def __init__(self, name, sources: dict[str, str], toplevel: str, waves: bool = False,
-                 threads: int = 1, extra_args=()):
+                 threads: int = 1, extra_args=(), hier_blocks=()):
         self.name = name
         self.sources = dict(sources)
         self.toplevel = toplevel
         self.waves = waves
         self.threads = threads
         self.extra_args = list(extra_args)
+        # Hierarchical verilation: each hier block is verilated and compiled once as its own
+        # library however many instances the top has (plain non-inlined modules still get
+        # per-instance glue code, which makes large meshes compile in time proportional to size).
+        self.vlt = VLT + "".join(f'hier_block -module "{b}"\n' for b in hier_blocks)
+        if hier_blocks:
+            self.extra_args.append("--hierarchical")
         h = hashlib.sha256()
         for fname in sorted(self.sources):
             h.update(fname.encode() + b"\0" + self.sources[fname].encode() + b"\0")
-        h.update(json.dumps([toplevel, waves, threads, self.extra_args, VLT, _tool_versions()]).encode())
+        h.update(json.dumps([toplevel, waves, threads, self.extra_args, self.vlt, _tool_versions()]).encode())
         self.key = h.hexdigest()[:16]
         self.dir = BUILD / "models" / f"{name}-{self.key}"
         self.build_seconds = None  # set when this process built the model
@@ -174,7 +181,7 @@ class Model:
             for fname, text in self.sources.items():
                 (src / fname).write_text(text)
                 paths.append(src / fname)
-            (src / "tessera.vlt").write_text(VLT)
+            (src / "tessera.vlt").write_text(self.vlt)
             t0 = time.monotonic()
             runner = get_runner("verilator")
             try:

@@ -25,3 +25,14 @@ def run_cocotb(model: Model, module: str, testcase: str, **config):
     if waves:
         print(f"\nwaveform: {run_dir / 'dump.fst'}")
     return run_dir
+
+
+@functools.lru_cache(maxsize=None)
+def tile_mesh_model(rows: int, cols: int, profile: str, core: bool = True, threads: int = 1) -> Model:
+    """A generated tile mesh (hdl/mesh.py); ``core=False`` = fabric tiles (router + loader only)."""
+    from hdl.mesh import mesh_sources
+
+    waves = waves_requested()
+    name = f"tile_mesh_{rows}x{cols}_{profile}" + ("" if core else "_fabric") + ("_waves" if waves else "")
+    return Model(name, mesh_sources(rows, cols, profile, core), "tessera_mesh", waves=waves, threads=threads,
+                 hier_blocks=("tessera_tile",))

@@ -1,0 +1,96 @@
+"""The tile: one router, one PE core with its SRAM, and the management loader — the unit the mesh
+generator instantiates R x C times.
+
+Inside, the router's RAMP output is split by color: the management color goes to the loader
+(which is always ready), every other color to the PE. The loader drives the router's configuration
+port and the PE's load bus, so a tile is configured and loaded entirely through its links
+(docs/mesh.md). The PE's own sends enter the router's RAMP input.
+
+``Tile(profile, core=False)`` builds a fabric tile without the PE: its RAMP accepts and discards
+every non-management wavelet. It serves routing-only meshes and scale studies of the fabric.
+
+Interface (``wiring.Component``):
+    in_n, in_e, in_s, in_w        In(LinkSignature(colors))    links from the neighbours
+    out_n, out_e, out_s, out_w    Out(LinkSignature(colors))   links to the neighbours
+    col      In(COL_BITS)   this tile's column (tied off by the mesh top; selects management messages)
+    err      Out(1)         any router error flag, a malformed management header, or a PE error
+    idle     Out(1)         the PE has nothing to run and nothing in flight
+    halted   Out(1)         the PE halted (after an error)
+"""
+
+from amaranth import Cat, Module
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+from .mgmt import COL_BITS, MgmtLoader
+from .profiles import get_profile
+from .router import LinkSignature, Router
+
+__all__ = ["Tile", "TILE_MODULE"]
+
+TILE_MODULE = "tessera_tile"
+_SIDES = ("n", "e", "s", "w")
+
+
+class Tile(wiring.Component):
+    def __init__(self, profile="small", core: bool = True):
+        self.profile = get_profile(profile)
+        self.core = core
+        c = self.profile.colors
+        members = {f"in_{s}": In(LinkSignature(c)) for s in _SIDES}
+        members.update({f"out_{s}": Out(LinkSignature(c)) for s in _SIDES})
+        members.update(col=In(COL_BITS), err=Out(1), idle=Out(1), halted=Out(1))
+        super().__init__(members)
+
+    def elaborate(self, platform):
+        m = Module()
+        prof = self.profile
+        M = prof.mgmt_color
+        m.submodules.router = router = Router(prof)
+        m.submodules.mgmt = mgmt = MgmtLoader()
+
+        for s in _SIDES:
+            wiring.connect(m, wiring.flipped(getattr(self, f"in_{s}")), getattr(router, f"in_{s}"))
+            wiring.connect(m, getattr(router, f"out_{s}"), wiring.flipped(getattr(self, f"out_{s}")))
+
+        ramp = router.out_ramp
+        is_mgmt = ramp.data.color == M
+        m.d.comb += [
+            mgmt.col.eq(self.col),
+            mgmt.wav.valid.eq(ramp.valid & is_mgmt),
+            mgmt.wav.payload.eq(ramp.data.payload),
+            mgmt.wav.ctrl.eq(ramp.data.ctrl),
+            router.cfg.we.eq(mgmt.cfg.we),
+            router.cfg.addr.eq(mgmt.cfg.addr),
+            router.cfg.data.eq(mgmt.cfg.data),
+        ]
+        if not self.core:
+            m.d.comb += [
+                ramp.ready.eq(-1),
+                router.in_ramp.valid.eq(0),
+                self.err.eq(router.errors.any() | mgmt.error),
+                self.idle.eq(1),
+            ]
+            return m
+
+        from .pe import PE  # imported here so fabric-only tiles do not need the PE's modules
+
+        m.submodules.pe = pe = PE(prof)
+        m.d.comb += [
+            pe.ramp_in.valid.eq(ramp.valid & ~is_mgmt),
+            pe.ramp_in.data.eq(ramp.data),
+            # per-color ready: the PE's bits, with the loader's (always ready) in the management slot
+            ramp.ready.eq(Cat(*(mgmt.wav.ready if c == M else pe.ramp_in.ready[c] for c in range(prof.colors)))),
+        ]
+        wiring.connect(m, pe.ramp_out, router.in_ramp)
+        m.d.comb += [
+            pe.load.we.eq(mgmt.load.we),
+            pe.load.addr.eq(mgmt.load.addr),
+            pe.load.data.eq(mgmt.load.data),
+            pe.dbg.req.eq(0),
+            # Status.code is word[3:0]
+            self.err.eq(router.errors.any() | mgmt.error | (pe.status.word[:4] != 0)),
+            self.idle.eq(pe.status.idle),
+            self.halted.eq(pe.status.halted),
+        ]
+        return m

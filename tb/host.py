@@ -1,0 +1,120 @@
+"""The host side of loading through the mesh edge: management streams for routes and PE images.
+
+A mesh is configured by management messages (docs/mesh.md) sent into the west edge of each row on
+the management color; each row is an independent stream, so rows load in parallel. This module
+turns what the host wants written — router configuration words per PE, PE load-bus words per PE —
+into per-row wavelet streams, merging identical writes across a row into one broadcast message
+(a program shared by many PEs costs one copy per row, not one per PE).
+
+Interface:
+    MeshLoader(rows, cols, profile)
+        .routes(mesh_routes)               validate (golden.routing) and queue every route write
+        .router_writes(pe, [(addr, data)]) queue router configuration writes for one PE
+        .pe_writes(pe, [(addr, data)])     queue PE load-bus writes for one PE
+        .streams() -> {row: [(color, payload, ctrl), ...]}   the wavelets for each row's west link
+        .load_cycles_lower_bound()         the longest row stream (one wavelet per cycle per row)
+    management_routes(mesh_routes, profile) add the management color's reset route to a golden mesh
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from golden.routing import ColorRoute, MeshRoutes, Port, mask_of
+from hdl.mgmt import ADDR_BITS, MGMT_BROADCAST, MgmtTarget, mgmt_header
+from hdl.profiles import get_profile
+from hdl.router_config import encode_color_route
+
+__all__ = ["MeshLoader", "management_routes", "LoadError"]
+
+
+class LoadError(ValueError):
+    """Something the host was asked to load that the mesh cannot take."""
+
+
+def management_routes(mesh: MeshRoutes, profile) -> MeshRoutes:
+    """Add the management color's reset-state route (RX {W}, TX {E, RAMP}) at every PE, as the
+    golden model must see it (docs/mesh.md)."""
+    m = get_profile(profile).mgmt_color
+    for pe in mesh.pes():
+        mesh.set(pe, m, ColorRoute(((mask_of(Port.W), mask_of(Port.E, Port.RAMP)),)))
+    return mesh
+
+
+def _bursts(writes):
+    """Group (addr, data) writes into runs of consecutive addresses, keeping the write order."""
+    runs = []
+    for addr, data in writes:
+        if runs and runs[-1][0] + len(runs[-1][1]) == addr:
+            runs[-1][1].append(data)
+        else:
+            runs.append((addr, [data]))
+    return runs
+
+
+class MeshLoader:
+    def __init__(self, rows: int, cols: int, profile="small"):
+        self.rows, self.cols = rows, cols
+        self.profile = get_profile(profile)
+        # per (row, target): {col: [(addr, data), ...]}
+        self._writes = defaultdict(lambda: defaultdict(list))
+
+    def _check_pe(self, pe):
+        r, c = pe
+        if not (0 <= r < self.rows and 0 <= c < self.cols):
+            raise LoadError(f"PE {pe} is outside the {self.rows}x{self.cols} mesh")
+
+    def routes(self, mesh: MeshRoutes):
+        """Validate a route table for this mesh and queue its configuration writes."""
+        if (mesh.rows, mesh.cols) != (self.rows, self.cols):
+            raise LoadError(f"routes for a {mesh.rows}x{mesh.cols} mesh, loading a {self.rows}x{self.cols} one")
+        if mesh.colors != self.profile.colors:
+            raise LoadError(f"routes for {mesh.colors} colors, profile {self.profile.name} has {self.profile.colors}")
+        mesh.validate()
+        m = self.profile.mgmt_color
+        for pe, table in sorted(mesh.routes.items()):
+            writes = []
+            for color, route in sorted(table.items()):
+                if color == m:
+                    continue  # the management route is fixed at reset; rewriting it could cut the row off
+                writes += encode_color_route(color, route.positions, route.ring)
+            if writes:
+                self.router_writes(pe, writes)
+
+    def router_writes(self, pe, writes):
+        self._check_pe(pe)
+        self._writes[(pe[0], MgmtTarget.ROUTER)][pe[1]].extend(writes)
+
+    def pe_writes(self, pe, writes):
+        self._check_pe(pe)
+        for addr, data in writes:
+            if not 0 <= addr < 1 << ADDR_BITS:
+                raise LoadError(f"PE {pe}: load address {addr:#x} beyond the {ADDR_BITS}-bit management address")
+            if not 0 <= data < 1 << 32:
+                raise LoadError(f"PE {pe}: load data {data:#x} is not a 32-bit word")
+        self._writes[(pe[0], MgmtTarget.PE)][pe[1]].extend(writes)
+
+    def streams(self) -> dict:
+        """{row: [(color, payload, ctrl), ...]} for each row's west-edge link, router writes first."""
+        m = self.profile.mgmt_color
+        out = {}
+        for r in range(self.rows):
+            stream = []
+            for target in (MgmtTarget.ROUTER, MgmtTarget.PE):
+                per_col = self._writes.get((r, target), {})
+                if not per_col:
+                    continue
+                lists = [tuple(per_col.get(c, ())) for c in range(self.cols)]
+                if self.cols > 1 and all(lists[0] == x for x in lists[1:]):
+                    plan = [(MGMT_BROADCAST, list(lists[0]))]
+                else:
+                    plan = [(c, per_col[c]) for c in range(self.cols) if per_col.get(c)]
+                for col, writes in plan:
+                    for start, words in _bursts(writes):
+                        stream.append((m, mgmt_header(col, target, start), 1))
+                        stream += [(m, w, 0) for w in words]
+            out[r] = stream
+        return out
+
+    def load_cycles_lower_bound(self) -> int:
+        return max((len(s) for s in self.streams().values()), default=0)
