@@ -1,0 +1,150 @@
+"""Mesh scale figures: Verilator build time and peak memory by mesh size, simulation speed, and the
+generation of a wafer-sized (750 x 994) mesh.
+
+Each build runs in a fresh subprocess with a fresh model folder, so its wall time and peak RSS
+(the largest child process: Verilator or the C++ compiler) are its own. The simulation figure
+loads edge-to-edge routes through the management path and streams wavelets across the mesh for a
+fixed number of cycles (tb/cocotb_tile_mesh.py `clock_run`).
+
+Writes a JSON list of records:
+    {rows, cols, profile, core, threads, build_seconds, build_peak_rss_mb, sim_cycles,
+     pe_cycles_per_second}  per size, and
+    {"wafer": true, rows: 750, cols: 994, profile, generate_seconds, generate_peak_rss_mb}
+
+Usage:
+    python bench/mesh_scale.py [--json build/bench/mesh_scale.json] [--sizes 2x2,8x8,32x32,64x64]
+        [--profile small] [--extra wse:8x8] [--threads 1] [--cycles 2000] [--fabric-only] [--no-wafer]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from hdl.mesh import MeshShapeError, check_mesh_shape  # noqa: E402
+from hdl.profiles import ProfileError, get_profile  # noqa: E402
+
+_CHILD = r"""
+import json, resource, sys, time
+sys.path.insert(0, {repo!r})
+from tb.runner import Model
+from hdl.mesh import mesh_sources, generate_mesh
+args = json.loads(sys.argv[1])
+t0 = time.monotonic()
+if args["what"] == "wafer":
+    generate_mesh(args["rows"], args["cols"], args["profile"], args["out"], core=args["core"])
+else:
+    m = Model(args["name"], mesh_sources(args["rows"], args["cols"], args["profile"], args["core"]), "tessera_mesh",
+              threads=args["threads"], hier_blocks=("tessera_tile",))
+    m.build()
+secs = time.monotonic() - t0
+rss = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+print(json.dumps({{"seconds": secs, "peak_rss_mb": rss / 1024}}))
+"""
+
+
+def _child(args: dict) -> dict:
+    p = subprocess.run([sys.executable, "-c", _CHILD.format(repo=str(REPO)), json.dumps(args)],
+                       capture_output=True, text=True, cwd=REPO)
+    if p.returncode:
+        raise RuntimeError(f"{args} failed:\n{p.stdout[-3000:]}\n{p.stderr[-3000:]}")
+    return json.loads(p.stdout.strip().splitlines()[-1])
+
+
+def parse_sizes(text: str):
+    out = []
+    for item in filter(None, text.split(",")):
+        try:
+            r, c = (int(x) for x in item.lower().split("x"))
+        except ValueError:
+            raise MeshShapeError(f"size {item!r} is not ROWSxCOLS") from None
+        check_mesh_shape(r, c)
+        out.append((r, c))
+    return out
+
+
+def measure(rows, cols, profile, core, threads, cycles) -> dict:
+    from tb.runner import BUILD, Model
+
+    tag = "" if core else "_fabric"
+    name = f"bench_mesh_{rows}x{cols}_{profile}{tag}_t{threads}"
+    for old in (BUILD / "models").glob(f"{name}-*"):
+        shutil.rmtree(old)  # a fresh build every time: that is what is measured
+    print(f"[mesh_scale] {rows}x{cols} {profile}{tag}: building (threads={threads}) ...", flush=True)
+    b = _child({"what": "build", "name": name, "rows": rows, "cols": cols, "profile": profile, "core": core,
+                "threads": threads})
+    rec = {"rows": rows, "cols": cols, "profile": profile, "core": core, "threads": threads,
+           "build_seconds": round(b["seconds"], 1), "build_peak_rss_mb": round(b["peak_rss_mb"], 1)}
+    print(f"[mesh_scale]   built in {rec['build_seconds']} s, peak {rec['build_peak_rss_mb']} MB; simulating",
+          flush=True)
+    from hdl.mesh import mesh_sources
+
+    model = Model(name, mesh_sources(rows, cols, profile, core), "tessera_mesh", threads=threads,
+                  hier_blocks=("tessera_tile",))
+    report = BUILD / "bench" / f"{name}.sim.json"
+    report.parent.mkdir(parents=True, exist_ok=True)
+    model.run("tb.cocotb_tile_mesh", testcase="clock_run", run_name="bench",
+              config={"profile": profile, "rows": rows, "cols": cols, "cycles": cycles, "report": str(report)})
+    sim = json.loads(report.read_text())
+    rec["sim_cycles"] = sim["cycles"]
+    rec["pe_cycles_per_second"] = round(sim["cycles"] * rows * cols / sim["wall_seconds"])
+    print(f"[mesh_scale]   {rec['pe_cycles_per_second']} PE-cycles/s", flush=True)
+    return rec
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--json", type=Path, default=REPO / "build" / "bench" / "mesh_scale.json")
+    ap.add_argument("--sizes", default="2x2,8x8,32x32,64x64")
+    ap.add_argument("--profile", default="small")
+    ap.add_argument("--extra", default="wse:8x8", help="more PROFILE:RxC items, comma-separated ('' for none)")
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--cycles", type=int, default=2000)
+    ap.add_argument("--fabric-only", action="store_true", help="tiles without the PE core")
+    ap.add_argument("--no-wafer", action="store_true", help="skip the 750 x 994 generation")
+    args = ap.parse_args(argv)
+    try:
+        plan = [(r, c, get_profile(args.profile).name) for r, c in parse_sizes(args.sizes)]
+        for item in filter(None, args.extra.split(",")):
+            prof, size = item.split(":")
+            plan += [(r, c, get_profile(prof).name) for r, c in parse_sizes(size)]
+        if args.threads < 1:
+            raise ValueError("--threads must be >= 1")
+    except (MeshShapeError, ProfileError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    records = []
+    for r, c, prof in plan:
+        records.append(measure(r, c, prof, not args.fabric_only, args.threads, args.cycles))
+    if not args.no_wafer:
+        print("[mesh_scale] generating the 750 x 994 wafer mesh ...", flush=True)
+        out = REPO / "build" / "mesh" / "wafer_750x994"
+        g = _child({"what": "wafer", "rows": 750, "cols": 994, "profile": args.profile, "out": str(out),
+                    "core": not args.fabric_only})
+        records.append({"wafer": True, "rows": 750, "cols": 994, "profile": args.profile,
+                        "core": not args.fabric_only, "generate_seconds": round(g["seconds"], 2),
+                        "generate_peak_rss_mb": round(g["peak_rss_mb"], 1)})
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(records, indent=2))
+    print(f"\n{'mesh':>10} {'profile':>8} {'core':>5} {'thr':>4} {'build s':>8} {'peak MB':>8} {'PE-cyc/s':>10}")
+    for rec in records:
+        if rec.get("wafer"):
+            print(f"{'750x994':>10} {rec['profile']:>8} {str(rec['core']):>5} {'-':>4} "
+                  f"{'gen ' + str(rec['generate_seconds']):>8} {rec['generate_peak_rss_mb']:>8} {'-':>10}")
+        else:
+            print(f"{str(rec['rows']) + 'x' + str(rec['cols']):>10} {rec['profile']:>8} {str(rec['core']):>5} "
+                  f"{rec['threads']:>4} {rec['build_seconds']:>8} {rec['build_peak_rss_mb']:>8} "
+                  f"{rec['pe_cycles_per_second']:>10}")
+    print(f"\nwrote {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
