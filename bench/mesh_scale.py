@@ -8,7 +8,7 @@ fixed number of cycles (tb/cocotb_tile_mesh.py `clock_run`).
 
 Writes a JSON list of records:
     {rows, cols, profile, core, threads, build_seconds, build_peak_rss_mb, sim_cycles,
-     pe_cycles_per_second}  per size, and
+     pe_cycles_per_second, route_load_wavelets, route_load_cycles}  per size, and
     {"wafer": true, rows: 750, cols: 994, profile, generate_seconds, generate_peak_rss_mb}
 
 Usage:
@@ -94,6 +94,8 @@ def measure(rows, cols, profile, core, threads, cycles) -> dict:
               config={"profile": profile, "rows": rows, "cols": cols, "cycles": cycles, "report": str(report)})
     sim = json.loads(report.read_text())
     rec["sim_cycles"] = sim["cycles"]
+    rec["route_load_wavelets"] = sim["load_wavelets"]  # through the west edge, all rows in parallel
+    rec["route_load_cycles"] = sim["load_cycles"]
     rec["pe_cycles_per_second"] = round(sim["cycles"] * rows * cols / sim["wall_seconds"])
     print(f"[mesh_scale]   {rec['pe_cycles_per_second']} PE-cycles/s", flush=True)
     return rec

@@ -98,7 +98,10 @@ async def clock_run(dut):
     for r, stream in loader.streams().items():
         for w in stream:
             h.drivers[((r, 0), Port.W)].send(*w)
+    start = h.cycle
     await h.run_until_idle(quiet=8)
+    load_cycles = h.last_progress - start
+    load_wavelets = sum(len(s) for s in loader.streams().values())
     h.clear()
     for link, c in sources:
         for k in range(cycles):
@@ -109,4 +112,5 @@ async def clock_run(dut):
     delivered = sum(len(v) for v in h.observed().values())
     assert delivered >= rows * (cycles - cols - 8), f"only {delivered} wavelets crossed the mesh"
     with open(cfg["report"], "w") as fh:
-        json.dump({"cycles": cycles, "wall_seconds": wall, "delivered": delivered}, fh)
+        json.dump({"cycles": cycles, "wall_seconds": wall, "delivered": delivered, "load_cycles": load_cycles,
+                   "load_wavelets": load_wavelets}, fh)
