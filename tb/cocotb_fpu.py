@@ -4,6 +4,9 @@ the op table and vector generators that tests/test_fpu_unit.py and tests/test_fp
 The op -> golden-function mapping lives here, on the testbench side, so that expectations are
 never derived from the RTL module (hdl/fpu.py only supplies the op encoding ``FpOp``).
 
+Operand values and generators (edge classes, seeded biased random operands) are shared with
+tests/test_golden_fp.py through tb/fp_stimulus.py; this module adds the lane's view of them.
+
 Interface (pure Python, usable outside a simulator)
     fp_lane_ops() -> list[LaneOp]        every op: FpOp, golden function, operands (port, kind)
     LANE_OPS                             the same, by FpOp name
@@ -39,14 +42,11 @@ from cocotb.triggers import ReadOnly, ReadWrite, RisingEdge
 
 from golden import fp
 from hdl.fpu import FPLane, FpOp
+from tb.fp_stimulus import EDGES, LAYOUT, OPS, WIDTH, random_operands, to_hex
 from tb.runner import tb_config
 
 __all__ = ["LaneOp", "fp_lane_ops", "LANE_OPS", "edge_vectors", "random_vectors", "expected",
            "port_values", "describe", "EDGES", "LAYOUT", "WIDTH"]
-
-# Layouts written out locally (exponent bits, fraction bits); the generators do not lean on fp.py.
-LAYOUT = {"f16": (5, 10), "f32": (8, 23)}
-WIDTH = {"f16": 16, "f32": 32, "i16": 16, "i32": 32}
 
 
 @dataclass(frozen=True)
@@ -65,11 +65,16 @@ class LaneOp:
     def arity(self) -> int:
         return len(self.args)
 
+    @property
+    def golden_name(self) -> str:
+        """The golden/fp.py (and golden/fp_exact.py) name of the op, as tb/fp_stimulus.py keys ops."""
+        return self.golden.__name__
+
 
 def fp_lane_ops() -> list[LaneOp]:
     """The lane's ops with their golden functions; the single place the mapping is written down."""
     f16, f32 = "f16", "f32"
-    return [
+    ops = [
         LaneOp(FpOp.FMAC_F32_F16, fp.fmac_f32_f16, (("acc", f32), ("a", f16), ("b", f16)), f32),
         LaneOp(FpOp.FMAC_F32, fp.fmac_f32, (("acc", f32), ("a", f32), ("b", f32)), f32),
         LaneOp(FpOp.FMAC_F16, fp.fmac_f16, (("acc", f16), ("a", f16), ("b", f16)), f16),
@@ -81,85 +86,15 @@ def fp_lane_ops() -> list[LaneOp]:
         LaneOp(FpOp.CVT_F32_F16, fp.f32_to_f16, (("a", f32),), f16),
         LaneOp(FpOp.MAC_I32_I16, fp.mac_i32_i16, (("acc", "i32"), ("a", "i16"), ("b", "i16")), "i32"),
     ]
+    for lop in ops:  # the shared stimulus (tb/fp_stimulus.py) knows the ops by their golden names
+        assert OPS[lop.golden_name] == (tuple(kind for _, kind in lop.args), lop.out), lop.name
+    return ops
 
 
 LANE_OPS = {lop.name: lop for lop in fp_lane_ops()}
 
 
-# --- Bit-pattern helpers ----------------------------------------------------------------------
-
-
-def _bias(kind: str) -> int:
-    return (1 << (LAYOUT[kind][0] - 1)) - 1
-
-
-def _sign_bit(kind: str) -> int:
-    return 1 << (WIDTH[kind] - 1)
-
-
-def _inf(kind: str) -> int:
-    exp_bits, man_bits = LAYOUT[kind]
-    return ((1 << exp_bits) - 1) << man_bits
-
-
-def _make(kind: str, sign: int, field: int, frac: int) -> int:
-    exp_bits, man_bits = LAYOUT[kind]
-    return (sign << (exp_bits + man_bits)) | (field << man_bits) | frac
-
-
-def _field(kind: str, bits: int) -> int:
-    exp_bits, man_bits = LAYOUT[kind]
-    return (bits >> man_bits) & ((1 << exp_bits) - 1)
-
-
-def _hex(kind: str, bits: int) -> str:
-    return f"0x{bits:0{WIDTH[kind] // 4}X}"
-
-
-def describe(lop: LaneOp, vec: tuple, got: int, want: int) -> str:
-    shown = ", ".join(f"{port}={_hex(kind, v)}" for (port, kind), v in zip(lop.args, vec, strict=True))
-    return f"{lop.name}({shown}) -> rtl {_hex(lop.out, got)}, golden {_hex(lop.out, want)}"
-
-
-# --- Edge classes and directed cases --------------------------------------------------------
-
-
-def _float_edges(kind: str) -> list[int]:
-    exp_bits, man_bits = LAYOUT[kind]
-    bias, inf, sign = _bias(kind), _inf(kind), _sign_bit(kind)
-    one = bias << man_bits
-    half = 1 << (man_bits - 1)
-    magnitudes = [
-        0,  # zero
-        1,  # min subnormal
-        half,  # mid subnormal (half the min normal)
-        (1 << man_bits) - 1,  # max subnormal
-        1 << man_bits,  # min normal
-        (1 << man_bits) + 1,  # min normal + ulp
-        one - 1,  # largest below 1.0
-        one,  # 1.0
-        one + 1,  # 1.0 + ulp: (1 + ulp) * 1.5 is a product tie
-        one | half,  # 1.5
-        (bias + 1) << man_bits,  # 2.0
-        inf - 2,  # max finite - ulp (even significand)
-        inf - 1,  # max finite
-        inf,  # infinity
-    ]
-    nans = [
-        inf | half,  # canonical quiet NaN
-        sign | inf | half | 0x15,  # negative quiet NaN with payload
-        inf | 1,  # signalling NaN, minimal payload
-        sign | inf | ((half - 1) & 0x2AAAAA),  # negative signalling NaN with payload
-    ]
-    return magnitudes + [m | sign for m in magnitudes] + nans
-
-
-EDGES = {
-    "f16": _float_edges("f16"),
-    "f32": _float_edges("f32"),
-    "i16": [0, 1, 2, 0x1234, 0x7FFF, 0x8000, 0x8001, 0xFFFE, 0xFFFF],
-    "i32": [0, 1, 0x3FFFFFFF, 0x7FFFFFFF, 0x80000000, 0x80000001, 0xC0000000, 0xFFFFFFFF],
-}
+# --- Vectors: edge classes, directed cases, random ------------------------------------------
 
 # f32 values around the f16 range for the narrowing conversion: f16 max, 65519 (-> max), 65520
 # (tie -> inf), f16 min subnormal, 2**-25 (tie -> 0), just above it, 3 * 2**-25 (tie -> even 2**-23),
@@ -208,138 +143,17 @@ def edge_vectors(lop: LaneOp) -> list[tuple]:
     return vecs + list(_DIRECTED[lop.name])
 
 
-# --- Random vector generation ---------------------------------------------------------------
-
-
-def _rand_frac(rng: random.Random, man_bits: int) -> int:
-    frac = rng.getrandbits(man_bits)
-    if rng.random() < 0.5:
-        # Short significands make exact results, ties and cancellations common.
-        frac &= ~((1 << rng.randint(0, man_bits)) - 1)
-    return frac
-
-
-def _rand_finite(rng: random.Random, kind: str, field: int) -> int:
-    exp_bits, man_bits = LAYOUT[kind]
-    field = min(max(field, 0), (1 << exp_bits) - 2)
-    return _make(kind, rng.getrandbits(1), field, _rand_frac(rng, man_bits))
-
-
-def _rand_any(rng: random.Random, kind: str) -> int:
-    r = rng.random()
-    if r < 0.5 or kind.startswith("i"):
-        return rng.getrandbits(WIDTH[kind]) if r < 0.85 else rng.choice(EDGES[kind])
-    if r < 0.85:
-        return _rand_finite(rng, kind, rng.randint(0, (1 << LAYOUT[kind][0]) - 2))
-    return rng.choice(EDGES[kind])
-
-
-def _near(rng: random.Random, man_bits: int) -> int:
-    """Exponent offset: mostly tiny (heavy rounding/cancellation), sometimes up to the precision."""
-    if rng.random() < 0.7:
-        return rng.randint(-2, 2)
-    return rng.randint(-(man_bits + 3), man_bits + 3)
-
-
-def _negated_neighbour(rng: random.Random, kind: str, bits: int) -> int:
-    """-bits, or a pattern a couple of ulps away from it (deliberate cancellation)."""
-    neg = bits ^ _sign_bit(kind)
-    mag = neg & (_sign_bit(kind) - 1)
-    if mag >= _inf(kind):
-        return neg
-    mag = min(max(mag + rng.randint(-2, 2), 0), _inf(kind) - 1)
-    return (neg & _sign_bit(kind)) | mag
-
-
-def _add_operands(rng: random.Random, kind: str) -> tuple[int, int]:
-    a = _rand_any(rng, kind)
-    r = rng.random()
-    if r < 0.25:
-        b = _rand_any(rng, kind)
-    elif r < 0.85:
-        b = _rand_finite(rng, kind, _field(kind, a) + _near(rng, LAYOUT[kind][1]))
-    else:
-        b = _negated_neighbour(rng, kind, a)
-    return (a, b) if rng.random() < 0.5 else (b, a)
-
-
-def _mul_operands(rng: random.Random, kind: str) -> tuple[int, int]:
-    exp_bits, man_bits = LAYOUT[kind]
-    bias, top = _bias(kind), (1 << exp_bits) - 2
-    r = rng.random()
-    if r < 0.4:
-        return _rand_any(rng, kind), _rand_any(rng, kind)
-    fa = rng.randint(1, top)
-    if r < 0.8:
-        # Aim the product at the underflow or the overflow end of the range.
-        target = rng.choice([rng.randint(-man_bits - 2, 2), rng.randint(top - 2, top + 2)])
-        return _rand_finite(rng, kind, fa), _rand_finite(rng, kind, target - fa + bias)
-    # Constructed tie: (1 + k * 2**-m) * 1.5 = 1.5 + (3k/2) ulp is a halfway case for odd k.
-    k = rng.randrange(1, (1 << man_bits) // 3, 2)
-    fb = min(max(rng.randint(1, top) - fa + bias, 1), top)
-    a = _make(kind, rng.getrandbits(1), fa, k)
-    b = _make(kind, rng.getrandbits(1), fb, 1 << (man_bits - 1))
-    return (a, b) if rng.random() < 0.5 else (b, a)
-
-
-def _rounded_product(lop: LaneOp, a: int, b: int) -> int:
-    """a * b rounded to the accumulator format (for aiming acc at -a*b), via the golden model."""
-    negzero = _sign_bit(lop.out)
-    return fp.fmac_f32_f16(negzero, a, b) if lop.op == FpOp.FMAC_F32_F16 else lop.golden(negzero, a, b)
-
-
-def _fmac_operands(rng: random.Random, lop: LaneOp) -> tuple[int, int, int]:
-    out, src = lop.args[0][1], lop.args[1][1]
-    a, b = _mul_operands(rng, src)
-    r = rng.random()
-    if r < 0.25:
-        return _rand_any(rng, out), a, b
-    if r < 0.8:
-        if rng.random() < 0.3:
-            # A power-of-two factor keeps the product short, so acc + a*b rounds like an add.
-            b = _make(src, rng.getrandbits(1), _field(src, b) or 1, 0)
-        exp = max(_field(src, a), 1) + max(_field(src, b), 1) - 2 * _bias(src)
-        acc = _rand_finite(rng, out, exp + _bias(out) + _near(rng, LAYOUT[out][1]))
-        return acc, a, b
-    # acc = -round(a*b) (+- ulps): a fused result is then the product's rounding error.
-    return _negated_neighbour(rng, out, _rounded_product(lop, a, b)), a, b
-
-
-def _f32_to_f16_operand(rng: random.Random) -> int:
-    r = rng.random()
-    if r < 0.3:
-        return rng.getrandbits(32)
-    if r < 0.9:
-        # f32 values inside (and just beyond) the f16 range: normal, subnormal, overflow.
-        exp = rng.randint(-14 - 12, 15 + 2)
-        frac = rng.getrandbits(23)
-        if rng.random() < 0.4:
-            # Force an exact f16 halfway point: the first dropped bit set, the rest clear.
-            dropped = 13 + max(0, -14 - exp)
-            frac = (frac >> dropped << dropped) | (1 << (dropped - 1)) if dropped <= 23 else 0
-        return _make("f32", rng.getrandbits(1), exp + 127, frac)
-    return rng.choice(EDGES["f32"])
-
-
-def _generator(lop: LaneOp) -> Callable[[random.Random], tuple]:
-    kind = lop.args[-1][1]
-    if lop.op in (FpOp.ADD_F32, FpOp.ADD_F16):
-        return lambda rng: _add_operands(rng, kind)
-    if lop.op in (FpOp.MUL_F32, FpOp.MUL_F16):
-        return lambda rng: _mul_operands(rng, kind)
-    if lop.op in (FpOp.FMAC_F32_F16, FpOp.FMAC_F32, FpOp.FMAC_F16):
-        return lambda rng: _fmac_operands(rng, lop)
-    if lop.op == FpOp.CVT_F16_F32:
-        return lambda rng: (rng.getrandbits(16),)
-    if lop.op == FpOp.CVT_F32_F16:
-        return lambda rng: (_f32_to_f16_operand(rng),)
-    return lambda rng: tuple(_rand_any(rng, k) for _, k in lop.args)
-
-
 def random_vectors(lop: LaneOp, n: int, seed: int | str = 1) -> list[tuple]:
-    rng = random.Random(f"tessera-fplane-{lop.name}-{seed}")  # str seeds are stable across runs
-    gen = _generator(lop)
-    return [gen(rng) for _ in range(n)]
+    """n operand tuples from the shared generators (tb/fp_stimulus.py), seeded per op."""
+    return random_operands(lop.golden_name, n, seed=f"tessera-fplane-{lop.name}-{seed}")
+
+
+# --- Expectations, port values, failure lines -------------------------------------------------
+
+
+def describe(lop: LaneOp, vec: tuple, got: int, want: int) -> str:
+    shown = ", ".join(f"{port}={to_hex(kind, v)}" for (port, kind), v in zip(lop.args, vec, strict=True))
+    return f"{lop.name}({shown}) -> rtl {to_hex(lop.out, got)}, golden {to_hex(lop.out, want)}"
 
 
 def expected(lop: LaneOp, vectors: list[tuple]) -> list[int]:

@@ -9,6 +9,9 @@
   mix really reached ties, cancellations, overflow, underflow and subnormals;
 * numpy cross-checks, and exhaustive f16 -> f32 conversion and round trip.
 
+Edge values, random operand generators and coverage classes come from tb/fp_stimulus.py
+(shared with the FMAC-lane testbench).
+
 TESSERA_FP_RANDOM sets the number of random vectors per operation (default 20000).
 """
 
@@ -23,290 +26,28 @@ import pytest
 
 from golden import fp
 from golden import fp_exact as fx
+from tb.fp_stimulus import (
+    EDGES,
+    LAYOUT,
+    OPS,
+    REQUIRED_CLASSES,
+    bias,
+    coverage_classes,
+    inf_bits,
+    is_nan,
+    make,
+    random_operands,
+    sign_bit,
+    to_hex,
+)
 
 N_RANDOM = int(os.environ.get("TESSERA_FP_RANDOM", "20000"))
 
-# Layouts written out locally (exp bits, fraction bits) so vector generation does not lean on fp.py.
-LAYOUT = {"f16": (5, 10), "f32": (8, 23)}
-WIDTH = {"f16": 16, "f32": 32, "i16": 16, "i32": 32}
 QNAN = {"f16": 0x7E00, "f32": 0x7FC00000}
-
-# op -> (input kinds, output kind)
-OPS = {
-    "f16_to_f32": (("f16",), "f32"),
-    "f32_to_f16": (("f32",), "f16"),
-    "add_f16": (("f16", "f16"), "f16"),
-    "add_f32": (("f32", "f32"), "f32"),
-    "mul_f16": (("f16", "f16"), "f16"),
-    "mul_f32": (("f32", "f32"), "f32"),
-    "fmac_f32_f16": (("f32", "f16", "f16"), "f32"),
-    "fmac_f32": (("f32", "f32", "f32"), "f32"),
-    "fmac_f16": (("f16", "f16", "f16"), "f16"),
-    "mac_i32_i16": (("i32", "i16", "i16"), "i32"),
-}
 FLOAT_OPS = [op for op in OPS if op != "mac_i32_i16"]
 
-
-# --- Bit-pattern helpers -------------------------------------------------------------
-
-
-def _bias(kind: str) -> int:
-    return (1 << (LAYOUT[kind][0] - 1)) - 1
-
-
-def _sign_bit(kind: str) -> int:
-    return 1 << (WIDTH[kind] - 1)
-
-
-def _inf(kind: str) -> int:
-    exp_bits, man_bits = LAYOUT[kind]
-    return ((1 << exp_bits) - 1) << man_bits
-
-
-def _make(kind: str, sign: int, field: int, frac: int) -> int:
-    exp_bits, man_bits = LAYOUT[kind]
-    return (sign << (exp_bits + man_bits)) | (field << man_bits) | frac
-
-
-def _field(kind: str, bits: int) -> int:
-    exp_bits, man_bits = LAYOUT[kind]
-    return (bits >> man_bits) & ((1 << exp_bits) - 1)
-
-
-def _is_nan(kind: str, bits: int) -> bool:
-    return (bits & (_sign_bit(kind) - 1)) > _inf(kind)
-
-
-def _is_subnormal(kind: str, bits: int) -> bool:
-    return _field(kind, bits) == 0 and bits & (_sign_bit(kind) - 1) != 0
-
-
-def _hex(kind: str, bits: int) -> str:
-    return f"0x{bits:0{WIDTH[kind] // 4}X}"
-
-
-def _describe(op: str, args: tuple, got: int, want: int) -> str:
-    in_kinds, out_kind = OPS[op]
-    shown = ", ".join(_hex(k, a) for k, a in zip(in_kinds, args, strict=True))
-    return f"{op}({shown}) -> model {_hex(out_kind, got)}, expected {_hex(out_kind, want)}"
-
-
-def _assert_no_mismatch(op: str, mismatches: list, total: int) -> None:
-    assert total > 0, f"{op}: no vectors were checked"
-    lines = [_describe(op, *m) for m in mismatches[:12]]
-    assert not mismatches, f"{len(mismatches)}/{total} mismatches:\n" + "\n".join(lines)
-
-
-# --- Edge classes --------------------------------------------------------------------
-
-
-def _float_edges(kind: str) -> list[int]:
-    exp_bits, man_bits = LAYOUT[kind]
-    bias, inf, sign = _bias(kind), _inf(kind), _sign_bit(kind)
-    one = bias << man_bits
-    magnitudes = [
-        0,  # zero
-        1,  # min subnormal
-        1 << (man_bits - 1),  # mid subnormal (exactly half the min normal)
-        (1 << man_bits) - 1,  # max subnormal
-        1 << man_bits,  # min normal
-        (1 << man_bits) + 1,  # min normal + ulp
-        one - 1,  # largest below 1.0
-        one,  # 1.0
-        one + 1,  # 1.0 + ulp
-        (bias + 1) << man_bits,  # 2.0
-        inf - 1,  # max finite
-        inf,  # infinity
-    ]
-    quiet = 1 << (man_bits - 1)
-    nans = [
-        inf | quiet,  # canonical quiet NaN
-        sign | inf | quiet | 0x15,  # negative quiet NaN with payload
-        inf | 1,  # signalling NaN, minimal payload
-        sign | inf | ((quiet - 1) & 0x2AAAAA),  # negative signalling NaN with payload
-    ]
-    return magnitudes + [m | sign for m in magnitudes] + nans
-
-
-EDGES = {
-    "f16": _float_edges("f16"),
-    "f32": _float_edges("f32"),
-    "i16": [0, 1, 2, 0x1234, 0x7FFF, 0x8000, 0x8001, 0xFFFE, 0xFFFF],
-    "i32": [0, 1, 0x3FFFFFFF, 0x7FFFFFFF, 0x80000000, 0x80000001, 0xC0000000, 0xFFFFFFFF],
-}
-
-
-def _nans(kind: str) -> list[int]:
-    return [e for e in EDGES[kind] if _is_nan(kind, e)]
-
-
-# --- Random vector generation --------------------------------------------------------
-
-
-def _rand_frac(rng: random.Random, man_bits: int) -> int:
-    frac = rng.getrandbits(man_bits)
-    if rng.random() < 0.5:
-        # Short significands make exact results, ties and cancellations common.
-        frac &= ~((1 << rng.randint(0, man_bits)) - 1)
-    return frac
-
-
-def _rand_finite(rng: random.Random, kind: str, field: int) -> int:
-    exp_bits, man_bits = LAYOUT[kind]
-    field = min(max(field, 0), (1 << exp_bits) - 2)
-    return _make(kind, rng.getrandbits(1), field, _rand_frac(rng, man_bits))
-
-
-def _rand_any(rng: random.Random, kind: str) -> int:
-    r = rng.random()
-    if r < 0.5 or kind.startswith("i"):
-        return rng.getrandbits(WIDTH[kind]) if r < 0.85 else rng.choice(EDGES[kind])
-    if r < 0.85:
-        return _rand_finite(rng, kind, rng.randint(0, (1 << LAYOUT[kind][0]) - 2))
-    return rng.choice(EDGES[kind])
-
-
-def _near(rng: random.Random, man_bits: int) -> int:
-    """Exponent offset: mostly tiny (heavy rounding/cancellation), sometimes up to the precision."""
-    if rng.random() < 0.7:
-        return rng.randint(-2, 2)
-    return rng.randint(-(man_bits + 3), man_bits + 3)
-
-
-def _unbiased_exp(kind: str, bits: int) -> int:
-    return max(_field(kind, bits), 1) - _bias(kind)
-
-
-def _negated_neighbour(rng: random.Random, kind: str, bits: int) -> int:
-    """-bits, or a pattern a couple of ulps away from it (deliberate cancellation)."""
-    neg = bits ^ _sign_bit(kind)
-    mag = neg & (_sign_bit(kind) - 1)
-    if mag >= _inf(kind):
-        return neg
-    mag = min(max(mag + rng.randint(-2, 2), 0), _inf(kind) - 1)
-    return (neg & _sign_bit(kind)) | mag
-
-
-def _gen_add(kind: str):
-    def gen(rng: random.Random) -> tuple:
-        a = _rand_any(rng, kind)
-        r = rng.random()
-        if r < 0.25:
-            b = _rand_any(rng, kind)
-        elif r < 0.85:
-            b = _rand_finite(rng, kind, _field(kind, a) + _near(rng, LAYOUT[kind][1]))
-        else:
-            b = _negated_neighbour(rng, kind, a)
-        return (a, b) if rng.random() < 0.5 else (b, a)
-
-    return gen
-
-
-def _mul_operands(rng: random.Random, kind: str) -> tuple[int, int]:
-    exp_bits, man_bits = LAYOUT[kind]
-    bias, top = _bias(kind), (1 << exp_bits) - 2
-    r = rng.random()
-    if r < 0.4:
-        return _rand_any(rng, kind), _rand_any(rng, kind)
-    fa = rng.randint(1, top)
-    if r < 0.8:
-        # Aim the product at the underflow or the overflow end of the range.
-        target = rng.choice([rng.randint(-man_bits - 2, 2), rng.randint(top - 2, top + 2)])
-        return _rand_finite(rng, kind, fa), _rand_finite(rng, kind, target - fa + bias)
-    # Constructed tie: (1 + k*2**-m) * 1.5 = 1.5 + (3k/2) ulp is a halfway case for odd k.
-    k = rng.randrange(1, (1 << man_bits) // 3, 2)
-    fb = min(max(rng.randint(1, top) - fa + bias, 1), top)
-    a = _make(kind, rng.getrandbits(1), fa, k)
-    b = _make(kind, rng.getrandbits(1), fb, 1 << (man_bits - 1))
-    return (a, b) if rng.random() < 0.5 else (b, a)
-
-
-def _gen_mul(kind: str):
-    return lambda rng: _mul_operands(rng, kind)
-
-
-def _rounded_product(out: str, src: str, a: int, b: int) -> int | None:
-    """The product a*b rounded to ``out`` by the reference, or None if not finite."""
-    va, vb = fx.value_of(src, a), fx.value_of(src, b)
-    if va[0] != "num" or vb[0] != "num":
-        return None
-    return fx.round_value(out, ("num", va[1] ^ vb[1], va[2] * vb[2]))
-
-
-def _gen_fmac(out: str, src: str):
-    def gen(rng: random.Random) -> tuple:
-        a, b = _mul_operands(rng, src)
-        r = rng.random()
-        if r < 0.25:
-            return _rand_any(rng, out), a, b
-        if r < 0.8:
-            if rng.random() < 0.3:
-                # A power-of-two factor keeps the product short, so acc + a*b rounds like an add.
-                b = _make(src, rng.getrandbits(1), _field(src, b) or 1, 0)
-            exp = _unbiased_exp(src, a) + _unbiased_exp(src, b)
-            acc = _rand_finite(rng, out, exp + _bias(out) + _near(rng, LAYOUT[out][1]))
-            return acc, a, b
-        product = _rounded_product(out, src, a, b)
-        if product is None:
-            return _rand_any(rng, out), a, b
-        # acc = -round(a*b) (+- ulps): a fused result is the product's rounding error.
-        return _negated_neighbour(rng, out, product), a, b
-
-    return gen
-
-
-def _gen_f32_to_f16(rng: random.Random) -> tuple:
-    r = rng.random()
-    if r < 0.3:
-        return (rng.getrandbits(32),)
-    if r < 0.9:
-        # f32 values inside (and just beyond) the f16 range: normal, subnormal, overflow.
-        exp = rng.randint(-14 - 12, 15 + 2)
-        frac = rng.getrandbits(23)
-        if rng.random() < 0.4:
-            # Force an exact f16 halfway point: the first dropped bit set, the rest clear.
-            dropped = 13 + max(0, -14 - exp)
-            frac = (frac >> dropped << dropped) | (1 << (dropped - 1)) if dropped <= 23 else 0
-        return (_make("f32", rng.getrandbits(1), exp + 127, frac),)
-    return (rng.choice(EDGES["f32"]),)
-
-
-GENERATORS = {
-    "f16_to_f32": lambda rng: (rng.getrandbits(16),),
-    "f32_to_f16": _gen_f32_to_f16,
-    "add_f16": _gen_add("f16"),
-    "add_f32": _gen_add("f32"),
-    "mul_f16": _gen_mul("f16"),
-    "mul_f32": _gen_mul("f32"),
-    "fmac_f32_f16": _gen_fmac("f32", "f16"),
-    "fmac_f32": _gen_fmac("f32", "f32"),
-    "fmac_f16": _gen_fmac("f16", "f16"),
-    "mac_i32_i16": lambda rng: tuple(_rand_any(rng, k) for k in ("i32", "i16", "i16")),
-}
-
-
-def _random_cases(op: str, salt: str, n: int = N_RANDOM) -> list[tuple]:
-    rng = random.Random(f"tessera-golden-fp-{op}-{salt}")  # str seeds are stable across runs
-    return [GENERATORS[op](rng) for _ in range(n)]
-
-
-# --- Coverage classes ---------------------------------------------------------------
-
-# Classes the random mix must reach, and classes that are mathematically impossible
-# (finite sums of grid values cannot underflow to zero; an f16*f16 product is tiny
-# next to the f32 overflow threshold; f16 -> f32 is always exact).
-REQUIRED = {
-    "f16_to_f32": {"exact", "nan"},
-    "f32_to_f16": {"tie", "inexact", "overflow", "underflow_zero", "subnormal", "nan"},
-    "add_f16": {"tie", "inexact", "cancel", "overflow", "subnormal", "nan"},
-    "add_f32": {"tie", "inexact", "cancel", "overflow", "subnormal", "nan"},
-    "mul_f16": {"tie", "inexact", "overflow", "underflow_zero", "subnormal", "nan"},
-    "mul_f32": {"tie", "inexact", "overflow", "underflow_zero", "subnormal", "nan"},
-    "fmac_f32_f16": {"tie", "inexact", "cancel", "nan"},
-    "fmac_f32": {"tie", "inexact", "cancel", "overflow", "underflow_zero", "subnormal", "nan"},
-    "fmac_f16": {"tie", "inexact", "cancel", "overflow", "underflow_zero", "subnormal", "nan"},
-    "mac_i32_i16": {"wrap_up", "wrap_down", "no_wrap"},
-}
+# Classes that are mathematically impossible: finite sums of grid values cannot underflow to zero,
+# an f16*f16 product is tiny next to the f32 overflow threshold, f16 -> f32 is always exact.
 FORBIDDEN = {
     "f16_to_f32": {"tie", "inexact", "overflow", "underflow_zero"},
     "add_f16": {"underflow_zero"},
@@ -315,33 +56,24 @@ FORBIDDEN = {
 }
 
 
-def _classes(op: str, args: tuple, value: tuple, result: int) -> set[str]:
-    """Coverage classes of one float case, from the reference's exact value and the result."""
-    if value[0] != "num":
-        return {value[0]}
-    out = OPS[op][1]
-    if value[2] == 0:
-        first = fx.value_of(OPS[op][0][0], args[0])
-        cancelled = op.startswith(("add", "fmac")) and first[0] == "num" and first[2] != 0
-        return {"cancel"} if cancelled else {"zero"}
-    classes = {fx.rounding_class(out, value[2])}
-    if result & (_sign_bit(out) - 1) == _inf(out):
-        classes.add("overflow")
-    elif result & (_sign_bit(out) - 1) == 0:
-        classes.add("underflow_zero")
-    elif _is_subnormal(out, result):
-        classes.add("subnormal")
-    return classes
+def _describe(op: str, args: tuple, got: int, want: int) -> str:
+    in_kinds, out_kind = OPS[op]
+    shown = ", ".join(to_hex(k, a) for k, a in zip(in_kinds, args, strict=True))
+    return f"{op}({shown}) -> model {to_hex(out_kind, got)}, expected {to_hex(out_kind, want)}"
 
 
-def _int_classes(args: tuple) -> set[str]:
-    def signed(v, w):
-        return v - (1 << w) if v >> (w - 1) else v
+def _assert_no_mismatch(op: str, mismatches: list, total: int) -> None:
+    assert total > 0, f"{op}: no vectors were checked"
+    lines = [_describe(op, *m) for m in mismatches[:12]]
+    assert not mismatches, f"{len(mismatches)}/{total} mismatches:\n" + "\n".join(lines)
 
-    total = signed(args[0], 32) + signed(args[1], 16) * signed(args[2], 16)
-    if total >= 1 << 31:
-        return {"wrap_up"}
-    return {"wrap_down"} if total < -(1 << 31) else {"no_wrap"}
+
+def _nans(kind: str) -> list[int]:
+    return [e for e in EDGES[kind] if is_nan(kind, e)]
+
+
+def _random_cases(op: str, salt: str, n: int = N_RANDOM) -> list[tuple]:
+    return random_operands(op, n, seed=f"tessera-golden-fp-{op}-{salt}")
 
 
 # --- Tests: model vs exact reference --------------------------------------------------
@@ -355,11 +87,11 @@ def _check_against_reference(op: str, cases) -> tuple[list, int, set]:
         got = model(*args)
         if op == "mac_i32_i16":
             want = fx.mac_i32_i16(*args)
-            seen |= _int_classes(args)
+            seen |= coverage_classes(op, args)
         else:
             value = fx.exact(op, *args)
             want = fx.round_value(out, value)
-            seen |= _classes(op, args, value, want)
+            seen |= coverage_classes(op, args, value, want, fx.rounding_class)
         if got != want:
             mismatches.append((op, args, got, want))
     return mismatches, total, seen
@@ -379,7 +111,8 @@ def test_random_vs_reference(op):
     mismatches, total, seen = _check_against_reference(op, _random_cases(op, "ref"))
     _assert_no_mismatch(op, mismatches, total)
     if N_RANDOM >= 20000:  # coverage is only promised for the default run size
-        assert REQUIRED[op] <= seen, f"{op}: random mix never reached {sorted(REQUIRED[op] - seen)}"
+        missing = REQUIRED_CLASSES[op] - seen
+        assert not missing, f"{op}: random mix never reached {sorted(missing)}"
     impossible = FORBIDDEN.get(op, set()) & seen
     assert not impossible, f"{op}: reference produced impossible classes {sorted(impossible)}"
 
@@ -584,14 +317,14 @@ def test_constructed_add_ties(kind):
     for field in range(1 + man_bits + 1, (1 << exp_bits) - 1):  # half ulp must be representable
         for frac in (0, 1, (1 << man_bits) - 1, rng.getrandbits(man_bits), rng.getrandbits(man_bits)):
             sign = rng.getrandbits(1)
-            x = _make(kind, sign, field, frac)
-            half_ulp = _make(kind, sign, field - man_bits - 1, 0)
+            x = make(kind, sign, field, frac)
+            half_ulp = make(kind, sign, field - man_bits - 1, 0)
             expected = x + (frac & 1)  # carries into the exponent field (and into inf) on its own
             for a, b in ((x, half_ulp), (half_ulp, x)):
                 got = add(a, b)
                 assert got == expected, _describe(f"add_{kind}", (a, b), got, expected)
             exact_sum = fx.value_of(kind, x)[2] + fx.value_of(kind, half_ulp)[2]
-            assert fx.rounding_class(kind, exact_sum) == "tie", f"construction broken for {_hex(kind, x)}"
+            assert fx.rounding_class(kind, exact_sum) == "tie", f"construction broken for {to_hex(kind, x)}"
             steps.add(frac & 1)
     assert steps == {0, 1}
 
@@ -601,7 +334,7 @@ def test_constructed_mul_ties(kind):
     """(1 + k*ulp) * 1.5 with odd k lands halfway; the even neighbour must be chosen."""
     _, man_bits = LAYOUT[kind]
     mul = getattr(fp, f"mul_{kind}")
-    one = _bias(kind) << man_bits
+    one = bias(kind) << man_bits
     outcomes = set()
     for k in range(1, (1 << man_bits) // 3, 2 if kind == "f16" else 4098):
         a, b = one | k, one | (1 << (man_bits - 1))
@@ -627,8 +360,8 @@ def test_fmac_is_fused(kind, acc, a, b):
     """a*b lies just below ulp(acc)/2 but rounds to exactly ulp/2: only an unfused MAC sees a tie."""
     fused = getattr(fp, f"fmac_{kind}")(acc, a, b)
     unfused = getattr(fp, f"add_{kind}")(acc, getattr(fp, f"mul_{kind}")(a, b))
-    assert fused == acc, f"fused fmac_{kind} must round down to acc, got {_hex(kind, fused)}"
-    assert unfused == acc + 1, f"unfused path expected to tie up, got {_hex(kind, unfused)}"
+    assert fused == acc, f"fused fmac_{kind} must round down to acc, got {to_hex(kind, fused)}"
+    assert unfused == acc + 1, f"unfused path expected to tie up, got {to_hex(kind, unfused)}"
 
 
 def test_fmac_f32_f16_equals_unfused_f32():
@@ -652,8 +385,8 @@ ALL_F16 = np.arange(1 << 16, dtype=np.uint32)
 
 def _canonical(bits: np.ndarray, kind: str) -> np.ndarray:
     """Replace every NaN pattern by the canonical quiet NaN (numpy keeps payloads)."""
-    mag = bits & (_sign_bit(kind) - 1)
-    return np.where(mag > _inf(kind), QNAN[kind], bits).astype(np.uint64)
+    mag = bits & (sign_bit(kind) - 1)
+    return np.where(mag > inf_bits(kind), QNAN[kind], bits).astype(np.uint64)
 
 
 def _model_array(op: str, columns) -> np.ndarray:
@@ -679,7 +412,7 @@ def test_f16_round_trip_exhaustive():
     """f32_to_f16(f16_to_f32(h)) == h for every pattern; NaNs come back canonical."""
     mismatches = []
     for h in range(1 << 16):
-        want = QNAN["f16"] if _is_nan("f16", h) else h
+        want = QNAN["f16"] if is_nan("f16", h) else h
         got = fp.f32_to_f16(fp.f16_to_f32(h))
         if got != want:
             mismatches.append(("f16_to_f32", (h,), got, want))
@@ -769,6 +502,6 @@ def test_host_float_helpers():
     assert fp.is_nan_f32(0xFF800001) and fp.is_nan_f32(0x7FC00000) and not fp.is_nan_f32(0x7F800000)
     assert fp.is_nan_f16(0xFC01) and fp.is_nan_f16(0x7E00) and not fp.is_nan_f16(0xFC00)
     for h in EDGES["f16"]:
-        if not _is_nan("f16", h):
+        if not is_nan("f16", h):
             assert fp.f16_bits(fp.bits_f16(h)) == h
             assert fp.f32_bits(fp.bits_f16(h)) == fp.f16_to_f32(h)
