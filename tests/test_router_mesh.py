@@ -10,10 +10,3 @@ def test_mesh_4x4_random_100k():
     """The acceptance test: 4x4 mesh, six patterns on six colors, 100,000 injected wavelets."""
     run_cocotb(router_mesh_model(4, 4, "small"), "tb.cocotb_mesh", "random_multicast_patterns",
                profile="small", rows=4, cols=4, wavelets=100_000, seed=11, idle=0.2, stall=0.2)
-
-
-@pytest.mark.xdist_group("router_mesh_lines")
-@pytest.mark.parametrize("rows,cols", [(1, 3), (3, 1)])
-def test_mesh_line_shapes(rows, cols):
-    run_cocotb(router_mesh_model(rows, cols, "small"), "tb.cocotb_mesh", "random_multicast_patterns",
-               profile="small", rows=rows, cols=cols, wavelets=5_000, seed=5, idle=0.3, stall=0.3)
