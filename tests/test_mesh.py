@@ -69,3 +69,13 @@ def test_front_door_fabric_mesh(rows, cols):
     run_cocotb(tile_mesh_model(rows, cols, "small", core=False), "tb.cocotb_tile_mesh", "front_door_routing",
                profile="small", rows=rows, cols=cols, core=False, wavelets=20_000 if rows * cols > 8 else 4_000,
                seed=3)
+
+
+@pytest.mark.xdist_group("tile_mesh_pe_8x8")
+@pytest.mark.parametrize("case", ["front_door_routing", "front_door_program"])
+def test_front_door_pe_mesh_8x8(case):
+    """The real mesh (router + PE + loader tiles), 8 x 8, configured and programmed only through its
+    west edge: multi-color multicast routing against the golden model, and a program broadcast
+    to all 64 PEs whose results leave through the east edge."""
+    run_cocotb(tile_mesh_model(8, 8, "small", core=True), "tb.cocotb_tile_mesh", case,
+               profile="small", rows=8, cols=8, wavelets=20_000, per_row=50, seed=5)

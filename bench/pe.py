@@ -1,0 +1,174 @@
+"""PE figures measured on the RTL: MACs per cycle per FMAC mode against the SIMD peak, task
+activation latency, and the PE's generic cell count.
+
+For each profile this builds (once, cached by tb/runner.py) the PE on Verilator and runs
+benchmark programs through tb/cocotb_pe.py (results are also checked bit-exact against the golden
+model): ``fmacs.M`` over 1024 unit-stride elements (the accumulator and the operand in memory, the
+scalar in a register: two row reads and one row write per lane group), timed as the difference of
+the busy cycles of the same program with n = 1024 and n = 0 (so the task's other instructions
+cancel out); a data task's activation (the wavelet's cycle on ramp_in to the cycle its first
+instruction executes); ``fmac.f16`` with all three operands in memory (docs/isa.md: 2/3 of the
+lanes). Then one Yosys ``synth -flatten`` of the PE (bench/fabric.py
+``yosys_cells``).
+
+    {"profile", "macs_per_cycle": {mode: x}, "simd_peak": {mode: lanes}, "utilisation": {mode: x},
+     "task_activation_cycles", "pe_cells", "profiles": {name: {the same figures}}}
+
+Usage:
+    python bench/pe.py [--json build/bench/pe.json] [--profile small,wse] [--no-cells]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.fabric import yosys_cells  # noqa: E402
+from hdl.profiles import ProfileError, get_profile  # noqa: E402
+from tb.pe_harness import golden_case, run_cases  # noqa: E402
+from tb.runner import BUILD  # noqa: E402
+
+N = 1024
+#: fmac mode -> (accumulator type, operand type, bytes per accumulator, bytes per operand)
+MODES = {"f32.f16": ("f32", "f16", 4, 2), "f32": ("f32", "f32", 4, 4), "f16": ("f16", "f16", 2, 2),
+         "i32.i16": ("i32", "i16", 4, 2)}
+
+
+def fmacs_program(mode: str, n: int, profile) -> tuple[str, int]:
+    acc_t, op_t, acc_b, op_b = MODES[mode]
+    rng = random.Random(7)
+    # The operand right after the accumulator, offset by one row: the accumulator's read and write
+    # and the operand's read then fall into different banks in the steady state.
+    a_base = N * acc_b + 8
+    if a_base + N * op_b > profile.sram_kib * 1024:
+        a_base -= 8  # f32 in the small profile fills the 8 KiB exactly
+    vals = ", ".join(hex(rng.getrandbits(14)) for _ in range(N))
+    acc_vals = ", ".join(hex(rng.getrandbits(14)) for _ in range(N))
+    acc_dir = ".half" if acc_b == 2 else ".word"
+    op_dir = ".half" if op_b == 2 else ".word"
+    src = f"""
+        .task 0, t0
+        .start 0
+        .dsr d0, mem.{acc_t}, 0, {n}, 1
+        .dsr d1, mem.{op_t}, {a_base}, {n}, 1
+        .data 0
+        {acc_dir} {acc_vals}
+        .data {a_base}
+        {op_dir} {vals}
+        .text
+        t0: li r5, 0x3c01
+            fmacs.{mode} d0, d1, r5
+            end
+    """
+    return src, a_base + N * op_b
+
+
+def fmac_elementwise_program(profile) -> str:
+    """fmac.f16 d0 += d1 * d2 with all three in SRAM (three row reads per lane group)."""
+    rng = random.Random(8)
+    parts = []
+    for k in range(3):
+        parts.append(f".data {k * (2 * N + 8)}\n        .half " + ", ".join(hex(rng.getrandbits(14)) for _ in range(N)))
+    data = "\n        ".join(parts)
+    return f"""
+        .task 0, t0
+        .start 0
+        .dsr d0, mem.f16, 0, {N}, 1
+        .dsr d1, mem.f16, {2 * N + 8}, {N}, 1
+        .dsr d2, mem.f16, {2 * (2 * N + 8)}, {N}, 1
+        {data}
+        .text
+        t0: fmac.f16 d0, d1, d2
+            end
+    """
+
+
+def measure(profile: str) -> dict:
+    prof = get_profile(profile)
+    cases = []
+    for mode in MODES:
+        for n in (N, 0):
+            src, top = fmacs_program(mode, n, prof)
+            cases.append(golden_case(f"fmacs.{mode}/{n}", src, profile=profile, sram_window=(0, top)))
+    ew_src = fmac_elementwise_program(prof)
+    cases.append(golden_case("fmac.f16/elementwise", ew_src, profile=profile, sram_window=(0, 3 * 2 * N + 16)))
+    cases.append(golden_case("fmac.f16/elementwise0", ew_src.replace(f", {N}, 1", ", 0, 1"), profile=profile,
+                             sram_window=(0, 16)))
+    act = """
+        .task 3, t3, 2
+        .text
+        t3: addi r1, r15, 1
+            end
+    """
+    act_case = golden_case("activation", act, [(2, 41, 0)], profile=profile, sram_window=(0, 64))
+    act_case["input_delay"] = 20
+    cases.append(act_case)
+    print(f"[pe] {profile}: building/reusing the PE model and running {len(cases)} programs ...", flush=True)
+    res = {r["name"]: r for r in run_cases(cases, "bench", profile=profile)}
+    bad = [r["name"] for r in res.values() if r["mismatches"]]
+    if bad:
+        raise SystemExit(f"benchmark programs differ from the golden model: {bad}")
+    macs, peak, util = {}, {}, {}
+    for mode in MODES:
+        cyc = res[f"fmacs.{mode}/{N}"]["busy_cycles"] - res[f"fmacs.{mode}/0"]["busy_cycles"]
+        lanes = prof.simd_f16 if mode == "f16" else prof.simd_f16 // 2
+        lanes = min(lanes, 4 if mode == "f16" else 2)  # a 64-bit row holds 4 16-bit / 2 32-bit elements
+        macs[mode] = round(N / cyc, 3)
+        peak[mode] = lanes
+        util[mode] = round(N / cyc / lanes, 3)
+    cyc = res["fmac.f16/elementwise"]["busy_cycles"] - res["fmac.f16/elementwise0"]["busy_cycles"]
+    elementwise = round(N / cyc, 3)  # docs/isa.md: 2/3 of the f16 lanes (three row reads per group)
+    a = res["activation"]
+    activation = a["first_exec"] - a["arrivals"][0][0]
+    return {"macs_per_cycle": macs, "simd_peak": peak, "utilisation": util, "task_activation_cycles": activation,
+            "fmac_f16_elementwise_macs_per_cycle": elementwise}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--json", type=Path, default=BUILD / "bench" / "pe.json")
+    ap.add_argument("--profile", default="small,wse")
+    ap.add_argument("--no-cells", action="store_true", help="skip the Yosys synthesis")
+    args = ap.parse_args(argv)
+    try:
+        profiles = [get_profile(p).name for p in args.profile.split(",")]
+    except ProfileError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    from hdl.pe import PE
+
+    per = {}
+    for name in profiles:
+        fig = measure(name)
+        if not args.no_cells:
+            print(f"[pe] {name}: Yosys synth of one PE ...", flush=True)
+            syn = yosys_cells(PE(name), "tessera_pe")
+            fig["pe_cells"] = syn["cells"]
+            fig["pe_cells_by_type"] = syn["by_type"]
+        per[name] = fig
+        # written after every profile, so a long synthesis of a later one loses nothing
+        first = per[profiles[0]]
+        out = {k: first.get(k) for k in ("macs_per_cycle", "simd_peak", "utilisation", "task_activation_cycles",
+                                          "pe_cells")}
+        out["profile"] = profiles[0]
+        out["profiles"] = per
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(out, indent=2))
+    print()
+    print(f"{'figure':34}" + "".join(f"{p:>12}" for p in profiles))
+    for mode in MODES:
+        print(f"{'macs_per_cycle fmacs.' + mode:34}"
+              + "".join(f"{per[p]['macs_per_cycle'][mode]:>7} / {per[p]['simd_peak'][mode]:<2}" for p in profiles))
+    for k in ("fmac_f16_elementwise_macs_per_cycle", "task_activation_cycles", "pe_cells"):
+        print(f"{k:34}" + "".join(f"{str(per[p].get(k, '-')):>12}" for p in profiles))
+    print(f"\nwrote {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

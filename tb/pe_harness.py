@@ -1,0 +1,462 @@
+"""cocotb harness for the PE (hdl/pe.py), the case format shared with tests/test_pe.py, and the
+constrained-random program generator.
+
+Role
+----
+A *case* is plain data (JSON-able): an assembled image, the wavelets delivered on RAMP, and what
+the golden model (golden/pe_model.py) predicts. ``golden_case()`` builds one on the pytest side;
+``PEHarness.run_case()`` loads it through the PE's load bus (no backdoor), runs it with random
+input idles and output backpressure, reads the final state back through the debug port and
+compares: registers, DSRs, the SRAM window, the wavelets sent (in order per color) and the status
+word. Many cases run in one simulator launch.
+
+Interface
+---------
+load_ops(image, profile) -> [(addr, data)]         load-bus writes for an image (docs/pe.md map)
+golden_case(name, source_or_image, inputs=(), profile="small", sram_window=None, **opts) -> dict
+PEHarness(dut, profile, rng)                        cocotb side
+    await .start(); await .run_case(case) -> dict (actual values, cycles, mismatches)
+random_program(seed, profile) -> (source, inputs)   race-free random program (docs/isa.md rules)
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import random
+from collections import deque
+
+__all__ = ["load_ops", "golden_case", "PEHarness", "random_program", "compare", "pe_model", "run_cases"]
+
+REGION = {"imem": 0, "sram": 1, "task": 2, "bind": 3, "dsr": 4, "ctrl": 5}
+DBG = {"gpr": 0, "dsr": 1, "sram": 2, "task": 3, "bind": 4}
+CTRL_RUN, CTRL_CLEAR, CTRL_ZERO = 1, 2, 4
+
+
+def _addr(region, index):
+    return REGION[region] << 16 | index
+
+
+def load_ops(image: dict, sram_bytes: int) -> list[tuple[int, int]]:
+    """Load-bus writes for an image, after a CLEAR|ZERO (which the harness issues first)."""
+    ops = []
+    for i, w in enumerate(image.get("imem", [])):
+        if w:
+            ops.append((_addr("imem", i), int(w) & 0xFFFFFFFF))
+    mem = bytearray(sram_bytes)
+    for addr, blob in image.get("sram", []):
+        blob = bytes.fromhex(blob) if isinstance(blob, str) else bytes(blob)
+        mem[int(addr):int(addr) + len(blob)] = blob
+    for w in range(sram_bytes // 4):
+        v = int.from_bytes(mem[4 * w:4 * w + 4], "little")
+        if v:
+            ops.append((_addr("sram", w), v))
+    start = {int(t) for t in image.get("start", [])}
+    blocked = {int(t) for t in image.get("blocked", [])}
+    for t, pc in image.get("tasks", {}).items():
+        t = int(t)
+        ops.append((_addr("task", t), int(pc) | 1 << 16 | (t in start) << 17 | (t in blocked) << 18))
+    for c, t in image.get("bindings", {}).items():
+        ops.append((_addr("bind", int(c)), int(t) | 1 << 8))
+    for n, w in image.get("dsrs", {}).items():
+        n, w = int(n), int(w)
+        ops.append((_addr("dsr", 2 * n), w & 0xFFFFFFFF))
+        ops.append((_addr("dsr", 2 * n + 1), w >> 32))
+    return ops
+
+
+def golden_case(name, program, inputs=(), profile="small", sram_window=None, max_cycles=200_000,
+                stall_prob=0.0, idle_prob=0.0, seed=0, source=None) -> dict:
+    """Assemble (if text), run the golden model on it and return the case dict."""
+    from golden.pe_model import PEModel
+    from hdl.asm import assemble
+    from hdl.isa import pe_params
+
+    if isinstance(program, str):
+        source = program
+        image = assemble(program, profile=profile).to_dict()
+    else:
+        image = program.to_dict() if hasattr(program, "to_dict") else dict(program)
+    params = pe_params(profile)
+    model = PEModel(**params)
+    model.load(image)
+    inputs = [(w[0], w[1], w[2] if len(w) > 2 else 0) for w in inputs]
+    for color, payload, ctrl in inputs:
+        model.deliver(color, payload, ctrl)
+    result = model.run()
+    sram_bytes = params["sram_kib"] * 1024
+    lo, hi = sram_window or (0, sram_bytes)
+    emitted = {}
+    for color, payload, ctrl in model.emitted:
+        emitted.setdefault(str(color), []).append([payload, ctrl])
+    return {
+        "name": name, "profile": profile, "image": _jsonable(image), "inputs": [list(w) for w in inputs],
+        "source": source, "seed": seed, "max_cycles": max_cycles, "stall_prob": stall_prob, "idle_prob": idle_prob,
+        "window": [lo, hi], "sram_bytes": sram_bytes,
+        "expect": {
+            "result": result, "regs": list(model.regs), "dsrs": list(model.dsrs),
+            "sram": bytes(model.sram[lo:hi]).hex(), "emitted": emitted, "status": model.status.word(),
+            "retired": model.instructions_retired, "starts": len(model.task_activations),
+        },
+    }
+
+
+def _jsonable(image):
+    out = dict(image)
+    out["sram"] = [[int(a), b if isinstance(b, str) else bytes(b).hex()] for a, b in image.get("sram", [])]
+    for key in ("tasks", "bindings", "dsrs"):
+        out[key] = {str(k): int(v) for k, v in image.get(key, {}).items()}
+    out.pop("symbols", None)
+    out.pop("params", None)
+    return out
+
+
+def compare(case, actual) -> list[str]:
+    """Mismatches between the golden expectation and what the RTL produced."""
+    exp = case["expect"]
+    bad = []
+    if exp["status"] != actual["status"]:
+        bad.append(f"status: golden {exp['status']:#010x} rtl {actual['status']:#010x}")
+    if exp["result"] == "halted" and exp["status"] != 0:
+        # after an error only the status (and what happened before it in program order) is checked
+        pass
+    for i in range(16):
+        if exp["regs"][i] != actual["regs"][i]:
+            bad.append(f"r{i}: golden {exp['regs'][i]:#x} rtl {actual['regs'][i]:#x}")
+    for i in range(16):
+        if exp["dsrs"][i] != actual["dsrs"][i]:
+            bad.append(f"d{i}: golden {exp['dsrs'][i]:#018x} rtl {actual['dsrs'][i]:#018x}")
+    if exp["sram"] != actual["sram"]:
+        e, a = bytes.fromhex(exp["sram"]), bytes.fromhex(actual["sram"])
+        diffs = [i for i in range(min(len(e), len(a))) if e[i] != a[i]]
+        lo = case["window"][0]
+        bad.append(f"sram: {len(diffs)} bytes differ, first at {lo + diffs[0]:#x}: golden "
+                   f"{e[diffs[0]:diffs[0] + 8].hex()} rtl {a[diffs[0]:diffs[0] + 8].hex()}" if diffs else "sram size")
+    if exp["emitted"] != actual["emitted"]:
+        bad.append(f"emitted: golden {exp['emitted']} rtl {actual['emitted']}")
+    if exp["result"] != "halted" and exp["retired"] != actual["retired"]:
+        bad.append(f"retired: golden {exp['retired']} rtl {actual['retired']}")
+    return bad
+
+
+# ---------------------------------------------------------------------------- pytest / bench side
+
+@functools.lru_cache(maxsize=None)
+def pe_model(profile: str = "small"):
+    """The PE of a profile as a Verilator model (tb/runner.py builds it once and caches it)."""
+    from amaranth.back import verilog
+
+    from hdl.pe import PE
+    from tb.runner import Model
+
+    return Model(f"pe_{profile}", {"tessera_pe.v": verilog.convert(PE(profile), name="tessera_pe")}, "tessera_pe")
+
+
+def run_cases(cases, run_name, profile="small", compare=True) -> list[dict]:
+    """Run a batch of cases in one simulator launch (tb/cocotb_pe.py); return the actual results."""
+    from tb.runner import BUILD
+
+    d = BUILD / "runs" / "pe_cases"
+    d.mkdir(parents=True, exist_ok=True)
+    cpath, rpath = d / f"{run_name}-{profile}.cases.json", d / f"{run_name}-{profile}.results.json"
+    cpath.write_text(json.dumps(cases))
+    pe_model(profile).run("tb.cocotb_pe", testcase="run_cases", run_name=f"{run_name}-{profile}",
+                          config={"cases": str(cpath), "results": str(rpath), "profile": profile, "compare": compare})
+    return json.loads(rpath.read_text())
+
+
+# ---------------------------------------------------------------------------- cocotb side
+
+def _u(handle) -> int:
+    v = handle.value
+    return v.to_unsigned() if hasattr(v, "to_unsigned") else int(v)
+
+
+class PEHarness:
+    def __init__(self, dut, colors, rng=None):
+        self.dut = dut
+        self.colors = colors
+        self.rng = rng or random.Random(1)
+        self.cycle = 0
+        self.inq = [deque() for _ in range(colors)]
+        self.received = []
+        self.arrivals = []  # (cycle, color) of wavelets that entered the PE
+        self.stall_prob = 0.0
+        self.idle_prob = 0.0
+
+    async def start(self):
+        from cocotb.clock import Clock
+        from cocotb.triggers import ClockCycles
+
+        dut = self.dut
+        Clock(dut.clk, 2, unit="ns").start()
+        dut.rst.value = 1
+        for sig in (dut.load__we, dut.load__addr, dut.load__data, dut.dbg__req, dut.dbg__addr, dut.ramp_in__valid,
+                    dut.ramp_in__data):
+            sig.value = 0
+        dut.ramp_out__ready.value = (1 << self.colors) - 1
+        await ClockCycles(dut.clk, 3)
+        dut.rst.value = 0
+
+    async def step(self, load=None, dbg=None):
+        """One cycle: drive inputs (after the edge), then sample outputs. Returns nothing."""
+        from cocotb.triggers import ReadOnly, ReadWrite, RisingEdge
+
+        dut = self.dut
+        await RisingEdge(dut.clk)
+        await ReadWrite()
+        self.cycle += 1
+        # RAMP input: one wavelet per cycle among colors whose ready bit is set
+        ready = _u(dut.ramp_in__ready)
+        sent = None
+        if not (self.idle_prob and self.rng.random() < self.idle_prob):
+            for c in range(self.colors):
+                if self.inq[c] and ready >> c & 1:
+                    payload, ctrl = self.inq[c].popleft()
+                    sent = c
+                    dut.ramp_in__data.value = payload | c << 32 | ctrl << 37
+                    break
+        dut.ramp_in__valid.value = 1 if sent is not None else 0
+        if sent is not None:
+            self.arrivals.append((self.cycle, sent))
+        r = (1 << self.colors) - 1
+        if self.stall_prob:
+            for c in range(self.colors):
+                if self.rng.random() < self.stall_prob:
+                    r &= ~(1 << c)
+        dut.ramp_out__ready.value = r
+        if load is not None:
+            dut.load__we.value = 1
+            dut.load__addr.value = load[0]
+            dut.load__data.value = load[1]
+        else:
+            dut.load__we.value = 0
+        if dbg is not None:
+            dut.dbg__req.value = 1
+            dut.dbg__addr.value = dbg
+        else:
+            dut.dbg__req.value = 0
+        await ReadOnly()
+        if _u(dut.ramp_out__valid):
+            w = _u(dut.ramp_out__data)
+            self.received.append((w >> 32 & 0x1F, w & 0xFFFFFFFF, w >> 37 & 1))
+
+    async def load_image(self, image, sram_bytes):
+        await self.step(load=(_addr("ctrl", 0), CTRL_CLEAR | CTRL_ZERO))
+        await self.step()
+        while _u(self.dut.status__clearing):
+            await self.step()
+        for op in load_ops(image, sram_bytes):
+            await self.step(load=op)
+
+    async def run_case(self, case) -> dict:
+        self.inq = [deque() for _ in range(self.colors)]
+        self.received = []
+        self.arrivals = []
+        self.stall_prob = case.get("stall_prob", 0.0)
+        self.idle_prob = case.get("idle_prob", 0.0)
+        await self.load_image(case["image"], case["sram_bytes"])
+        delay = case.get("input_delay", 0)
+        if not delay:
+            for color, payload, ctrl in case["inputs"]:
+                self.inq[color].append((payload, ctrl))
+        await self.step(load=(_addr("ctrl", 0), CTRL_RUN))
+        t0 = self.cycle
+        quiet = 0
+        first_exec = None
+        timeout = False
+        dut = self.dut
+        while True:
+            if delay and self.cycle - t0 == delay:
+                for color, payload, ctrl in case["inputs"]:
+                    self.inq[color].append((payload, ctrl))
+            await self.step()
+            if first_exec is None and _u(dut.status__running):
+                first_exec = self.cycle + 1  # FETCH this cycle, the first instruction executes next
+            idle = _u(dut.status__idle) and self.cycle - t0 > delay
+            quiet = quiet + 1 if idle else 0
+            if quiet >= 6 or _u(dut.status__halted) and quiet >= 1:
+                break
+            if _u(dut.status__halted):
+                quiet += 1
+            if self.cycle - t0 > case["max_cycles"]:
+                timeout = True
+                break
+        self.stall_prob = 0.0
+        self.idle_prob = 0.0
+        actual = {
+            "timeout": timeout, "status": _u(dut.status__word), "retired": _u(dut.status__retired),
+            "cycles": _u(dut.status__cycles), "busy_cycles": _u(dut.status__busy_cycles),
+            "vec_elems": _u(dut.status__vec_elems), "starts": _u(dut.status__task_starts),
+            "arrivals": list(self.arrivals), "first_exec": first_exec, "t_run": t0,
+        }
+        # stop the scheduler before reading back (the debug port shares rd1 with the core)
+        await self.step(load=(_addr("ctrl", 0), 0))
+        regs, dsrs = [], []
+        for i in range(16):
+            await self.step(dbg=DBG["gpr"] << 16 | i)
+            regs.append(_u(dut.dbg__rdata) & 0xFFFFFFFF)
+        for i in range(16):
+            await self.step(dbg=DBG["dsr"] << 16 | i)
+            dsrs.append(_u(dut.dbg__rdata))
+        lo, hi = case["window"]
+        rows = list(range(lo // 8, (hi + 7) // 8))
+        data = bytearray()
+        for k, row in enumerate(rows + [None]):
+            await self.step(dbg=DBG["sram"] << 16 | (row if row is not None else 0))
+            if k > 0:
+                data += _u(dut.dbg__rdata).to_bytes(8, "little")
+        base = rows[0] * 8 if rows else lo
+        actual["regs"], actual["dsrs"] = regs, dsrs
+        actual["sram"] = bytes(data[lo - base:hi - base]).hex()
+        emitted = {}
+        for color, payload, ctrl in self.received:
+            emitted.setdefault(str(color), []).append([payload, ctrl])
+        actual["emitted"] = emitted
+        return actual
+
+
+# ---------------------------------------------------------------------------- random programs
+
+_ALU_R = ["add", "sub", "and", "or", "xor", "sll", "srl", "sra", "slt", "sltu", "mul"]
+_ALU_I = ["addi", "slti", "sltiu", "andi", "ori", "xori", "slli", "srli", "srai"]
+_FP16 = ["0", "1", "-1", "0.5", "2", "3.25", "-0.125", "65504", "6e-5", "1e-7", "inf", "-inf", "nan", "-0", "100"]
+
+
+def random_program(seed: int, profile: str = "small") -> tuple[str, list]:
+    """A race-free random program (docs/isa.md "Race-free programs") and its RAMP inputs.
+
+    Layout: task 0 (started) runs a straight-line mix of scalar ALU ops, loads/stores into a
+    scratch area, forward branches, DSR set-up and synchronous vector ops over private buffers,
+    sends, and may activate task 2 or issue one async op (done=3) over its own buffers that nothing
+    else touches until task 3 runs. Task 1 is a data task on color 1 (each wavelet adds its payload
+    to a memory counter and echoes it on color 2). Data tasks read registers r8..r13 only; task 0
+    uses r1..r7. Synchronous ops may read fabric input color 5 (no task is bound to it).
+    Memory: 0x000..0x0FF scratch, 0x100..0x2FF vector buffers, 0x300..0x37F async
+    buffers, 0x380 counter.
+    """
+    rng = random.Random(seed)
+    lines = [".task 0, t0", ".start 0", ".task 1, t1, 1", ".task 2, t2", ".task 3, t3"]
+    data = [".data 0"]
+    for _ in range(64):
+        data.append(f".word {rng.getrandbits(32)}")
+    data.append(".data 0x100")
+    for _ in range(128):
+        data.append(f".f16 {rng.choice(_FP16)}" if rng.random() < 0.3 else f".half {rng.getrandbits(16)}")
+    data.append(".data 0x200")
+    for _ in range(64):
+        data.append(f".word {rng.getrandbits(32)}")
+    data.append(".data 0x300")
+    for _ in range(32):
+        data.append(f".word {rng.getrandbits(32) & 0x3C7F3C7F}")  # finite-ish f16 pairs
+    code = ["t0:"]
+    for r in range(1, 8):
+        code.append(f"li r{r}, {rng.getrandbits(32)}")
+    used_async = False
+    fin_inputs = []
+    n_ops = rng.randint(5, 30)
+    label = 0
+    for _ in range(n_ops):
+        kind = rng.random()
+        rd, ra, rb = (rng.randint(1, 7) for _ in range(3))
+        if kind < 0.3:
+            code.append(f"{rng.choice(_ALU_R)} r{rd}, r{ra}, r{rb}")
+        elif kind < 0.45:
+            op = rng.choice(_ALU_I)
+            if op in ("slli", "srli", "srai"):
+                k = rng.randint(0, 31)
+            elif op in ("andi", "ori", "xori"):
+                k = rng.getrandbits(16)
+            else:
+                k = rng.randint(-32768, 32767)
+            code.append(f"{op} r{rd}, r{ra}, {k}")
+        elif kind < 0.5:
+            code.append(f"lui r{rd}, {rng.getrandbits(16)}")
+        elif kind < 0.6:
+            op = rng.choice(["lw", "lh", "lhu", "sw", "sh"])
+            size = 4 if op in ("lw", "sw") else 2
+            off = rng.randrange(0, 256, size)
+            code.append(f"{op} r{rd}, {off}(r0)")
+        elif kind < 0.66:
+            br = rng.choice(["beq", "bne", "blt", "bge", "bltu", "bgeu"])
+            label += 1
+            code.append(f"{br} r{ra}, r{rb}, L{label}")
+            code.append(f"addi r{rd}, r{rd}, {rng.randint(-100, 100)}")
+            code.append(f"L{label}:")
+        elif kind < 0.72:
+            code.append(f"send r{rd}, {rng.choice([0, 3])}")
+        elif kind < 0.84:
+            code += _random_vector(rng)
+        elif kind < 0.88:
+            # a synchronous op with a fabric input on color 5 (its wavelets are in the inputs)
+            t = rng.choice(["f16", "f32", "i16", "i32"])
+            n = rng.randint(0, 6)
+            size = 2 if t in ("f16", "i16") else 4
+            op = rng.choice(["vadd", "vmul", "vmov"])
+            code += [f"li r1, {0x200 + rng.randrange(0, 32, size)}", f"li r2, {n}", "li r3, 1",
+                     f"dmem.{t} d1, r1, r2, r3", f"li r1, {0x100 + rng.randrange(0, 32, size)}",
+                     f"dmem.{t} d3, r1, r2, r3", f"dfin.{t} d5, 5, r2",
+                     f"{op}.{t} d1, d5, d3" if op != "vmov" else f"vmov.{t} d1, d5"]
+            fin_inputs += [(5, rng.getrandbits(32), rng.getrandbits(1)) for _ in range(n)]
+        elif kind < 0.9:
+            code += ["block 2", "activate 2", "unblock 2"] if rng.random() < 0.5 else ["block 1", "unblock 1"]
+        elif kind < 0.95 and not used_async:
+            used_async = True
+            code += ["li r7, 0x300", "li r6, 8", "li r5, 1", "dmem.f16 d12, r7, r6, r5", "li r7, 0x310",
+                     "dmem.f16 d13, r7, r6, r5", f"li r4, {rng.getrandbits(16)}",
+                     f"{rng.choice(['vadds.f16', 'vmuls.f16', 'fmacs.f16'])} d12, d13, r4, done=3"]
+        elif kind < 0.97:
+            code.append("activate 2")
+        else:
+            code.append("nop")
+    code.append("end")
+    # Tasks 1..3 may start in a timing-dependent order: each clears r14/r15 (written at every
+    # start) before it ends, so the final registers do not depend on which one started last.
+    clr = ["li r14, 0", "li r15, 0", "end"]
+    code += ["t1:", "lw r8, 0x380(r0)", "add r8, r8, r15", "sw r8, 0x380(r0)", "send r15, 2", *clr]
+    code += ["t2:", "li r9, 0x1234", "sw r9, 0x384(r0)", *clr]
+    code += ["t3:", "lw r10, 0x300(r0)", "sw r10, 0x388(r0)", *clr]
+    inputs = [(1, rng.getrandbits(32), 0) for _ in range(rng.randint(0, 4))] + fin_inputs
+    return "\n".join(lines + data + [".text"] + code), inputs
+
+
+def _random_vector(rng) -> list[str]:
+    """One synchronous vector op over the buffers at 0x100..0x2FF (no overlap between operands)."""
+    op = rng.choice(["vadd", "vadds", "vmul", "vmuls", "vmov", "vfill", "fmac", "fmacs", "fout"])
+    n = rng.randint(0, 12)
+    if op in ("fmac", "fmacs"):
+        mode = rng.choice(["f32.f16", "f32", "f16", "i32.i16"])
+        acc16 = mode == "f16"
+        op16 = mode != "f32"
+        dt = {"f32.f16": "f32", "f32": "f32", "f16": "f16", "i32.i16": "i32"}[mode]
+        ot = {"f32.f16": "f16", "f32": "f32", "f16": "f16", "i32.i16": "i16"}[mode]
+    else:
+        t = rng.choice(["f16", "f32", "i16", "i32"])
+        dt = ot = t
+        acc16 = op16 = t in ("f16", "i16")
+    sd = rng.choice([1, 1, 1, 2, -1])
+    sa = rng.choice([1, 1, 2, 3])
+    # destination at 0x200.., sources at 0x100.. and 0x180..: disjoint windows
+    dbase = 0x200 + (rng.randrange(0, 16, 2) if acc16 else rng.randrange(0, 16, 4))
+    if sd < 0:
+        dbase += (n - 1) * (2 if acc16 else 4) if n else 0
+    abase = 0x100 + (rng.randrange(0, 16, 2) if op16 else rng.randrange(0, 16, 4))
+    bbase = 0x180 + (rng.randrange(0, 16, 2) if op16 else rng.randrange(0, 16, 4))
+    out = [f"li r1, {dbase}", f"li r2, {n}", f"li r3, {sd & 0xFFFFFFFF}", f"dmem.{dt} d1, r1, r2, r3",
+           f"li r1, {abase}", f"li r3, {sa}", f"dmem.{ot} d2, r1, r2, r3",
+           f"li r1, {bbase}", "li r3, 1", f"dmem.{ot} d3, r1, r2, r3", f"li r4, {rng.getrandbits(32)}"]
+    if op == "fout":
+        out += [f"dfout.{dt} d4, 0, r2", f"vmov.{dt} d4, d2"]
+    elif op in ("fmac",):
+        out.append(f"fmac.{mode} d1, d2, d3")
+    elif op == "fmacs":
+        out.append(f"fmacs.{mode} d1, d2, r4")
+    elif op in ("vadd", "vmul"):
+        out.append(f"{op}.{dt} d1, d2, d3")
+    elif op in ("vadds", "vmuls"):
+        out.append(f"{op}.{dt} d1, d2, r4")
+    elif op == "vmov":
+        out.append(f"vmov.{dt} d1, d2")
+    else:
+        out.append(f"vfill.{dt} d1, r4")
+    return out
