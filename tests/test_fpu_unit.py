@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 
 import pytest
-from amaranth.sim import Simulator
+from amaranth_sim import simulate
 
 from hdl.fpu import F32_QNAN, FPLane, FpOp
 from tb.cocotb_fpu import LANE_OPS, WIDTH, describe, edge_vectors, expected, port_values, random_vectors
@@ -19,15 +19,7 @@ LAT = FPLane.LATENCY
 
 
 def run(bench):
-    dut = FPLane()
-    sim = Simulator(dut)
-    sim.add_clock(1e-6)
-
-    async def testbench(ctx):
-        await bench(ctx, dut)
-
-    sim.add_testbench(testbench)
-    sim.run()
+    simulate(FPLane(), bench)
 
 
 async def stream(ctx, dut, items, en_of_cycle=lambda c: True, bubble_of_cycle=lambda c: False):

@@ -1,7 +1,7 @@
 """Quick unit checks of the router in Amaranth's own simulator (no Verilator build needed):
 one-cycle traversal, per-color ready, multicast and the configuration error flag."""
 
-from amaranth.sim import Simulator
+from amaranth_sim import simulate
 
 from hdl.router import Router, RouterError
 from hdl.router_config import cfg_addr, encode_color_route
@@ -11,15 +11,7 @@ PROFILE = "small"
 
 
 def run(bench):
-    dut = Router(PROFILE)
-    sim = Simulator(dut)
-    sim.add_clock(1e-6)
-
-    async def testbench(ctx):
-        await bench(ctx, dut)
-
-    sim.add_testbench(testbench)
-    sim.run()
+    simulate(Router(PROFILE), bench)
 
 
 async def configure(ctx, dut, color, rx, tx):
