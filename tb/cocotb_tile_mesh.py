@@ -28,6 +28,17 @@ def _edge_only(exit_):
     return exit_[1] != Port.RAMP
 
 
+async def load_through_west_edge(h, loader) -> int:
+    """Send every row's management stream into its west-edge link and wait until the mesh is
+    quiet; return the cycles from the first wavelet sent to the last one moving."""
+    for r, stream in loader.streams().items():
+        for w in stream:
+            h.drivers[((r, 0), Port.W)].send(*w)
+    start = h.cycle
+    await h.run_until_idle(quiet=16)
+    return h.last_progress - start
+
+
 @cocotb.test()
 async def front_door_routing(dut):
     cfg = tb_config()
@@ -42,12 +53,7 @@ async def front_door_routing(dut):
     await h.reset()
 
     # 1. load the routes through the west edge
-    for r, stream in loader.streams().items():
-        for color, payload, ctrl in stream:
-            h.drivers[((r, 0), Port.W)].send(color, payload, ctrl)
-    start = h.cycle
-    await h.run_until_idle(quiet=16)
-    load_cycles = h.last_progress - start
+    load_cycles = await load_through_west_edge(h, loader)
     reset_state = management_routes(MeshRoutes(rows, cols, prof.colors), prof)
     echo = compare_fabric(simulate(reset_state, h.injections()), h.observed(), observable=_edge_only)
     assert all(v == 0 for v in h.row_status()["err"]), f"error after loading: {h.row_status()}"
@@ -95,12 +101,7 @@ async def clock_run(dut):
     loader.routes(mesh)
     h = FabricHarness(dut, rows, cols, prof.colors, random.Random(1))
     await h.reset()
-    for r, stream in loader.streams().items():
-        for w in stream:
-            h.drivers[((r, 0), Port.W)].send(*w)
-    start = h.cycle
-    await h.run_until_idle(quiet=8)
-    load_cycles = h.last_progress - start
+    load_cycles = await load_through_west_edge(h, loader)
     load_wavelets = sum(len(s) for s in loader.streams().values())
     h.clear()
     for link, c in sources:
@@ -156,12 +157,7 @@ async def front_door_program(dut):
             loader.pe_writes((r, c), writes)
     h = FabricHarness(dut, rows, cols, prof.colors, random.Random(cfg.get("seed", 1)))
     await h.reset()
-    for r, stream in loader.streams().items():
-        for w in stream:
-            h.drivers[((r, 0), Port.W)].send(*w)
-    start = h.cycle
-    await h.run_until_idle(quiet=16)
-    load_cycles = h.last_progress - start
+    load_cycles = await load_through_west_edge(h, loader)
     h.clear()
     h.start_noise(idle_prob=0.2, stall_prob=0.2)
     n = cfg.get("per_row", 50)
