@@ -14,7 +14,6 @@ Usage:
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
 import shutil
@@ -26,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from hdl.profiles import ProfileError, get_profile  # noqa: E402
+from hdl.profiles import get_profile  # noqa: E402
 from hdl.router_mesh import emit_router_mesh  # noqa: E402
 from tb.runner import BUILD, Model  # noqa: E402
 
@@ -67,35 +66,16 @@ def measure(profile: str) -> dict:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--json", type=Path, default=BUILD / "bench" / "fabric.json")
-    ap.add_argument("--profile", default="small,wse")
-    ap.add_argument("--no-cells", action="store_true", help="skip the Yosys synthesis")
-    args = ap.parse_args(argv)
-    try:
-        profiles = [get_profile(p).name for p in args.profile.split(",")]
-    except ProfileError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    from bench.common import bench_args, run_profiles
     from hdl.router import Router
 
-    per = {}
-    for name in profiles:
-        fig = measure(name)
-        if not args.no_cells:
-            print(f"[fabric] {name}: Yosys synth of one router ...", flush=True)
-            syn = yosys_cells(Router(name), "tessera_router")
-            fig["router_cells"] = syn["cells"]
-            fig["router_cells_by_type"] = syn["by_type"]
-        per[name] = fig
+    args = bench_args(__doc__.splitlines()[0], BUILD / "bench" / "fabric.json").parse_args(argv)
     keys = ["colors", "hop_latency_cycles", "single_color_wavelets_per_cycle", "shared_link_wavelets_per_cycle",
             "fairness_max_min_ratio", "router_cells"]
-    first = per[profiles[0]]
-    out = {k: first.get(k) for k in keys}
-    out["profile"] = profiles[0]
-    out["profiles"] = per
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(out, indent=2))
+    per = run_profiles(args, measure, Router, "tessera_router", "router_cells", keys, "fabric")
+    if per is None:
+        return 2
+    profiles = list(per)
     print()
     print(f"{'figure':34}" + "".join(f"{p:>12}" for p in profiles))
     for k in keys:

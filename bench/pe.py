@@ -20,16 +20,13 @@ Usage:
 
 from __future__ import annotations
 
-import argparse
-import json
 import random
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.fabric import yosys_cells  # noqa: E402
-from hdl.profiles import ProfileError, get_profile  # noqa: E402
+from hdl.profiles import get_profile  # noqa: E402
 from tb.pe_harness import golden_case, run_cases  # noqa: E402
 from tb.runner import BUILD  # noqa: E402
 
@@ -130,35 +127,15 @@ def measure(profile: str) -> dict:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--json", type=Path, default=BUILD / "bench" / "pe.json")
-    ap.add_argument("--profile", default="small,wse")
-    ap.add_argument("--no-cells", action="store_true", help="skip the Yosys synthesis")
-    args = ap.parse_args(argv)
-    try:
-        profiles = [get_profile(p).name for p in args.profile.split(",")]
-    except ProfileError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    from bench.common import bench_args, run_profiles
     from hdl.pe import PE
 
-    per = {}
-    for name in profiles:
-        fig = measure(name)
-        if not args.no_cells:
-            print(f"[pe] {name}: Yosys synth of one PE ...", flush=True)
-            syn = yosys_cells(PE(name), "tessera_pe")
-            fig["pe_cells"] = syn["cells"]
-            fig["pe_cells_by_type"] = syn["by_type"]
-        per[name] = fig
-        # written after every profile, so a long synthesis of a later one loses nothing
-        first = per[profiles[0]]
-        out = {k: first.get(k) for k in ("macs_per_cycle", "simd_peak", "utilisation", "task_activation_cycles",
-                                          "pe_cells")}
-        out["profile"] = profiles[0]
-        out["profiles"] = per
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(out, indent=2))
+    args = bench_args(__doc__.splitlines()[0], BUILD / "bench" / "pe.json").parse_args(argv)
+    keys = ("macs_per_cycle", "simd_peak", "utilisation", "task_activation_cycles", "pe_cells")
+    per = run_profiles(args, measure, PE, "tessera_pe", "pe_cells", keys, "pe")
+    if per is None:
+        return 2
+    profiles = list(per)
     print()
     print(f"{'figure':34}" + "".join(f"{p:>12}" for p in profiles))
     for mode in MODES:

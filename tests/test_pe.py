@@ -18,6 +18,7 @@ from __future__ import annotations
 import inspect
 import os
 
+from tb.kernels import sparse_gemv_source
 from tb.pe_harness import golden_case, random_program, run_cases
 
 N_RANDOM = int(os.environ.get("TESSERA_PE_RANDOM", "300"))
@@ -118,35 +119,7 @@ def gemv_source(seed=5):
 
     rng = random.Random(seed)
     w = ", ".join(f"{rng.choice([-1, 1]) * rng.uniform(0.01, 4):.4f}" for _ in range(GEMV_M * GEMV_N))
-    return f"""
-        .equ M, {GEMV_M}
-        .task 0, setup
-        .start 0
-        .task 1, on_x, 3
-        .dsr d0, mem.f32, y, M, 1
-        .dsr d1, mem.f16, W, M, 1
-        .dsr d2, fout.f32, 4, M
-        .data 0x0
-        y:  .space M * 4
-        W:  .f16 {w}
-        .text
-        setup:
-            li    r2, W
-            li    r3, M * 2
-            end
-        on_x:
-            andi  r4, r14, 32
-            bne   r4, r0, flush
-            srli  r1, r15, 16
-            mul   r1, r1, r3
-            add   r1, r1, r2
-            dbase d1, r1, 0
-            fmacs.f32.f16 d0, d1, r15
-            end
-        flush:
-            vmov.f32 d2, d0
-            end
-    """
+    return sparse_gemv_source(GEMV_M, f".f16 {w}")
 
 
 def gemv_inputs(density, seed):

@@ -21,6 +21,7 @@ from golden.pe_model import PEModel
 from golden.routing import ColorRoute, MeshRoutes, Port, mask_of
 from hdl.asm import assemble
 from hdl.isa import RESERVED_OPCODES, ErrorCode, Opcode, encode_i, encode_r, pe_params
+from tb.kernels import sparse_gemv_source
 
 PARAMS = pe_params("small")
 MODEL_KEYS = ("sram_kib", "sram_banks", "simd_f16", "colors", "imem_words", "uthreads")
@@ -674,38 +675,6 @@ def _doc_example() -> str:
     return re.search(r"```\n(\.equ M, 4.*?)```", doc, re.S).group(1)
 
 
-GEMV = """
-    .equ M, {M}
-    .equ COL_BYTES, M * 2
-    .task 0, setup
-    .start 0
-    .task 1, on_x, 3
-    .dsr d0, mem.f32, y, M, 1
-    .dsr d1, mem.f16, W, M, 1
-    .dsr d2, fout.f32, 4, M
-    .data 0x0
-    y:  .space M * 4
-    W:  {W}
-    .text
-    setup:
-        li    r2, W
-        li    r3, COL_BYTES
-        end
-    on_x:
-        andi  r4, r14, 32
-        bne   r4, r0, flush
-        srli  r1, r15, 16
-        mul   r1, r1, r3
-        add   r1, r1, r2
-        dbase d1, r1, 0
-        fmacs.f32.f16 d0, d1, r15
-        end
-    flush:
-        vmov.f32 d2, d0
-        end
-"""
-
-
 def test_sparse_gemv_matches_reference_arithmetic():
     rng = random.Random(7)
     rows, cols = 8, 6
@@ -714,7 +683,7 @@ def test_sparse_gemv_matches_reference_arithmetic():
         return rng.choice([fp.f16_bits(rng.uniform(-4, 4)), rng.randrange(0, 0x7C00) | rng.randrange(2) << 15])
     w = [[rand_f16() for _ in range(rows)] for _ in range(cols)]  # w[j][i], column-major in memory
     nonzeros = [(rng.randrange(cols), rand_f16()) for _ in range(12)]
-    src = GEMV.format(M=rows, W=words([v for col in w for v in col], 2))
+    src = sparse_gemv_source(rows, words([v for col in w for v in col], 2))
     m = make(src, deliveries=[(3, j << 16 | v) for j, v in nonzeros] + [(3, 0, 1)])
     y = [0] * rows
     for j, v in nonzeros:
