@@ -1,0 +1,127 @@
+"""Host side of the bridge protocol (fpga/bridge.py, docs/fpga.md): frame encoding and decoding.
+
+Independent of the transport: the cocotb testbench feeds it bytes from a bit-level UART model,
+``fpga/host.py`` from a serial port.
+
+Interface:
+    link_byte(side, index)                 side: 'n'/'e'/'s'/'w' or Port
+    inject_frames(side, index, wavelets, max_bytes)  INJECT frames (bytes) for [(color, payload, ctrl)]
+    STATUS_FRAME, RESET_FRAME              the one-byte commands
+    FrameDecoder().feed(data) -> [frame]   frames: ('wavelet', side, index, (color, payload, ctrl)),
+                                           ('ack', side, index, flags), ('status', {field: value}),
+                                           ('reset_done',)
+    flag_names(flags) -> [str]
+    ProtocolError                          an undecodable byte from the board
+"""
+
+import math
+
+from hdl.wavelet import Port, pack_wavelet, unpack_wavelet
+
+from .bridge import MAX_LINKS_PER_SIDE, STATUS_FIELDS, WAVELET_BYTES, Cmd, Flag, Reply
+
+__all__ = ["link_byte", "parse_link", "inject_frames", "wavelet_bytes", "STATUS_FRAME", "RESET_FRAME",
+           "FrameDecoder", "flag_names", "ProtocolError", "SIDE_NAMES", "max_wavelets_per_frame"]
+
+SIDE_NAMES = {"n": Port.N, "e": Port.E, "s": Port.S, "w": Port.W}
+_SIDE_OF = {int(v): k for k, v in SIDE_NAMES.items()}
+STATUS_FRAME = bytes([Cmd.STATUS])
+RESET_FRAME = bytes([Cmd.RESET])
+
+
+class ProtocolError(ValueError):
+    """Bytes from the board that are not a frame of docs/fpga.md."""
+
+
+def link_byte(side, index: int) -> int:
+    p = SIDE_NAMES[side] if isinstance(side, str) else Port(side)
+    if p not in SIDE_NAMES.values():
+        raise ValueError(f"{p!r} is not an edge side")
+    if not 0 <= index < MAX_LINKS_PER_SIDE:
+        raise ValueError(f"link index {index} does not fit the 6-bit link field")
+    return int(p) << 6 | index
+
+
+def parse_link(b: int):
+    return _SIDE_OF[b >> 6], b & 0x3F
+
+
+def wavelet_bytes(color: int, payload: int, ctrl: int) -> bytes:
+    return pack_wavelet(payload, color, ctrl).to_bytes(WAVELET_BYTES, "little")
+
+
+def max_wavelets_per_frame(max_bytes: int) -> int:
+    """Wavelets in one INJECT frame that fits ``max_bytes`` (the bridge's receive FIFO)."""
+    return max(1, min(255, (max_bytes - 3) // WAVELET_BYTES))
+
+
+def inject_frames(side, index, wavelets, max_bytes: int = 512):
+    """INJECT frames for ``wavelets`` [(color, payload, ctrl)], each at most ``max_bytes`` long."""
+    lb = link_byte(side, index)
+    per = max_wavelets_per_frame(max_bytes)
+    wavelets = list(wavelets)
+    out = []
+    for k in range(0, len(wavelets), per):
+        chunk = wavelets[k:k + per]
+        out.append(bytes([Cmd.INJECT, lb, len(chunk)]) + b"".join(wavelet_bytes(*w) for w in chunk))
+    return out
+
+
+def flag_names(flags: int):
+    return [f.name for f in Flag if flags >> f & 1]
+
+
+class FrameDecoder:
+    """Incremental decoder of board -> host frames."""
+
+    def __init__(self):
+        self._buf = bytearray()
+
+    def feed(self, data) -> list:
+        self._buf += bytes(data)
+        frames = []
+        while self._buf:
+            kind = self._buf[0]
+            if kind == Reply.WAVELET:
+                need = 2 + WAVELET_BYTES
+            elif kind == Reply.ACK:
+                need = 3
+            elif kind == Reply.RESET_DONE:
+                need = 1
+            elif kind == Reply.STATUS:
+                if len(self._buf) < 2:
+                    break
+                need = 2 + self._buf[1]
+            else:
+                raise ProtocolError(f"unknown frame byte {kind:#04x} from the board")
+            if len(self._buf) < need:
+                break
+            f = bytes(self._buf[:need])
+            del self._buf[:need]
+            frames.append(self._decode(f))
+        return frames
+
+    @staticmethod
+    def _decode(f: bytes):
+        kind = f[0]
+        if kind == Reply.WAVELET:
+            side, index = parse_link(f[1])
+            payload, color, ctrl = unpack_wavelet(int.from_bytes(f[2:], "little"))
+            return ("wavelet", side, index, (color, payload, ctrl))
+        if kind == Reply.ACK:
+            side, index = parse_link(f[1])
+            return ("ack", side, index, f[2])
+        if kind == Reply.RESET_DONE:
+            return ("reset_done",)
+        body = f[2:]
+        rows = body[1]
+        nb = math.ceil(rows / 8)
+        st, pos = {}, 0
+        for name, n in STATUS_FIELDS:
+            n = nb if n is None else n
+            v = int.from_bytes(body[pos:pos + n], "little")
+            pos += n
+            st[name] = [v >> r & 1 for r in range(rows)] if name.startswith("row_") else v
+        if pos != len(body):
+            raise ProtocolError(f"STATUS frame of {len(body)} bytes, expected {pos} for {rows} rows")
+        return ("status", st)

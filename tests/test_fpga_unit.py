@@ -1,0 +1,432 @@
+"""Amaranth-simulator unit tests of the FPGA pieces: the UART (fpga/uart.py) at the bit level and the
+host bridge (fpga/bridge.py) against a Python model of the mesh edge and of the host.
+
+Expected values come from the stimulus itself (bytes and wavelets sent must arrive unchanged and in
+order per link) and from the frame specification (fpga/protocol.py decodes what the bridge sends)."""
+
+import random
+
+import pytest
+from amaranth import Elaboratable, Module
+from amaranth.sim import Simulator
+
+from fpga.bridge import RESET_CYCLES, BridgeError, Cmd, Flag, HostBridge
+from fpga.protocol import (
+    RESET_FRAME,
+    STATUS_FRAME,
+    FrameDecoder,
+    inject_frames,
+    link_byte,
+    max_wavelets_per_frame,
+    wavelet_bytes,
+)
+from fpga.uart import UARTError, UARTRx, UARTTx, divisor_for
+from hdl.wavelet import WAVELET_BITS, pack_wavelet, unpack_wavelet
+
+DIV = 5  # cycles per UART bit in these tests
+
+
+def run(dut, bench, clock_period=1e-6):
+    """Clock ``dut`` and run ``await bench(ctx, dut)`` as its testbench until it returns."""
+    sim = Simulator(dut)
+    sim.add_clock(clock_period)
+
+    async def process(ctx):
+        await bench(ctx, dut)
+
+    sim.add_testbench(process)
+    sim.run()
+
+
+# ---------------------------------------------------------------- UART
+
+
+async def send_serial(ctx, line, byte, div=DIV, stop=1):
+    """Drive one 8N1 character onto ``line`` at the bit level."""
+    for bit in [0] + [byte >> i & 1 for i in range(8)] + [stop]:
+        ctx.set(line, bit)
+        await ctx.tick().repeat(div)
+    ctx.set(line, 1)
+
+
+async def recv_serial(ctx, line, div=DIV, max_wait=10_000):
+    """Wait for a start bit on ``line`` and sample the character at bit centres; return (byte, stop)."""
+    for _ in range(max_wait):
+        if not ctx.get(line):
+            break
+        await ctx.tick()
+    else:
+        raise AssertionError("no start bit")
+    await ctx.tick().repeat(div // 2)
+    assert ctx.get(line) == 0, "start bit did not last half a bit"
+    value = 0
+    for i in range(8):
+        await ctx.tick().repeat(div)
+        value |= ctx.get(line) << i
+    await ctx.tick().repeat(div)
+    return value, ctx.get(line)
+
+
+def test_divisor_and_bad_rates():
+    assert divisor_for(25e6, 115200) == 217
+    with pytest.raises(UARTError, match="off by"):
+        divisor_for(10e6, 866_666)  # 11.54 cycles per bit: 12 gives 833 kbaud
+    with pytest.raises(UARTError, match="at least 4"):
+        divisor_for(25e6, 12_000_000)
+    with pytest.raises(UARTError):
+        UARTTx(2)
+
+
+def test_uart_tx_bit_level():
+    rng = random.Random(1)
+    data = [rng.randrange(256) for _ in range(12)] + [0x00, 0xFF, 0x55]
+
+    async def bench(ctx, tx):
+        got = []
+        # one byte handed over, then decoded off the line
+        for b in data:
+            ctx.set(tx.stream.payload, b)
+            ctx.set(tx.stream.valid, 1)
+            while not ctx.get(tx.stream.ready):  # still shifting out the previous stop bit
+                await ctx.tick()
+            await ctx.tick()  # the handshake happens on this edge
+            ctx.set(tx.stream.valid, 0)
+            value, stop = await recv_serial(ctx, tx.tx)
+            assert stop == 1, "stop bit must be high"
+            got.append(value)
+        assert got == data
+
+    run(UARTTx(DIV), bench)
+
+
+def test_uart_rx_bit_level_framing_and_overrun():
+    rng = random.Random(2)
+    data = [rng.randrange(256) for _ in range(10)] + [0x00, 0xFF]
+
+    async def bench(ctx, rx):
+        got, framing, overrun = [], 0, 0
+
+        async def collect(cycles):
+            nonlocal framing, overrun
+            for _ in range(cycles):
+                if ctx.get(rx.stream.valid) and ctx.get(rx.stream.ready):  # handshake on the coming edge
+                    got.append(ctx.get(rx.stream.payload))
+                await ctx.tick()
+                framing += ctx.get(rx.framing)
+                overrun += ctx.get(rx.overrun)
+
+        ctx.set(rx.stream.ready, 1)
+        for b in data:
+            for bit in [0] + [b >> i & 1 for i in range(8)] + [1]:
+                ctx.set(rx.rx, bit)
+                await collect(DIV)
+        await collect(3 * DIV)
+        assert got == data and framing == 0 and overrun == 0
+        # a low stop bit: the byte is discarded and flagged
+        for bit in [0] + [1] * 8 + [0, 0]:
+            ctx.set(rx.rx, bit)
+            await collect(DIV)
+        ctx.set(rx.rx, 1)
+        await collect(3 * DIV)
+        assert framing == 1 and got == data
+        # two bytes while nobody reads: the second one is lost and flagged
+        ctx.set(rx.stream.ready, 0)
+        for b in (0x12, 0x34):
+            for bit in [0] + [b >> i & 1 for i in range(8)] + [1]:
+                ctx.set(rx.rx, bit)
+                await collect(DIV)
+        await collect(3 * DIV)
+        assert overrun == 1
+        ctx.set(rx.stream.ready, 1)
+        await collect(2)
+        assert got == data + [0x12]
+
+    run(UARTRx(DIV), bench)
+
+
+class _Loop(Elaboratable):
+    def __init__(self, div):
+        self.tx, self.rx = UARTTx(div), UARTRx(div)
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.tx, m.submodules.rx = self.tx, self.rx
+        m.d.comb += self.rx.rx.eq(self.tx.tx)
+        return m
+
+
+@pytest.mark.parametrize("div", [4, 7, 16])
+def test_uart_loopback(div):
+    rng = random.Random(div)
+    data = [rng.randrange(256) for _ in range(20)]
+
+    async def bench(ctx, d):
+        got = []
+        ctx.set(d.rx.stream.ready, 1)
+        pending = list(data)
+        for _ in range(len(data) * 12 * div + 50):
+            if pending:
+                ctx.set(d.tx.stream.valid, 1)
+                ctx.set(d.tx.stream.payload, pending[0])
+            else:
+                ctx.set(d.tx.stream.valid, 0)
+            took = pending and ctx.get(d.tx.stream.ready)
+            await ctx.tick()
+            if took:
+                pending.pop(0)
+            if ctx.get(d.rx.stream.valid):
+                got.append(ctx.get(d.rx.stream.payload))
+        assert got == data
+
+    run(_Loop(div), bench)
+
+
+# ---------------------------------------------------------------- host bridge
+
+
+class EdgeModel:
+    """The testbench's mesh edge and host, advanced one clock cycle at a time.
+
+    Mesh side: each edge input link has random per-color ready bits; every transfer is recorded.
+    Wavelets queued on edge output links are presented while the bridge's ready bit allows.
+    Host side: bytes are offered one per cycle on ``rx``; ``tx`` is read with random stalls."""
+
+    def __init__(self, ctx, dut: HostBridge, rng, ready_prob=0.6, tx_stall=0.3):
+        self.ctx, self.dut, self.rng = ctx, dut, rng
+        self.K = dut.profile.colors
+        self.ready_prob, self.tx_stall = ready_prob, tx_stall
+        self.host_out = bytearray()
+        self.got = []  # frames from the bridge
+        self.decoder = FrameDecoder()
+        self.injected = {}  # (side, index) -> [(color, payload, ctrl)]
+        self.to_send = {}  # (side, index) -> [wavelet]
+        self.cycle = 0
+        self.row_err = self.row_idle = self.row_halted = 0
+
+    def links(self):
+        return [(s, i) for s in "nesw" for i in range(self.dut.links(s))]
+
+    async def step(self):
+        ctx, d, K, W = self.ctx, self.dut, self.K, WAVELET_BITS
+        ctx.set(d.row_err, self.row_err)
+        ctx.set(d.row_idle, self.row_idle)
+        ctx.set(d.row_halted, self.row_halted)
+        if self.host_out:
+            ctx.set(d.rx.valid, 1)
+            ctx.set(d.rx.payload, self.host_out[0])
+            del self.host_out[0]  # rx.ready is always high
+        else:
+            ctx.set(d.rx.valid, 0)
+        tx_ready = self.rng.random() >= self.tx_stall
+        ctx.set(d.tx.ready, tx_ready)
+        for s in "nesw":
+            n = d.links(s)
+            ctx.set(getattr(d, f"{s}_in_ready"),
+                    sum((self.rng.random() < self.ready_prob) << b for b in range(n * K)))
+            out_valid, out_data = 0, 0
+            out_ready = ctx.get(getattr(d, f"{s}_out_ready"))
+            sending = []
+            for i in range(n):
+                q = self.to_send.get((s, i))
+                if q and out_ready >> (i * K) & 1 and self.rng.random() < 0.7:
+                    out_valid |= 1 << i
+                    out_data |= q[0] << (i * W)
+                    sending.append(q)
+            ctx.set(getattr(d, f"{s}_out_valid"), out_valid)
+            ctx.set(getattr(d, f"{s}_out_data"), out_data)
+            for q in sending:
+                q.pop(0)
+        # sample after all inputs are set (valid depends combinationally on ready)
+        transfers = []
+        for s in "nesw":
+            iv = ctx.get(getattr(d, f"{s}_in_valid"))
+            idata = ctx.get(getattr(d, f"{s}_in_data"))
+            iready = ctx.get(getattr(d, f"{s}_in_ready"))
+            for i in range(d.links(s)):
+                if iv >> i & 1:
+                    payload, color, ctrl = unpack_wavelet(idata >> (i * W) & ((1 << W) - 1))
+                    assert iready >> (i * K + color) & 1, f"valid on {s}{i} color {color} while not ready"
+                    transfers.append(((s, i), (color, payload, ctrl)))
+        txb = ctx.get(d.tx.payload) if ctx.get(d.tx.valid) and tx_ready else None
+        await ctx.tick()
+        self.cycle += 1
+        for link, w in transfers:
+            self.injected.setdefault(link, []).append(w)
+        if txb is not None:
+            self.got += self.decoder.feed([txb])
+
+    async def until(self, cond, max_cycles=50_000):
+        for _ in range(max_cycles):
+            if cond():
+                return
+            await self.step()
+        raise AssertionError(f"timed out after {max_cycles} cycles; frames so far: {self.got[-5:]}")
+
+    def frames(self, kind):
+        return [f for f in self.got if f[0] == kind]
+
+    async def request(self, frame: bytes, kind: str):
+        """Send one host frame and wait for its reply; return the reply."""
+        before = len(self.frames(kind))
+        self.host_out += frame
+        await self.until(lambda: len(self.frames(kind)) > before)
+        return self.frames(kind)[-1]
+
+    async def status(self):
+        return (await self.request(STATUS_FRAME, "status"))[1]
+
+
+def rand_wavelets(rng, n, colors):
+    return [(rng.randrange(colors), rng.randrange(1 << 32), rng.randrange(2)) for _ in range(n)]
+
+
+def bridge_run(bench, rows=2, cols=3, seed=1, **kw):
+    dut = HostBridge(rows, cols, "small", **kw)
+
+    async def tb(ctx, d):
+        await bench(EdgeModel(ctx, d, random.Random(seed)))
+
+    run(dut, tb)
+
+
+@pytest.mark.filterwarnings("ignore::amaranth.hdl.UnusedElaboratable")  # the refused objects
+def test_bridge_rejects_meshes_it_cannot_address():
+    with pytest.raises(BridgeError, match="1..64 cols"):
+        HostBridge(2, 65)
+    with pytest.raises(BridgeError, match="rows"):
+        HostBridge(0, 2)
+
+
+def test_inject_every_link_in_order_under_backpressure():
+    """Wavelets for every edge input link arrive on that link only, in order, each after a ready
+    bit for its color; each INJECT is acknowledged once; STATUS counts them."""
+    async def bench(e):
+        K = e.K
+        want = {}
+        rng = random.Random(7)
+        # frames small enough that two of them exercise the count field and the window
+        for link in e.links():
+            ws = rand_wavelets(rng, rng.randrange(1, 9), K)
+            want[link] = ws
+            for f in inject_frames(*link, ws, max_bytes=3 + 5 * 4):
+                reply = await e.request(f, "ack")
+                assert reply[1:3] == link and reply[3] == 0, reply
+        assert e.injected == want
+        st = await e.status()
+        assert st["injected"] == sum(map(len, want.values())) and st["flags"] == 0
+        assert (st["rows"], st["cols"], st["colors"], st["version"]) == (2, 3, K, 1)
+        assert st["cycles"] >= e.cycle - 200
+
+    bridge_run(bench)
+
+
+def test_windowed_stream_to_one_link():
+    """The host may keep several frames in flight as long as their bytes fit the receive FIFO."""
+    async def bench(e):
+        rng = random.Random(3)
+        ws = rand_wavelets(rng, 120, e.K)
+        frames = inject_frames("w", 1, ws, max_bytes=64)
+        in_flight, acked = [], 0
+        for f in frames:
+            while sum(map(len, in_flight)) + len(f) > 64:
+                await e.until(lambda n=acked: len(e.frames("ack")) > n)
+                acked += 1
+                in_flight.pop(0)
+            in_flight.append(f)
+            e.host_out += f
+        await e.until(lambda: len(e.frames("ack")) == len(frames))
+        assert e.injected == {("w", 1): ws}
+        assert (await e.status())["flags"] == 0
+
+    bridge_run(bench, rx_depth=64)
+
+
+def test_outputs_come_back_tagged_and_counted():
+    async def bench(e):
+        rng = random.Random(5)
+        sent = {}
+        for link in e.links():
+            ws = [pack_wavelet(p, c, x) for c, p, x in rand_wavelets(rng, 6, e.K)]
+            e.to_send[link] = list(ws)
+            sent[link] = [unpack_wavelet(w) for w in ws]
+        total = sum(map(len, sent.values()))
+        await e.until(lambda: len(e.frames("wavelet")) == total)
+        got = {}
+        for _, s, i, (c, p, x) in e.frames("wavelet"):
+            got.setdefault((s, i), []).append((p, c, x))
+        assert got == sent
+        st = await e.status()
+        assert st["collected"] == total and st["flags"] == 0
+
+    bridge_run(bench)
+
+
+def test_bad_frames_set_sticky_flags_and_reset_clears():
+    async def bench(e):
+        K = e.K
+        e.host_out += bytes([0x7F])  # unknown command
+        st = await e.status()
+        assert st["flags"] == 1 << Flag.BAD_COMMAND
+        # a link the mesh does not have: wavelets discarded, ACK carries the flag, nothing injected
+        ack = await e.request(bytes([Cmd.INJECT, link_byte("n", 5), 2]) + wavelet_bytes(0, 1, 0) * 2, "ack")
+        assert ack[3] & (1 << Flag.BAD_LINK)
+        # a color the profile does not route, and the two spare bits of the 5-byte wavelet
+        bad = [wavelet_bytes(K, 1, 0), (pack_wavelet(1, 0, 0) | 1 << 39).to_bytes(5, "little")]
+        good = (3, 0xDEADBEEF, 1)
+        ack = await e.request(bytes([Cmd.INJECT, link_byte("e", 1), 3]) + b"".join(bad) + wavelet_bytes(*good),
+                              "ack")
+        assert ack[3] & (1 << Flag.BAD_WAVELET)
+        assert e.injected == {("e", 1): [good]}, "bad wavelets must not reach the mesh; good ones must"
+        e.row_err, e.row_idle, e.row_halted = 0b10, 0b01, 0b10
+        st = await e.status()
+        want = {Flag.BAD_COMMAND, Flag.BAD_LINK, Flag.BAD_WAVELET}
+        assert st["flags"] == sum(1 << f for f in want)
+        assert (st["row_err"], st["row_idle"], st["row_halted"]) == ([0, 1], [1, 0], [0, 1])
+        # RESET: mesh reset held for RESET_CYCLES, flags and counters cleared
+        resets = []
+        n0 = e.cycle
+        e.host_out += RESET_FRAME
+        while not e.frames("reset_done"):
+            if e.ctx.get(e.dut.mesh_rst):
+                resets.append(e.cycle)
+            await e.step()
+        assert len(resets) == RESET_CYCLES and resets[0] > n0
+        st = await e.status()
+        assert st["flags"] == 0 and st["injected"] == 0 and st["collected"] == 0
+        assert st["cycles"] < e.cycle - resets[-1] + 100
+
+    bridge_run(bench)
+
+
+def test_truncated_frame_times_out_and_is_acknowledged():
+    async def bench(e):
+        e.host_out += bytes([Cmd.INJECT, link_byte("w", 0), 2]) + wavelet_bytes(1, 2, 0)[:3]
+        await e.until(lambda: e.frames("ack"), max_cycles=2000)
+        assert e.frames("ack")[0][3] == 1 << Flag.TIMEOUT
+        assert e.injected == {}
+        # the bridge is usable afterwards
+        ack = await e.request(inject_frames("w", 0, [(1, 2, 0)])[0], "ack")
+        assert e.injected == {("w", 0): [(1, 2, 0)]} and ack[3] == 1 << Flag.TIMEOUT
+
+    bridge_run(bench, timeout=200)
+
+
+def test_overrunning_the_receive_fifo_is_flagged():
+    """A host that ignores the window while the mesh stalls loses bytes, and is told so."""
+    async def bench(e):
+        e.ready_prob = 0.0  # the mesh accepts nothing
+        ws = rand_wavelets(random.Random(1), 20, e.K)
+        e.host_out += b"".join(inject_frames("s", 0, ws, max_bytes=1024))
+        await e.until(lambda: not e.host_out)
+        e.ready_prob = 1.0
+        await e.until(lambda: e.frames("ack") or e.frames("status"), max_cycles=3000)
+        st = await e.status()
+        assert st["flags"] & (1 << Flag.RX_OVERRUN)
+
+    bridge_run(bench, rx_depth=32, timeout=300)
+
+
+def test_frame_sizes_follow_the_window():
+    assert max_wavelets_per_frame(512) == 101
+    for f in inject_frames("n", 0, [(0, k, 0) for k in range(250)], max_bytes=512):
+        assert len(f) <= 512
