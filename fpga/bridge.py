@@ -46,7 +46,7 @@ from amaranth.lib.wiring import In, Out
 from hdl.profiles import get_profile
 from hdl.wavelet import WAVELET_BITS, Port
 
-__all__ = ["HostBridge", "Cmd", "Reply", "Flag", "SIDES", "MAX_LINKS_PER_SIDE", "WAVELET_BYTES",
+__all__ = ["HostBridge", "check_bridge_params", "Cmd", "Reply", "Flag", "SIDES", "MAX_LINKS_PER_SIDE", "WAVELET_BYTES",
            "PROTOCOL_VERSION", "RESET_CYCLES", "BridgeError", "status_length", "STATUS_FIELDS"]
 
 PROTOCOL_VERSION = 1
@@ -97,14 +97,19 @@ def status_length(rows: int) -> int:
     return sum(n if n is not None else nb for _, n in STATUS_FIELDS)
 
 
+def check_bridge_params(rows: int, cols: int, rx_depth: int = 512, out_depth: int = 4, timeout: int = 1 << 22):
+    """BridgeError for a mesh the link byte cannot address or unusable buffer sizes."""
+    for what, v in (("rows", rows), ("cols", cols)):
+        if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= MAX_LINKS_PER_SIDE:
+            raise BridgeError(f"the host bridge addresses 1..{MAX_LINKS_PER_SIDE} {what}, got {v!r}")
+    if rx_depth < 16 or out_depth < 2 or timeout < 16:
+        raise BridgeError("rx_depth >= 16, out_depth >= 2 and timeout >= 16 cycles are required")
+
+
 class HostBridge(wiring.Component):
     def __init__(self, rows: int, cols: int, profile="small", rx_depth: int = 512, out_depth: int = 4,
                  timeout: int = 1 << 22):
-        for what, v in (("rows", rows), ("cols", cols)):
-            if not isinstance(v, int) or not 1 <= v <= MAX_LINKS_PER_SIDE:
-                raise BridgeError(f"the host bridge addresses 1..{MAX_LINKS_PER_SIDE} {what}, got {v!r}")
-        if rx_depth < 16 or out_depth < 2 or timeout < 16:
-            raise BridgeError("rx_depth >= 16, out_depth >= 2 and timeout >= 16 cycles are required")
+        check_bridge_params(rows, cols, rx_depth, out_depth, timeout)
         self.rows, self.cols = rows, cols
         self.profile = get_profile(profile)
         self.rx_depth, self.out_depth, self.timeout = rx_depth, out_depth, timeout

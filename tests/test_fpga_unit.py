@@ -10,7 +10,7 @@ import pytest
 from amaranth import Elaboratable, Module
 from amaranth.sim import Simulator
 
-from fpga.bridge import RESET_CYCLES, BridgeError, Cmd, Flag, HostBridge
+from fpga.bridge import RESET_CYCLES, BridgeError, Cmd, Flag, HostBridge, check_bridge_params
 from fpga.protocol import (
     RESET_FRAME,
     STATUS_FRAME,
@@ -289,12 +289,13 @@ def bridge_run(bench, rows=2, cols=3, seed=1, **kw):
     run(dut, tb)
 
 
-@pytest.mark.filterwarnings("ignore::amaranth.hdl.UnusedElaboratable")  # the refused objects
 def test_bridge_rejects_meshes_it_cannot_address():
     with pytest.raises(BridgeError, match="1..64 cols"):
-        HostBridge(2, 65)
+        check_bridge_params(2, 65)
     with pytest.raises(BridgeError, match="rows"):
-        HostBridge(0, 2)
+        check_bridge_params(0, 2)
+    with pytest.raises(BridgeError, match="rx_depth"):
+        check_bridge_params(1, 1, rx_depth=8)
 
 
 def test_inject_every_link_in_order_under_backpressure():
@@ -430,3 +431,35 @@ def test_frame_sizes_follow_the_window():
     assert max_wavelets_per_frame(512) == 101
     for f in inject_frames("n", 0, [(0, k, 0) for k in range(250)], max_bytes=512):
         assert len(f) <= 512
+
+
+# ---------------------------------------------------------------- build checks (fpga/build.py)
+
+
+def test_fit_check_names_the_overflowing_resource():
+    from fpga.build import DEVICE_CAPACITY, FitError, check_fit, parse_utilisation
+
+    cap = DEVICE_CAPACITY["LFE5U-85F"]
+    ok = {"luts": cap["LUT4"] // 2, "carry_ccu2c": 0, "lutram_dpr16x4": 0, "ffs": 10, "brams": 1, "mults": 1}
+    check_fit(ok, "LFE5U-85F", "a 1x1 mesh")
+    with pytest.raises(FitError, match=r"a 1x3 mesh does not fit the LFE5U-85F: MULT18X18D: needs 157 of 156"):
+        check_fit(dict(ok, mults=cap["MULT18X18D"] + 1), "LFE5U-85F", "a 1x3 mesh")
+    # carry cells take two LUT4 sites each
+    with pytest.raises(FitError, match="LUT4"):
+        check_fit(dict(ok, carry_ccu2c=cap["LUT4"] // 4 + 1), "LFE5U-85F", "x")
+    # nextpnr's utilisation block (as printed by nextpnr-ecp5)
+    log = (f"Info: Device utilisation:\nInfo: \t        TRELLIS_COMB: {cap['LUT4'] + 5}/{cap['LUT4']:>7}   100%\n"
+           f"Info: \t          DP16KD:     3/   {cap['DP16KD']}     1%\n")
+    assert parse_utilisation(log) == {"TRELLIS_COMB": (cap["LUT4"] + 5, cap["LUT4"]), "DP16KD": (3, cap["DP16KD"])}
+
+
+def test_pll_settings_within_ecp5_limits():
+    from fpga.top import PLLError, pll_params
+
+    for fin, fout in ((100e6, 25e6), (25e6, 50e6), (25e6, 12.5e6), (100e6, 40e6)):
+        p = pll_params(fin, fout)
+        pfd = fin / p["CLKI_DIV"]
+        assert 3.125e6 <= pfd <= 400e6 and 400e6 <= pfd * p["CLKFB_DIV"] * p["CLKOP_DIV"] <= 800e6
+        assert abs(pfd * p["CLKFB_DIV"] - fout) <= 0.005 * fout
+    with pytest.raises(PLLError, match="cannot make 900 MHz"):
+        pll_params(25e6, 900e6)
