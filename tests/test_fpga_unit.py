@@ -463,3 +463,77 @@ def test_pll_settings_within_ecp5_limits():
         assert abs(pfd * p["CLKFB_DIV"] - fout) <= 0.005 * fout
     with pytest.raises(PLLError, match="cannot make 900 MHz"):
         pll_params(25e6, 900e6)
+
+
+# ---------------------------------------------------------------- serial host (fpga/host.py)
+
+
+class FakePort:
+    """A serial port whose far end models the bridge at the frame level: a 1 x 1 mesh whose west
+    input is wired to its east output, a receive FIFO of ``rx_depth`` bytes that is worked off only
+    when the host reads (so a host that ignores the window overflows it), replies in order."""
+
+    def __init__(self, rx_depth=40, colors=8):
+        from fpga.bridge import STATUS_FIELDS, Reply, status_length
+
+        self.rx_depth, self.colors = rx_depth, colors
+        self.fifo = bytearray()
+        self.out = bytearray()
+        self.overflowed = False
+        self.injected = 0
+        self._fields, self._reply, self._len = STATUS_FIELDS, Reply, status_length(1)
+
+    def write(self, data):
+        self.fifo += data
+        self.overflowed |= len(self.fifo) > self.rx_depth
+
+    def _status(self):
+        vals = {"version": 1, "rows": 1, "cols": 1, "colors": self.colors, "flags": 0, "rx_depth": self.rx_depth,
+                "cycles": 1000, "injected": self.injected, "collected": self.injected,
+                "row_err": 0, "row_idle": 1, "row_halted": 0}
+        body = b"".join(vals[n].to_bytes(k or 1, "little") for n, k in self._fields)
+        return bytes([self._reply.STATUS, self._len]) + body
+
+    def _work(self):
+        while self.fifo:
+            cmd = self.fifo[0]
+            if cmd == Cmd.STATUS:
+                del self.fifo[:1]
+                self.out += self._status()
+            elif cmd == Cmd.RESET:
+                del self.fifo[:1]
+                self.out.append(self._reply.RESET_DONE)
+            else:
+                n = self.fifo[2]
+                if len(self.fifo) < 3 + 5 * n:
+                    return
+                frame = bytes(self.fifo[:3 + 5 * n])
+                del self.fifo[:3 + 5 * n]
+                for k in range(n):  # west input wired to the east output
+                    self.out += bytes([self._reply.WAVELET, link_byte("e", 0)]) + frame[3 + 5 * k:8 + 5 * k]
+                self.injected += n
+                self.out += bytes([self._reply.ACK, frame[1], 0])
+
+    def read(self, n):
+        self._work()
+        data = bytes(self.out[:3])  # a few bytes at a time, like a serial port with a timeout
+        del self.out[:3]
+        return data
+
+
+def test_serial_client_keeps_the_window_and_files_wavelets():
+    from fpga.host import BridgeClient, BridgeTimeout
+
+    port = FakePort(rx_depth=40)
+    client = BridgeClient(port, timeout=0.2)
+    assert client.shape == (1, 1, 8) and client.rx_depth == 40
+    ws = rand_wavelets(random.Random(4), 50, 8)
+    client.inject("w", 0, ws)
+    client.drain()
+    client.wait_wavelets(50)
+    assert not port.overflowed, "the client sent more bytes than the receive FIFO holds"
+    assert client.wavelets == {("e", 0): ws} and len(client.acks) == len(inject_frames("w", 0, ws, 40))
+    assert client.status()["injected"] == 50 and not client.errors()
+    client.reset()
+    with pytest.raises(BridgeTimeout):
+        client.wait_wavelets(51)

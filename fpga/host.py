@@ -1,0 +1,213 @@
+"""The host side on a real board: the bridge protocol over a serial port (pyserial).
+
+``BridgeClient(port)`` works with any object that has ``write(bytes)`` and ``read(n) -> bytes``
+(returning fewer bytes, or none, after its timeout): a ``serial.Serial`` for a board, or a test
+double. It applies the same rules as the cocotb host (tb/uart_host.py): the bytes of frames still
+awaiting their reply stay within the bridge's receive FIFO (``rx_depth``, read from the first
+STATUS), replies are matched to requests in order, and host-bound wavelets are filed by edge link.
+
+Command line (``make fpga`` first, then program the board, e.g. ``openFPGALoader -b ulx3s
+build/fpga/ulx3s-1x1/tessera.bit``):
+
+    python -m fpga.host --port /dev/ttyUSB0 [--baud 1000000] status
+    python -m fpga.host --port /dev/ttyUSB0 reset
+    python -m fpga.host --port /dev/ttyUSB0 selftest [--per-row 16]
+
+``selftest`` loads routes and a small program into every PE through the west edge, streams values
+through each row and checks what leaves the east edge against the golden PE mesh model
+(golden/pe_mesh_model.py), like tb/cocotb_fpga.py does in simulation.
+
+Interface:
+    BridgeClient(port, timeout=5.0)   .shape (rows, cols, colors)  .rx_depth
+        .inject(side, index, wavelets)  .drain()  .status() -> dict  .reset()
+        .wait_wavelets(n)  .wavelets {(side, index): [(color, payload, ctrl)]}  .acks
+    selftest(client, profile="small", per_row=16) -> dict
+"""
+
+import argparse
+import sys
+import time
+from collections import Counter, defaultdict, deque
+
+from .protocol import RESET_FRAME, STATUS_FRAME, FrameDecoder, flag_names, inject_frames
+
+__all__ = ["BridgeClient", "BridgeTimeout", "selftest", "main"]
+
+
+class BridgeTimeout(TimeoutError):
+    """The board did not answer in time."""
+
+
+class BridgeClient:
+    def __init__(self, port, timeout: float = 5.0):
+        self.port, self.timeout = port, timeout
+        self.decoder = FrameDecoder()
+        self.pending = deque()
+        self.in_flight = 0
+        self.rx_depth = 16  # until the first STATUS says more: every frame we send first is tiny
+        self.replies, self.acks = [], []
+        self.wavelets = defaultdict(list)
+        self.received = 0
+        st = self.status()
+        self.rx_depth = st["rx_depth"]
+        self.shape = (st["rows"], st["cols"], st["colors"])
+
+    def _pump(self):
+        """Read what the board sent; BridgeTimeout when nothing comes for ``timeout`` seconds."""
+        deadline = time.monotonic() + self.timeout
+        while True:
+            data = self.port.read(max(1, getattr(self.port, "in_waiting", 0) or 1))
+            if data:
+                break
+            if time.monotonic() > deadline:
+                raise BridgeTimeout(f"no byte from the board for {self.timeout} s "
+                                    f"({len(self.pending)} replies outstanding)")
+        for f in self.decoder.feed(data):
+            if f[0] == "wavelet":
+                self.wavelets[(f[1], f[2])].append(f[3])
+                self.received += 1
+                continue
+            if not self.pending:
+                raise ConnectionError(f"unsolicited reply from the board: {f}")
+            n, kind = self.pending.popleft()
+            if f[0] != kind:
+                raise ConnectionError(f"expected a {kind} reply, got {f}")
+            self.in_flight -= n
+            self.replies.append(f)
+            if kind == "ack":
+                self.acks.append(f[1:])
+
+    def send(self, frame: bytes, kind: str):
+        while self.in_flight + len(frame) > self.rx_depth:
+            self._pump()
+        self.in_flight += len(frame)
+        self.pending.append((len(frame), kind))
+        self.port.write(frame)
+
+    def inject(self, side, index, wavelets):
+        for f in inject_frames(side, index, wavelets, self.rx_depth):
+            self.send(f, "ack")
+
+    def drain(self):
+        while self.pending:
+            self._pump()
+
+    def status(self) -> dict:
+        self.send(STATUS_FRAME, "status")
+        self.drain()
+        return self.replies[-1][1]
+
+    def reset(self):
+        self.send(RESET_FRAME, "reset_done")
+        self.drain()
+
+    def wait_wavelets(self, n: int):
+        while self.received < n:
+            self._pump()
+
+    def errors(self) -> list:
+        return [(s, i, flag_names(f)) for s, i, f in self.acks if f]
+
+
+PROGRAM = """
+.task 1, on_x, {cin}
+.text
+on_x:
+    addi  r1, r15, 1
+    send  r1, {cout}
+    end
+"""
+
+
+def selftest(client: BridgeClient, profile="small", per_row: int = 16) -> dict:
+    """Routes + a program through the bridge, values through every row, results against the golden
+    PE mesh model. Returns a summary; raises AssertionError on a mismatch."""
+    from golden.pe_mesh_model import PEMeshModel
+    from golden.routing import ColorRoute, MeshRoutes, Port
+    from hdl.asm import assemble
+    from hdl.isa import pe_params
+    from hdl.profiles import get_profile
+    from tb.host import MeshLoader
+    from tb.pe_harness import CTRL_RUN, REGION, load_ops
+
+    prof = get_profile(profile)
+    rows, cols, colors = client.shape
+    if colors != prof.colors:
+        raise ValueError(f"the board's mesh has {colors} colors, profile {prof.name} {prof.colors}")
+    t0 = time.monotonic()
+    client.reset()
+    cin, cout = 1, 2
+    mesh = MeshRoutes(rows, cols, prof.colors)
+    for r in range(rows):
+        for c in range(cols):
+            last = c == cols - 1
+            mesh.set((r, c), cin, ColorRoute.simple([Port.W], [Port.RAMP] if last else [Port.RAMP, Port.E]))
+            mesh.set((r, c), cout, ColorRoute.simple([Port.RAMP] if c == 0 else [Port.RAMP, Port.W], [Port.E]))
+    image = assemble(PROGRAM.format(cin=cin, cout=cout), prof.name)
+    loader = MeshLoader(rows, cols, prof)
+    loader.routes(mesh)
+    writes = load_ops(image.to_dict(), prof.sram_kib * 1024) + [(REGION["ctrl"] << 16, CTRL_RUN)]
+    for r in range(rows):
+        for c in range(cols):
+            loader.pe_writes((r, c), writes)
+    streams = loader.streams()
+    for r, s in streams.items():
+        client.inject("w", r, s)
+    client.drain()
+    client.wait_wavelets(sum(map(len, streams.values())))  # the management echo
+    client.wavelets.clear()
+    base = client.received
+    params = pe_params(prof.name)
+    model = PEMeshModel(mesh, **{k: params[k] for k in ("sram_kib", "sram_banks", "simd_f16", "colors",
+                                                        "imem_words", "uthreads")})
+    for pe in model.pe:
+        model.load(pe, image)
+    for r in range(rows):
+        xs = [(cin, (r << 16) + 3 * k, 0) for k in range(per_row)]
+        for w in xs:
+            model.inject((r, 0), Port.W, *w)
+        client.inject("w", r, xs)
+    if model.run() != "quiescent":
+        raise RuntimeError("the golden model did not settle")
+    want = {("e", r): Counter(model.edge_out[((r, cols - 1), Port.E)]) for r in range(rows)}
+    client.wait_wavelets(base + sum(sum(c.values()) for c in want.values()))
+    got = {("e", r): Counter(client.wavelets.get(("e", r), [])) for r in range(rows)}
+    st = client.status()
+    assert got == want, f"east edge differs from the golden PE mesh model: got {got}, want {want}"
+    assert not client.errors() and st["flags"] == 0, f"bridge errors: {client.errors()}, flags {st['flags']:#x}"
+    assert not any(st["row_err"]) and not any(st["row_halted"]), st
+    return {"rows": rows, "cols": cols, "load_wavelets": sum(map(len, streams.values())),
+            "results_checked": sum(sum(c.values()) for c in want.values()), "cycles": st["cycles"],
+            "seconds": round(time.monotonic() - t0, 2)}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m fpga.host", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--port", required=True, help="serial device, e.g. /dev/ttyUSB0")
+    ap.add_argument("--baud", type=int, default=1_000_000)
+    ap.add_argument("--profile", default="small")
+    ap.add_argument("--per-row", type=int, default=16)
+    ap.add_argument("command", choices=("status", "reset", "selftest"))
+    a = ap.parse_args(argv)
+    try:
+        import serial
+    except ImportError:
+        print("fpga.host: pyserial is missing: run `make fpga` or `.venv/bin/pip install -e '.[fpga]'`",
+              file=sys.stderr)
+        return 2
+    with serial.Serial(a.port, a.baud, timeout=0.1) as port:
+        client = BridgeClient(port)
+        if a.command == "status":
+            st = client.status()
+            st["flag_names"] = flag_names(st["flags"])
+            print(st)
+        elif a.command == "reset":
+            client.reset()
+            print("reset done")
+        else:
+            print(selftest(client, a.profile, a.per_row))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
