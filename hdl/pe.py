@@ -356,6 +356,8 @@ class PE(wiring.Component):
         for k in range(NCTX):
             with m.If(launch & (launch_ctx == k)):
                 m.d.sync += older[k].eq(act_vec & ~(1 << k))
+            with m.Elif(launch):  # the relaunched context is now the youngest
+                m.d.sync += older[k].eq(older[k] & ~(Const(1, NCTX) << launch_ctx))
             h = Const(0, C)
             for j in range(NCTX):
                 if j != k:
@@ -384,11 +386,17 @@ class PE(wiring.Component):
         # the element waits for its wavelets).
         probing = Signal()
         m.d.comb += probing.eq(~phase1 & ~elig.any() & waiting.any())
+        # Oldest first: memory-only ops (always eligible until fully issued) then issue their groups
+        # in launch order, so they complete in launch order and, with the interlock below, behave
+        # as if executed one after the other (docs/isa.md "Ordering").
+        first = Signal(NCTX)
+        for k in range(NCTX):
+            m.d.comb += first[k].eq(elig[k] & ~(older[k] & elig).any())
         with m.If(phase1):
             m.d.comb += ctx_issue.eq(phase_ctx)
         with m.Elif(elig.any()):
             for k in reversed(range(NCTX)):
-                with m.If(elig[k]):
+                with m.If(first[k]):
                     m.d.comb += ctx_issue.eq(k)
         with m.Else():
             for k in reversed(range(NCTX)):
@@ -536,8 +544,14 @@ class PE(wiring.Component):
         req_b = b_mem & ~got[1]
         req_d0 = is_fmac & d_on0 & ~got[2] & ~req_a
         req_d1 = is_fmac & ~d_on0 & ~got[2]
+        # Read-after-write interlock between contexts: a row that a group of another context will
+        # still write (in C, F or D0..D3) is not read (nor prefetched) until written. A context's
+        # own pending writes never hold it up (a well-formed op never reads what it wrote).
+        haz_rows = [Signal(name=f"haz_{r}") for r in ("a", "b", "d", "pf")]
+        haz = Signal()
+        m.d.comb += haz.eq((req_a & haz_rows[0]) | (req_b & haz_rows[1]) | ((req_d0 | req_d1) & haz_rows[2]))
         go = Signal()
-        m.d.comb += go.eq(try_issue & ~el_err)
+        m.d.comb += go.eq(try_issue & ~el_err & ~haz)
         bank_bits = (p.sram_banks - 1).bit_length()
         pf_try = Signal()  # prefetch the next A row on rd0 (rd0 idle)
         pf_try1 = Signal()  # ... on rd1 (rd0 reads the accumulator, rd1 idle): fmac with A, B, D in
@@ -554,7 +568,7 @@ class PE(wiring.Component):
                          v_rd1_row.eq(Mux(req_b, rows_of[1], Mux(req_d1, rows_of[2], pf_next)))]
             if bank_bits:
                 nb = pf_next[:bank_bits]
-                pf_ok = (a_mem & unit_ok[0] & (pf_next < ROWS) & ~nxt_e.any()
+                pf_ok = (a_mem & unit_ok[0] & (pf_next < ROWS) & ~nxt_e.any() & ~haz_rows[3]
                          & ~(sram.wr.req & (sram.wr.addr[:bank_bits] == nb)))
                 m.d.comb += [
                     pf_try.eq(pf_ok & ~req_a & ~req_d0 & ~(rd1_dem & (rd1_dem_row[:bank_bits] == nb))),
@@ -746,6 +760,10 @@ class PE(wiring.Component):
         ]
         with m.If(wb_done):
             m.d.sync += vec_elems.eq(vec_elems + wg.k)
+        pending = [(c_valid, c_g), (f_valid, f_g)] + list(zip(dv, dg, strict=True))
+        for hz, row in zip(haz_rows, [rows_of[0], rows_of[1], rows_of[2], pf_next[:RB]], strict=True):
+            terms = [v & ~g.dfout & (g.ctx != ctx_issue) & (g.drow == row) for v, g in pending]
+            m.d.comb += hz.eq(Cat(*terms).any())
         m.d.comb += pipe_empty.eq(~c_valid & ~f_valid & ~Cat(*dv).any())
         with m.If(clear | halt_now):
             m.d.sync += [c_valid.eq(0), f_valid.eq(0)] + [v.eq(0) for v in dv]

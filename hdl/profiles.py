@@ -64,7 +64,7 @@ class Profile:
 
 PROFILES: dict[str, Profile] = {
     "small": Profile(name="small", colors=8, fifo_depth=2, sram_kib=8, sram_banks=4, simd_f16=4,
-                     imem_words=1024, uthreads=2),
+                     imem_words=1024, uthreads=4),
     "wse": Profile(name="wse", colors=24, fifo_depth=2, sram_kib=48, sram_banks=8, simd_f16=4,
                    imem_words=4096, uthreads=8),
 }

@@ -11,6 +11,9 @@ Interface:
         .routes(mesh_routes)               validate (golden.routing) and queue every route write
         .router_writes(pe, [(addr, data)]) queue router configuration writes for one PE
         .pe_writes(pe, [(addr, data)])     queue PE load-bus writes for one PE
+        .pe_writes_all([(addr, data)], phase="pre"|"post")   writes for every PE, sent as one
+                                           broadcast per row before ("pre") or after ("post") the
+                                           per-PE writes (e.g. CLEAR + a shared image, then RUN)
         .streams() -> {row: [(color, payload, ctrl), ...]}   the wavelets for each row's west link
         .load_cycles_lower_bound()         the longest row stream (one wavelet per cycle per row)
     management_routes(mesh_routes, profile) add the management color's reset route to a golden mesh
@@ -58,6 +61,7 @@ class MeshLoader:
         self.profile = get_profile(profile)
         # per (row, target): {col: [(addr, data), ...]}
         self._writes = defaultdict(lambda: defaultdict(list))
+        self._all = {"pre": [], "post": []}
 
     def _check_pe(self, pe):
         r, c = pe
@@ -87,12 +91,28 @@ class MeshLoader:
 
     def pe_writes(self, pe, writes):
         self._check_pe(pe)
+        self._check_writes(pe, writes)
+        self._writes[(pe[0], MgmtTarget.PE)][pe[1]].extend(writes)
+
+    @staticmethod
+    def _check_writes(pe, writes):
         for addr, data in writes:
             if not 0 <= addr < 1 << ADDR_BITS:
                 raise LoadError(f"PE {pe}: load address {addr:#x} beyond the {ADDR_BITS}-bit management address")
             if not 0 <= data < 1 << 32:
                 raise LoadError(f"PE {pe}: load data {data:#x} is not a 32-bit word")
-        self._writes[(pe[0], MgmtTarget.PE)][pe[1]].extend(writes)
+
+    def pe_writes_all(self, writes, phase="pre"):
+        if phase not in self._all:
+            raise LoadError(f"phase {phase!r}: expected 'pre' or 'post'")
+        self._check_writes("(every PE)", writes)
+        self._all[phase].extend(writes)
+
+    def _broadcast(self, stream, writes):
+        m = self.profile.mgmt_color
+        for start, words in _bursts(writes):
+            stream.append((m, mgmt_header(MGMT_BROADCAST, MgmtTarget.PE, start), 1))
+            stream += [(m, w, 0) for w in words]
 
     def streams(self) -> dict:
         """{row: [(color, payload, ctrl), ...]} for each row's west-edge link, router writes first."""
@@ -101,6 +121,8 @@ class MeshLoader:
         for r in range(self.rows):
             stream = []
             for target in (MgmtTarget.ROUTER, MgmtTarget.PE):
+                if target == MgmtTarget.PE:
+                    self._broadcast(stream, self._all["pre"])
                 per_col = self._writes.get((r, target), {})
                 if not per_col:
                     continue
@@ -113,6 +135,7 @@ class MeshLoader:
                     for start, words in _bursts(writes):
                         stream.append((m, mgmt_header(col, target, start), 1))
                         stream += [(m, w, 0) for w in words]
+            self._broadcast(stream, self._all["post"])
             out[r] = stream
         return out
 
