@@ -4,22 +4,29 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.tessera-installed
 
-# `make sim` knobs (the fabric demo for now)
+# `make sim` knobs: mesh, GEMM shape (C = A.B, A is M x K), input type, GEMV density
 ROWS     ?= 4
 COLS     ?= 4
+M        ?= 64
+K        ?= 64
+N        ?= 64
+DTYPE    ?= f16
 PROFILE  ?= small
-WAVELETS ?= 20000
+DENSITY  ?= 0.1
 SEED     ?= 1
 WAVES    ?= 0
+# `make sim-fabric` knob
+WAVELETS ?= 20000
 # pytest-xdist workers for `make test`
 JOBS     ?= 2
 
-.PHONY: all sim test verilog lint wave bench fpga clean distclean venv help
+.PHONY: all sim sim-fabric test verilog lint wave bench fpga clean distclean venv help
 
 all: help
 
 help:
-	@echo "make sim      fabric demo: router mesh on Verilator vs the golden model (ROWS COLS PROFILE WAVELETS SEED WAVES=1)"
+	@echo "make sim      GEMM + sparse GEMV on a PE mesh, bit-exact vs golden (ROWS COLS M K N DTYPE PROFILE DENSITY SEED WAVES=1)"
+	@echo "make sim-fabric  router-mesh traffic demo vs the golden routing model (ROWS COLS PROFILE WAVELETS SEED WAVES=1)"
 	@echo "make test     full regression (pytest -n $(JOBS))"
 	@echo "make verilog  emit Verilog under build/verilog"
 	@echo "make lint     verilator --lint-only -Wall on the emitted Verilog, and ruff"
@@ -37,6 +44,10 @@ $(STAMP): pyproject.toml
 	@touch $@
 
 sim: $(STAMP)
+	$(PY) -m tb.demo_gemm --rows $(ROWS) --cols $(COLS) --m $(M) --k $(K) --n $(N) --dtype $(DTYPE) \
+	    --profile $(PROFILE) --density $(DENSITY) --seed $(SEED) $(if $(filter-out 0,$(WAVES)),--waves,)
+
+sim-fabric: $(STAMP)
 	$(PY) -m tb.demo_fabric --rows $(ROWS) --cols $(COLS) --profile $(PROFILE) \
 	    --wavelets $(WAVELETS) --seed $(SEED) $(if $(filter-out 0,$(WAVES)),--waves,)
 

@@ -214,8 +214,9 @@ class PE(wiring.Component):
 
         # ---------------------------------------------------------------- SRAM port arbitration
         # The load bus (and the zeroing sweep) own the write port; then the scalar core; the
-        # vector engine takes what is left. rd0 belongs to the vector engine; rd1 to the scalar
-        # core or the debug port when they ask, else to the vector engine.
+        # vector engine takes what is left. A scalar load takes rd0 when the vector engine does not
+        # need it this cycle (the row-buffered operand leaves rd0 idle every other cycle), else rd1;
+        # the debug port takes rd1; the vector engine gets the rest.
         ld_sram_we = Signal()
         ld_sram_row = Signal(RB)
         ld_sram_data = Signal(64)
@@ -226,6 +227,8 @@ class PE(wiring.Component):
         sc_wr_mask = Signal(8)
         sc_rd = Signal()
         sc_rd_row = Signal(RB)
+        sc_on0 = Signal()  # this cycle's scalar read uses rd0
+        v_rd0_dem = Signal()  # the vector engine's own rd0 demand (prefetches excluded)
         v_wr = Signal()
         v_wr_row = Signal(RB)
         v_wr_data = Signal(64)
@@ -248,15 +251,19 @@ class PE(wiring.Component):
         with m.Else():
             m.d.comb += [sram.wr.req.eq(v_wr), sram.wr.addr.eq(v_wr_row), sram.wr.data.eq(v_wr_data),
                          sram.wr.mask.eq(v_wr_mask), v_wr_ok.eq(sram.wr.gnt)]
-        m.d.comb += [sram.rd0.req.eq(v_rd0), sram.rd0.addr.eq(v_rd0_row)]
-        with m.If(sc_rd):
+        m.d.comb += sc_on0.eq(sc_rd & ~v_rd0_dem)
+        with m.If(sc_on0):
+            m.d.comb += [sram.rd0.req.eq(1), sram.rd0.addr.eq(sc_rd_row)]
+        with m.Else():
+            m.d.comb += [sram.rd0.req.eq(v_rd0), sram.rd0.addr.eq(v_rd0_row)]
+        with m.If(sc_rd & ~sc_on0):
             m.d.comb += [sram.rd1.req.eq(1), sram.rd1.addr.eq(sc_rd_row)]
         with m.Elif(dbg_sram):
             m.d.comb += [sram.rd1.req.eq(1), sram.rd1.addr.eq(self.dbg.addr[:RB])]
         with m.Else():
             m.d.comb += [sram.rd1.req.eq(v_rd1), sram.rd1.addr.eq(v_rd1_row)]
         # Both of a phase's reads must be granted in the same cycle (a partial grant is retried).
-        m.d.comb += [v_rd0_ok.eq(sram.rd0.gnt), v_rd1_ok.eq(sram.rd1.gnt & ~sc_rd & ~dbg_sram)]
+        m.d.comb += [v_rd0_ok.eq(sram.rd0.gnt & ~sc_on0), v_rd1_ok.eq(sram.rd1.gnt & ~(sc_rd & ~sc_on0) & ~dbg_sram)]
 
         # ---------------------------------------------------------------- vector contexts
         class Ctx:
@@ -558,8 +565,9 @@ class PE(wiring.Component):
         # memory then reads its three rows per group in 1.5 cycles (2/3 of the lanes)
         rd1_dem = Signal()
         rd1_dem_row = Signal(RB)
-        m.d.comb += [rd1_dem.eq(sc_rd | dbg_sram | (go & (req_b | req_d1))),
-                     rd1_dem_row.eq(Mux(sc_rd, sc_rd_row, Mux(dbg_sram, self.dbg.addr[:RB],
+        m.d.comb += v_rd0_dem.eq(go & (req_a | req_d0))
+        m.d.comb += [rd1_dem.eq((sc_rd & ~sc_on0) | dbg_sram | (go & (req_b | req_d1))),
+                     rd1_dem_row.eq(Mux(sc_rd & ~sc_on0, sc_rd_row, Mux(dbg_sram, self.dbg.addr[:RB],
                                                                 Mux(req_b, rows_of[1], rows_of[2]))))]
         with m.If(go):
             m.d.comb += [v_rd0.eq(req_a | req_d0 | pf_try),
@@ -571,7 +579,7 @@ class PE(wiring.Component):
                 pf_ok = (a_mem & unit_ok[0] & (pf_next < ROWS) & ~nxt_e.any() & ~haz_rows[3]
                          & ~(sram.wr.req & (sram.wr.addr[:bank_bits] == nb)))
                 m.d.comb += [
-                    pf_try.eq(pf_ok & ~req_a & ~req_d0 & ~(rd1_dem & (rd1_dem_row[:bank_bits] == nb))),
+                    pf_try.eq(pf_ok & ~req_a & ~req_d0 & ~sc_on0 & ~(rd1_dem & (rd1_dem_row[:bank_bits] == nb))),
                     pf_try1.eq(pf_ok & req_d0 & ~rd1_dem & (rows_of[2][:bank_bits] != nb)),
                 ]
         pf_ins = Signal()
@@ -913,6 +921,7 @@ class PE(wiring.Component):
         ld_op = Signal(6)
         ld_reg = Signal(4)
         ld_off = Signal(3)
+        ld_port0 = Signal()  # the load was served by rd0
         sh8 = Signal(6)
         m.d.comb += sh8.eq(addr[:3] << 3)
 
@@ -1011,8 +1020,9 @@ class PE(wiring.Component):
                             fail(ErrorCode.MISALIGNED)
                         with m.Else():
                             m.d.comb += [sc_rd.eq(1), sc_rd_row.eq(addr[3:3 + RB])]
-                            with m.If(sram.rd1.gnt):
-                                m.d.sync += [state.eq(_S_LOAD), ld_op.eq(op), ld_reg.eq(fa), ld_off.eq(addr[:3])]
+                            with m.If(Mux(sc_on0, sram.rd0.gnt, sram.rd1.gnt)):
+                                m.d.sync += [state.eq(_S_LOAD), ld_op.eq(op), ld_reg.eq(fa), ld_off.eq(addr[:3]),
+                                             ld_port0.eq(sc_on0)]
                     with m.Case(Opcode.SW, Opcode.SH):
                         with m.If(mem_range_bad):
                             fail(ErrorCode.SRAM_RANGE)
@@ -1074,7 +1084,7 @@ class PE(wiring.Component):
                     with m.Default():
                         fail(ErrorCode.ILLEGAL)
             with m.Case(_S_LOAD):
-                row = sram.rd1.data
+                row = Mux(ld_port0, sram.rd0.data, sram.rd1.data)
                 shifted = Signal(64)
                 m.d.comb += shifted.eq(row >> Cat(Const(0, 3), ld_off))
                 with m.Switch(ld_op):

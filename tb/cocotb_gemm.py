@@ -104,7 +104,8 @@ async def run_jobs(dut):
     cfg = tb_config()
     prof = get_profile(cfg.get("profile", "small"))
     rows, cols = cfg["rows"], cfg["cols"]
-    jobs = json.loads(open(cfg["jobs"]).read())
+    with open(cfg["jobs"]) as fh:
+        jobs = json.load(fh)
     h = FabricHarness(dut, rows, cols, prof.colors, random.Random(cfg.get("seed", 1)))
     results = []
     for i, job in enumerate(jobs):

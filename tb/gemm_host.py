@@ -400,6 +400,7 @@ def random_matrix(rng: np.random.Generator, shape, dtype="f16", kind="normal") -
                     [0x7F800000, 0xFF800000, 0x7FC00000, 0x80000000, 0x00000001, 0x80400000])
         mask = rng.random(shape) < 0.05
         x[mask] = rng.choice(np.array(specials, ut), size=int(mask.sum()))
+        x.flat[0], x.flat[-1] = specials[2], specials[0]  # at least one NaN and one infinity
     elif kind != "normal":
         raise KernelError(f"matrix kind {kind!r}: expected normal, zeros or special")
     return x

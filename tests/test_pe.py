@@ -292,6 +292,34 @@ def rtl_directed_cases():
         """
         cases.append(golden_case(f"fin_wait_address_error{sfx}", src, [(3, 5, 0), (3, 6, 0)],
                                  sram_window=(0x1f00, 0x2000), max_cycles=3000))
+    # docs/isa.md "Ordering": asynchronous memory-only ops on one short accumulator (read-after-write
+    # distances below the pipeline depth), a fill before and an FOUT mov after, then a FIN op that
+    # overwrites the operand the earlier ops read; each op has its own done task (one start each)
+    src = f"""
+        .task 0, t0
+        .start 0
+        .dsr d0, mem.f32, 0x100, 3, 1
+        .dsr d1, mem.f32, 0x200, 3, 1
+        .dsr d2, fout.f32, 5, 3
+        .dsr d3, fin.f32, 2, 3
+        .dsr d4, mem.f32, 0x300, 2, 1
+        .data 0x200
+        .word {_vals(rng, 3, 32)}
+        .text
+        t0: li r1, 0x3f800000
+            vfill.f32 d0, r1, done=1
+            li r2, 0x3fc00000
+            fmacs.f32 d0, d1, r2, done=2
+            fmacs.f32 d0, d1, r2, done=3
+            vadd.f32 d0, d0, d1, done=4
+            fmacs.f32 d0, d0, r2, done=6
+            vmov.f32 d2, d0, done=7
+            vmov.f32 d4, d0, done=8
+            vmov.f32 d1, d3, done=9
+            end
+    """ + "".join(f"\n        .task {t}, e{t}\n        .text\n        e{t}: end" for t in (1, 2, 3, 4, 6, 7, 8, 9))
+    inputs = [(2, rng.getrandbits(32) & 0x3FFFFFFF, 0) for _ in range(3)]
+    cases.append(golden_case("ordered_memory_only_ops", src, inputs, sram_window=(0, 0x400), stall_prob=0.3))
     return cases
 
 

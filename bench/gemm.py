@@ -1,0 +1,130 @@
+"""GEMM and sparse-GEMV figures measured on the Verilator mesh (docs/kernels.md).
+
+For the mesh given, runs the f16 -> f32 GEMM at each size of ``--sizes`` (square M = K = N) plus
+``--shape``, optionally the f32 GEMM at ``--shape``, and the sparse GEMV at ``--density`` and dense
+(every x nonzero, the same kernel), all checked bit for bit against golden/matmul.py. Writes a
+list of records (JSON) and two PNG plots next to it: MAC utilisation against matrix size, and the
+busy fraction over the mesh (per row of PEs: the mesh exposes each row's idle flag at its edge;
+per-PE counters sit inside the Verilator hierarchical tile and are not visible to the testbench).
+
+Records: rows, cols, profile, M, K, N, dtype, cycles, utilization, bit_exact, max_abs_err_f64, ...
+and for GEMV: density, nonzeros, cycles, dense_cycles, ratio.
+
+Usage:
+    python bench/gemm.py [--json build/bench/gemm.json] [--mesh 8x8] [--shape 256x256x256]
+                         [--sizes 64,128] [--density 0.1] [--f32] [--profile small] [--no-plots]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from tb.gemm_flow import format_table, gemm_case, gemv_case, run_cases  # noqa: E402
+from tb.gemm_host import KernelError  # noqa: E402
+from tb.runner import BUILD  # noqa: E402
+
+
+def _dims(text, n, what):
+    try:
+        vals = [int(v) for v in text.lower().split("x")]
+    except ValueError:
+        vals = []
+    if len(vals) != n or min(vals) < 1:
+        raise SystemExit(f"error: --{what} {text!r}: expected {n} positive integers joined by 'x'")
+    return vals
+
+
+def plots(records, path: Path):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    gemm = sorted((r for r in records if r["kind"] == "gemm" and r["dtype"] == "f16" and r["M"] == r["K"] == r["N"]),
+                  key=lambda r: r["M"])
+    out = []
+    if gemm:
+        fig, ax = plt.subplots(figsize=(5, 3.5))
+        ax.plot([r["M"] for r in gemm], [100 * r["utilization"] for r in gemm], "o-")
+        ax.axhline(85, color="grey", ls="--", lw=1, label="target 85 %")
+        ax.set_xlabel("M = K = N")
+        ax.set_ylabel("MAC utilisation (%)")
+        ax.set_title(f"f16->f32 GEMM on {gemm[0]['rows']}x{gemm[0]['cols']} ({gemm[0]['profile']})")
+        ax.set_ylim(0, 100)
+        ax.legend()
+        fig.tight_layout()
+        p = path.with_name(path.stem + "_utilization.png")
+        fig.savefig(p, dpi=120)
+        out.append(p)
+    big = max((r for r in records if r["kind"] == "gemm"), key=lambda r: r["M"] * r["K"] * r["N"], default=None)
+    if big:
+        import numpy as np
+        rows = np.array(big["busy_rows"])[:, None].repeat(big["cols"], axis=1)
+        fig, ax = plt.subplots(figsize=(4.5, 3.5))
+        im = ax.imshow(rows, vmin=0, vmax=1, cmap="viridis")
+        fig.colorbar(im, ax=ax, label="busy fraction")
+        ax.set_title(f"busy, {big['M']}x{big['K']}x{big['N']} {big['dtype']} (per row)")
+        ax.set_xlabel("column")
+        ax.set_ylabel("row")
+        fig.tight_layout()
+        p = path.with_name(path.stem + "_busy.png")
+        fig.savefig(p, dpi=120)
+        out.append(p)
+    return out
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--json", type=Path, default=BUILD / "bench" / "gemm.json")
+    ap.add_argument("--mesh", default="8x8")
+    ap.add_argument("--shape", default="256x256x256", help="MxKxN of the main GEMM")
+    ap.add_argument("--sizes", default="", help="extra square sizes for the utilisation curve, e.g. 64,128")
+    ap.add_argument("--density", type=float, default=0.1)
+    ap.add_argument("--f32", action="store_true", help="also run the f32 GEMM at --shape")
+    ap.add_argument("--profile", default="small")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--no-plots", action="store_true")
+    args = ap.parse_args(argv)
+    rows, cols = _dims(args.mesh, 2, "mesh")
+    m, k, n = _dims(args.shape, 3, "shape")
+    try:
+        sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
+        cases = [gemm_case(rows, cols, s, s, s, "f16", args.profile, args.seed) for s in sizes]
+        cases.append(gemm_case(rows, cols, m, k, n, "f16", args.profile, args.seed))
+        if args.f32:
+            cases.append(gemm_case(rows, cols, m, k, n, "f32", args.profile, args.seed))
+        cases.append(gemv_case(rows, cols, m, k, args.density, args.profile, args.seed))
+        cases.append(gemv_case(rows, cols, m, k, 1.0, args.profile, args.seed, name="gemv-dense"))
+    except (KernelError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(f"[gemm] {rows}x{cols} {args.profile}: {len(cases)} kernels (model build on first use; "
+          "progress every 10,000 cycles)", flush=True)
+    t0 = time.monotonic()
+    recs = run_cases(cases, f"bench-{m}x{k}x{n}", progress=10_000)
+    dense = recs[-1]
+    for r in recs:
+        if r["kind"] == "gemv":
+            r["dense_cycles"] = dense["cycles"]
+            r["ratio_to_dense"] = round(r["cycles"] / dense["cycles"], 4)
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(recs, indent=2))
+    print()
+    print(format_table(recs))
+    sparse = recs[-2]
+    print(f"\nsparse GEMV at density {sparse['density']}: {sparse['cycles']} cycles = "
+          f"{100 * sparse['ratio_to_dense']:.1f} % of the dense {dense['cycles']} cycles")
+    if not args.no_plots:
+        for p in plots(recs, args.json):
+            print(f"wrote {p}")
+    print(f"wrote {args.json} ({time.monotonic() - t0:.0f} s)")
+    return 0 if all(r["bit_exact"] for r in recs) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
