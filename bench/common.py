@@ -2,9 +2,11 @@
 
 Interface:
     bench_args(description, default_json) -> argparse.Namespace   --json, --profile, --no-cells
-    run_profiles(args, measure, design, top, cells_key, summary_keys, tag) -> {profile: figures} | None
+    run_profiles(args, measure, design, top, cells_key, summary_keys, tag, keep_memories=False)
+        -> {profile: figures} | None
         for each profile: figures = measure(profile); unless --no-cells, add the Yosys generic cell
-        count of design(profile) as figures[cells_key] (and figures[cells_key + "_by_type"]).
+        count of design(profile) as figures[cells_key] (and figures[cells_key + "_by_type"]);
+        keep_memories: memories stay one $mem_v2 cell each (bench/fabric.py yosys_cells).
         The JSON (summary_keys of the first profile at top level, plus "profiles") is rewritten after
         every profile, so a long synthesis of a later profile loses nothing. None on a bad profile.
 """
@@ -28,7 +30,7 @@ def bench_args(description: str, default_json):
     return ap
 
 
-def run_profiles(args, measure, design, top, cells_key, summary_keys, tag):
+def run_profiles(args, measure, design, top, cells_key, summary_keys, tag, keep_memories=False):
     from bench.fabric import yosys_cells
 
     try:
@@ -41,7 +43,7 @@ def run_profiles(args, measure, design, top, cells_key, summary_keys, tag):
         fig = measure(name)
         if not args.no_cells:
             print(f"[{tag}] {name}: Yosys synth of one {top} ...", flush=True)
-            syn = yosys_cells(design(name), top)
+            syn = yosys_cells(design(name), top, keep_memories=keep_memories)
             fig[cells_key] = syn["cells"]
             fig[cells_key + "_by_type"] = syn["by_type"]
         per[name] = fig

