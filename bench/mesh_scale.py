@@ -34,7 +34,7 @@ from hdl.profiles import ProfileError, get_profile  # noqa: E402
 _CHILD = r"""
 import json, resource, sys, time
 sys.path.insert(0, {repo!r})
-from tb.runner import Model
+from tb.runner import MESH_ARGS, MESH_VLT, Model
 from hdl.mesh import mesh_sources, generate_mesh
 args = json.loads(sys.argv[1])
 t0 = time.monotonic()
@@ -42,7 +42,7 @@ if args["what"] == "wafer":
     generate_mesh(args["rows"], args["cols"], args["profile"], args["out"], core=args["core"])
 else:
     m = Model(args["name"], mesh_sources(args["rows"], args["cols"], args["profile"], args["core"]), "tessera_mesh",
-              threads=args["threads"], hier_blocks=("tessera_tile",))
+              threads=args["threads"], hier_blocks=("tessera_tile",), extra_args=MESH_ARGS, extra_vlt=MESH_VLT)
     m.build()
 secs = time.monotonic() - t0
 rss = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
@@ -71,7 +71,7 @@ def parse_sizes(text: str):
 
 
 def measure(rows, cols, profile, core, threads, cycles) -> dict:
-    from tb.runner import BUILD, Model
+    from tb.runner import BUILD, MESH_ARGS, MESH_VLT, Model
 
     tag = "" if core else "_fabric"
     name = f"bench_mesh_{rows}x{cols}_{profile}{tag}_t{threads}"
@@ -87,7 +87,7 @@ def measure(rows, cols, profile, core, threads, cycles) -> dict:
     from hdl.mesh import mesh_sources
 
     model = Model(name, mesh_sources(rows, cols, profile, core), "tessera_mesh", threads=threads,
-                  hier_blocks=("tessera_tile",))
+                  hier_blocks=("tessera_tile",), extra_args=MESH_ARGS, extra_vlt=MESH_VLT)
     report = BUILD / "bench" / f"{name}.sim.json"
     report.parent.mkdir(parents=True, exist_ok=True)
     model.run("tb.cocotb_tile_mesh", testcase="clock_run", run_name="bench",

@@ -93,46 +93,57 @@ module {MESH_TOP} (
   localparam R = {R}, C = {C}, K = {K}, W = {W};
   // Link slots between tiles. Eastward/westward slot r*(C+1)+c lies west of column c (c = C: the
   // east edge); southward/northward slot r*C+c lies north of row r (r = R: the south edge).
-  wire [{H - 1}:0] ev, wv;
-  wire [{H * W - 1}:0] ed, wd;
-  wire [{H * K - 1}:0] er, wr;
-  wire [{V - 1}:0] sv, nv;
-  wire [{V * W - 1}:0] sd, nd;
-  wire [{V * K - 1}:0] sr, nr;
-  wire [{R * C - 1}:0] t_err, t_idle, t_halted;
+  // Unpacked arrays, one element per link: Verilator then connects each tile port to its own
+  // variable instead of slicing one huge packed vector per instance (which grew the generated
+  // code with the mesh).
+  wire ev [0:{H - 1}];
+  wire wv [0:{H - 1}];
+  wire [W-1:0] ed [0:{H - 1}];
+  wire [W-1:0] wd [0:{H - 1}];
+  wire [K-1:0] er [0:{H - 1}];
+  wire [K-1:0] wr [0:{H - 1}];
+  wire sv [0:{V - 1}];
+  wire nv [0:{V - 1}];
+  wire [W-1:0] sd [0:{V - 1}];
+  wire [W-1:0] nd [0:{V - 1}];
+  wire [K-1:0] sr [0:{V - 1}];
+  wire [K-1:0] nr [0:{V - 1}];
+  wire [C-1:0] terr [0:R-1];
+  wire [C-1:0] tidle [0:R-1];
+  wire [C-1:0] thalted [0:R-1];
 
   genvar r, c;
   generate
     for (r = 0; r < R; r = r + 1) begin : g_edge_we
       assign ev[r*(C+1)] = w_in_valid[r];
-      assign ed[r*(C+1)*W +: W] = w_in_data[r*W +: W];
-      assign w_in_ready[r*K +: K] = er[r*(C+1)*K +: K];
+      assign ed[r*(C+1)] = w_in_data[r*W +: W];
+      assign w_in_ready[r*K +: K] = er[r*(C+1)];
       assign w_out_valid[r] = wv[r*(C+1)];
-      assign w_out_data[r*W +: W] = wd[r*(C+1)*W +: W];
-      assign wr[r*(C+1)*K +: K] = w_out_ready[r*K +: K];
+      assign w_out_data[r*W +: W] = wd[r*(C+1)];
+      assign wr[r*(C+1)] = w_out_ready[r*K +: K];
       assign e_out_valid[r] = ev[r*(C+1)+C];
-      assign e_out_data[r*W +: W] = ed[(r*(C+1)+C)*W +: W];
-      assign er[(r*(C+1)+C)*K +: K] = e_out_ready[r*K +: K];
+      assign e_out_data[r*W +: W] = ed[r*(C+1)+C];
+      assign er[r*(C+1)+C] = e_out_ready[r*K +: K];
       assign wv[r*(C+1)+C] = e_in_valid[r];
-      assign wd[(r*(C+1)+C)*W +: W] = e_in_data[r*W +: W];
-      assign e_in_ready[r*K +: K] = wr[(r*(C+1)+C)*K +: K];
-      assign row_err[r] = |t_err[r*C +: C];
-      assign row_halted[r] = |t_halted[r*C +: C];
-      assign row_idle[r] = &t_idle[r*C +: C];
+      assign wd[r*(C+1)+C] = e_in_data[r*W +: W];
+      assign e_in_ready[r*K +: K] = wr[r*(C+1)+C];
+      assign row_err[r] = |terr[r];
+      assign row_halted[r] = |thalted[r];
+      assign row_idle[r] = &tidle[r];
     end
     for (c = 0; c < C; c = c + 1) begin : g_edge_ns
       assign sv[c] = n_in_valid[c];
-      assign sd[c*W +: W] = n_in_data[c*W +: W];
-      assign n_in_ready[c*K +: K] = sr[c*K +: K];
+      assign sd[c] = n_in_data[c*W +: W];
+      assign n_in_ready[c*K +: K] = sr[c];
       assign n_out_valid[c] = nv[c];
-      assign n_out_data[c*W +: W] = nd[c*W +: W];
-      assign nr[c*K +: K] = n_out_ready[c*K +: K];
+      assign n_out_data[c*W +: W] = nd[c];
+      assign nr[c] = n_out_ready[c*K +: K];
       assign s_out_valid[c] = sv[R*C+c];
-      assign s_out_data[c*W +: W] = sd[(R*C+c)*W +: W];
-      assign sr[(R*C+c)*K +: K] = s_out_ready[c*K +: K];
+      assign s_out_data[c*W +: W] = sd[R*C+c];
+      assign sr[R*C+c] = s_out_ready[c*K +: K];
       assign nv[R*C+c] = s_in_valid[c];
-      assign nd[(R*C+c)*W +: W] = s_in_data[c*W +: W];
-      assign s_in_ready[c*K +: K] = nr[(R*C+c)*K +: K];
+      assign nd[R*C+c] = s_in_data[c*W +: W];
+      assign s_in_ready[c*K +: K] = nr[R*C+c];
     end
     for (r = 0; r < R; r = r + 1) begin : g_row
       for (c = 0; c < C; c = c + 1) begin : g_col
@@ -143,15 +154,15 @@ module {MESH_TOP} (
         localparam integer VS = (r+1)*C+c;   // slot south of this tile
         {tile_module} tile (
           .clk(clk), .rst(rst), .col(COL),
-          .in_w__valid(ev[HW]), .in_w__data(ed[HW*W +: W]), .in_w__ready(er[HW*K +: K]),
-          .out_e__valid(ev[HE]), .out_e__data(ed[HE*W +: W]), .out_e__ready(er[HE*K +: K]),
-          .in_e__valid(wv[HE]), .in_e__data(wd[HE*W +: W]), .in_e__ready(wr[HE*K +: K]),
-          .out_w__valid(wv[HW]), .out_w__data(wd[HW*W +: W]), .out_w__ready(wr[HW*K +: K]),
-          .in_n__valid(sv[VN]), .in_n__data(sd[VN*W +: W]), .in_n__ready(sr[VN*K +: K]),
-          .out_s__valid(sv[VS]), .out_s__data(sd[VS*W +: W]), .out_s__ready(sr[VS*K +: K]),
-          .in_s__valid(nv[VS]), .in_s__data(nd[VS*W +: W]), .in_s__ready(nr[VS*K +: K]),
-          .out_n__valid(nv[VN]), .out_n__data(nd[VN*W +: W]), .out_n__ready(nr[VN*K +: K]),
-          .err(t_err[r*C+c]), .idle(t_idle[r*C+c]), .halted(t_halted[r*C+c])
+          .in_w__valid(ev[HW]), .in_w__data(ed[HW]), .in_w__ready(er[HW]),
+          .out_e__valid(ev[HE]), .out_e__data(ed[HE]), .out_e__ready(er[HE]),
+          .in_e__valid(wv[HE]), .in_e__data(wd[HE]), .in_e__ready(wr[HE]),
+          .out_w__valid(wv[HW]), .out_w__data(wd[HW]), .out_w__ready(wr[HW]),
+          .in_n__valid(sv[VN]), .in_n__data(sd[VN]), .in_n__ready(sr[VN]),
+          .out_s__valid(sv[VS]), .out_s__data(sd[VS]), .out_s__ready(sr[VS]),
+          .in_s__valid(nv[VS]), .in_s__data(nd[VS]), .in_s__ready(nr[VS]),
+          .out_n__valid(nv[VN]), .out_n__data(nd[VN]), .out_n__ready(nr[VN]),
+          .err(terr[r][c]), .idle(tidle[r][c]), .halted(thalted[r][c])
         );
       end
     end

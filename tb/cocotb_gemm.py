@@ -10,7 +10,10 @@ Config (tb.runner.tb_config()):
     jobs      path of a JSON list of jobs: {"load": {row: [[color, payload, ctrl], ...]},
               "inject": {link: [...]}, "expect": {link: {"color", "count"}}, "max_idle": cycles}
     results   path where a JSON list of {"outputs": {link: [...]}, "cycles", "load_cycles",
-              "busy_rows": [fraction of cycles each row was not idle], "status"} is written
+              "busy_rows": [fraction of cycles each row was not idle], "status", "pe_busy"} is
+              written; "pe_busy" ({"busy": per PE, the fraction of the job's cycles it was not idle; "elems": vector
+              elements completed per cycle}) only for jobs
+              with "pe_counters" (the model must be a flat build: tb.gemm_flow.mesh_model(flat=True))
     progress  print a progress line every this many cycles (0: never)
 
 ``cycles`` counts from the first data wavelet offered to the mesh to the cycle the last expected
@@ -52,6 +55,7 @@ async def play(h, job, rows, cols, log, progress=0):
     if any(st["err"]) or any(st["halted"]):
         raise AssertionError(f"error while loading: {st}")
     h.clear()
+    busy0 = _pe_counts(h.dut, rows, cols) if job.get("pe_counters") else None
     for name, wavelets in job["inject"].items():
         drv = h.drivers[link_of(name, rows, cols)]
         for w in wavelets:
@@ -90,13 +94,31 @@ async def play(h, job, rows, cols, log, progress=0):
             raise AssertionError(f"no progress for {job['max_idle']} cycles: {done_count()}/{total} result "
                                  f"wavelets, row status {h.row_status()}")
     cycles = h.cycle - start
+    pe_busy = None
+    if busy0 is not None:
+        busy1 = _pe_counts(h.dut, rows, cols)
+        pe_busy = {key: [[round((b1[key] - b0[key]) / max(1, cycles), 4) for b0, b1 in zip(r0, r1, strict=True)]
+                         for r0, r1 in zip(busy0, busy1, strict=True)] for key in ("busy", "elems")}
     await h.run_cycles(8)
     st = h.row_status()
     if any(st["err"]) or any(st["halted"]):
         raise AssertionError(f"a PE or router raised an error: {st}")
     return {"outputs": {n: [list(w) for w in h.monitors[link_of(n, rows, cols)].received] for n in job["expect"]},
             "cycles": cycles, "load_cycles": load_cycles, "busy_rows": [b / max(1, cycles) for b in busy],
-            "status": st, "wall_seconds": time.monotonic() - t0}
+            "status": st, "wall_seconds": time.monotonic() - t0, "pe_busy": pe_busy}
+
+
+def _pe_counts(dut, rows, cols):
+    """Each PE's busy-cycle and vector-element counters (docs/pe.md), read from inside the tiles:
+    possible only in a model built without the hierarchical tile block."""
+    out = []
+    for r in range(rows):
+        row = []
+        for c in range(cols):
+            pe = dut.g_row[r].g_col[c].tile.pe
+            row.append({"busy": pe.busy_cycles.value.to_unsigned(), "elems": pe.vec_elems.value.to_unsigned()})
+        out.append(row)
+    return out
 
 
 @cocotb.test()

