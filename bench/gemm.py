@@ -3,9 +3,13 @@
 For the mesh given, runs the f16 -> f32 GEMM at each size of ``--sizes`` (square M = K = N) plus
 ``--shape``, optionally the f32 GEMM at ``--shape``, and the sparse GEMV at ``--density`` and dense
 (every x nonzero, the same kernel), all checked bit for bit against golden/matmul.py. Writes a
-list of records (JSON) and two PNG plots next to it: MAC utilisation against matrix size, and the
-busy fraction over the mesh (per row of PEs: the mesh exposes each row's idle flag at its edge;
-per-PE counters sit inside the Verilator hierarchical tile and are not visible to the testbench).
+list of records (JSON) and PNG plots next to it: MAC utilisation against matrix size, and the busy
+fraction over the mesh — per row of PEs on the main mesh (the mesh exposes each row's idle flag at
+its edge; counters inside the Verilator hierarchical tile are not visible to the testbench), and,
+with ``--heatmap-mesh RxC``, per PE: a flat (non-hierarchical, slower to build) model of that mesh
+runs one more f16 GEMM (32 x 32 tiles, K = 256) and the testbench reads every PE's counters: the
+fraction of cycles it was not idle, and its vector-engine occupancy (vector elements completed per
+cycle over the 2 lanes of 32-bit ops).
 
 Records: rows, cols, profile, M, K, N, dtype, cycles, utilization, bit_exact, max_abs_err_f64, ...
 and for GEMV: density, nonzeros, cycles, dense_cycles, ratio.
@@ -61,7 +65,28 @@ def plots(records, path: Path):
         p = path.with_name(path.stem + "_utilization.png")
         fig.savefig(p, dpi=120)
         out.append(p)
-    big = max((r for r in records if r["kind"] == "gemm"), key=lambda r: r["M"] * r["K"] * r["N"], default=None)
+    for r in records:
+        if r.get("pe_busy"):
+            import numpy as np
+            fig, axes = plt.subplots(1, 2, figsize=(8, 3.5))
+            for ax, key, title in ((axes[0], "busy", "not idle"), (axes[1], "elems", "vector occupancy")):
+                data = np.array(r["pe_busy"][key], dtype=float) / (1 if key == "busy" else 2)
+                im = ax.imshow(data, vmin=0, vmax=1, cmap="viridis")
+                for (i, j), v in np.ndenumerate(data):
+                    ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=7,
+                            color="white" if v < 0.6 else "black")
+                ax.set_title(f"{title} per PE")
+                ax.set_xlabel("column")
+                ax.set_ylabel("row")
+                fig.colorbar(im, ax=ax, fraction=0.046)
+            fig.suptitle(f"{r['M']}x{r['K']}x{r['N']} f16 GEMM on {r['rows']}x{r['cols']}: "
+                         f"{100 * r['utilization']:.1f} % MAC utilisation")
+            fig.tight_layout()
+            p = path.with_name(path.stem + "_pe_heatmap.png")
+            fig.savefig(p, dpi=120)
+            out.append(p)
+    big = max((r for r in records if r["kind"] == "gemm" and not r.get("pe_busy")),
+              key=lambda r: r["M"] * r["K"] * r["N"], default=None)
     if big:
         import numpy as np
         rows = np.array(big["busy_rows"])[:, None].repeat(big["cols"], axis=1)
@@ -89,6 +114,7 @@ def main(argv=None) -> int:
     ap.add_argument("--profile", default="small")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--no-plots", action="store_true")
+    ap.add_argument("--heatmap-mesh", default="", help="RxC: also run a flat model of this mesh for a per-PE heat map")
     args = ap.parse_args(argv)
     rows, cols = _dims(args.mesh, 2, "mesh")
     m, k, n = _dims(args.shape, 3, "shape")
@@ -107,7 +133,12 @@ def main(argv=None) -> int:
           "progress every 10,000 cycles)", flush=True)
     t0 = time.monotonic()
     recs = run_cases(cases, f"bench-{m}x{k}x{n}", progress=10_000)
-    dense = recs[-1]
+    if args.heatmap_mesh:
+        hr, hc = _dims(args.heatmap_mesh, 2, "heatmap-mesh")
+        print(f"[gemm] per-PE heat map: flat {hr}x{hc} model (slow to build) ...", flush=True)
+        recs += run_cases([gemm_case(hr, hc, 32 * hr, 256, 32 * hc, "f16", args.profile, args.seed)],
+                          f"heatmap-{hr}x{hc}", progress=10_000, pe_counters=True)
+    dense = next(r for r in recs if r["name"] == "gemv-dense")
     for r in recs:
         if r["kind"] == "gemv":
             r["dense_cycles"] = dense["cycles"]
@@ -116,7 +147,7 @@ def main(argv=None) -> int:
     args.json.write_text(json.dumps(recs, indent=2))
     print()
     print(format_table(recs))
-    sparse = recs[-2]
+    sparse = next(r for r in recs if r["kind"] == "gemv" and r["name"] != "gemv-dense")
     print(f"\nsparse GEMV at density {sparse['density']}: {sparse['cycles']} cycles = "
           f"{100 * sparse['ratio_to_dense']:.1f} % of the dense {dense['cycles']} cycles")
     if not args.no_plots:
