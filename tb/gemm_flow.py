@@ -67,7 +67,7 @@ def gemv_case(rows, cols, m, k, density, profile="small", seed=1, name=None) -> 
     rng = np.random.default_rng(seed)
     a = host.random_matrix(rng, (m, k), "f16")
     x = host.sparse_vector(rng, k, density)
-    gold = gemv_bits(a, x, [], plan.col_blocks())
+    gold = gemv_bits(a, x, [(0, k)], [(0, k)])
     job = host.gemv_job(plan, a, x)
     return Case(name or f"gemv-{m}x{k}-d{density}-s{seed}", "gemv", plan, {"a": a, "x": x}, gold, job,
                 {"seed": seed, "density": density, "nonzeros": job["nonzeros"]})

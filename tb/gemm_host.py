@@ -15,11 +15,13 @@ the tiles leave through the east edge (eastern half of the columns, color CE) an
 (western half, CW): each PE sends its tile and a control wavelet that ADVANCEs its router's switch
 from "my RAMP" to "forward from upstream", so every edge link carries whole tiles in a fixed order.
 
-Sparse GEMV: y (M, f32) = A (M x K, f16) . x (K, f16). PE (r, c) holds A's block (r, c) column-major
-in SRAM (loaded through the edge with the program). Only x's nonzeros travel: (j << 16 | x_j) down
-column block c from the north edge (color CX); each starts a data task that does one ``fmacs`` of
-column j. A control wavelet ends the stream; the row then adds its partial sums west to east
-(colors CY0/CY1 alternate between neighbours) and the sum leaves the east edge.
+Sparse GEMV: y (M, f32) = A (M x K, f16) . x (K, f16). The rows are shared out over all PEs, row
+block b = r * C + c to PE (r, c), which holds its rows of A with every column, column-major, in SRAM
+(loaded through the edge with the program). Only x's nonzeros travel, down every column from the
+north edge (color CX, column broadcast): one wavelet (address of column j << 16 | x_j) per nonzero,
+which starts a data task doing one ``fmacs`` of column j, so cycles are proportional to the
+nonzeros. A control wavelet ends the stream; each PE then sends its block of y east (color CY, the
+same switch-sequenced read-out as the GEMM's tiles).
 
 Interface:
     plan_gemm(rows, cols, m, k, n, dtype="f16", profile="small") -> GemmPlan    (KernelError if bad)
@@ -48,7 +50,7 @@ __all__ = ["KernelError", "GemmPlan", "GemvPlan", "plan_gemm", "plan_gemv", "gem
 
 # GEMM colors; GEMV colors (a mesh runs one kernel at a time: the routes are reloaded per job)
 CA, CB, CE, CW = 0, 1, 2, 3
-CX, CY = 0, (1, 2)
+CX, CY = 0, 2
 #: estimated cycles lost per panel (pipeline drain, the three completion tasks, the step task)
 PANEL_OVERHEAD = 80
 
@@ -297,16 +299,16 @@ class GemvPlan:
     profile: str
     m: int
     k: int
-    mt: int
-    kc: int
+    mt: int  # rows of A (and of y) per PE
     layout: dict = field(default_factory=dict)
 
-    def col_blocks(self):
-        return [(c * self.kc, min((c + 1) * self.kc, self.k)) for c in range(self.cols)]
+    def block(self, r, c):
+        """The row block of PE (r, c): blocks run along the rows of the mesh, row-major."""
+        return r * self.cols + c
 
     def summary(self):
         return {"rows": self.rows, "cols": self.cols, "profile": self.profile, "M": self.m, "K": self.k,
-                "tile": [self.mt, self.kc]}
+                "tile": [self.mt, self.k]}
 
 
 def plan_gemv(rows, cols, m, k, profile="small") -> GemvPlan:
@@ -316,18 +318,18 @@ def plan_gemv(rows, cols, m, k, profile="small") -> GemvPlan:
         raise KernelError(str(e)) from None
     m, k = _positive_int("M", m), _positive_int("K", k)
     prof = get_profile(profile)
-    mt = _round_up(-(-m // rows), 4)  # whole 16-byte f16 column pitch: columns start row-aligned
-    kc = -(-k // cols)
+    # Every PE holds all K columns of its rows, so every nonzero is one fmacs in every PE and no
+    # partial sums need combining; each column is a whole number of SRAM rows (mt a multiple of 4).
+    mt = _round_up(-(-m // (rows * cols)), 4)
     sram = prof.sram_kib * 1024
     lay = {"Y": 0, "W": mt * 4}
-    lay["PARAM"] = lay["W"] + mt * kc * 2
-    lay["PARAM"] = _round_up(lay["PARAM"], 8)
-    lay["END"] = lay["PARAM"] + 24
-    if lay["END"] > sram or kc > 65535 or mt > 65535:
-        raise KernelError(f"a {m}x{k} GEMV on a {rows}x{cols} mesh needs a {mt}x{kc} f16 block of A per PE "
-                          f"({mt * kc * 2} bytes) and y ({mt * 4} bytes): more than the {sram} bytes of SRAM "
-                          f"in profile {prof.name}; use a larger mesh or a smaller matrix")
-    return GemvPlan(rows, cols, prof.name, m, k, mt, kc, lay)
+    lay["PARAM"] = _round_up(lay["W"] + mt * k * 2, 8)
+    lay["END"] = lay["PARAM"] + 16
+    if lay["END"] > sram or lay["END"] > 65535:
+        raise KernelError(f"a {m}x{k} GEMV on a {rows}x{cols} mesh needs {mt} rows of A ({mt * k * 2} bytes) "
+                          f"and of y ({mt * 4} bytes) per PE: more than the {sram} bytes of SRAM in profile "
+                          f"{prof.name}; use a larger mesh or a smaller matrix")
+    return GemvPlan(rows, cols, prof.name, m, k, mt, lay)
 
 
 def gemv_routes(plan: GemvPlan) -> MeshRoutes:
@@ -337,9 +339,8 @@ def gemv_routes(plan: GemvPlan) -> MeshRoutes:
         for c in range(C):
             pe = (r, c)
             mesh.set(pe, CX, ColorRoute.simple([Port.N], [Port.RAMP] if r == R - 1 else [Port.RAMP, Port.S]))
-            mesh.set(pe, CY[c % 2], ColorRoute.simple([Port.RAMP], [Port.E]))
-            if c > 0:
-                mesh.set(pe, CY[(c - 1) % 2], ColorRoute.simple([Port.W], [Port.RAMP]))
+            pos = [(mask_of(Port.RAMP), mask_of(Port.E))] + ([(mask_of(Port.W), mask_of(Port.E))] if c else [])
+            mesh.set(pe, CY, ColorRoute(tuple(pos)))
     return mesh
 
 
@@ -349,42 +350,44 @@ def gemv_job(plan: GemvPlan, a_bits, x_bits) -> dict:
 
     a = _check_matrix("A", a_bits, (plan.m, plan.k), "f16")
     x = _check_matrix("x", x_bits, (plan.k,), "f16")
-    R, C, mt, kc = plan.rows, plan.cols, plan.mt, plan.kc
-    ap = np.zeros((R * mt, C * kc), np.uint16)
-    ap[:plan.m, :plan.k] = a
+    R, C, mt = plan.rows, plan.cols, plan.mt
+    ap = np.zeros((R * C * mt, plan.k), np.uint16)
+    ap[:plan.m] = a
     image = assemble(gemv_source(plan), plan.profile).to_dict()
     lay = plan.layout
     per_pe = {}
     for r in range(R):
         for c in range(C):
-            block = ap[r * mt:(r + 1) * mt, c * kc:(c + 1) * kc].T  # column-major: column j contiguous
-            w = _words(block, "f16")
+            b = plan.block(r, c)
+            w = _words(ap[b * mt:(b + 1) * mt].T, "f16")  # column-major: column j contiguous
             writes = [(REGION["sram"] << 16 | (lay["W"] // 4 + i), v) for i, v in enumerate(w)]
-            writes += _sram_words(lay["PARAM"], _fout_dsr(CY[c % 2], mt), 2)
-            writes += _sram_words(lay["PARAM"] + 8, _fin_dsr(CY[(c - 1) % 2], mt) if c else 0, 2)
-            writes += _sram_words(lay["PARAM"] + 16, int(c == 0), 1)
+            writes += _sram_words(lay["PARAM"], _fout_dsr(CY, mt), 2)
+            writes += _sram_words(lay["PARAM"] + 8, CY, 1)
             per_pe[(r, c)] = writes
-    inject = {}
-    for c, (j0, j1) in enumerate(plan.col_blocks()):
-        stream = [[CX, (j - j0) << 16 | int(x[j]), 0] for j in range(j0, j1) if int(x[j]) & 0x7FFF]
-        stream.append([CX, 0, 1])  # end of x: flush (a control wavelet with no switch command)
-        inject[f"N{c}"] = stream
-    expect = {f"E{r}": {"color": CY[(C - 1) % 2], "count": mt} for r in range(R)}
+    # one wavelet per nonzero (+0 and -0 are zeros): the column's address in every PE, and x_j
+    stream = [[CX, (lay["W"] + j * mt * 2) << 16 | int(x[j]), 0] for j in range(plan.k) if int(x[j]) & 0x7FFF]
+    stream.append([CX, 0, 1])  # end of x: flush (a control wavelet with no switch command)
+    inject = {f"N{c}": stream for c in range(C)}
+    expect = {f"E{r}": {"color": CY, "count": C * (mt + 1)} for r in range(R)}
     return {"kind": "gemv", "plan": plan.summary(), "load": _load_streams(R, C, plan.profile, gemv_routes(plan),
                                                                           image, per_pe),
-            "inject": inject, "expect": expect, "max_idle": 20000,
-            "nonzeros": sum(len(s) - 1 for s in inject.values())}
+            "inject": inject, "expect": expect, "max_idle": 20000, "nonzeros": len(stream) - 1}
 
 
 def gemv_decode(plan: GemvPlan, outputs: dict) -> np.ndarray:
-    y = []
-    color = CY[(plan.cols - 1) % 2]
-    for r in range(plan.rows):
-        got = [w for w in outputs.get(f"E{r}", []) if w[0] == color]
-        if len(got) != plan.mt or any(w[2] for w in got):
-            raise AssertionError(f"E{r}: {len(got)} y wavelets on color {color}, expected {plan.mt} data wavelets")
-        y += [w[1] for w in got]
-    return np.array(y[:plan.m], np.uint32)
+    R, C, mt = plan.rows, plan.cols, plan.mt
+    y = np.zeros(R * C * mt, np.uint32)
+    for r in range(R):
+        got = [w for w in outputs.get(f"E{r}", []) if w[0] == CY]
+        if len(got) != C * (mt + 1):
+            raise AssertionError(f"E{r}: {len(got)} y wavelets on color {CY}, expected {C * (mt + 1)}")
+        for idx, c in enumerate(range(C - 1, -1, -1)):
+            seg = got[idx * (mt + 1):(idx + 1) * (mt + 1)]
+            if any(w[2] for w in seg[:-1]) or seg[-1][2] != 1 or seg[-1][1] != SwitchCmd.ADVANCE:
+                raise AssertionError(f"E{r}: the y block of PE ({r}, {c}) is not framed by one ADVANCE control wavelet")
+            b = plan.block(r, c)
+            y[b * mt:(b + 1) * mt] = [w[1] for w in seg[:-1]]
+    return y[:plan.m]
 
 
 # ------------------------------------------------------------------------------------------- data

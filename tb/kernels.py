@@ -170,10 +170,11 @@ def gemm_source(plan) -> str:
                         ca=CA, cb=CB, inner=_INNER_F16 if plan.dtype == "f16" else _INNER_F32, **lay)
 
 
-# Sparse GEMV on the mesh: task 1 runs once per nonzero x[j] (payload j << 16 | x_j) on color CX and
-# does one synchronous fmacs of column j; the control wavelet that ends the stream starts the
-# flush: the first column sends its y block east, the others add the block arriving from the west
-# and send the sum east (FIN + MEM -> FOUT, one element per cycle).
+# Sparse GEMV on the mesh: task 1 runs once per nonzero x[j] on color CX; its payload is
+# (address of A's column j in this PE) << 16 | x_j, and it issues one asynchronous fmacs of that
+# column into y (memory-only ops are ordered, docs/isa.md, so consecutive fmacs on y need no wait).
+# The control wavelet that ends the stream starts the flush: y leaves on the result color, then a
+# control wavelet ADVANCEs the router's switch to forward the tiles of the PEs to the west.
 _GEMV = """
     .equ MT, {mt}
     .equ W, {W}
@@ -181,32 +182,27 @@ _GEMV = """
     .task 0, setup
     .start 0
     .task 1, on_x, {cx}
+    .task 5, idle
     .dsr d0, mem.f32, 0, MT, 1
     .dsr d1, mem.f16, W, MT, 1
     .text
 setup:
-    vfill.f32 d0, r0
-    li    r2, W
-    li    r3, MT * 2
+    vfill.f32 d0, r0, done=5
+idle:
     end
 on_x:
     andi  r4, r14, 32
     bne   r4, r0, flush
     srli  r1, r15, 16
-    mul   r1, r1, r3
-    add   r1, r1, r2
     dbase d1, r1, 0
-    fmacs.f32.f16 d0, d1, r15
+    fmacs.f32.f16 d0, d1, r15, done=5
     end
 flush:
-    dld   d2, PARAM(r0)         ; FOUT f32: this PE's outgoing partial-sum color
-    lw    r9, PARAM + 16(r0)    ; 1 in the first column
-    bne   r9, r0, first
-    dld   d3, PARAM + 8(r0)     ; FIN f32: the partial sum from the west
-    vadd.f32 d2, d3, d0
-    end
-first:
+    dld   d2, PARAM(r0)         ; FOUT f32, this PE's result color, MT
+    lw    r9, PARAM + 8(r0)
     vmov.f32 d2, d0
+    li    r1, 1                 ; ADVANCE
+    send.c r1, r9
     end
 """
 
