@@ -123,8 +123,11 @@ def main(argv=None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     records = []
-    for r, c, prof in plan:
-        records.append(measure(r, c, prof, not args.fabric_only, args.threads, args.cycles))
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+
+    def save():  # after every record: a long run stopped early keeps what it measured
+        args.json.write_text(json.dumps(records, indent=2))
+
     if not args.no_wafer:
         print("[mesh_scale] generating the 750 x 994 wafer mesh ...", flush=True)
         out = REPO / "build" / "mesh" / "wafer_750x994"
@@ -133,8 +136,10 @@ def main(argv=None) -> int:
         records.append({"wafer": True, "rows": 750, "cols": 994, "profile": args.profile,
                         "core": not args.fabric_only, "generate_seconds": round(g["seconds"], 2),
                         "generate_peak_rss_mb": round(g["peak_rss_mb"], 1)})
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(records, indent=2))
+        save()
+    for r, c, prof in plan:
+        records.append(measure(r, c, prof, not args.fabric_only, args.threads, args.cycles))
+        save()
     print(f"\n{'mesh':>10} {'profile':>8} {'core':>5} {'thr':>4} {'build s':>8} {'peak MB':>8} {'PE-cyc/s':>10}")
     for rec in records:
         if rec.get("wafer"):
