@@ -32,8 +32,11 @@ __all__ = ["mesh_model", "gemm_case", "gemv_case", "run_cases", "format_table", 
 def mesh_model(rows, cols, profile="small", waves=False, threads=1, flat=False) -> Model:
     """The generated PE tile mesh; the same name and sources as the regression's fixture, so one
     build serves both. ``flat``: no hierarchical tile block (slower to build; the testbench can then
-    read counters inside the tiles)."""
+    read counters inside the tiles). A waveform build is always flat, so that it records every
+    signal of every tile (a hierarchical block's internals are not traced)."""
     from hdl.mesh import mesh_sources
+
+    flat = flat or waves
 
     name = f"tile_mesh_{rows}x{cols}_{profile}" + ("_flat" if flat else "") + ("_waves" if waves else "")
     return Model(name, mesh_sources(rows, cols, profile, True), "tessera_mesh", waves=waves, threads=threads,
