@@ -9,7 +9,8 @@ board's target clock (its Fmax), and one PE core (``hdl/pe.py``) synthesised (re
 Fmax shows in the 1x1 mesh build, whose critical path it holds).
 
 Full place-and-route of a PE mesh takes many minutes per size on a laptop-class machine; figures
-of earlier builds are reused with ``--reuse`` (their summary.json under build/fpga/).
+of earlier builds (and of the router and PE runs) are reused with ``--reuse`` (their
+summary.json / result.json under build/fpga/).
 
     {"board", "device", "rows", "cols", "luts", "ffs", "brams", "mults", "fmax_mhz", "target_mhz",
      "build_seconds", "largest_fitting": "RxC", "attempts": [{size, status, ...}],
@@ -18,7 +19,7 @@ of earlier builds are reused with ``--reuse`` (their summary.json under build/fp
 
 Usage:
     python bench/fpga.py --json build/bench/fpga.json [--board ulx3s] [--sizes 1x1,1x2,2x2]
-                         [--reuse] [--no-router-pnr] [--no-blocks]
+                         [--fabric-sizes 1x1,2x2] [--reuse] [--no-router-pnr] [--no-blocks]
 """
 
 import argparse
@@ -44,10 +45,10 @@ from fpga.build import (  # noqa: E402
 )
 
 
-def mesh_figures(board, sizes, profile, reuse, log):
+def mesh_figures(board, sizes, profile, reuse, log, fabric=False):
     attempts, best = [], None
     for rows, cols in sizes:
-        out = REPO / "build" / "fpga" / f"{board}-{rows}x{cols}"
+        out = REPO / "build" / "fpga" / f"{board}-{rows}x{cols}{'-fabric' if fabric else ''}"
         summary_path = out / "summary.json"
         try:
             if reuse and summary_path.exists():
@@ -59,7 +60,7 @@ def mesh_figures(board, sizes, profile, reuse, log):
                 f = json.loads((out / "failure.json").read_text())
                 raise {"does not fit": FitError, "timing": TimingError}.get(f["status"], BuildError)(f["message"])
             else:
-                s = build(board, rows, cols, profile, out=out, log=log)
+                s = build(board, rows, cols, profile, out=out, log=log, fabric=fabric)
             attempts.append({"size": f"{rows}x{cols}", "status": "ok", **{k: s[k] for k in (
                 "luts", "carry_ccu2c", "ffs", "brams", "mults", "fmax_mhz", "target_mhz", "build_seconds")}})
             best = s
@@ -89,7 +90,8 @@ def router_figures(profile, target_mhz, pnr: bool, log):
         # mode places and routes the logic alone and still reports the clock's Fmax
         rc, out, secs = _run([env["NEXTPNR_ECP5"], "--quiet", "--85k", "--package", "CABGA381", "--speed", "6",
                               "--json", "synth.json", "--out-of-context", "--freq", str(target_mhz),
-                              "--report", "report.json", "--log", f"{NAME}.tim", "--timing-allow-fail"],
+                              "--report", "report.json", "--log", f"{NAME}.tim", "--timing-allow-fail",
+                              "--router", "router2"],
                              work, env, "nextpnr.out")
         if rc:
             raise BuildError(f"nextpnr (router out of context) failed; log: {work / (NAME + '.tim')}")
@@ -116,6 +118,7 @@ def main(argv=None):
     ap.add_argument("--board", default="ulx3s")
     ap.add_argument("--profile", default="small")
     ap.add_argument("--sizes", default="1x1,1x2,2x2", help="mesh sizes to try, smallest first")
+    ap.add_argument("--fabric-sizes", default="", help="fabric-only meshes (router + loader tiles) to try too")
     ap.add_argument("--reuse", action="store_true", help="reuse summary.json of earlier builds")
     ap.add_argument("--no-router-pnr", action="store_true", help="router: synthesis only, no Fmax")
     ap.add_argument("--no-blocks", action="store_true", help="skip the router and PE figures")
@@ -123,15 +126,28 @@ def main(argv=None):
     board = get_board(a.board)
     sizes = [tuple(int(x) for x in s.split("x")) for s in a.sizes.split(",")]
     best, attempts = mesh_figures(a.board, sizes, a.profile, a.reuse, print)
+    if a.fabric_sizes:
+        fsizes = [tuple(int(x) for x in s.split("x")) for s in a.fabric_sizes.split(",")]
+        fbest, fattempts = mesh_figures(a.board, fsizes, a.profile, a.reuse, print, fabric=True)
     target = best["target_mhz"] if best else (board.target_mhz or board.clk_mhz)
     result = {"board": a.board, "profile": a.profile, "attempts": attempts,
               "largest_fitting": f"{best['rows']}x{best['cols']}" if best else None}
+    if a.fabric_sizes:
+        result["fabric_attempts"] = fattempts
+        result["fabric_largest_fitting"] = f"{fbest['rows']}x{fbest['cols']}" if fbest else None
     if best:
         result.update({k: best[k] for k in ("device", "rows", "cols", "luts", "carry_ccu2c", "ffs", "brams", "mults",
                                             "fmax_mhz", "target_mhz", "build_seconds", "placed")})
     if not a.no_blocks:
-        result["router"] = router_figures(a.profile, target, not a.no_router_pnr, print)
-        result["pe"] = pe_figures(a.profile, print)
+        for key, fn in (("router", lambda: router_figures(a.profile, target, not a.no_router_pnr, print)),
+                        ("pe", lambda: pe_figures(a.profile, print))):
+            saved = REPO / "build" / "fpga" / f"{key}-ooc" / "result.json"
+            if a.reuse and saved.exists():
+                print(f"bench: reusing {saved}")
+                result[key] = json.loads(saved.read_text())
+            else:
+                result[key] = fn()
+                saved.write_text(json.dumps(result[key]))
     a.json.parent.mkdir(parents=True, exist_ok=True)
     a.json.write_text(json.dumps(result, indent=2))
     print(json.dumps({k: v for k, v in result.items() if k != "placed"}, indent=2))

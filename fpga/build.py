@@ -164,7 +164,7 @@ def _fmax(report: dict):
 
 def build(board: str, rows: int, cols: int, profile: str = "small", out: Path | None = None,
           target_mhz: float | None = None, baud: int | None = None, fabric: bool = False, seed: int = 1,
-          log=print) -> dict:
+          log=print, router: str = "router1") -> dict:
     """Build one bitstream; return the summary (also written to summary.json)."""
     b = get_board(board)
     check_mesh_shape(rows, cols)
@@ -203,6 +203,7 @@ def build(board: str, rows: int, cols: int, profile: str = "small", out: Path | 
     rc, text, t_pnr = _run([env["NEXTPNR_ECP5"], "--quiet", "--log", f"{NAME}.tim", dev, "--package", pkg,
                             "--speed", str(platform.speed), "--json", f"{NAME}.json", "--lpf", f"{NAME}.lpf",
                             "--textcfg", f"{NAME}.config", "--report", "report.json", "--timing-allow-fail",
+                            "--router", router,
                             "--seed", str(seed)], out, env, "nextpnr.out")
     pnr_log = (out / f"{NAME}.tim").read_text() if (out / f"{NAME}.tim").exists() else text
     util = parse_utilisation(pnr_log)
@@ -276,10 +277,11 @@ def main(argv=None) -> int:
     ap.add_argument("--baud", type=int, default=None)
     ap.add_argument("--fabric", action="store_true", help="fabric-only tiles (router + loader, no PE)")
     ap.add_argument("--seed", type=int, default=1, help="nextpnr placement seed")
+    ap.add_argument("--router", default="router1", choices=("router1", "router2"), help="nextpnr router")
     ap.add_argument("--out", type=Path, default=None)
     a = ap.parse_args(argv)
     try:
-        build(a.board, a.rows, a.cols, a.profile, a.out, a.freq, a.baud, a.fabric, a.seed)
+        build(a.board, a.rows, a.cols, a.profile, a.out, a.freq, a.baud, a.fabric, a.seed, router=a.router)
     except (BoardError, MeshShapeError, ProfileError, BridgeError, MissingToolError, ValueError) as e:
         print(f"fpga: error: {e}", file=sys.stderr)
         return 2

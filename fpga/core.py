@@ -63,11 +63,19 @@ class TesseraFPGACore(wiring.Component):
         wiring.connect(m, br.tx, utx.stream)
         # The mesh is reset by the domain's reset (absent on FPGA platforms whose sync domain is
         # reset-less: flip-flops take their initial values at configuration), by a short
-        # power-on pulse of its own, and by the bridge's RESET command.
+        # power-on pulse of its own, and by the bridge's RESET command. The reset is registered
+        # (no glitches, one short path) and, on an ECP5, put on a global clock network (DCCA):
+        # it reaches every flip-flop of the mesh, and as a general-routing net that fanout
+        # congests place-and-route.
         por = Signal(range(POR_CYCLES + 1), init=POR_CYCLES)
         with m.If(por != 0):
             m.d.sync += por.eq(por - 1)
-        mesh_rst = ResetSignal(allow_reset_less=True) | (por != 0) | br.mesh_rst
+        mesh_rst = Signal(init=1)
+        m.d.sync += mesh_rst.eq(ResetSignal(allow_reset_less=True) | (por != 0) | br.mesh_rst)
+        if platform is not None and getattr(platform, "family", None) == "ecp5":
+            mesh_rst_g = Signal()
+            m.submodules.mesh_rst_buf = Instance("DCCA", i_CLKI=mesh_rst, i_CE=1, o_CLKO=mesh_rst_g)
+            mesh_rst = mesh_rst_g
         ports = {"i_clk": ClockSignal(), "i_rst": mesh_rst,
                  "o_row_err": br.row_err, "o_row_idle": br.row_idle, "o_row_halted": br.row_halted}
         for s in SIDES:
