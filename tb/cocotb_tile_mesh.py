@@ -28,15 +28,35 @@ def _edge_only(exit_):
     return exit_[1] != Port.RAMP
 
 
-async def load_through_west_edge(h, loader) -> int:
-    """Send every row's management stream into its west-edge link and wait until the mesh is
-    quiet; return the cycles from the first wavelet sent to the last one moving."""
-    for r, stream in loader.streams().items():
+async def load_through_west_edge(h, loader, max_cycles=1_000_000) -> int:
+    """Send every row's management stream into its west-edge link and wait until every row's
+    management echo has left its east edge (the management color's reset route passes each
+    wavelet along the whole row, docs/mesh.md), i.e. every tile has seen its last write; return
+    the cycles from the first wavelet offered to the last echo."""
+    streams = loader.streams()
+    want = {}
+    for r, stream in streams.items():
         for w in stream:
             h.drivers[((r, 0), Port.W)].send(*w)
+        want[r] = (len(stream), stream[0][0] if stream else None)
     start = h.cycle
+    last = start
+
+    def echoed(r):
+        n, color = want[r]
+        return sum(1 for w in h.monitors[((r, h.cols - 1), Port.E)].received if w[0] == color) >= n
+
+    pending = {r for r in want if want[r][0]}
+    while pending:
+        await h.step()
+        done = {r for r in pending if echoed(r)}
+        if done:
+            last = h.cycle
+            pending -= done
+        if h.cycle - start > max_cycles:
+            raise AssertionError(f"management streams not echoed after {max_cycles} cycles: rows {sorted(pending)}")
     await h.run_until_idle(quiet=16)
-    return h.last_progress - start
+    return last - start
 
 
 @cocotb.test()
