@@ -27,7 +27,7 @@ def fpga_core_model(rows: int, cols: int, profile: str = "small") -> Model:
 
 
 @pytest.mark.xdist_group("fpga_core_2x2")
-@pytest.mark.parametrize("case", ["bridge_routing", "bridge_program"])
+@pytest.mark.parametrize("case", ["bridge_routing", "bridge_program", "bridge_gemm"])
 def test_fpga_core_through_uart(case):
     run_cocotb(fpga_core_model(ROWS, COLS), "tb.cocotb_fpga", case, profile="small", rows=ROWS, cols=COLS,
                divisor=DIVISOR, wavelets=60, per_row=8, seed=11)
