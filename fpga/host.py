@@ -12,16 +12,25 @@ build/fpga/ulx3s-1x1/tessera.bit``):
     python -m fpga.host --port /dev/ttyUSB0 [--baud 1000000] status
     python -m fpga.host --port /dev/ttyUSB0 reset
     python -m fpga.host --port /dev/ttyUSB0 selftest [--per-row 16]
+    python -m fpga.host --port /dev/ttyUSB0 gemm [--m 16 --k 16 --n 16 --dtype f16 --density 0.1 --seed 1]
 
 ``selftest`` loads routes and a small program into every PE through the west edge, streams values
 through each row and checks what leaves the east edge against the golden PE mesh model
 (golden/pe_mesh_model.py), like tb/cocotb_fpga.py does in simulation.
+
+``gemm`` is the ``make sim`` demo on the board: the GEMM and sparse-GEMV jobs that tb/gemm_host.py
+builds for the simulation host (docs/kernels.md) are played through the bridge, the results are
+decoded and compared bit for bit with golden/matmul.py, and the same summary table is printed
+(cycles are the bridge's clock-cycle counter around the data phase, so on a board they include
+the UART transfer time).
 
 Interface:
     BridgeClient(port, timeout=5.0)   .shape (rows, cols, colors)  .rx_depth
         .inject(side, index, wavelets)  .drain()  .status() -> dict  .reset()
         .wait_wavelets(n)  .wavelets {(side, index): [(color, payload, ctrl)]}  .acks
     selftest(client, profile="small", per_row=16) -> dict
+    play_job(client, job, panels=1) -> {"outputs", "cycles", "load_cycles", "wall_seconds", ...}
+    gemm_demo(client, m, k, n, dtype="f16", density=0.1, seed=1, profile="small") -> [record]
 """
 
 import argparse
@@ -31,7 +40,7 @@ from collections import Counter, defaultdict, deque
 
 from .protocol import RESET_FRAME, STATUS_FRAME, FrameDecoder, flag_names, inject_frames
 
-__all__ = ["BridgeClient", "BridgeTimeout", "selftest", "main"]
+__all__ = ["BridgeClient", "BridgeTimeout", "selftest", "play_job", "gemm_demo", "main"]
 
 
 class BridgeTimeout(TimeoutError):
@@ -181,13 +190,63 @@ def selftest(client: BridgeClient, profile="small", per_row: int = 16) -> dict:
             "seconds": round(time.monotonic() - t0, 2)}
 
 
+def play_job(client: BridgeClient, job: dict, panels: int = 1) -> dict:
+    """Play a tb/gemm_host.py job through the bridge: the management streams into the west links
+    (waiting for their echo), then the data streams panel by panel (so that a link whose PE has not
+    yet posted its receive never holds up the bridge while another PE waits for its half of the
+    current panel), then wait for every expected result wavelet."""
+    t0 = time.monotonic()
+    st0 = client.status()
+    before = client.received
+    for r, stream in job["load"].items():
+        client.inject("w", int(r), [tuple(w) for w in stream])
+    client.drain()
+    client.wait_wavelets(before + sum(map(len, job["load"].values())))  # the management echo
+    client.wavelets.clear()
+    base = client.received
+    st1 = client.status()
+    for p in range(panels):
+        for name, wavelets in job["inject"].items():
+            chunk = -(-len(wavelets) // panels)
+            part = wavelets[p * chunk:(p + 1) * chunk]
+            if part:
+                client.inject(name[0].lower(), int(name[1:]), [tuple(w) for w in part])
+    client.drain()
+    client.wait_wavelets(base + sum(e["count"] for e in job["expect"].values()))
+    st2 = client.status()
+    if client.errors() or st2["flags"] or any(st2["row_err"]) or any(st2["row_halted"]):
+        raise AssertionError(f"bridge or mesh error: {client.errors()}, status {st2}")
+    outputs = {f"{s.upper()}{i}": [list(w) for w in ws] for (s, i), ws in client.wavelets.items()}
+    return {"outputs": outputs, "cycles": st2["cycles"] - st1["cycles"], "load_cycles": st1["cycles"] - st0["cycles"],
+            "busy_rows": [], "wall_seconds": time.monotonic() - t0}
+
+
+def gemm_demo(client: BridgeClient, m, k, n, dtype="f16", density=0.1, seed=1, profile="small") -> list:
+    """The make-sim demo on a board: a GEMM and a sparse GEMV, each checked against the golden
+    model; returns tb/gemm_flow.py records."""
+    from tb.gemm_flow import gemm_case, gemv_case, record
+
+    rows, cols, _ = client.shape
+    cases = [gemm_case(rows, cols, m, k, n, dtype, profile, seed), gemv_case(rows, cols, m, k, density, profile, seed)]
+    out = []
+    for case in cases:
+        client.reset()
+        panels = case.plan.panels if case.kind == "gemm" else 1
+        out.append(record(case, play_job(client, case.job, panels)))
+    return out
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m fpga.host", description=__doc__.split("\n\n")[0])
     ap.add_argument("--port", required=True, help="serial device, e.g. /dev/ttyUSB0")
     ap.add_argument("--baud", type=int, default=1_000_000)
     ap.add_argument("--profile", default="small")
     ap.add_argument("--per-row", type=int, default=16)
-    ap.add_argument("command", choices=("status", "reset", "selftest"))
+    for name, default in (("m", 16), ("k", 16), ("n", 16), ("seed", 1)):
+        ap.add_argument(f"--{name}", type=int, default=default, help="gemm: matrix sizes and data seed")
+    ap.add_argument("--dtype", default="f16", help="gemm: f16 (f32 accumulation) or f32")
+    ap.add_argument("--density", type=float, default=0.1, help="gemm: sparse GEMV density")
+    ap.add_argument("command", choices=("status", "reset", "selftest", "gemm"))
     a = ap.parse_args(argv)
     try:
         import serial
@@ -204,8 +263,20 @@ def main(argv=None) -> int:
         elif a.command == "reset":
             client.reset()
             print("reset done")
-        else:
+        elif a.command == "selftest":
             print(selftest(client, a.profile, a.per_row))
+        else:
+            from tb.gemm_flow import format_table
+            from tb.gemm_host import KernelError
+            try:
+                recs = gemm_demo(client, a.m, a.k, a.n, a.dtype, a.density, a.seed, a.profile)
+            except KernelError as e:
+                print(f"fpga.host: error: {e}", file=sys.stderr)
+                return 2
+            print(format_table(recs))
+            ok = all(r["bit_exact"] and r["f64_bound_ok"] for r in recs)
+            print("PASS (bit-exact against the golden models)" if ok else "FAIL")
+            return 0 if ok else 1
     return 0
 
 

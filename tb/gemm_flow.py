@@ -9,6 +9,7 @@ Interface:
     gemm_case(rows, cols, m, k, n, dtype="f16", profile="small", seed=1, kind="normal") -> Case
     gemv_case(rows, cols, m, k, density, profile="small", seed=1) -> Case
     run_cases(cases, run_name, progress=0, waves=False, threads=1) -> [record dict]   (one simulator launch)
+    record(case, result) -> record dict   (for other job players, e.g. fpga/host.py on a board)
     SUMMARY_KEYS, format_table(records) -> str
 A record: the plan summary plus cycles, load_cycles, utilization (useful MACs / (PEs x lanes x
 cycles)), bit_exact, mismatches, max_abs_err_f64 and f64_bound_ok, and for GEMV density, nonzeros.
@@ -26,7 +27,7 @@ from hdl.profiles import get_profile
 from tb import gemm_host as host
 from tb.runner import BUILD, MESH_ARGS, MESH_VLT, Model
 
-__all__ = ["mesh_model", "gemm_case", "gemv_case", "run_cases", "format_table", "Case"]
+__all__ = ["mesh_model", "gemm_case", "gemv_case", "run_cases", "record", "format_table", "Case"]
 
 
 def mesh_model(rows, cols, profile="small", waves=False, threads=1, flat=False) -> Model:
@@ -76,7 +77,8 @@ def gemv_case(rows, cols, m, k, density, profile="small", seed=1, name=None) -> 
                 {"seed": seed, "density": density, "nonzeros": job["nonzeros"]})
 
 
-def _record(case: Case, res: dict) -> dict:
+def record(case: Case, res: dict) -> dict:
+    """The figures and checks of one played case (res: a job player's result)."""
     p = case.plan
     prof = get_profile(p.profile)
     rec = {"name": case.name, "kind": case.kind, **p.summary(), **case.extra,
@@ -125,7 +127,7 @@ def run_cases(cases, run_name="gemm", progress=0, waves=False, threads=1, pe_cou
               config={"rows": rows, "cols": cols, "profile": profile, "jobs": str(jobs_path),
                       "results": str(results_path), "progress": progress})
     results = json.loads(results_path.read_text())
-    out = [_record(c, r) for c, r in zip(cases, results, strict=True)]
+    out = [record(c, r) for c, r in zip(cases, results, strict=True)]
     if waves:
         for rec in out:
             rec["waves"] = str(run_dir / "dump.fst")

@@ -18,6 +18,7 @@ from fpga.protocol import (
     inject_frames,
     link_byte,
     max_wavelets_per_frame,
+    parse_link,
     wavelet_bytes,
 )
 from fpga.uart import UARTError, UARTRx, UARTTx, divisor_for
@@ -537,3 +538,106 @@ def test_serial_client_keeps_the_window_and_files_wavelets():
     client.reset()
     with pytest.raises(BridgeTimeout):
         client.wait_wavelets(51)
+
+
+class KernelBoard(FakePort):
+    """A stand-in for a board running the GEMM demo, at the wavelet level: management wavelets come
+    back as the mesh's echo (west link r -> east link r); once a job's data wavelets are all in, it
+    answers with the result wavelets a correct mesh sends (the golden results in the hardware's
+    framing). It checks the host's side of ``fpga.host gemm``: streams, flow control, decoding."""
+
+    def __init__(self, rows, cols, jobs, rx_depth=200):
+        super().__init__(rx_depth=rx_depth)
+        self.rows, self.cols = rows, cols
+        self.jobs = list(jobs)  # [(data wavelets expected, {(side, index): [(color, payload, ctrl)]})]
+        self.data_in = 0
+        self._len = __import__("fpga.bridge", fromlist=["status_length"]).status_length(rows)
+
+    def _status(self):
+        vals = {"version": 1, "rows": self.rows, "cols": self.cols, "colors": self.colors, "flags": 0,
+                "rx_depth": self.rx_depth, "cycles": 1000 + self.injected, "injected": self.injected,
+                "collected": 0, "row_err": 0, "row_idle": (1 << self.rows) - 1, "row_halted": 0}
+        body = b"".join(vals[n].to_bytes(k or 1, "little") for n, k in self._fields)
+        return bytes([self._reply.STATUS, self._len]) + body
+
+    def _work(self):
+        while self.fifo:
+            cmd = self.fifo[0]
+            if cmd in (Cmd.STATUS, Cmd.RESET):
+                del self.fifo[:1]
+                self.out += self._status() if cmd == Cmd.STATUS else bytes([self._reply.RESET_DONE])
+                continue
+            n = self.fifo[2]
+            if len(self.fifo) < 3 + 5 * n:
+                return
+            frame = bytes(self.fifo[:3 + 5 * n])
+            del self.fifo[:3 + 5 * n]
+            side, index = parse_link(frame[1])
+            for k in range(n):
+                w = frame[3 + 5 * k:8 + 5 * k]
+                payload, color, ctrl = unpack_wavelet(int.from_bytes(w, "little"))
+                if color == 7:  # management: the echo leaves the row's east link
+                    self.out += bytes([self._reply.WAVELET, link_byte("e", index)]) + w
+                else:
+                    self.data_in += 1
+            self.injected += n
+            self.out += bytes([self._reply.ACK, frame[1], 0])
+            if self.jobs and self.data_in == self.jobs[0][0]:
+                _, outputs = self.jobs.pop(0)
+                self.data_in = 0
+                for (s, i), ws in outputs.items():
+                    for c, p, x in ws:
+                        self.out += bytes([self._reply.WAVELET, link_byte(s, i)]) + wavelet_bytes(c, p, x)
+
+
+def _golden_outputs(case):
+    """The result wavelets a correct mesh sends for a case (the inverse of gemm/gemv_decode)."""
+    import numpy as np
+
+    from hdl.wavelet import SwitchCmd
+    from tb.gemm_host import CE, CW, CY
+
+    p, out = case.plan, {}
+    if case.kind == "gemm":
+        cp = np.zeros((p.rows * p.mt, p.cols * p.nt), np.uint32)
+        cp[:p.m, :p.n] = case.golden
+        for r in range(p.rows):
+            sides = (("e", range(p.cols - 1, p.west_cols - 1, -1), CE), ("w", range(p.west_cols), CW))
+            for side, order, color in sides:
+                ws = []
+                for c in order:
+                    tile = cp[r * p.mt:(r + 1) * p.mt, c * p.nt:(c + 1) * p.nt].reshape(-1)
+                    ws += [(color, int(v), 0) for v in tile] + [(color, int(SwitchCmd.ADVANCE), 1)]
+                if ws:
+                    out[(side, r)] = ws
+    else:
+        y = np.zeros(p.rows * p.cols * p.mt, np.uint32)
+        y[:p.m] = case.golden
+        for r in range(p.rows):
+            ws = []
+            for c in range(p.cols - 1, -1, -1):
+                b = p.block(r, c)
+                ws += [(CY, int(v), 0) for v in y[b * p.mt:(b + 1) * p.mt]] + [(CY, int(SwitchCmd.ADVANCE), 1)]
+            out[("e", r)] = ws
+    return out
+
+
+def test_serial_gemm_demo_against_a_stand_in_board():
+    from fpga.host import BridgeClient, gemm_demo
+    from tb.gemm_flow import gemm_case, gemv_case
+
+    rows, cols, (m, k, n), seed = 2, 3, (9, 20, 11), 5
+    cases = [gemm_case(rows, cols, m, k, n, "f16", seed=seed), gemv_case(rows, cols, m, k, 0.3, seed=seed)]
+    jobs = [(sum(map(len, c.job["inject"].values())), _golden_outputs(c)) for c in cases]
+    port = KernelBoard(rows, cols, jobs)
+    recs = gemm_demo(BridgeClient(port, timeout=0.5), m, k, n, "f16", 0.3, seed)
+    assert not port.overflowed, "the client sent more bytes than the receive FIFO holds"
+    assert [r["kind"] for r in recs] == ["gemm", "gemv"] and all(r["bit_exact"] for r in recs), recs
+    assert port.jobs == [], "the board stand-in did not receive every data wavelet of both jobs"
+    # a wrong result is reported, not hidden
+    bad = _golden_outputs(cases[0])
+    side = ("w", 0)  # the tile of PE (0, 0): its first value is C[0, 0], not padding
+    bad[side][0] = (bad[side][0][0], bad[side][0][1] ^ 1, 0)
+    port = KernelBoard(rows, cols, [(jobs[0][0], bad), jobs[1]])
+    recs = gemm_demo(BridgeClient(port, timeout=0.5), m, k, n, "f16", 0.3, seed)
+    assert not recs[0]["bit_exact"] and recs[0]["mismatches"] == 1
