@@ -8,7 +8,7 @@ import random
 
 import pytest
 from amaranth import Elaboratable, Module
-from amaranth.sim import Simulator
+from amaranth_sim import simulate as run
 
 from fpga.bridge import RESET_CYCLES, BridgeError, Cmd, Flag, HostBridge, check_bridge_params
 from fpga.protocol import (
@@ -25,18 +25,6 @@ from fpga.uart import UARTError, UARTRx, UARTTx, divisor_for
 from hdl.wavelet import WAVELET_BITS, pack_wavelet, unpack_wavelet
 
 DIV = 5  # cycles per UART bit in these tests
-
-
-def run(dut, bench, clock_period=1e-6):
-    """Clock ``dut`` and run ``await bench(ctx, dut)`` as its testbench until it returns."""
-    sim = Simulator(dut)
-    sim.add_clock(clock_period)
-
-    async def process(ctx):
-        await bench(ctx, dut)
-
-    sim.add_testbench(process)
-    sim.run()
 
 
 # ---------------------------------------------------------------- UART
