@@ -118,26 +118,14 @@ class BridgeClient:
         return [(s, i, flag_names(f)) for s, i, f in self.acks if f]
 
 
-PROGRAM = """
-.task 1, on_x, {cin}
-.text
-on_x:
-    addi  r1, r15, 1
-    send  r1, {cout}
-    end
-"""
-
-
 def selftest(client: BridgeClient, profile="small", per_row: int = 16) -> dict:
     """Routes + a program through the bridge, values through every row, results against the golden
     PE mesh model. Returns a summary; raises AssertionError on a mismatch."""
     from golden.pe_mesh_model import PEMeshModel
-    from golden.routing import ColorRoute, MeshRoutes, Port
-    from hdl.asm import assemble
+    from golden.routing import Port
     from hdl.isa import pe_params
     from hdl.profiles import get_profile
-    from tb.host import MeshLoader
-    from tb.pe_harness import CTRL_RUN, REGION, load_ops
+    from tb.kernels import row_echo_setup
 
     prof = get_profile(profile)
     rows, cols, colors = client.shape
@@ -146,20 +134,7 @@ def selftest(client: BridgeClient, profile="small", per_row: int = 16) -> dict:
     t0 = time.monotonic()
     client.reset()
     cin, cout = 1, 2
-    mesh = MeshRoutes(rows, cols, prof.colors)
-    for r in range(rows):
-        for c in range(cols):
-            last = c == cols - 1
-            mesh.set((r, c), cin, ColorRoute.simple([Port.W], [Port.RAMP] if last else [Port.RAMP, Port.E]))
-            mesh.set((r, c), cout, ColorRoute.simple([Port.RAMP] if c == 0 else [Port.RAMP, Port.W], [Port.E]))
-    image = assemble(PROGRAM.format(cin=cin, cout=cout), prof.name)
-    loader = MeshLoader(rows, cols, prof)
-    loader.routes(mesh)
-    writes = load_ops(image.to_dict(), prof.sram_kib * 1024) + [(REGION["ctrl"] << 16, CTRL_RUN)]
-    for r in range(rows):
-        for c in range(cols):
-            loader.pe_writes((r, c), writes)
-    streams = loader.streams()
+    mesh, image, streams = row_echo_setup(rows, cols, prof.name, cin, cout)
     for r, s in streams.items():
         client.inject("w", r, s)
     client.drain()

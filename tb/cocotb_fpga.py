@@ -143,43 +143,18 @@ async def bridge_routing(dut):
                   host.uart.bytes_received)
 
 
-PROGRAM = """
-.task 1, on_x, {cin}          ; data task: every wavelet on color {cin} starts it
-.text
-on_x:
-    addi  r1, r15, 1          ; r15 = the wavelet's payload
-    send  r1, {cout}
-    end
-"""
-
-
 @cocotb.test()
 async def bridge_program(dut):
     from golden.pe_mesh_model import PEMeshModel
-    from golden.routing import ColorRoute
-    from hdl.asm import assemble
     from hdl.isa import pe_params
-    from tb.pe_harness import CTRL_RUN, REGION, load_ops
+    from tb.kernels import row_echo_setup
 
     cfg = tb_config()
     prof = get_profile(cfg.get("profile", "small"))
     rows, cols = cfg["rows"], cfg["cols"]
     host = await start(dut, cfg)
     cin, cout = 1, 2
-    mesh = MeshRoutes(rows, cols, prof.colors)
-    for r in range(rows):
-        for c in range(cols):
-            last = c == cols - 1
-            mesh.set((r, c), cin, ColorRoute.simple([Port.W], [Port.RAMP] if last else [Port.RAMP, Port.E]))
-            mesh.set((r, c), cout, ColorRoute.simple([Port.RAMP] if c == 0 else [Port.RAMP, Port.W], [Port.E]))
-    image = assemble(PROGRAM.format(cin=cin, cout=cout), prof.name)
-    loader = MeshLoader(rows, cols, prof)
-    loader.routes(mesh)
-    writes = load_ops(image.to_dict(), prof.sram_kib * 1024) + [(REGION["ctrl"] << 16, CTRL_RUN)]
-    for r in range(rows):
-        for c in range(cols):
-            loader.pe_writes((r, c), writes)
-    streams = loader.streams()
+    mesh, image, streams = row_echo_setup(rows, cols, prof.name, cin, cout)
     for r, stream in streams.items():
         await host.inject("w", r, stream)
     await host.drain()

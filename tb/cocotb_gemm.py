@@ -46,11 +46,7 @@ def link_of(name, rows, cols):
 async def play(h, job, rows, cols, log, progress=0):
     from tb.cocotb_tile_mesh import load_through_west_edge
 
-    class _Loader:  # the streams are already built
-        def streams(self):
-            return {int(r): [tuple(w) for w in s] for r, s in job["load"].items()}
-
-    load_cycles = await load_through_west_edge(h, _Loader())
+    load_cycles = await load_through_west_edge(h, {int(r): [tuple(w) for w in s] for r, s in job["load"].items()})
     st = h.row_status()
     if any(st["err"]) or any(st["halted"]):
         raise AssertionError(f"error while loading: {st}")

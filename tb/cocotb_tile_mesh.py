@@ -28,12 +28,12 @@ def _edge_only(exit_):
     return exit_[1] != Port.RAMP
 
 
-async def load_through_west_edge(h, loader, max_cycles=1_000_000) -> int:
-    """Send every row's management stream into its west-edge link and wait until every row's
+async def load_through_west_edge(h, streams, max_cycles=1_000_000) -> int:
+    """Send every row's management stream ({row: [(color, payload, ctrl)]}, e.g. MeshLoader.streams())
+    into its west-edge link and wait until every row's
     management echo has left its east edge (the management color's reset route passes each
     wavelet along the whole row, docs/mesh.md), i.e. every tile has seen its last write; return
     the cycles from the first wavelet offered to the last echo."""
-    streams = loader.streams()
     want = {}
     for r, stream in streams.items():
         for w in stream:
@@ -73,7 +73,7 @@ async def front_door_routing(dut):
     await h.reset()
 
     # 1. load the routes through the west edge
-    load_cycles = await load_through_west_edge(h, loader)
+    load_cycles = await load_through_west_edge(h, loader.streams())
     reset_state = management_routes(MeshRoutes(rows, cols, prof.colors), prof)
     echo = compare_fabric(simulate(reset_state, h.injections()), h.observed(), observable=_edge_only)
     assert all(v == 0 for v in h.row_status()["err"]), f"error after loading: {h.row_status()}"
@@ -121,7 +121,7 @@ async def clock_run(dut):
     loader.routes(mesh)
     h = FabricHarness(dut, rows, cols, prof.colors, random.Random(1))
     await h.reset()
-    load_cycles = await load_through_west_edge(h, loader)
+    load_cycles = await load_through_west_edge(h, loader.streams())
     load_wavelets = sum(len(s) for s in loader.streams().values())
     h.clear()
     for link, c in sources:
@@ -137,16 +137,6 @@ async def clock_run(dut):
                    "load_wavelets": load_wavelets}, fh)
 
 
-PROGRAM = """
-.task 1, on_x, {cin}          ; data task: every wavelet on color {cin} starts it
-.text
-on_x:
-    addi  r1, r15, 1          ; r15 = the wavelet's payload
-    send  r1, {cout}
-    end
-"""
-
-
 @cocotb.test()
 async def front_door_program(dut):
     """End to end through the edge: routes and one program (broadcast) are loaded through the west
@@ -154,30 +144,16 @@ async def front_door_program(dut):
     along the row; the east edge must receive exactly cols copies of x + 1 for every x."""
     from collections import Counter
 
-    from golden.routing import ColorRoute
-    from hdl.asm import assemble
-    from tb.pe_harness import CTRL_RUN, REGION, load_ops
+    from tb.kernels import row_echo_setup
 
     cfg = tb_config()
     prof = get_profile(cfg.get("profile", "small"))
     rows, cols = cfg["rows"], cfg["cols"]
     cin, cout = 1, 2
-    mesh = MeshRoutes(rows, cols, prof.colors)
-    for r in range(rows):
-        for c in range(cols):
-            last = c == cols - 1
-            mesh.set((r, c), cin, ColorRoute.simple([Port.W], [Port.RAMP] if last else [Port.RAMP, Port.E]))
-            mesh.set((r, c), cout, ColorRoute.simple([Port.RAMP] if c == 0 else [Port.RAMP, Port.W], [Port.E]))
-    image = assemble(PROGRAM.format(cin=cin, cout=cout), prof.name).to_dict()
-    loader = MeshLoader(rows, cols, prof)
-    loader.routes(mesh)
-    writes = load_ops(image, prof.sram_kib * 1024) + [(REGION["ctrl"] << 16, CTRL_RUN)]
-    for r in range(rows):
-        for c in range(cols):
-            loader.pe_writes((r, c), writes)
+    _, _, streams = row_echo_setup(rows, cols, prof.name, cin, cout)
     h = FabricHarness(dut, rows, cols, prof.colors, random.Random(cfg.get("seed", 1)))
     await h.reset()
-    load_cycles = await load_through_west_edge(h, loader)
+    load_cycles = await load_through_west_edge(h, streams)
     h.clear()
     h.start_noise(idle_prob=0.2, stall_prob=0.2)
     n = cfg.get("per_row", 50)
@@ -193,4 +169,4 @@ async def front_door_program(dut):
     status = h.row_status()
     assert not any(status["err"]) and not any(status["halted"]), status
     dut._log.info("front-door program: %d wavelets loaded in %d cycles; %d results checked in %d cycles",
-                  sum(len(s) for s in loader.streams().values()), load_cycles, rows * cols * n, cycles)
+                  sum(len(s) for s in streams.values()), load_cycles, rows * cols * n, cycles)

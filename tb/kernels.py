@@ -8,11 +8,14 @@ Interface:
         ``weights`` is the data directive holding W, e.g. ".f16 1, 2, 3" or ".half 0x3c00, ...".
     gemm_source(plan) -> str     the mesh GEMM PE program for a tb.gemm_host.GemmPlan (docs/kernels.md)
     gemv_source(plan) -> str     the mesh sparse-GEMV PE program for a tb.gemm_host.GemvPlan
+    row_echo_setup(rows, cols, profile, cin=1, cout=2) -> (routes, image, streams)
+                                 the front-door smoke program (payload + 1) with its routes and
+                                 management streams, used by the tile-mesh, FPGA-core and board tests
 """
 
 from __future__ import annotations
 
-__all__ = ["sparse_gemv_source", "gemm_source", "gemv_source"]
+__all__ = ["sparse_gemv_source", "gemm_source", "gemv_source", "row_echo_setup", "ROW_ECHO"]
 
 _SPARSE_GEMV = """
     .equ M, {m}
@@ -211,3 +214,40 @@ def gemv_source(plan) -> str:
     from tb.gemm_host import CX
 
     return _GEMV.format(mt=plan.mt, cx=CX, **plan.layout)
+
+
+# The front-door smoke program: every wavelet on color cin starts a data task that sends payload + 1
+# on color cout. With row_echo_setup's routes each input entering a row's west edge reaches every
+# PE of the row, and every result leaves the row's east edge.
+ROW_ECHO = """
+.task 1, on_x, {cin}          ; data task: every wavelet on color {cin} starts it
+.text
+on_x:
+    addi  r1, r15, 1          ; r15 = the wavelet's payload
+    send  r1, {cout}
+    end
+"""
+
+
+def row_echo_setup(rows, cols, profile, cin=1, cout=2):
+    """Routes (cin row-broadcast from the west edge, cout merged eastward), the assembled image
+    and the management streams that load both and start every PE: (mesh_routes, image, streams)."""
+    from golden.routing import ColorRoute, MeshRoutes, Port
+    from hdl.asm import assemble
+    from hdl.profiles import get_profile
+    from tb.host import MeshLoader
+    from tb.pe_harness import CTRL_RUN, REGION, load_ops
+
+    prof = get_profile(profile)
+    mesh = MeshRoutes(rows, cols, prof.colors)
+    for r in range(rows):
+        for c in range(cols):
+            last = c == cols - 1
+            mesh.set((r, c), cin, ColorRoute.simple([Port.W], [Port.RAMP] if last else [Port.RAMP, Port.E]))
+            mesh.set((r, c), cout, ColorRoute.simple([Port.RAMP] if c == 0 else [Port.RAMP, Port.W], [Port.E]))
+    image = assemble(ROW_ECHO.format(cin=cin, cout=cout), prof.name)
+    loader = MeshLoader(rows, cols, prof)
+    loader.routes(mesh)
+    loader.pe_writes_all(load_ops(image.to_dict(), prof.sram_kib * 1024))
+    loader.pe_writes_all([(REGION["ctrl"] << 16, CTRL_RUN)], phase="post")
+    return mesh, image, loader.streams()
