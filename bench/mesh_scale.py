@@ -1,19 +1,25 @@
 """Mesh scale figures: Verilator build time and peak memory by mesh size, simulation speed, and the
 generation of a wafer-sized (750 x 994) mesh.
 
-Each build runs in a fresh subprocess with a fresh model folder, so its wall time and peak RSS
-(the largest child process: Verilator or the C++ compiler) are its own. The simulation figure
+Each build runs in a fresh subprocess with fresh model folders (the tile library included), so
+its wall time and peak RSS (the largest child process: Verilator or the C++ compiler) are its own.
+
+Engines (``--engine``): ``native`` (default, what the regression and ``make sim`` use) compiles the
+tile once as a C++ library and wires the R x C instances in C++ (tb/native_mesh.py), so the build
+does not grow with the mesh; ``hierarchical`` verilates the generated Verilog mesh top with the tile
+as a Verilator hierarchical block (compiled once, but with per-instance glue in the top). The simulation figure
 loads edge-to-edge routes through the management path and streams wavelets across the mesh for a
 fixed number of cycles (tb/cocotb_tile_mesh.py `clock_run`).
 
 Writes a JSON list of records:
     {rows, cols, profile, core, threads, build_seconds, build_peak_rss_mb, sim_cycles,
-     pe_cycles_per_second, route_load_wavelets, route_load_cycles}  per size, and
+     engine, pe_cycles_per_second, route_load_wavelets, route_load_cycles, sim_peak_rss_mb}  per size, and
     {"wafer": true, rows: 750, cols: 994, profile, generate_seconds, generate_peak_rss_mb}
 
 Usage:
     python bench/mesh_scale.py [--json build/bench/mesh_scale.json] [--sizes 2x2,8x8,32x32,64x64]
         [--profile small] [--extra wse:8x8] [--threads 1] [--cycles 2000] [--fabric-only] [--no-wafer]
+        [--engine native|hierarchical]
 """
 
 from __future__ import annotations
@@ -34,25 +40,31 @@ from hdl.profiles import ProfileError, get_profile  # noqa: E402
 _CHILD = r"""
 import json, resource, sys, time
 sys.path.insert(0, {repo!r})
-from tb.runner import MESH_ARGS, MESH_VLT, Model
-from hdl.mesh import mesh_sources, generate_mesh
+sys.path.insert(0, {bench!r})
+from hdl.mesh import generate_mesh
+from mesh_scale import _model
 args = json.loads(sys.argv[1])
 t0 = time.monotonic()
+out = {{}}
 if args["what"] == "wafer":
     generate_mesh(args["rows"], args["cols"], args["profile"], args["out"], core=args["core"])
 else:
-    m = Model(args["name"], mesh_sources(args["rows"], args["cols"], args["profile"], args["core"]), "tessera_mesh",
-              threads=args["threads"], hier_blocks=("tessera_tile",), extra_args=MESH_ARGS, extra_vlt=MESH_VLT)
-    m.build()
+    m = _model(args["name"], args["rows"], args["cols"], args["profile"], args["core"], args["threads"], args["engine"])
+    if args["what"] == "build":
+        m.build()
+    else:
+        m.run("tb.cocotb_tile_mesh", testcase="clock_run", run_name="bench", config=args["config"])
 secs = time.monotonic() - t0
-rss = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # the largest child: Verilator, C++ or the simulator
+if args["what"] != "sim":  # generation (and Amaranth's elaboration of the tile) run in this process
+    rss = max(rss, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 print(json.dumps({{"seconds": secs, "peak_rss_mb": rss / 1024}}))
 """
 
 
 def _child(args: dict) -> dict:
-    p = subprocess.run([sys.executable, "-c", _CHILD.format(repo=str(REPO)), json.dumps(args)],
-                       capture_output=True, text=True, cwd=REPO)
+    code = _CHILD.format(repo=str(REPO), bench=str(REPO / "bench"))
+    p = subprocess.run([sys.executable, "-c", code, json.dumps(args)], capture_output=True, text=True, cwd=REPO)
     if p.returncode:
         raise RuntimeError(f"{args} failed:\n{p.stdout[-3000:]}\n{p.stderr[-3000:]}")
     return json.loads(p.stdout.strip().splitlines()[-1])
@@ -70,34 +82,45 @@ def parse_sizes(text: str):
     return out
 
 
-def measure(rows, cols, profile, core, threads, cycles) -> dict:
-    from tb.runner import BUILD, MESH_ARGS, MESH_VLT, Model
+def _model(name, rows, cols, profile, core, threads, engine):
+    from hdl.mesh import mesh_sources
+    from tb.native_mesh import TileLibrary, native_mesh_model
+    from tb.runner import MESH_ARGS, MESH_VLT, Model
+
+    if engine == "native":
+        lib = TileLibrary(profile, core, name=name + "_tile_lib")
+        return native_mesh_model(rows, cols, profile, core, threads, name=name, lib=lib)
+    return Model(name, mesh_sources(rows, cols, profile, core), "tessera_mesh", threads=threads,
+                 hier_blocks=("tessera_tile",), extra_args=MESH_ARGS, extra_vlt=MESH_VLT)
+
+
+def measure(rows, cols, profile, core, threads, cycles, engine="native") -> dict:
+    from tb.runner import BUILD
 
     tag = "" if core else "_fabric"
-    name = f"bench_mesh_{rows}x{cols}_{profile}{tag}_t{threads}"
-    for old in (BUILD / "models").glob(f"{name}-*"):
-        shutil.rmtree(old)  # a fresh build every time: that is what is measured
-    print(f"[mesh_scale] {rows}x{cols} {profile}{tag}: building (threads={threads}) ...", flush=True)
-    b = _child({"what": "build", "name": name, "rows": rows, "cols": cols, "profile": profile, "core": core,
-                "threads": threads})
-    rec = {"rows": rows, "cols": cols, "profile": profile, "core": core, "threads": threads,
+    name = f"bench_mesh_{engine}_{rows}x{cols}_{profile}{tag}_t{threads}"
+    for old in (BUILD / "models").glob(f"{name}*-*"):
+        shutil.rmtree(old)  # a fresh build every time (tile library included): that is what is measured
+    print(f"[mesh_scale] {rows}x{cols} {profile}{tag} ({engine}): building (threads={threads}) ...", flush=True)
+    b = _child({"what": "build", "engine": engine, "name": name, "rows": rows, "cols": cols, "profile": profile,
+                "core": core, "threads": threads})
+    rec = {"rows": rows, "cols": cols, "profile": profile, "core": core, "threads": threads, "engine": engine,
            "build_seconds": round(b["seconds"], 1), "build_peak_rss_mb": round(b["peak_rss_mb"], 1)}
     print(f"[mesh_scale]   built in {rec['build_seconds']} s, peak {rec['build_peak_rss_mb']} MB; simulating",
           flush=True)
-    from hdl.mesh import mesh_sources
-
-    model = Model(name, mesh_sources(rows, cols, profile, core), "tessera_mesh", threads=threads,
-                  hier_blocks=("tessera_tile",), extra_args=MESH_ARGS, extra_vlt=MESH_VLT)
     report = BUILD / "bench" / f"{name}.sim.json"
     report.parent.mkdir(parents=True, exist_ok=True)
-    model.run("tb.cocotb_tile_mesh", testcase="clock_run", run_name="bench",
-              config={"profile": profile, "rows": rows, "cols": cols, "cycles": cycles, "report": str(report)})
+    run = _child({"what": "sim", "engine": engine, "name": name, "rows": rows, "cols": cols, "profile": profile,
+                  "core": core, "threads": threads,
+                  "config": {"profile": profile, "rows": rows, "cols": cols, "cycles": cycles, "report": str(report)}})
     sim = json.loads(report.read_text())
     rec["sim_cycles"] = sim["cycles"]
     rec["route_load_wavelets"] = sim["load_wavelets"]  # through the west edge, all rows in parallel
     rec["route_load_cycles"] = sim["load_cycles"]
     rec["pe_cycles_per_second"] = round(sim["cycles"] * rows * cols / sim["wall_seconds"])
-    print(f"[mesh_scale]   {rec['pe_cycles_per_second']} PE-cycles/s", flush=True)
+    rec["sim_peak_rss_mb"] = round(run["peak_rss_mb"], 1)  # the simulator process
+    print(f"[mesh_scale]   {rec['pe_cycles_per_second']} PE-cycles/s, route load {rec['route_load_cycles']} cycles",
+          flush=True)
     return rec
 
 
@@ -111,6 +134,9 @@ def main(argv=None) -> int:
     ap.add_argument("--cycles", type=int, default=2000)
     ap.add_argument("--fabric-only", action="store_true", help="tiles without the PE core")
     ap.add_argument("--no-wafer", action="store_true", help="skip the 750 x 994 generation")
+    ap.add_argument("--engine", choices=("native", "hierarchical"), default="native",
+                    help="native: tile library + C++ wiring (default); "
+                         "hierarchical: the Verilog top with the tile as a hier block")
     args = ap.parse_args(argv)
     try:
         plan = [(r, c, get_profile(args.profile).name) for r, c in parse_sizes(args.sizes)]
@@ -138,9 +164,10 @@ def main(argv=None) -> int:
                         "generate_peak_rss_mb": round(g["peak_rss_mb"], 1)})
         save()
     for r, c, prof in plan:
-        records.append(measure(r, c, prof, not args.fabric_only, args.threads, args.cycles))
+        records.append(measure(r, c, prof, not args.fabric_only, args.threads, args.cycles, args.engine))
         save()
-    print(f"\n{'mesh':>10} {'profile':>8} {'core':>5} {'thr':>4} {'build s':>8} {'peak MB':>8} {'PE-cyc/s':>10}")
+    print(f"\n{'mesh':>10} {'profile':>8} {'core':>5} {'thr':>4} {'build s':>8} {'peak MB':>8} {'PE-cyc/s':>10} "
+          f"{'sim MB':>8}")
     for rec in records:
         if rec.get("wafer"):
             print(f"{'750x994':>10} {rec['profile']:>8} {str(rec['core']):>5} {'-':>4} "
@@ -148,7 +175,7 @@ def main(argv=None) -> int:
         else:
             print(f"{str(rec['rows']) + 'x' + str(rec['cols']):>10} {rec['profile']:>8} {str(rec['core']):>5} "
                   f"{rec['threads']:>4} {rec['build_seconds']:>8} {rec['build_peak_rss_mb']:>8} "
-                  f"{rec['pe_cycles_per_second']:>10}")
+                  f"{rec['pe_cycles_per_second']:>10} {str(rec['sim_peak_rss_mb']):>8}")
     print(f"\nwrote {args.json}")
     return 0
 

@@ -5,10 +5,11 @@ Shared by the regression (tests/test_gemm.py), ``make sim`` (tb/demo_gemm.py) an
 golden result (golden/matmul.py) and the job the mesh plays (tb/cocotb_gemm.py).
 
 Interface:
-    mesh_model(rows, cols, profile, waves=False, threads=1) -> tb.runner.Model (cached build)
+    mesh_model(rows, cols, profile, waves=False, threads=1, flat=False) -> tb.runner.Model (cached build)
     gemm_case(rows, cols, m, k, n, dtype="f16", profile="small", seed=1, kind="normal") -> Case
     gemv_case(rows, cols, m, k, density, profile="small", seed=1) -> Case
-    run_cases(cases, run_name, progress=0, waves=False, threads=1) -> [record dict]   (one simulator launch)
+    run_cases(cases, run_name, progress=0, waves=False, threads=1, pe_counters=False, model=None)
+        -> [record dict]   (one simulator launch)
     record(case, result) -> record dict   (for other job players, e.g. fpga/host.py on a board)
     SUMMARY_KEYS, format_table(records) -> str
 A record: the plan summary plus cycles, load_cycles, utilization (useful MACs / (PEs x lanes x
@@ -25,24 +26,25 @@ import numpy as np
 from golden.matmul import float64_error, gemm_bits, gemv_bits, to_f64
 from hdl.profiles import get_profile
 from tb import gemm_host as host
-from tb.runner import BUILD, MESH_ARGS, MESH_VLT, Model
+from tb.native_mesh import native_mesh_model
+from tb.runner import BUILD, Model
 
 __all__ = ["mesh_model", "gemm_case", "gemv_case", "run_cases", "record", "format_table", "Case"]
 
 
 def mesh_model(rows, cols, profile="small", waves=False, threads=1, flat=False) -> Model:
-    """The generated PE tile mesh; the same name and sources as the regression's fixture, so one
-    build serves both. ``flat``: no hierarchical tile block (slower to build; the testbench can then
-    read counters inside the tiles). A waveform build is always flat, so that it records every
-    signal of every tile (a hierarchical block's internals are not traced)."""
+    """The generated PE tile mesh, as the regression's fixture builds it, so one build serves both.
+
+    By default a native-mesh model (tb/native_mesh.py: the tile compiled once, the mesh wired in
+    C++; ``threads`` row bands in parallel). ``flat``: the generated Verilog mesh top verilated
+    whole, so the testbench can read counters inside the tiles (slow to build). A waveform build is
+    always flat, so that it records every signal of every tile."""
     from hdl.mesh import mesh_sources
 
-    flat = flat or waves
-
-    name = f"tile_mesh_{rows}x{cols}_{profile}" + ("_flat" if flat else "") + ("_waves" if waves else "")
-    return Model(name, mesh_sources(rows, cols, profile, True), "tessera_mesh", waves=waves, threads=threads,
-                 hier_blocks=() if flat else ("tessera_tile",), extra_args=() if flat else MESH_ARGS,
-                 extra_vlt="" if flat else MESH_VLT)
+    if not (flat or waves):
+        return native_mesh_model(rows, cols, profile, threads=threads)
+    name = f"tile_mesh_{rows}x{cols}_{profile}_flat" + ("_waves" if waves else "")
+    return Model(name, mesh_sources(rows, cols, profile, True), "tessera_mesh", waves=waves, threads=threads)
 
 
 @dataclass
@@ -109,14 +111,16 @@ def record(case: Case, res: dict) -> dict:
     return rec
 
 
-def run_cases(cases, run_name="gemm", progress=0, waves=False, threads=1, pe_counters=False) -> list[dict]:
+def run_cases(cases, run_name="gemm", progress=0, waves=False, threads=1, pe_counters=False,
+              model: Model | None = None) -> list[dict]:
     """Play every case on one mesh (all cases must share rows, cols and profile). ``pe_counters``:
-    use a flat build and record each PE's busy fraction ("pe_busy")."""
+    use a flat build and record each PE's busy fraction ("pe_busy"). ``model``: play on this
+    mesh model instead of ``mesh_model(...)``'s (it must be that mesh)."""
     shapes = {(c.plan.rows, c.plan.cols, c.plan.profile) for c in cases}
     if len(shapes) != 1:
         raise ValueError(f"cases for different meshes in one run: {sorted(shapes)}")
     rows, cols, profile = shapes.pop()
-    model = mesh_model(rows, cols, profile, waves=waves, threads=threads, flat=pe_counters)
+    model = model or mesh_model(rows, cols, profile, waves=waves, threads=threads, flat=pe_counters)
     run_dir = BUILD / "runs" / f"{model.name}-{model.key}" / run_name
     run_dir.mkdir(parents=True, exist_ok=True)
     jobs_path, results_path = run_dir / "jobs.json", run_dir / "results.json"

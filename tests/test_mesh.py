@@ -1,12 +1,13 @@
 """The mesh generator (hdl/mesh.py): bad input, wafer-size generation, and generated meshes on
 Verilator loaded and exercised only through their edges (tb/cocotb_tile_mesh.py)."""
 
+import json
 import subprocess
 import sys
 import time
 
 import pytest
-from conftest import run_cocotb, tile_mesh_model
+from conftest import run_cocotb, tile_mesh_model, verilog_mesh_model
 
 from golden.routing import ColorRoute, MeshRoutes, RouteError
 from hdl.mesh import MAX_COLS, MAX_ROWS, MeshShapeError, check_mesh_shape, generate_mesh, mesh_top_verilog
@@ -79,3 +80,53 @@ def test_front_door_pe_mesh_8x8(case):
     to all 64 PEs whose results leave through the east edge."""
     run_cocotb(tile_mesh_model(8, 8, "small", core=True), "tb.cocotb_tile_mesh", case,
                profile="small", rows=8, cols=8, wavelets=20_000, per_row=50, seed=5)
+
+
+def _routing_report(model, name, rows, cols, core):
+    """front_door_routing on ``model`` with a fixed seed; returns its report (cycles included)."""
+    run_dir = run_cocotb(model, "tb.cocotb_tile_mesh", "front_door_routing", profile="small", rows=rows,
+                         cols=cols, core=core, wavelets=3_000, seed=9, report=f"{name}.json")
+    return json.loads((run_dir / f"{name}.json").read_text())
+
+
+@pytest.mark.xdist_group("verilog_mesh")
+def test_verilog_mesh_top_matches_native_mesh():
+    """The generated Verilog mesh top (hdl/mesh.py, verilated with the tile as one hierarchical
+    block) and the native-mesh model the other tests use (tb/native_mesh.py) are the same machine:
+    on a 3 x 3 fabric mesh (every edge, corner and interior link) the same front-door routing run,
+    with the same random stalls, checks out against the golden model on both and takes exactly the
+    same number of cycles; on a 2 x 2 PE mesh GEMM and sparse-GEMV jobs give the same bits in the
+    same cycles."""
+    from tb.gemm_flow import gemm_case, gemv_case, run_cases
+
+    native = _routing_report(tile_mesh_model(3, 3, "small", core=False), "native", 3, 3, False)
+    verilog = _routing_report(verilog_mesh_model(3, 3, "small", core=False), "verilog", 3, 3, False)
+    assert native["deliveries_checked"] > 0
+    assert verilog == native
+
+    def cases():
+        return [gemm_case(2, 2, 9, 14, 11, "f16", seed=21), gemm_case(2, 2, 6, 5, 7, "f32", seed=22),
+                gemv_case(2, 2, 11, 16, 0.5, seed=23)]
+
+    keys = ("name", "cycles", "load_cycles", "bit_exact", "mismatches")
+    got = {}
+    for engine, model in (("native", tile_mesh_model(2, 2, "small")), ("verilog", verilog_mesh_model(2, 2, "small"))):
+        got[engine] = [{k: r[k] for k in keys} for r in run_cases(cases(), f"equivalence-{engine}", model=model)]
+    assert all(r["bit_exact"] for r in got["native"]), got["native"]
+    assert got["verilog"] == got["native"]
+
+
+@pytest.mark.xdist_group("tile_mesh_pe_threads")
+def test_native_mesh_threads_give_the_same_run():
+    """A native-mesh model run with 2 threads (row bands evaluated in parallel) plays a GEMM job
+    bit for bit and cycle for cycle as the single-threaded one."""
+    from tb.gemm_flow import gemm_case, run_cases
+
+    keys = ("cycles", "load_cycles", "bit_exact", "mismatches")
+    runs = {}
+    for threads in (1, 2):
+        model = tile_mesh_model(4, 3, "small", threads=threads)
+        [rec] = run_cases([gemm_case(4, 3, 20, 16, 18, "f16", seed=31)], f"threads-{threads}", model=model)
+        runs[threads] = {k: rec[k] for k in keys}
+    assert runs[1]["bit_exact"], runs[1]
+    assert runs[2] == runs[1]

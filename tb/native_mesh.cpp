@@ -1,0 +1,329 @@
+// Native mesh: R x C instances of one Verilated tile (class Vtile, compiled once) wired in C++.
+//
+// Role: the simulation engine behind tb/native_mesh.py. The mesh top it generates
+// (tessera_mesh, same ports as hdl/mesh.py's) calls the two DPI functions below; all tiles live
+// here, so the C++ the build compiles does not grow with the mesh (a 64 x 64 mesh builds as fast
+// as a 2 x 2 one). The wiring is the generated Verilog top's: tile (r, c)'s in_e is tile
+// (r, c+1)'s out_w, and so on; row 0 is the north edge, column 0 the west edge; tile (r, c) has
+// col = c; each link's ready bits go the other way.
+//
+// One clock cycle, as the Verilog mesh would do it:
+//   tessera_native_mesh_seq   at the rising edge: every tile samples its neighbours' (or the
+//                             edge's) valid/data as they were before the edge, and is clocked;
+//                             then, with the new state, every tile's out ready inputs are set from
+//                             its neighbours' registered ready outputs and its out valid/data
+//                             settle. Returns the edge's in ready and the row status.
+//   tessera_native_mesh_comb  whenever the testbench changes an edge's out ready (and after every
+//                             edge): re-evaluates the tiles on that edge and returns the edge's
+//                             out valid/data.
+// This relies on the tile's ready outputs depending on its state only (they are registers in the
+// router) — the property that lets the Verilog mesh settle without combinational loops.
+//
+// Threads: with threads > 1 the tiles are shared out in row bands and each phase runs in
+// parallel, with a barrier between phases.
+
+#include "Vtile.h"
+#include "svdpi.h"
+
+#include <atomic>
+#include <barrier>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <functional>
+#include <memory>
+#include <thread>
+#include <type_traits>
+#include <vector>
+
+#ifndef TESSERA_WAVELET_BITS
+#error "build with -DTESSERA_WAVELET_BITS=<bits> (tb/native_mesh.py does)"
+#endif
+
+namespace {
+
+enum Side { N = 0, E = 1, S = 2, W = 3 };
+constexpr int OPP[4] = {S, W, N, E};
+constexpr int DR[4] = {-1, 0, 1, 0};
+constexpr int DC[4] = {0, 1, 0, -1};
+
+using Ready = std::remove_reference_t<decltype(std::declval<Vtile&>().in_n___05Fready)>;
+
+struct Ports {
+    CData* in_valid[4];
+    QData* in_data[4];
+    Ready* in_ready[4];
+    CData* out_valid[4];
+    QData* out_data[4];
+    Ready* out_ready[4];
+};
+
+Ports ports_of(Vtile& t) {
+    return Ports{
+        {&t.in_n___05Fvalid, &t.in_e___05Fvalid, &t.in_s___05Fvalid, &t.in_w___05Fvalid},
+        {&t.in_n___05Fdata, &t.in_e___05Fdata, &t.in_s___05Fdata, &t.in_w___05Fdata},
+        {&t.in_n___05Fready, &t.in_e___05Fready, &t.in_s___05Fready, &t.in_w___05Fready},
+        {&t.out_n___05Fvalid, &t.out_e___05Fvalid, &t.out_s___05Fvalid, &t.out_w___05Fvalid},
+        {&t.out_n___05Fdata, &t.out_e___05Fdata, &t.out_s___05Fdata, &t.out_w___05Fdata},
+        {&t.out_n___05Fready, &t.out_e___05Fready, &t.out_s___05Fready, &t.out_w___05Fready},
+    };
+}
+
+uint64_t get_bits(const svBitVecVal* v, int lsb, int width) {
+    uint64_t x = 0;
+    for (int i = 0; i < width; ++i) {
+        int b = lsb + i;
+        x |= uint64_t((v[b >> 5] >> (b & 31)) & 1u) << i;
+    }
+    return x;
+}
+
+void put_bits(svBitVecVal* v, int lsb, int width, uint64_t x) {
+    for (int i = 0; i < width; ++i) {
+        int b = lsb + i;
+        svBitVecVal m = svBitVecVal(1) << (b & 31);
+        if ((x >> i) & 1) v[b >> 5] |= m; else v[b >> 5] &= ~m;
+    }
+}
+
+struct Mesh {
+    int R, C, K, WB, T;
+    std::vector<std::unique_ptr<VerilatedContext>> contexts;
+    std::vector<std::unique_ptr<Vtile>> tiles;
+    std::vector<Ports> p;
+    // Latched link values, index (r * C + c) * 4 + side: what each tile drives on each side.
+    std::vector<uint8_t> ov;
+    std::vector<uint64_t> od;
+    std::vector<uint64_t> ir;
+    // The edge's inputs from the testbench: in valid/data (latched by seq), out ready (by comb).
+    // Per side, indexed by column (N, S) or row (E, W).
+    std::vector<uint8_t> edge_iv[4];
+    std::vector<uint64_t> edge_id[4];
+    std::vector<uint64_t> edge_or[4];
+    bool rst = false;
+    std::unique_ptr<std::barrier<>> bar;
+    std::vector<std::thread> workers;
+    std::atomic<int> phase{0};
+
+    Mesh(int rows, int cols, int colors, int threads)
+        : R(rows), C(cols), K(colors), WB(TESSERA_WAVELET_BITS), T(threads < 1 ? 1 : threads) {
+        if (T > R) T = R;
+        // One Verilator context per row band: models evaluated at the same time by different
+        // threads do not share a context.
+        // Creating a context makes it the default ("last") context of every thread that has none
+        // set, and VPI (cocotb) finds the mesh top through the calling thread's context: pin it.
+        VerilatedContext* top = Verilated::threadContextp();
+        for (int k = 0; k < T; ++k) contexts.emplace_back(new VerilatedContext);
+        tiles.reserve(size_t(R) * C);
+        for (int r = 0; r < R; ++r)
+            for (int c = 0; c < C; ++c) {
+                char name[48];
+                std::snprintf(name, sizeof name, "tile_%d_%d", r, c);
+                int band = 0;
+                while ((band + 1) * R / T <= r) ++band;
+                tiles.emplace_back(new Vtile{contexts[band].get(), name});
+                Vtile& t = *tiles.back();
+                t.col = c;
+                t.clk = 0;
+                t.rst = 1;
+                t.eval();
+                p.push_back(ports_of(t));
+            }
+        Verilated::threadContextp(top);
+        size_t links = size_t(R) * C * 4;
+        ov.assign(links, 0);
+        od.assign(links, 0);
+        ir.assign(links, 0);
+        for (int s = 0; s < 4; ++s) {
+            int n = (s == N || s == S) ? C : R;
+            edge_iv[s].assign(n, 0);
+            edge_id[s].assign(n, 0);
+            edge_or[s].assign(n, 0);
+        }
+        if (T > 1) {
+            bar = std::make_unique<std::barrier<>>(T);
+            for (int k = 1; k < T; ++k) {
+                workers.emplace_back([this, k] {
+                    Verilated::threadContextp(contexts[k].get());
+                    for (;;) {
+                        bar->arrive_and_wait();  // a phase was posted
+                        run_phase(phase.load(std::memory_order_acquire), k);
+                        bar->arrive_and_wait();  // done
+                    }
+                });
+                workers.back().detach();  // the mesh lives until the process exits
+            }
+        }
+    }
+
+    int idx(int r, int c) const { return r * C + c; }
+
+    // Which edge slot a tile side faces, or -1 when it faces another tile.
+    int edge_slot(int r, int c, int s) const {
+        switch (s) {
+            case N: return r == 0 ? c : -1;
+            case S: return r == R - 1 ? c : -1;
+            case W: return c == 0 ? r : -1;
+            default: return c == C - 1 ? r : -1;
+        }
+    }
+
+    // Phase 1: clock every tile with the valid/data latched before the edge; record its ready.
+    void clock_tile(int i) {
+        int r = i / C, c = i % C;
+        Vtile& t = *tiles[i];
+        const Ports& q = p[i];
+        for (int s = 0; s < 4; ++s) {
+            int e = edge_slot(r, c, s);
+            if (e >= 0) {
+                *q.in_valid[s] = edge_iv[s][e];
+                *q.in_data[s] = edge_id[s][e];
+            } else {
+                int j = idx(r + DR[s], c + DC[s]) * 4 + OPP[s];
+                *q.in_valid[s] = ov[j];
+                *q.in_data[s] = od[j];
+            }
+        }
+        t.rst = rst;
+        t.clk = 1;
+        t.eval();
+        for (int s = 0; s < 4; ++s) ir[size_t(i) * 4 + s] = *q.in_ready[s];
+    }
+
+    // Phase 2: with the new state, give every tile its neighbours' ready and settle its outputs.
+    void settle_tile(int i) {
+        int r = i / C, c = i % C;
+        Vtile& t = *tiles[i];
+        const Ports& q = p[i];
+        for (int s = 0; s < 4; ++s) {
+            int e = edge_slot(r, c, s);
+            *q.out_ready[s] = Ready(e >= 0 ? edge_or[s][e] : ir[size_t(idx(r + DR[s], c + DC[s])) * 4 + OPP[s]]);
+        }
+        t.clk = 0;
+        t.eval();
+        latch_outputs(i);
+    }
+
+    void latch_outputs(int i) {
+        const Ports& q = p[i];
+        for (int s = 0; s < 4; ++s) {
+            ov[size_t(i) * 4 + s] = *q.out_valid[s];
+            od[size_t(i) * 4 + s] = *q.out_data[s];
+        }
+    }
+
+    void run_phase(int ph, int k) {
+        // row bands: worker k owns rows [k * R / T, (k + 1) * R / T)
+        int lo = idx(k * R / T, 0), hi = idx((k + 1) * R / T, 0);
+        for (int i = lo; i < hi; ++i) ph == 1 ? clock_tile(i) : settle_tile(i);
+    }
+
+    void parallel(int ph) {
+        if (T == 1) {
+            run_phase(ph, 0);
+            return;
+        }
+        phase.store(ph, std::memory_order_release);
+        bar->arrive_and_wait();
+        run_phase(ph, 0);
+        bar->arrive_and_wait();
+    }
+};
+
+Mesh* g_mesh = nullptr;
+
+Mesh& mesh(int rows, int cols, int colors, int threads) {
+    if (!g_mesh) {
+        g_mesh = new Mesh(rows, cols, colors, threads);  // never freed: worker threads outlive main
+    } else if (g_mesh->R != rows || g_mesh->C != cols || g_mesh->K != colors) {
+        std::fprintf(stderr, "tessera native mesh: one mesh per simulation (%dx%d already exists)\n",
+                     g_mesh->R, g_mesh->C);
+        std::abort();
+    }
+    return *g_mesh;
+}
+
+// Edge port helpers: the Verilog top's edge vectors, slot e of side s.
+void read_edge_inputs(Mesh& m, int s, const svBitVecVal* valid, const svBitVecVal* data) {
+    for (size_t e = 0; e < m.edge_iv[s].size(); ++e) {
+        m.edge_iv[s][e] = uint8_t(get_bits(valid, int(e), 1));
+        m.edge_id[s][e] = get_bits(data, int(e) * m.WB, m.WB);
+    }
+}
+
+int edge_tile(const Mesh& m, int s, int e) {
+    switch (s) {
+        case N: return m.idx(0, e);
+        case S: return m.idx(m.R - 1, e);
+        case W: return m.idx(e, 0);
+        default: return m.idx(e, m.C - 1);
+    }
+}
+
+}  // namespace
+
+extern "C" long long tessera_native_mesh_seq(
+    int rows, int cols, int colors, int threads, svBit rst,
+    const svBitVecVal* n_in_valid, const svBitVecVal* n_in_data,
+    const svBitVecVal* e_in_valid, const svBitVecVal* e_in_data,
+    const svBitVecVal* s_in_valid, const svBitVecVal* s_in_data,
+    const svBitVecVal* w_in_valid, const svBitVecVal* w_in_data,
+    svBitVecVal* n_in_ready, svBitVecVal* e_in_ready, svBitVecVal* s_in_ready, svBitVecVal* w_in_ready,
+    svBitVecVal* row_err, svBitVecVal* row_idle, svBitVecVal* row_halted) {
+    static long long seq = 0;
+    Mesh& m = mesh(rows, cols, colors, threads);
+    m.rst = rst;
+    read_edge_inputs(m, N, n_in_valid, n_in_data);
+    read_edge_inputs(m, E, e_in_valid, e_in_data);
+    read_edge_inputs(m, S, s_in_valid, s_in_data);
+    read_edge_inputs(m, W, w_in_valid, w_in_data);
+    m.parallel(1);
+    m.parallel(2);
+    svBitVecVal* ready[4] = {n_in_ready, e_in_ready, s_in_ready, w_in_ready};
+    for (int s = 0; s < 4; ++s)
+        for (size_t e = 0; e < m.edge_iv[s].size(); ++e)
+            put_bits(ready[s], int(e) * m.K, m.K, m.ir[size_t(edge_tile(m, s, int(e))) * 4 + s]);
+    for (int r = 0; r < m.R; ++r) {
+        bool err = false, idle = true, halted = false;
+        for (int c = 0; c < m.C; ++c) {
+            Vtile& t = *m.tiles[m.idx(r, c)];
+            err |= t.err;
+            idle &= bool(t.idle);
+            halted |= t.halted;
+        }
+        put_bits(row_err, r, 1, err);
+        put_bits(row_idle, r, 1, idle);
+        put_bits(row_halted, r, 1, halted);
+    }
+    return ++seq;
+}
+
+extern "C" void tessera_native_mesh_comb(
+    int rows, int cols, int colors, int threads, long long seq,
+    const svBitVecVal* n_out_ready, const svBitVecVal* e_out_ready,
+    const svBitVecVal* s_out_ready, const svBitVecVal* w_out_ready,
+    svBitVecVal* n_out_valid, svBitVecVal* n_out_data, svBitVecVal* e_out_valid, svBitVecVal* e_out_data,
+    svBitVecVal* s_out_valid, svBitVecVal* s_out_data, svBitVecVal* w_out_valid, svBitVecVal* w_out_data) {
+    (void)seq;  // only there so that the caller re-evaluates after every edge
+    Mesh& m = mesh(rows, cols, colors, threads);
+    const svBitVecVal* ready[4] = {n_out_ready, e_out_ready, s_out_ready, w_out_ready};
+    svBitVecVal* valid[4] = {n_out_valid, e_out_valid, s_out_valid, w_out_valid};
+    svBitVecVal* data[4] = {n_out_data, e_out_data, s_out_data, w_out_data};
+    for (int s = 0; s < 4; ++s)
+        for (size_t e = 0; e < m.edge_or[s].size(); ++e) {
+            uint64_t v = get_bits(ready[s], int(e) * m.K, m.K);
+            int i = edge_tile(m, s, int(e));
+            if (v != m.edge_or[s][e]) {
+                m.edge_or[s][e] = v;
+                *m.p[i].out_ready[s] = Ready(v);
+                m.tiles[i]->eval();
+                m.latch_outputs(i);
+            }
+        }
+    for (int s = 0; s < 4; ++s)
+        for (size_t e = 0; e < m.edge_or[s].size(); ++e) {
+            size_t j = size_t(edge_tile(m, s, int(e))) * 4 + s;
+            put_bits(valid[s], int(e), 1, m.ov[j]);
+            put_bits(data[s], int(e) * m.WB, m.WB, m.od[j]);
+        }
+}
