@@ -106,8 +106,8 @@ def measure(rows, cols, profile, core, threads, cycles, engine="native") -> dict
                 "core": core, "threads": threads})
     rec = {"rows": rows, "cols": cols, "profile": profile, "core": core, "threads": threads, "engine": engine,
            "build_seconds": round(b["seconds"], 1), "build_peak_rss_mb": round(b["peak_rss_mb"], 1)}
-    print(f"[mesh_scale]   built in {rec['build_seconds']} s, peak {rec['build_peak_rss_mb']} MB; simulating",
-          flush=True)
+    print(f"[mesh_scale]   built in {rec['build_seconds']} s, peak {rec['build_peak_rss_mb']} MB; simulating "
+          f"(large meshes log progress to build/runs/{name}-*/bench/sim.log)", flush=True)
     report = BUILD / "bench" / f"{name}.sim.json"
     report.parent.mkdir(parents=True, exist_ok=True)
     run = _child({"what": "sim", "engine": engine, "name": name, "rows": rows, "cols": cols, "profile": profile,

@@ -28,12 +28,13 @@ def _edge_only(exit_):
     return exit_[1] != Port.RAMP
 
 
-async def load_through_west_edge(h, streams, max_cycles=1_000_000) -> int:
+async def load_through_west_edge(h, streams, max_cycles=1_000_000, log=None, progress_every=0) -> int:
     """Send every row's management stream ({row: [(color, payload, ctrl)]}, e.g. MeshLoader.streams())
     into its west-edge link and wait until every row's
     management echo has left its east edge (the management color's reset route passes each
     wavelet along the whole row, docs/mesh.md), i.e. every tile has seen its last write; return
-    the cycles from the first wavelet offered to the last echo."""
+    the cycles from the first wavelet offered to the last echo. With ``log`` and ``progress_every``,
+    report progress every that many cycles (large meshes load for minutes)."""
     want = {}
     for r, stream in streams.items():
         for w in stream:
@@ -53,6 +54,8 @@ async def load_through_west_edge(h, streams, max_cycles=1_000_000) -> int:
         if done:
             last = h.cycle
             pending -= done
+        if progress_every and log and (h.cycle - start) % progress_every == 0:
+            log.info("loading: cycle %d, %d of %d rows echoed", h.cycle - start, len(want) - len(pending), len(want))
         if h.cycle - start > max_cycles:
             raise AssertionError(f"management streams not echoed after {max_cycles} cycles: rows {sorted(pending)}")
     await h.run_until_idle(quiet=16)
@@ -120,15 +123,21 @@ async def clock_run(dut):
     loader = MeshLoader(rows, cols, prof)
     loader.routes(mesh)
     h = FabricHarness(dut, rows, cols, prof.colors, random.Random(1))
+    # progress about every 30 s of wall time at ~150,000 PE-cycles/s (silent on small meshes)
+    every = max(1, 5_000_000 // (rows * cols)) if rows * cols >= 16_384 else 0
     await h.reset()
-    load_cycles = await load_through_west_edge(h, loader.streams())
+    load_cycles = await load_through_west_edge(h, loader.streams(), log=dut._log, progress_every=every)
     load_wavelets = sum(len(s) for s in loader.streams().values())
     h.clear()
     for link, c in sources:
         for k in range(cycles):
             h.drivers[link].send(c, k << 2)
     t0 = time.monotonic()
-    await h.run_cycles(cycles)
+    for k in range(cycles):
+        await h.step()
+        if every and (k + 1) % every == 0:
+            dut._log.info("streaming: cycle %d of %d, %.0f PE-cycles/s", k + 1, cycles,
+                          (k + 1) * rows * cols / (time.monotonic() - t0))
     wall = time.monotonic() - t0
     delivered = sum(len(v) for v in h.observed().values())
     assert delivered >= rows * (cycles - cols - 8), f"only {delivered} wavelets crossed the mesh"
