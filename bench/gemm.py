@@ -5,8 +5,8 @@ For the mesh given, runs the f16 -> f32 GEMM at each size of ``--sizes`` (square
 (every x nonzero, the same kernel), all checked bit for bit against golden/matmul.py. Writes a
 list of records (JSON) and PNG plots next to it: MAC utilisation against matrix size, and the busy
 fraction over the mesh — per row of PEs on the main mesh (the mesh exposes each row's idle flag at
-its edge; counters inside the Verilator hierarchical tile are not visible to the testbench), and,
-with ``--heatmap-mesh RxC``, per PE: a flat (non-hierarchical, slower to build) model of that mesh
+its edge; counters inside the native mesh's compiled tiles are not visible to the testbench), and,
+with ``--heatmap-mesh RxC``, per PE: a flat (the Verilog mesh verilated whole, slower to build) model of that mesh
 runs one more f16 GEMM (32 x 32 tiles, K = 256) and the testbench reads every PE's counters: the
 fraction of cycles it was not idle, and its vector-engine occupancy (vector elements completed per
 cycle over the 2 lanes of 32-bit ops).

@@ -7,8 +7,8 @@ its wall time and peak RSS (the largest child process: Verilator or the C++ comp
 Engines (``--engine``): ``native`` (default, what the regression and ``make sim`` use) compiles the
 tile once as a C++ library and wires the R x C instances in C++ (tb/native_mesh.py), so the build
 does not grow with the mesh; ``hierarchical`` verilates the generated Verilog mesh top with the tile
-as a Verilator hierarchical block (compiled once, but with per-instance glue in the top). The simulation figure
-loads edge-to-edge routes through the management path and streams wavelets across the mesh for a
+as a Verilator hierarchical block (compiled once, but with per-instance glue in the top). The
+simulation figure loads edge-to-edge routes through the management path and streams wavelets across the mesh for a
 fixed number of cycles (tb/cocotb_tile_mesh.py `clock_run`).
 
 Writes a JSON list of records:

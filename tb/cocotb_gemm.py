@@ -106,7 +106,7 @@ async def play(h, job, rows, cols, log, progress=0):
 
 def _pe_counts(dut, rows, cols):
     """Each PE's busy-cycle and vector-element counters (docs/pe.md), read from inside the tiles:
-    possible only in a model built without the hierarchical tile block."""
+    possible only in a flat model (tb.gemm_flow.mesh_model(flat=True)), not a native-mesh one."""
     out = []
     for r in range(rows):
         row = []
