@@ -83,15 +83,12 @@ def parse_sizes(text: str):
 
 
 def _model(name, rows, cols, profile, core, threads, engine):
-    from hdl.mesh import mesh_sources
-    from tb.native_mesh import TileLibrary, native_mesh_model
-    from tb.runner import MESH_ARGS, MESH_VLT, Model
+    """The model to measure, under a bench-only name (its tile library too), so it is built afresh."""
+    from tb.mesh_models import mesh_model
+    from tb.native_mesh import TileLibrary
 
-    if engine == "native":
-        lib = TileLibrary(profile, core, name=name + "_tile_lib")
-        return native_mesh_model(rows, cols, profile, core, threads, name=name, lib=lib)
-    return Model(name, mesh_sources(rows, cols, profile, core), "tessera_mesh", threads=threads,
-                 hier_blocks=("tessera_tile",), extra_args=MESH_ARGS, extra_vlt=MESH_VLT)
+    lib = TileLibrary(profile, core, name=name + "_tile_lib") if engine == "native" else None
+    return mesh_model(rows, cols, profile, core, engine=engine, threads=threads, name=name, lib=lib)
 
 
 def measure(rows, cols, profile, core, threads, cycles, engine="native") -> dict:

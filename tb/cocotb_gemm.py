@@ -13,7 +13,7 @@ Config (tb.runner.tb_config()):
               "busy_rows": [fraction of cycles each row was not idle], "status", "pe_busy"} is
               written; "pe_busy" ({"busy": per PE, the fraction of the job's cycles it was not idle; "elems": vector
               elements completed per cycle}) only for jobs
-              with "pe_counters" (the model must be a flat build: tb.gemm_flow.mesh_model(flat=True))
+              with "pe_counters" (the model must be a flat build: tb.mesh_models.mesh_model(engine="flat"))
     progress  print a progress line every this many cycles (0: never)
 
 ``cycles`` counts from the first data wavelet offered to the mesh to the cycle the last expected
@@ -106,7 +106,7 @@ async def play(h, job, rows, cols, log, progress=0):
 
 def _pe_counts(dut, rows, cols):
     """Each PE's busy-cycle and vector-element counters (docs/pe.md), read from inside the tiles:
-    possible only in a flat model (tb.gemm_flow.mesh_model(flat=True)), not a native-mesh one."""
+    possible only in a flat model (tb.mesh_models.mesh_model(engine="flat")), not a native-mesh one."""
     out = []
     for r in range(rows):
         row = []

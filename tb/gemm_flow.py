@@ -5,7 +5,6 @@ Shared by the regression (tests/test_gemm.py), ``make sim`` (tb/demo_gemm.py) an
 golden result (golden/matmul.py) and the job the mesh plays (tb/cocotb_gemm.py).
 
 Interface:
-    mesh_model(rows, cols, profile, waves=False, threads=1, flat=False) -> tb.runner.Model (cached build)
     gemm_case(rows, cols, m, k, n, dtype="f16", profile="small", seed=1, kind="normal") -> Case
     gemv_case(rows, cols, m, k, density, profile="small", seed=1) -> Case
     run_cases(cases, run_name, progress=0, waves=False, threads=1, pe_counters=False, model=None)
@@ -26,25 +25,10 @@ import numpy as np
 from golden.matmul import float64_error, gemm_bits, gemv_bits, to_f64
 from hdl.profiles import get_profile
 from tb import gemm_host as host
-from tb.native_mesh import native_mesh_model
+from tb.mesh_models import mesh_model
 from tb.runner import BUILD, Model
 
-__all__ = ["mesh_model", "gemm_case", "gemv_case", "run_cases", "record", "format_table", "Case"]
-
-
-def mesh_model(rows, cols, profile="small", waves=False, threads=1, flat=False) -> Model:
-    """The generated PE tile mesh, as the regression's fixture builds it, so one build serves both.
-
-    By default a native-mesh model (tb/native_mesh.py: the tile compiled once, the mesh wired in
-    C++; ``threads`` row bands in parallel). ``flat``: the generated Verilog mesh top verilated
-    whole, so the testbench can read counters inside the tiles (slow to build). A waveform build is
-    always flat, so that it records every signal of every tile."""
-    from hdl.mesh import mesh_sources
-
-    if not (flat or waves):
-        return native_mesh_model(rows, cols, profile, threads=threads)
-    name = f"tile_mesh_{rows}x{cols}_{profile}_flat" + ("_waves" if waves else "")
-    return Model(name, mesh_sources(rows, cols, profile, True), "tessera_mesh", waves=waves, threads=threads)
+__all__ = ["gemm_case", "gemv_case", "run_cases", "record", "format_table", "Case"]
 
 
 @dataclass
@@ -114,13 +98,15 @@ def record(case: Case, res: dict) -> dict:
 def run_cases(cases, run_name="gemm", progress=0, waves=False, threads=1, pe_counters=False,
               model: Model | None = None) -> list[dict]:
     """Play every case on one mesh (all cases must share rows, cols and profile). ``pe_counters``:
-    use a flat build and record each PE's busy fraction ("pe_busy"). ``model``: play on this
-    mesh model instead of ``mesh_model(...)``'s (it must be that mesh)."""
+    use a flat build and record each PE's busy fraction ("pe_busy"). The mesh is
+    tb.mesh_models.mesh_model's native one, or flat for ``pe_counters`` and ``waves``; ``model``
+    plays on this model instead (it must be that mesh)."""
     shapes = {(c.plan.rows, c.plan.cols, c.plan.profile) for c in cases}
     if len(shapes) != 1:
         raise ValueError(f"cases for different meshes in one run: {sorted(shapes)}")
     rows, cols, profile = shapes.pop()
-    model = model or mesh_model(rows, cols, profile, waves=waves, threads=threads, flat=pe_counters)
+    model = model or mesh_model(rows, cols, profile, engine="flat" if pe_counters else "native", waves=waves,
+                                threads=threads)
     run_dir = BUILD / "runs" / f"{model.name}-{model.key}" / run_name
     run_dir.mkdir(parents=True, exist_ok=True)
     jobs_path, results_path = run_dir / "jobs.json", run_dir / "results.json"

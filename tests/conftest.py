@@ -6,8 +6,8 @@ import functools
 
 import pytest
 
-from tb.native_mesh import native_mesh_model
-from tb.runner import MESH_ARGS, MESH_VLT, Model, waves_requested
+from tb.mesh_models import mesh_model
+from tb.runner import Model, waves_requested
 
 _UNGROUPED = ("--dist loadgroup did not tag this test's xdist_group "
               "(pytest and pytest-xdist disagree; see the pin in pyproject.toml)")
@@ -48,22 +48,13 @@ def run_cocotb(model: Model, module: str, testcase: str, **config):
 def tile_mesh_model(rows: int, cols: int, profile: str, core: bool = True, threads: int = 1) -> Model:
     """A generated tile mesh (hdl/mesh.py); ``core=False`` = fabric tiles (router + loader only).
 
-    A native-mesh model (tb/native_mesh.py), or with TESSERA_WAVES=1 the Verilog mesh top
-    verilated flat with FST tracing (every tile's signals in the waveform)."""
-    from hdl.mesh import mesh_sources
-
-    if not waves_requested():
-        return native_mesh_model(rows, cols, profile, core=core, threads=threads)
-    name = f"tile_mesh_{rows}x{cols}_{profile}" + ("" if core else "_fabric") + "_flat_waves"
-    return Model(name, mesh_sources(rows, cols, profile, core), "tessera_mesh", waves=True)
+    The native-mesh model, or with TESSERA_WAVES=1 the flat Verilog one with FST tracing (every
+    tile's signals in the waveform); see tb/mesh_models.py."""
+    return mesh_model(rows, cols, profile, core, waves=waves_requested(), threads=threads)
 
 
 @functools.lru_cache(maxsize=None)
 def verilog_mesh_model(rows: int, cols: int, profile: str, core: bool = True) -> Model:
-    """The generated Verilog mesh top itself (Verilator hierarchical build: the tile is one block),
-    to check that it behaves exactly as the native-mesh model the other tests use."""
-    from hdl.mesh import mesh_sources
-
-    name = f"tile_mesh_{rows}x{cols}_{profile}" + ("" if core else "_fabric")
-    return Model(name, mesh_sources(rows, cols, profile, core), "tessera_mesh",
-                 hier_blocks=("tessera_tile",), extra_args=MESH_ARGS, extra_vlt=MESH_VLT)
+    """The generated Verilog mesh top itself (the tile a Verilator hierarchical block), to check that
+    it behaves exactly as the native-mesh model the other tests use."""
+    return mesh_model(rows, cols, profile, core, engine="hierarchical")

@@ -1,0 +1,46 @@
+"""Verilator models of a generated tile mesh (hdl/mesh.py), one entry point for every engine.
+
+Engines (docs/mesh.md, "Simulation models"):
+    native        the tile compiled once as a C++ library, R x C instances wired in C++ behind the
+                  mesh top's ports (tb/native_mesh.py); what the regression, ``make sim`` and the
+                  benchmarks use. ``threads``: row bands evaluated in parallel.
+    hierarchical  the generated Verilog mesh top, the tile a Verilator hierarchical block (compiled
+                  once, per-instance glue in the top); checks the Verilog top against native.
+    flat          the generated Verilog mesh top verilated whole: waveforms of every tile, counters
+                  inside the tiles readable by the testbench; slow to build. ``waves`` implies it.
+``threads`` is Verilator's ``--threads`` for the Verilog engines.
+
+Interface:
+    mesh_model(rows, cols, profile="small", core=True, engine="native", waves=False, threads=1,
+               name=None, lib=None) -> tb.runner.Model   (built on first use, then cached on disk)
+"""
+
+from __future__ import annotations
+
+from hdl.mesh import MESH_TOP, mesh_sources
+from hdl.profiles import get_profile
+
+from .native_mesh import native_mesh_model
+from .runner import MESH_ARGS, MESH_VLT, Model
+
+__all__ = ["mesh_model", "ENGINES"]
+
+ENGINES = ("native", "hierarchical", "flat")
+
+
+def mesh_model(rows: int, cols: int, profile="small", core: bool = True, engine: str = "native",
+               waves: bool = False, threads: int = 1, name: str | None = None, lib=None) -> Model:
+    if engine not in ENGINES:
+        raise ValueError(f"unknown mesh engine {engine!r}; one of {', '.join(ENGINES)}")
+    if waves:
+        engine = "flat"  # only a flat build traces every tile's signals
+    prof = get_profile(profile)
+    if engine == "native":
+        return native_mesh_model(rows, cols, prof, core, threads, name=name, lib=lib)
+    flat = engine == "flat"
+    name = name or (f"tile_mesh_{rows}x{cols}_{prof.name}" + ("" if core else "_fabric")
+                    + ("_flat" if flat else "") + ("_waves" if waves else ""))
+    if flat:
+        return Model(name, mesh_sources(rows, cols, prof, core), MESH_TOP, waves=waves, threads=threads)
+    return Model(name, mesh_sources(rows, cols, prof, core), MESH_TOP, threads=threads,
+                 hier_blocks=("tessera_tile",), extra_args=MESH_ARGS, extra_vlt=MESH_VLT)
