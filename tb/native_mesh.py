@@ -27,16 +27,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 import subprocess
-import time
 from pathlib import Path
 
 from hdl.mesh import MESH_TOP, check_mesh_shape, tile_verilog
 from hdl.profiles import get_profile
 from hdl.wavelet import WAVELET_BITS
 
-from .runner import BUILD, MESH_ARGS, MESH_VLT, REPO, Model, _locked, _tail, _tool_versions, setup_verilator
+from .runner import BUILD, MESH_ARGS, MESH_VLT, REPO, Model, _tail, _tool_versions, build_once
 
 __all__ = ["native_top_verilog", "TileLibrary", "native_mesh_model", "NATIVE_CPP"]
 
@@ -120,28 +118,21 @@ class TileLibrary:
         return self.dir / "Vtile__ALL.a"
 
     def build(self) -> Path:
-        if (self.dir / ".built").exists():
-            return self.dir
-        setup_verilator()
-        with _locked(BUILD / "models" / f".{self.name}-{self.key}.lock"):
-            if (self.dir / ".built").exists():
-                return self.dir
-            if self.dir.exists():
-                shutil.rmtree(self.dir)
-            self.dir.mkdir(parents=True)
-            src = self.dir / "tessera_tile.v"
-            src.write_text(self.verilog)
-            t0 = time.monotonic()
-            cmd = ["verilator", "--cc", "--build", "-j", "2", "--prefix", "Vtile", "--top-module", "tessera_tile",
-                   "-Mdir", str(self.dir), *_TILE_ARGS, str(src)]
-            with open(self.dir / "build.log", "w") as log:
-                p = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=self.dir)
-            if p.returncode or not self.archive.exists():
-                raise RuntimeError(f"Verilator build of the tile library {self.name} failed:\n"
-                                   + _tail(self.dir / "build.log"))
-            self.build_seconds = time.monotonic() - t0
-            (self.dir / ".built").write_text(f"{self.build_seconds:.1f}\n")
+        seconds = build_once(self.dir, self._build)
+        if seconds is not None:
+            self.build_seconds = seconds
         return self.dir
+
+    def _build(self):
+        src = self.dir / "tessera_tile.v"
+        src.write_text(self.verilog)
+        cmd = ["verilator", "--cc", "--build", "-j", "2", "--prefix", "Vtile", "--top-module", "tessera_tile",
+               "-Mdir", str(self.dir), *_TILE_ARGS, str(src)]
+        with open(self.dir / "build.log", "w") as log:
+            p = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=self.dir)
+        if p.returncode or not self.archive.exists():
+            raise RuntimeError(f"Verilator build of the tile library {self.name} failed:\n"
+                               + _tail(self.dir / "build.log"))
 
 
 class _NativeMeshModel(Model):

