@@ -28,9 +28,10 @@ Interface:
     BridgeClient(port, timeout=5.0)   .shape (rows, cols, colors)  .rx_depth
         .inject(side, index, wavelets)  .drain()  .status() -> dict  .reset()
         .wait_wavelets(n)  .wavelets {(side, index): [(color, payload, ctrl)]}  .acks
-    selftest(client, profile="small", per_row=16) -> dict
+    board_profile(client, profile=None) -> str      the profile matching the board's STATUS
+    selftest(client, profile=None, per_row=16) -> dict
     play_job(client, job, panels=1) -> {"outputs", "cycles", "load_cycles", "wall_seconds", ...}
-    gemm_demo(client, m, k, n, dtype="f16", density=0.1, seed=1, profile="small") -> [record]
+    gemm_demo(client, m, k, n, dtype="f16", density=0.1, seed=1, profile=None) -> [record]
 """
 
 import argparse
@@ -118,7 +119,26 @@ class BridgeClient:
         return [(s, i, flag_names(f)) for s, i, f in self.acks if f]
 
 
-def selftest(client: BridgeClient, profile="small", per_row: int = 16) -> dict:
+def board_profile(client: BridgeClient, profile: str | None = None) -> str:
+    """The profile of the board's mesh: ``profile`` checked against the colors the board reports
+    (STATUS), or, when None, the one known profile with that many colors. ValueError otherwise."""
+    from hdl.profiles import PROFILES, get_profile
+
+    colors = client.shape[2]
+    if profile is not None:
+        prof = get_profile(profile)
+        if prof.colors != colors:
+            raise ValueError(f"the board's mesh has {colors} colors, profile {prof.name} has {prof.colors}")
+        return prof.name
+    match = [name for name, p in PROFILES.items() if p.colors == colors]
+    if len(match) != 1:
+        raise ValueError(f"the board's mesh has {colors} colors: "
+                         + (f"profiles {', '.join(match)} match; name one with --profile" if match
+                            else "no known profile has that many"))
+    return match[0]
+
+
+def selftest(client: BridgeClient, profile: str | None = None, per_row: int = 16) -> dict:
     """Routes + a program through the bridge, values through every row, results against the golden
     PE mesh model. Returns a summary; raises AssertionError on a mismatch."""
     from golden.pe_mesh_model import PEMeshModel
@@ -127,10 +147,8 @@ def selftest(client: BridgeClient, profile="small", per_row: int = 16) -> dict:
     from hdl.profiles import get_profile
     from tb.kernels import row_echo_setup
 
-    prof = get_profile(profile)
+    prof = get_profile(board_profile(client, profile))
     rows, cols, colors = client.shape
-    if colors != prof.colors:
-        raise ValueError(f"the board's mesh has {colors} colors, profile {prof.name} {prof.colors}")
     t0 = time.monotonic()
     client.reset()
     cin, cout = 1, 2
@@ -196,11 +214,12 @@ def play_job(client: BridgeClient, job: dict, panels: int = 1) -> dict:
             "busy_rows": [], "wall_seconds": time.monotonic() - t0}
 
 
-def gemm_demo(client: BridgeClient, m, k, n, dtype="f16", density=0.1, seed=1, profile="small") -> list:
+def gemm_demo(client: BridgeClient, m, k, n, dtype="f16", density=0.1, seed=1, profile: str | None = None) -> list:
     """The make-sim demo on a board: a GEMM and a sparse GEMV, each checked against the golden
     model; returns tb/gemm_flow.py records."""
     from tb.gemm_flow import gemm_case, gemv_case, record
 
+    profile = board_profile(client, profile)
     rows, cols, _ = client.shape
     cases = [gemm_case(rows, cols, m, k, n, dtype, profile, seed), gemv_case(rows, cols, m, k, density, profile, seed)]
     out = []
@@ -215,7 +234,8 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m fpga.host", description=__doc__.split("\n\n")[0])
     ap.add_argument("--port", required=True, help="serial device, e.g. /dev/ttyUSB0")
     ap.add_argument("--baud", type=int, default=1_000_000)
-    ap.add_argument("--profile", default="small")
+    ap.add_argument("--profile", default=None,
+                    help="the bitstream's profile (default: the known profile with the colors the board reports)")
     ap.add_argument("--per-row", type=int, default=16)
     for name, default in (("m", 16), ("k", 16), ("n", 16), ("seed", 1)):
         ap.add_argument(f"--{name}", type=int, default=default, help="gemm: matrix sizes and data seed")
@@ -239,13 +259,16 @@ def main(argv=None) -> int:
             client.reset()
             print("reset done")
         elif a.command == "selftest":
-            print(selftest(client, a.profile, a.per_row))
+            try:
+                print(selftest(client, a.profile, a.per_row))
+            except ValueError as e:  # the profile does not match the board
+                print(f"fpga.host: error: {e}", file=sys.stderr)
+                return 2
         else:
             from tb.gemm_flow import format_table
-            from tb.gemm_host import KernelError
             try:
                 recs = gemm_demo(client, a.m, a.k, a.n, a.dtype, a.density, a.seed, a.profile)
-            except KernelError as e:
+            except ValueError as e:  # KernelError (a request the mesh cannot run) or a profile mismatch
                 print(f"fpga.host: error: {e}", file=sys.stderr)
                 return 2
             print(format_table(recs))

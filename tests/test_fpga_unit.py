@@ -534,8 +534,8 @@ class KernelBoard(FakePort):
     answers with the result wavelets a correct mesh sends (the golden results in the hardware's
     framing). It checks the host's side of ``fpga.host gemm``: streams, flow control, decoding."""
 
-    def __init__(self, rows, cols, jobs, rx_depth=200):
-        super().__init__(rx_depth=rx_depth)
+    def __init__(self, rows, cols, jobs, rx_depth=200, colors=8):
+        super().__init__(rx_depth=rx_depth, colors=colors)
         self.rows, self.cols = rows, cols
         self.jobs = list(jobs)  # [(data wavelets expected, {(side, index): [(color, payload, ctrl)]})]
         self.data_in = 0
@@ -564,7 +564,7 @@ class KernelBoard(FakePort):
             for k in range(n):
                 w = frame[3 + 5 * k:8 + 5 * k]
                 payload, color, ctrl = unpack_wavelet(int.from_bytes(w, "little"))
-                if color == 7:  # management: the echo leaves the row's east link
+                if color == self.colors - 1:  # management: the echo leaves the row's east link
                     self.out += bytes([self._reply.WAVELET, link_byte("e", index)]) + w
                 else:
                     self.data_in += 1
@@ -629,3 +629,23 @@ def test_serial_gemm_demo_against_a_stand_in_board():
     port = KernelBoard(rows, cols, [(jobs[0][0], bad), jobs[1]])
     recs = gemm_demo(BridgeClient(port, timeout=0.5), m, k, n, "f16", 0.3, seed)
     assert not recs[0]["bit_exact"] and recs[0]["mismatches"] == 1
+
+
+def test_serial_gemm_demo_takes_the_profile_from_the_board():
+    """An ``fpga``-profile board (5 colors, as the PE bitstream): the host finds the profile from
+    STATUS; naming another profile is refused with the reason."""
+    from fpga.host import BridgeClient, board_profile, gemm_demo
+    from tb.gemm_flow import gemm_case, gemv_case
+
+    rows, cols, (m, k, n), seed = 1, 1, (6, 10, 7), 3
+    cases = [gemm_case(rows, cols, m, k, n, "f16", "fpga", seed), gemv_case(rows, cols, m, k, 0.5, "fpga", seed)]
+    jobs = [(sum(map(len, c.job["inject"].values())), _golden_outputs(c)) for c in cases]
+    port = KernelBoard(rows, cols, jobs, colors=5)
+    client = BridgeClient(port, timeout=0.5)
+    assert board_profile(client) == "fpga"
+    recs = gemm_demo(client, m, k, n, "f16", 0.5, seed)
+    assert all(r["bit_exact"] and r["profile"] == "fpga" for r in recs) and port.jobs == [], recs
+    with pytest.raises(ValueError, match="the board's mesh has 5 colors, profile small has 8"):
+        gemm_demo(client, m, k, n, "f16", 0.5, seed, profile="small")
+    with pytest.raises(ValueError, match="no known profile has that many"):
+        board_profile(BridgeClient(FakePort(colors=6), timeout=0.5))
