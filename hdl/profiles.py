@@ -9,7 +9,8 @@ Interface:
     get_profile(name)  look a profile up, with a clear error for unknown names
 
 ``wse`` mirrors the public WSE-2 figures (24 colors, 48 KiB in 8 banks, SIMD-4 FP16). ``small``
-serves the fast regression and FPGA builds. See docs/configuration.md.
+serves the fast regression; ``fpga`` is a reduced ``small`` for ECP5 bitstreams.
+See docs/configuration.md.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ class Profile:
     fifo_depth: int  # wavelets buffered per (input port, color); 2 sustains one wavelet per cycle
     sram_kib: int  # SRAM per PE (used by the PE)
     sram_banks: int  # single-ported banks
-    simd_f16: int  # f16 lanes per FMAC (f32 runs at half this width)
+    simd_f16: int  # f16 lanes per FMAC (f32 runs at half this width); the PE implements 4
     imem_words: int = 1024  # 32-bit instruction memory words (docs/isa.md)
     uthreads: int = 2  # micro-threads for asynchronous vector ops
     # The management color: reserved for loading through the mesh edge (docs/mesh.md). Its route
@@ -49,8 +50,11 @@ class Profile:
             )
         if self.sram_banks < 1 or self.sram_kib % self.sram_banks:
             raise ProfileError(f"profile {self.name!r}: sram_kib must be a multiple of sram_banks")
-        if self.simd_f16 < 2 or self.simd_f16 % 2:
-            raise ProfileError(f"profile {self.name!r}: simd_f16 must be even (f32 runs at half width)")
+        if self.simd_f16 != 4:
+            # A 64-bit SRAM row holds 4 f16 elements, so the vector engine is built for 4 lanes; with
+            # 2 it elaborates but its programs can hang (constrained-random PE programs time out).
+            raise ProfileError(f"profile {self.name!r}: simd_f16={self.simd_f16}: the PE implements "
+                               "4 f16 lanes (2 f32) only")
         if self.mgmt_color is None:
             object.__setattr__(self, "mgmt_color", self.colors - 1)
         if not 0 <= self.mgmt_color < self.colors:
@@ -67,6 +71,10 @@ PROFILES: dict[str, Profile] = {
                      imem_words=1024, uthreads=4),
     "wse": Profile(name="wse", colors=24, fifo_depth=2, sram_kib=48, sram_banks=8, simd_f16=4,
                    imem_words=4096, uthreads=8),
+    # FPGA builds (docs/fpga.md): the fewest colors the GEMM and GEMV kernels use, half the
+    # micro-threads and instruction memory: a smaller PE tile for an ECP5-85F.
+    "fpga": Profile(name="fpga", colors=5, fifo_depth=2, sram_kib=8, sram_banks=4, simd_f16=4,
+                    imem_words=512, uthreads=2),
 }
 
 

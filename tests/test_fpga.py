@@ -33,6 +33,14 @@ def test_fpga_core_through_uart(case):
                divisor=DIVISOR, wavelets=60, per_row=8, seed=11)
 
 
+@pytest.mark.xdist_group("fpga_core_1x1_fpga")
+def test_fpga_profile_board_core_gemm_through_uart():
+    """The configuration of the PE bitstream (docs/fpga.md): one tile of the ``fpga`` profile behind
+    the UART plays a GEMM bit-exact against golden/matmul.py."""
+    run_cocotb(fpga_core_model(1, 1, "fpga"), "tb.cocotb_fpga", "bridge_gemm", profile="fpga", rows=1, cols=1,
+               divisor=DIVISOR, wavelets=60, per_row=8, seed=12)
+
+
 @pytest.mark.parametrize("args,needle", [
     (["--board", "nope"], "unknown board 'nope'; known boards: ecpix5, ulx3s"),
     (["--rows", "0"], "rows=0: must be at least 1"),
