@@ -32,7 +32,7 @@ help:
 	@echo "make lint     verilator --lint-only -Wall on the emitted Verilog, and ruff"
 	@echo "make wave TEST=tests/test_router.py::'test_router[fair_arbitration-small]'   rerun one test with FST waves"
 	@echo "make bench    fabric figures (bench/fabric.py) into build/bench/"
-	@echo "make fpga BOARD=ulx3s [ROWS=1 COLS=1 FREQ=MHz FABRIC=1]   bitstream under build/fpga/ (docs/fpga.md)"
+	@echo "make fpga BOARD=ulx3s [ROWS=1 COLS=1 PROFILE=fpga FREQ=MHz FABRIC=1]   bitstream under build/fpga/ (docs/fpga.md)"
 	@echo "make clean    remove build products; make distclean also removes .venv"
 
 venv: $(STAMP)
@@ -82,18 +82,20 @@ $(BENCH_STAMP): pyproject.toml $(STAMP)
 bench: $(BENCH_STAMP)
 	$(PY) bench/fabric.py --json build/bench/fabric.json
 
-# `make fpga` knobs. ROWS/COLS default to 1x1 here (the `make sim` defaults do not fit an FPGA):
-# only values given on the command line or in the environment are taken.
+# `make fpga` knobs. ROWS/COLS default to 1x1 and PROFILE to fpga here (the `make sim` defaults
+# do not fit or route on an ECP5): only values given on the command line or in the environment
+# are taken.
 BOARD  ?= ulx3s
 FPGA_ROWS := $(if $(filter command line environment,$(origin ROWS)),$(ROWS),1)
 FPGA_COLS := $(if $(filter command line environment,$(origin COLS)),$(COLS),1)
+FPGA_PROFILE := $(if $(filter command line environment,$(origin PROFILE)),$(PROFILE),fpga)
 FPGA_STAMP := $(VENV)/.tessera-fpga-installed
 $(FPGA_STAMP): pyproject.toml $(STAMP)
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[fpga]'
 	@touch $@
 
 fpga: $(FPGA_STAMP)
-	nice -n 10 $(PY) -m fpga.build --board $(BOARD) --rows $(FPGA_ROWS) --cols $(FPGA_COLS) --profile $(PROFILE) \
+	nice -n 10 $(PY) -m fpga.build --board $(BOARD) --rows $(FPGA_ROWS) --cols $(FPGA_COLS) --profile $(FPGA_PROFILE) \
 	    $(if $(FREQ),--freq $(FREQ),) $(if $(filter-out 0,$(FABRIC)),--fabric,)
 
 clean:

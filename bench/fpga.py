@@ -18,7 +18,7 @@ summary.json / result.json under build/fpga/).
      "pe": {"luts", "ffs", "brams", "mults", "seconds"}}
 
 Usage:
-    python bench/fpga.py --json build/bench/fpga.json [--board ulx3s] [--sizes 1x1,1x2,2x2]
+    python bench/fpga.py --json build/bench/fpga.json [--board ulx3s] [--profile fpga] [--sizes 1x1,1x2,2x2]
                          [--fabric-sizes 1x1,2x2] [--reuse] [--no-router-pnr] [--no-blocks]
 """
 
@@ -122,7 +122,7 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--json", type=Path, default=REPO / "build" / "bench" / "fpga.json")
     ap.add_argument("--board", default="ulx3s")
-    ap.add_argument("--profile", default="small")
+    ap.add_argument("--profile", default="fpga")
     ap.add_argument("--sizes", default="1x1,1x2,2x2", help="mesh sizes to try, smallest first")
     ap.add_argument("--fabric-sizes", default="", help="fabric-only meshes (router + loader tiles) to try too")
     ap.add_argument("--reuse", action="store_true", help="reuse summary.json of earlier builds")

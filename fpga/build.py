@@ -21,7 +21,7 @@ see only their working directory. Tools are found through the environment variab
 (YOSYS, NEXTPNR_ECP5, ECPPACK), defaulting to the YoWASP commands next to this Python.
 
 Interface:
-    build(board, rows, cols, profile="small", out=..., target_mhz=None, fabric=False, seed=1) -> dict
+    build(board, rows, cols, profile="fpga", out=..., target_mhz=None, fabric=False, seed=1) -> dict
     synth_stats(verilog_files, top, workdir) -> dict     out-of-context synthesis (bench/fpga.py)
     FitError, TimingError, BuildError, DEVICE_CAPACITY
 """
@@ -169,7 +169,7 @@ def _fmax(report: dict):
     return [(clk, v.get("achieved"), v.get("constraint")) for clk, v in report.get("fmax", {}).items()]
 
 
-def build(board: str, rows: int, cols: int, profile: str = "small", out: Path | None = None,
+def build(board: str, rows: int, cols: int, profile: str = "fpga", out: Path | None = None,
           target_mhz: float | None = None, baud: int | None = None, fabric: bool = False, seed: int = 1,
           log=print, router: str = "router1") -> dict:
     """Build one bitstream; return the summary (also written to summary.json)."""
@@ -279,7 +279,7 @@ def main(argv=None) -> int:
     ap.add_argument("--board", default="ulx3s", help=f"one of {', '.join(sorted(BOARDS))}")
     ap.add_argument("--rows", type=int, default=1)
     ap.add_argument("--cols", type=int, default=1)
-    ap.add_argument("--profile", default="small")
+    ap.add_argument("--profile", default="fpga", help="the profile of the mesh's tiles (small does not route)")
     ap.add_argument("--freq", type=float, default=None, help="target clock in MHz (default: the board's)")
     ap.add_argument("--baud", type=int, default=None)
     ap.add_argument("--fabric", action="store_true", help="fabric-only tiles (router + loader, no PE)")
