@@ -34,10 +34,13 @@ def test_fpga_core_through_uart(case):
 
 
 @pytest.mark.xdist_group("fpga_core_1x1_fpga")
-def test_fpga_profile_board_core_gemm_through_uart():
-    """The configuration of the PE bitstream (docs/fpga.md): one tile of the ``fpga`` profile behind
-    the UART plays a GEMM bit-exact against golden/matmul.py."""
-    run_cocotb(fpga_core_model(1, 1, "fpga"), "tb.cocotb_fpga", "bridge_gemm", profile="fpga", rows=1, cols=1,
+@pytest.mark.parametrize("case", ["bridge_program", "bridge_gemm"])
+def test_fpga_profile_board_core_through_uart(case):
+    """The configuration of the PE bitstream (docs/fpga.md): one tile of the ``fpga`` profile (5
+    colors) behind the UART runs a loaded program as the golden PE mesh model says, and plays a
+    GEMM bit-exact against golden/matmul.py. (bridge_routing's traffic patterns need 5 colors
+    besides the management one.)"""
+    run_cocotb(fpga_core_model(1, 1, "fpga"), "tb.cocotb_fpga", case, profile="fpga", rows=1, cols=1,
                divisor=DIVISOR, wavelets=60, per_row=8, seed=12)
 
 
