@@ -184,28 +184,25 @@ def selftest(client: BridgeClient, profile: str | None = None, per_row: int = 16
 
 
 def play_job(client: BridgeClient, job: dict, panels: int = 1) -> dict:
-    """Play a tb/gemm_host.py job through the bridge: the management streams into the west links
-    (waiting for their echo), then the data streams panel by panel (so that a link whose PE has not
-    yet posted its receive never holds up the bridge while another PE waits for its half of the
-    current panel), then wait for every expected result wavelet."""
+    """Play a tb/gemm_host.py job through the bridge, in the order of ``bridge_schedule``
+    (management streams, their echo, data panel by panel), then wait for every result wavelet."""
+    from tb.gemm_host import bridge_schedule
+
     t0 = time.monotonic()
+    load, data, echo, results = bridge_schedule(job, panels)
     st0 = client.status()
     before = client.received
-    for r, stream in job["load"].items():
-        client.inject("w", int(r), [tuple(w) for w in stream])
+    for side, index, wavelets in load:
+        client.inject(side, index, wavelets)
     client.drain()
-    client.wait_wavelets(before + sum(map(len, job["load"].values())))  # the management echo
+    client.wait_wavelets(before + echo)
     client.wavelets.clear()
     base = client.received
     st1 = client.status()
-    for p in range(panels):
-        for name, wavelets in job["inject"].items():
-            chunk = -(-len(wavelets) // panels)
-            part = wavelets[p * chunk:(p + 1) * chunk]
-            if part:
-                client.inject(name[0].lower(), int(name[1:]), [tuple(w) for w in part])
+    for side, index, wavelets in data:
+        client.inject(side, index, wavelets)
     client.drain()
-    client.wait_wavelets(base + sum(e["count"] for e in job["expect"].values()))
+    client.wait_wavelets(base + results)
     st2 = client.status()
     if client.errors() or st2["flags"] or any(st2["row_err"]) or any(st2["row_halted"]):
         raise AssertionError(f"bridge or mesh error: {client.errors()}, status {st2}")

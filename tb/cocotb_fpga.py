@@ -198,7 +198,7 @@ async def bridge_gemm(dut):
     import numpy as np
 
     from tb.gemm_flow import gemm_case
-    from tb.gemm_host import gemm_decode
+    from tb.gemm_host import bridge_schedule, gemm_decode
 
     cfg = tb_config()
     rows, cols = cfg["rows"], cfg["cols"]
@@ -206,21 +206,16 @@ async def bridge_gemm(dut):
     m, k, n = cfg.get("gemm", (5, 6, 7))
     case = gemm_case(rows, cols, m, k, n, cfg.get("dtype", "f16"), cfg.get("profile", "small"), seed=cfg.get("seed", 1))
     job, plan = case.job, case.plan
-    for r, stream in job["load"].items():
-        await host.inject("w", int(r), [tuple(w) for w in stream])
+    load, data, echo, total = bridge_schedule(job, plan.panels)  # the order fpga.host plays it in
+    for side, index, wavelets in load:
+        await host.inject(side, index, wavelets)
     await host.drain()
-    echo = sum(map(len, job["load"].values()))
     await host.wait_wavelets(echo, quiet_cycles=8000)
     host.wavelets.clear()
     base = host.received
-    # Panel by panel, so that a link whose PE has not yet posted its receive never holds up the
-    # bridge while another PE still waits for its half of the current panel.
-    for p in range(plan.panels):
-        for name, wavelets in job["inject"].items():
-            per = len(wavelets) // plan.panels
-            await host.inject(name[0].lower(), int(name[1:]), [tuple(w) for w in wavelets[p * per:(p + 1) * per]])
+    for side, index, wavelets in data:
+        await host.inject(side, index, wavelets)
     await host.drain()
-    total = sum(e["count"] for e in job["expect"].values())
     await host.wait_wavelets(base + total, quiet_cycles=20000)
     outputs = {f"{s.upper()}{i}": [list(w) for w in ws] for (s, i), ws in host.wavelets.items()}
     got = gemm_decode(plan, outputs)

@@ -28,6 +28,7 @@ Interface:
     gemm_job(plan, a_bits, b_bits) -> job dict;   gemm_decode(plan, outputs) -> C bits (m x n)
     plan_gemv(rows, cols, m, k, profile="small") -> GemvPlan
     gemv_job(plan, a_bits, x_bits) -> job dict;   gemv_decode(plan, outputs) -> y bits (m)
+    bridge_schedule(job, panels) -> (load, data, echo, results)   playing a job through edge links
     random_matrix(rng, shape, dtype, kind="normal"|"zeros"|"special"), sparse_vector(rng, k, density)
 """
 
@@ -45,8 +46,9 @@ from hdl.wavelet import SwitchCmd
 from tb.host import MeshLoader
 from tb.pe_harness import CTRL_CLEAR, CTRL_RUN, REGION, load_ops
 
-__all__ = ["KernelError", "GemmPlan", "GemvPlan", "plan_gemm", "plan_gemv", "gemm_job", "gemm_decode", "gemv_job",
-           "gemv_decode", "random_matrix", "sparse_vector", "CA", "CB", "CE", "CW", "CX", "CY"]
+__all__ = ["KernelError", "GemmPlan", "GemvPlan", "plan_gemm", "plan_gemv", "gemm_job", "gemm_decode",
+           "bridge_schedule", "gemv_job", "gemv_decode", "random_matrix", "sparse_vector",
+           "CA", "CB", "CE", "CW", "CX", "CY"]
 
 # GEMM colors; GEMV colors (a mesh runs one kernel at a time: the routes are reloaded per job)
 CA, CB, CE, CW = 0, 1, 2, 3
@@ -267,6 +269,25 @@ def gemm_job(plan: GemmPlan, a_bits, b_bits) -> dict:
     return {"kind": "gemm", "plan": plan.summary(), "load": _load_streams(R, C, plan.profile, gemm_routes(plan),
                                                                           image, per_pe),
             "inject": inject, "expect": expect, "max_idle": 20 * plan.kp * plan.mt * plan.nt + 20000}
+
+
+def bridge_schedule(job: dict, panels: int = 1):
+    """How a link-level transport (the FPGA bridge) plays ``job``: ``(load, data, echo, results)``.
+    ``load`` and ``data`` are lists of ``(side, index, wavelets)`` to inject in order: first the
+    management streams into the west links, whose ``echo`` wavelets come back out of the east
+    links; then the data streams panel by panel, so that a link whose PE has not yet posted its
+    receive never holds up the bridge while another PE waits for its half of the current panel.
+    ``results`` wavelets come out at the end."""
+    load = [("w", int(r), [tuple(w) for w in stream]) for r, stream in job["load"].items()]
+    data = []
+    for p in range(panels):
+        for name, wavelets in job["inject"].items():
+            chunk = -(-len(wavelets) // panels)
+            part = wavelets[p * chunk:(p + 1) * chunk]
+            if part:
+                data.append((name[0].lower(), int(name[1:]), [tuple(w) for w in part]))
+    echo = sum(len(ws) for _, _, ws in load)
+    return load, data, echo, sum(e["count"] for e in job["expect"].values())
 
 
 def gemm_decode(plan: GemmPlan, outputs: dict) -> np.ndarray:
