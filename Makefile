@@ -96,7 +96,8 @@ $(FPGA_STAMP): pyproject.toml $(STAMP)
 
 fpga: $(FPGA_STAMP)
 	nice -n 10 $(PY) -m fpga.build --board $(BOARD) --rows $(FPGA_ROWS) --cols $(FPGA_COLS) --profile $(FPGA_PROFILE) \
-	    $(if $(FREQ),--freq $(FREQ),) $(if $(filter-out 0,$(FABRIC)),--fabric,)
+	    $(if $(FREQ),--freq $(FREQ),) $(if $(filter-out 0,$(FABRIC)),--fabric,) \
+	    $(if $(SYNTH_OPTS),--synth-opts="$(SYNTH_OPTS)",)
 
 clean:
 	rm -rf build sim_build .pytest_cache .ruff_cache

@@ -21,7 +21,8 @@ see only their working directory. Tools are found through the environment variab
 (YOSYS, NEXTPNR_ECP5, ECPPACK), defaulting to the YoWASP commands next to this Python.
 
 Interface:
-    build(board, rows, cols, profile="fpga", out=..., target_mhz=None, fabric=False, seed=1) -> dict
+    build(board, rows, cols, profile="fpga", out=..., target_mhz=None, fabric=False, seed=1,
+          router="router1", synth_opts="") -> dict
     synth_stats(verilog_files, top, workdir) -> dict     out-of-context synthesis (bench/fpga.py)
     FitError, TimingError, BuildError, DEVICE_CAPACITY
 """
@@ -171,7 +172,7 @@ def _fmax(report: dict):
 
 def build(board: str, rows: int, cols: int, profile: str = "fpga", out: Path | None = None,
           target_mhz: float | None = None, baud: int | None = None, fabric: bool = False, seed: int = 1,
-          log=print, router: str = "router1") -> dict:
+          log=print, router: str = "router1", synth_opts: str = "") -> dict:
     """Build one bitstream; return the summary (also written to summary.json)."""
     b = get_board(board)
     check_mesh_shape(rows, cols)
@@ -189,7 +190,7 @@ def build(board: str, rows: int, cols: int, profile: str = "fpga", out: Path | N
         shutil.rmtree(out)
     log(f"fpga: {what} on {b.name} ({platform.device}), {top.target_hz / 1e6:g} MHz, "
         f"UART {top.baud} baud (divisor {top.divisor}) -> {out}")
-    plan = platform.build(top, name=NAME, do_build=False,
+    plan = platform.build(top, name=NAME, do_build=False, synth_opts=synth_opts,
                           script_after_synth="tee -q -o tessera.stat stat")
     plan.extract(out)
     t_plan = time.monotonic() - t_start
@@ -241,7 +242,7 @@ def build(board: str, rows: int, cols: int, profile: str = "fpga", out: Path | N
         "target_mhz": round(top.target_hz / 1e6, 3),
         "clocks": [{"net": c, "fmax_mhz": round(a, 2), "target_mhz": round(t, 2)} for c, a, t in fmax],
         "timing_met": bool(worst) and worst[1] >= worst[2],
-        "baud": top.baud, "uart_divisor": top.divisor, "seed": seed,
+        "baud": top.baud, "uart_divisor": top.divisor, "seed": seed, "router": router, "synth_opts": synth_opts,
         "build_seconds": round(build_seconds, 1),
         "step_seconds": {"elaborate": round(t_plan, 1), "yosys": round(t_yosys, 1), "nextpnr": round(t_pnr, 1),
                          "ecppack": round(t_pack, 1)},
@@ -285,10 +286,12 @@ def main(argv=None) -> int:
     ap.add_argument("--fabric", action="store_true", help="fabric-only tiles (router + loader, no PE)")
     ap.add_argument("--seed", type=int, default=1, help="nextpnr placement seed")
     ap.add_argument("--router", default="router1", choices=("router1", "router2"), help="nextpnr router")
+    ap.add_argument("--synth-opts", default="", help="extra synth_ecp5 options, e.g. '-abc9 -nowidelut'")
     ap.add_argument("--out", type=Path, default=None)
     a = ap.parse_args(argv)
     try:
-        build(a.board, a.rows, a.cols, a.profile, a.out, a.freq, a.baud, a.fabric, a.seed, router=a.router)
+        build(a.board, a.rows, a.cols, a.profile, a.out, a.freq, a.baud, a.fabric, a.seed, router=a.router,
+              synth_opts=a.synth_opts)
     except (BoardError, MeshShapeError, ProfileError, BridgeError, MissingToolError, ValueError) as e:
         print(f"fpga: error: {e}", file=sys.stderr)
         return 2
