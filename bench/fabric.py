@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from hdl.profiles import get_profile  # noqa: E402
 from hdl.router_mesh import emit_router_mesh  # noqa: E402
-from tb.runner import BUILD, Model  # noqa: E402
+from sdk.engines.verilator import BUILD, Model  # noqa: E402
 
 LINE = 4
 

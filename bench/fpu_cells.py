@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tb.runner import BUILD  # noqa: E402
+from sdk.engines.verilator import BUILD  # noqa: E402
 
 
 def main(argv=None) -> int:

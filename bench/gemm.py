@@ -29,9 +29,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from sdk.engines.verilator import BUILD  # noqa: E402
 from tb.gemm_flow import format_table, gemm_case, gemv_case, run_cases  # noqa: E402
 from tb.gemm_host import KernelError  # noqa: E402
-from tb.runner import BUILD  # noqa: E402
 
 
 def _dims(text, n, what):

@@ -5,7 +5,7 @@ Each build runs in a fresh subprocess with fresh model folders (the tile library
 its wall time and peak RSS (the largest child process: Verilator or the C++ compiler) are its own.
 
 Engines (``--engine``): ``native`` (default, what the regression and ``make sim`` use) compiles the
-tile once as a C++ library and wires the R x C instances in C++ (tb/native_mesh.py), so the build
+tile once as a C++ library and wires the R x C instances in C++ (sdk/engines/native_mesh.py), so the build
 does not grow with the mesh; ``hierarchical`` verilates the generated Verilog mesh top with the tile
 as a Verilator hierarchical block (compiled once, but with per-instance glue in the top). The
 simulation figure loads edge-to-edge routes through the management path and streams wavelets across the mesh for a
@@ -84,15 +84,15 @@ def parse_sizes(text: str):
 
 def _model(name, rows, cols, profile, core, threads, engine):
     """The model to measure, under a bench-only name (its tile library too), so it is built afresh."""
-    from tb.mesh_models import mesh_model
-    from tb.native_mesh import TileLibrary
+    from sdk.engines.models import mesh_model
+    from sdk.engines.native_mesh import TileLibrary
 
     lib = TileLibrary(profile, core, name=name + "_tile_lib") if engine == "native" else None
     return mesh_model(rows, cols, profile, core, engine=engine, threads=threads, name=name, lib=lib)
 
 
 def measure(rows, cols, profile, core, threads, cycles, engine="native") -> dict:
-    from tb.runner import BUILD
+    from sdk.engines.verilator import BUILD
 
     tag = "" if core else "_fabric"
     name = f"bench_mesh_{engine}_{rows}x{cols}_{profile}{tag}_t{threads}"

@@ -1,7 +1,7 @@
 """PE figures measured on the RTL: MACs per cycle per FMAC mode against the SIMD peak, task
 activation latency, and the PE's generic cell count.
 
-For each profile this builds (once, cached by tb/runner.py) the PE on Verilator and runs
+For each profile this builds (once, cached by sdk/engines/verilator.py) the PE on Verilator and runs
 benchmark programs through tb/cocotb_pe.py (results are also checked bit-exact against the golden
 model): ``fmacs.M`` over 1024 unit-stride elements (the accumulator and the operand in memory, the
 scalar in a register: two row reads and one row write per lane group), timed as the difference of
@@ -28,8 +28,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from hdl.profiles import get_profile  # noqa: E402
+from sdk.engines.verilator import BUILD  # noqa: E402
 from tb.pe_harness import golden_case, run_cases  # noqa: E402
-from tb.runner import BUILD  # noqa: E402
 
 N = 1024
 #: fmac mode -> (accumulator type, operand type, bytes per accumulator, bytes per operand)

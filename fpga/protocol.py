@@ -47,7 +47,7 @@ def parse_link(b: int):
 
 
 def wavelet_bytes(color: int, payload: int, ctrl: int) -> bytes:
-    return pack_wavelet(payload, color, ctrl).to_bytes(WAVELET_BYTES, "little")
+    return pack_wavelet(color, payload, ctrl).to_bytes(WAVELET_BYTES, "little")
 
 
 def max_wavelets_per_frame(max_bytes: int) -> int:
@@ -106,8 +106,7 @@ class FrameDecoder:
         kind = f[0]
         if kind == Reply.WAVELET:
             side, index = parse_link(f[1])
-            payload, color, ctrl = unpack_wavelet(int.from_bytes(f[2:], "little"))
-            return ("wavelet", side, index, (color, payload, ctrl))
+            return ("wavelet", side, index, unpack_wavelet(int.from_bytes(f[2:], "little")))
         if kind == Reply.ACK:
             side, index = parse_link(f[1])
             return ("ack", side, index, f[2])

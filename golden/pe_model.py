@@ -5,7 +5,7 @@ Role
 Executes PE programs instruction by instruction and predicts what the RTL must produce: SRAM
 contents, registers, DSRs, the wavelets sent through RAMP (in order), the task start order, and
 the sticky status after an error. It decodes the binary instruction words with its own tables,
-written from docs/isa.md (it does not import hdl/isa.py or hdl/asm.py, so an encoding mistake in
+written from docs/isa.md (it does not import hdl/isa.py or sdk/asm.py, so an encoding mistake in
 one does not hide in the other). Arithmetic is golden/fp.py, bit for bit. It is not cycle-
 accurate: SRAM banks, ports, lanes and fabric backpressure only affect timing and are ignored.
 

@@ -14,8 +14,9 @@ import argparse
 import sys
 from pathlib import Path
 
+from .mesh import MeshShapeError
 from .profiles import PROFILES, ProfileError, get_profile
-from .router_mesh import MeshShapeError, emit_router, emit_router_mesh
+from .router_mesh import emit_router, emit_router_mesh
 
 
 def parse_shape(text: str) -> tuple[int, int]:

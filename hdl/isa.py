@@ -2,7 +2,7 @@
 
 Role
 ----
-The single source of the PE's binary formats for the RTL decoder, the assembler (``hdl/asm.py``)
+The single source of the PE's binary formats for the RTL decoder, the assembler (``sdk/asm.py``)
 and the disassembler. ``docs/isa.md`` is the specification in prose; the golden instruction-level
 model (``golden/pe_model.py``) deliberately does NOT import this module and decodes words with its
 own tables written from the document (``tests/test_pe_model.py`` checks the two agree).
@@ -41,6 +41,7 @@ from dataclasses import dataclass
 
 from amaranth.lib import data
 
+from .packing import Packer
 from .profiles import get_profile
 
 __all__ = [
@@ -320,38 +321,45 @@ def fields(word: int) -> dict:
             "t": word >> 25 & 0x1F}
 
 
+_DSR = Packer(Dsr)
+_STATUS = Packer(Status)
+_START = Packer(StartInfo)
+
+
 def pack_dsr(kind: int, etype: int = 0, length: int = 0, base: int = 0, stride: int = 0, color: int = 0,
              ctrl: int = 0) -> int:
-    """Packed 64-bit DSR; memory kinds use base/stride, fabric kinds color/ctrl."""
-    word = _check("kind", kind, 2) | _check("type", etype, 2) << 2 | _check("length", length, 16) << 16
+    """Packed 64-bit DSR (the Dsr layout); memory kinds use base/stride, fabric kinds color/ctrl."""
+    fields = {"kind": kind, "type": etype, "length": length}
     if kind == DsrKind.MEM:
         if not -0x8000 <= stride < 0x8000:
             raise ValueError(f"stride {stride} does not fit 16 bits signed")
-        word |= _check("base", base, 16) << 32 | (stride & 0xFFFF) << 48
+        fields.update({"target.mem.base": base, "target.mem.stride": stride & 0xFFFF})
     elif kind in (DsrKind.FIN, DsrKind.FOUT):
-        word |= _check("color", color, 5) << 32 | _check("ctrl", ctrl, 1) << 37
-    return word
+        fields.update({"target.fab.color": color, "target.fab.ctrl": ctrl})
+    return _DSR.pack(fields)
 
 
 def unpack_dsr(word: int) -> dict:
-    kind = DsrKind(word & 3)
-    out = {"kind": kind, "type": ElemType(word >> 2 & 3), "length": word >> 16 & 0xFFFF}
+    f = _DSR.unpack(word)
+    kind = DsrKind(f["kind"])
+    out = {"kind": kind, "type": ElemType(f["type"]), "length": f["length"]}
     if kind == DsrKind.MEM:
-        out.update(base=word >> 32 & 0xFFFF, stride=sext16(word >> 48))
+        out.update(base=f["target.mem.base"], stride=sext16(f["target.mem.stride"]))
     elif kind != DsrKind.NONE:
-        out.update(color=word >> 32 & 0x1F, ctrl=word >> 37 & 1)
+        out.update(color=f["target.fab.color"], ctrl=f["target.fab.ctrl"])
     return out
 
 
 def pack_status(code: int, halted: int, async_: int, task: int, pc: int) -> int:
-    return code | halted << 4 | async_ << 5 | task << 6 | (pc & 0xFFFF) << 16
+    return _STATUS.pack(code=code, halted=halted, async_=async_, task=task, pc=pc & 0xFFFF)
 
 
 def unpack_status(word: int) -> dict:
-    return {"code": ErrorCode(word & 0xF), "halted": word >> 4 & 1, "async_": word >> 5 & 1,
-            "task": word >> 6 & 0x1F, "pc": word >> 16 & 0xFFFF}
+    f = _STATUS.unpack(word)
+    return {"code": ErrorCode(f["code"]), "halted": f["halted"], "async_": f["async_"], "task": f["task"],
+            "pc": f["pc"]}
 
 
 def pack_start_info(color: int, ctrl: int, wavelet: int, task: int) -> int:
     """r14 at task start."""
-    return color | ctrl << 5 | wavelet << 6 | task << 8
+    return _START.pack(color=color, ctrl=ctrl, wavelet=wavelet, task=task)

@@ -18,6 +18,9 @@ Interface:
     generate_mesh(rows, cols, profile, out_dir) -> MeshDescription   writes the Verilog and mesh.json
     mesh_sources(rows, cols, profile) -> {filename: text}             the Verilog, in memory
     check_mesh_shape(rows, cols)                                      clear errors for bad dimensions
+    EdgeLink(side, index)        one edge link: side N/E/S/W, index = column (N, S) or row (E, W);
+                                 ``str(link)`` / ``EdgeLink.parse("W3")``, ``.pe(rows, cols)``,
+                                 ``EdgeLink.at(pe, port, rows, cols)``, ``edge_links(rows, cols)``
     python -m hdl.mesh --rows R --cols C [--profile small] [--out DIR]   (also: `tessera-mesh ...`)
 """
 
@@ -29,13 +32,14 @@ import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 from .mgmt import COL_BITS, MGMT_BROADCAST
 from .profiles import PROFILES, ProfileError, get_profile
-from .wavelet import WAVELET_BITS
+from .wavelet import EDGE_SIDES, WAVELET_BITS, Port
 
-__all__ = ["generate_mesh", "mesh_sources", "mesh_top_verilog", "check_mesh_shape", "MeshShapeError",
-           "MeshDescription", "MAX_ROWS", "MAX_COLS", "MESH_TOP", "main"]
+__all__ = ["EdgeLink", "edge_links", "generate_mesh", "mesh_sources", "mesh_top_verilog", "check_mesh_shape",
+           "MeshShapeError", "MeshDescription", "MAX_ROWS", "MAX_COLS", "MESH_TOP", "main"]
 
 MESH_TOP = "tessera_mesh"
 MAX_COLS = MGMT_BROADCAST  # columns are addressed by 10-bit management headers; 1023 means "all"
@@ -55,6 +59,65 @@ def check_mesh_shape(rows, cols):
             raise MeshShapeError(f"mesh {what}={v}: must be at least 1")
         if v > limit:
             raise MeshShapeError(f"mesh {what}={v} exceeds the maximum {limit}")
+
+
+class EdgeLink(NamedTuple):
+    """One link at the mesh edge: ``side`` N, E, S or W; ``index`` the column (N, S) or row (E, W).
+    The same name serves the input link into the mesh and the output link out of it; written
+    ``W3`` (the west link of row 3) or ``N0``."""
+    side: Port
+    index: int
+
+    def __str__(self) -> str:
+        return f"{self.side.name}{self.index}"
+
+    @classmethod
+    def of(cls, link) -> EdgeLink:
+        """An EdgeLink from an EdgeLink, a ``(side, index)`` pair or a name like ``"W3"``."""
+        if isinstance(link, str):
+            return cls.parse(link)
+        side, index = link
+        side = Port.of(side)
+        if side not in EDGE_SIDES or isinstance(index, bool) or not isinstance(index, int) or index < 0:
+            raise ValueError(f"{link!r} is not an edge link (side N/E/S/W, index >= 0)")
+        return cls(side, index)
+
+    @classmethod
+    def parse(cls, text: str) -> EdgeLink:
+        t = text.strip().upper()
+        if len(t) < 2 or t[0] not in "NESW" or not t[1:].isdigit():
+            raise ValueError(f"{text!r} is not an edge link name (N/E/S/W and an index, e.g. W3)")
+        return cls(Port[t[0]], int(t[1:]))
+
+    def links_on_side(self, rows: int, cols: int) -> int:
+        return cols if self.side in (Port.N, Port.S) else rows
+
+    def check(self, rows: int, cols: int) -> EdgeLink:
+        n = self.links_on_side(rows, cols)
+        if not 0 <= self.index < n:
+            raise ValueError(f"edge link {self}: a {rows}x{cols} mesh has {self.side.name}0..{self.side.name}{n - 1}")
+        return self
+
+    def pe(self, rows: int, cols: int) -> tuple[int, int]:
+        """The tile at the mesh edge this link enters or leaves."""
+        self.check(rows, cols)
+        return {Port.N: (0, self.index), Port.S: (rows - 1, self.index), Port.W: (self.index, 0),
+                Port.E: (self.index, cols - 1)}[self.side]
+
+    @classmethod
+    def at(cls, pe, port, rows: int, cols: int) -> EdgeLink:
+        """The edge link through ``port`` of tile ``pe``; ValueError if that port faces a tile."""
+        r, c = pe
+        port = Port.of(port)
+        link = cls(port, c if port in (Port.N, Port.S) else r)
+        if port not in EDGE_SIDES or link.pe(rows, cols) != (r, c):
+            raise ValueError(f"port {port.name} of PE {tuple(pe)} is not at the edge of a {rows}x{cols} mesh")
+        return link
+
+
+def edge_links(rows: int, cols: int) -> list[EdgeLink]:
+    """Every edge link of a mesh, side by side (N, E, S, W), index order."""
+    return [EdgeLink(s, i) for s in EDGE_SIDES for i in range(cols if s in (Port.N, Port.S) else rows)]
 
 
 def _ports(rows, cols, K):

@@ -15,35 +15,39 @@ Interface (``wiring.Component``):
     wav     In: valid, payload[32], ctrl      (always accepted: one wavelet per cycle)
     col     In(COL_BITS)                      this tile's column, tied off by the mesh top
     cfg     Out(CfgSignature)                 to the router's configuration port (target ROUTER)
-    load    Out: we, addr[ADDR_BITS], data[32] to the PE's load bus (target PE; zero-extend)
+    load    Out(LoadSignature)                to the PE's load bus (target PE; hdl/loadmap.py)
     error   Out(1)                            sticky: a malformed header was seen
+
+    MgmtHeader                                lib.data layout of a header's payload
+    mgmt_header(col, target, addr) -> int     a header's payload (send it with ctrl=1)
 """
 
 
 import enum
 
 from amaranth import Module, Signal
-from amaranth.lib import wiring
+from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
+from .loadmap import LoadSignature
+from .packing import Packer
 from .router import CfgSignature
 from .router_config import CFG_ADDR_BITS
 
-__all__ = ["MgmtLoader", "MgmtTarget", "MGMT_BROADCAST", "COL_BITS", "ADDR_BITS", "LoadSignature",
-           "mgmt_header"]
+__all__ = ["MgmtLoader", "MgmtTarget", "MgmtHeader", "MGMT_BROADCAST", "COL_BITS", "ADDR_BITS", "mgmt_header"]
 
 COL_BITS = 10
 MGMT_BROADCAST = (1 << COL_BITS) - 1
 ADDR_BITS = 19
 
+#: A management header's payload; ``cmd`` must be 0 (a nonzero value would be a switch command).
+MgmtHeader = data.StructLayout({"cmd": 2, "addr": ADDR_BITS, "target": 1, "col": COL_BITS})
+_HEADER = Packer(MgmtHeader)
+
 
 class MgmtTarget(enum.IntEnum):
     ROUTER = 0  # the router's configuration port (docs/router.md address map)
     PE = 1  # the PE's load bus (docs/pe.md address map)
-
-
-def LoadSignature(addr_bits=ADDR_BITS):
-    return wiring.Signature({"we": Out(1), "addr": Out(addr_bits), "data": Out(32)})
 
 
 def mgmt_header(col: int, target: int, addr: int) -> int:
@@ -52,14 +56,14 @@ def mgmt_header(col: int, target: int, addr: int) -> int:
         raise ValueError(f"column {col} does not fit {COL_BITS} bits")
     if not 0 <= addr < 1 << ADDR_BITS:
         raise ValueError(f"address {addr:#x} does not fit {ADDR_BITS} bits")
-    return col << 22 | (int(target) & 1) << 21 | addr << 2
+    return _HEADER.pack(col=col, target=int(target) & 1, addr=addr)
 
 
 class MgmtLoader(wiring.Component):
     wav: In(wiring.Signature({"valid": Out(1), "payload": Out(32), "ctrl": Out(1), "ready": In(1)}))
     col: In(COL_BITS)
     cfg: Out(CfgSignature)
-    load: Out(LoadSignature())
+    load: Out(LoadSignature)
     error: Out(1)
 
     def elaborate(self, platform):
@@ -68,9 +72,10 @@ class MgmtLoader(wiring.Component):
         target = Signal(1)
         addr = Signal(ADDR_BITS)
         p = self.wav.payload
+        hdr = MgmtHeader(p)
         m.d.comb += self.wav.ready.eq(1)
         with m.If(self.wav.valid & self.wav.ctrl):
-            h_col, h_target, h_addr, h_cmd = p[22:32], p[21], p[2:21], p[0:2]
+            h_col, h_target, h_addr, h_cmd = hdr.col, hdr.target, hdr.addr, hdr.cmd
             good = h_cmd == 0
             m.d.sync += [
                 selected.eq(good & ((h_col == self.col) | (h_col == MGMT_BROADCAST))),

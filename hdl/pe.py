@@ -43,27 +43,19 @@ from amaranth.lib.wiring import In, Out
 from .fpu import FPLane, FpOp
 from .isa import NUM_TASKS, DsrKind, ErrorCode, Insn, Opcode, Status
 from .isa import Dsr as DsrLayout
+from .loadmap import DbgRegion, DbgSignature, LoadSignature, Region
 from .profiles import get_profile
 from .router import LinkSignature
 from .sram import BankedSRAM
-from .wavelet import Wavelet
+from .wavelet import WaveletLayout
 
-__all__ = ["PE", "LoadSignature", "DbgSignature", "StatusSignature", "REGION", "CTRL_RUN", "CTRL_CLEAR",
-           "CTRL_ZERO", "DBG"]
+__all__ = ["PE", "StatusSignature"]
 
-LoadSignature = wiring.Signature({"we": Out(1), "addr": Out(20), "data": Out(32)})
-DbgSignature = wiring.Signature({"req": Out(1), "addr": Out(20), "rdata": In(64)})
 StatusSignature = wiring.Signature({
     "word": Out(32), "halted": Out(1), "idle": Out(1), "running": Out(1), "pc": Out(16),
     "retired": Out(32), "cycles": Out(32), "busy_cycles": Out(32), "vec_elems": Out(32),
     "task_starts": Out(32), "clearing": Out(1),
 })
-
-#: load-bus regions: addr[19:16]
-REGION = {"imem": 0, "sram": 1, "task": 2, "bind": 3, "dsr": 4, "ctrl": 5}
-CTRL_RUN, CTRL_CLEAR, CTRL_ZERO = 1, 2, 4
-#: debug-read regions: addr[19:16]
-DBG = {"gpr": 0, "dsr": 1, "sram": 2, "task": 3, "bind": 4}
 
 ADDR = signed(36)  # exact element addresses: base + i * stride * size spans about +-2**33
 
@@ -192,7 +184,7 @@ class PE(wiring.Component):
 
         # ---------------------------------------------------------------- output register
         ob_valid = Signal()
-        ob = Signal(Wavelet)
+        ob = Signal(WaveletLayout)
         ob_ready = Signal()
         m.d.comb += [
             ob_ready.eq((self.ramp_out.ready >> ob.color)[0]),
@@ -202,9 +194,9 @@ class PE(wiring.Component):
         ob_free = Signal()  # the register can take a wavelet this cycle
         m.d.comb += ob_free.eq(~ob_valid | ob_ready)
         vec_push = Signal()
-        vec_push_w = Signal(Wavelet)
+        vec_push_w = Signal(WaveletLayout)
         core_push = Signal()
-        core_push_w = Signal(Wavelet)
+        core_push_w = Signal(WaveletLayout)
         with m.If(vec_push):
             m.d.sync += [ob_valid.eq(1), ob.eq(vec_push_w)]
         with m.Elif(core_push):
@@ -241,7 +233,7 @@ class PE(wiring.Component):
         v_rd0_ok = Signal()
         v_rd1_ok = Signal()
         dbg_sram = Signal()
-        m.d.comb += dbg_sram.eq(self.dbg.req & (self.dbg.addr[16:20] == DBG["sram"]))
+        m.d.comb += dbg_sram.eq(self.dbg.req & (self.dbg.addr[16:20] == DbgRegion.SRAM))
         with m.If(ld_sram_we):
             m.d.comb += [sram.wr.req.eq(1), sram.wr.addr.eq(ld_sram_row), sram.wr.data.eq(ld_sram_data),
                          sram.wr.mask.eq(ld_sram_mask)]
@@ -1132,36 +1124,36 @@ class PE(wiring.Component):
                 m.d.sync += zeroing.eq(0)
         with m.If(ld.we):
             with m.Switch(region):
-                with m.Case(REGION["imem"]):
+                with m.Case(Region.IMEM):
                     m.d.comb += [iwp.en.eq(1), iwp.addr.eq(la), iwp.data.eq(ld.data)]
-                with m.Case(REGION["sram"]):  # 32-bit word la at byte address la * 4
+                with m.Case(Region.SRAM):  # 32-bit word la at byte address la * 4
                     m.d.comb += [ld_sram_we.eq(1), ld_sram_row.eq(la[1:1 + RB]),
                                  ld_sram_data.eq(Cat(ld.data, ld.data)),
                                  ld_sram_mask.eq(Mux(la[0], 0xF0, 0x0F))]
-                with m.Case(REGION["task"]):
+                with m.Case(Region.TASK):
                     for t in range(NUM_TASKS):
                         with m.If(la[:5] == t):
                             m.d.sync += [t_entry[t].eq(ld.data[:16]), t_valid[t].eq(ld.data[16]),
                                          t_pend[t].eq(ld.data[17]), t_block[t].eq(ld.data[18])]
-                with m.Case(REGION["bind"]):
+                with m.Case(Region.BIND):
                     for c in range(C):
                         with m.If(la[:5] == c):
                             m.d.sync += [b_task[c].eq(ld.data[:5]), b_valid[c].eq(ld.data[8])]
-                with m.Case(REGION["dsr"]):
+                with m.Case(Region.DSR):
                     for i in range(16):
                         with m.If(la[1:5] == i):
                             with m.If(la[0]):
                                 m.d.sync += dsrs[i].as_value()[32:].eq(ld.data)
                             with m.Else():
                                 m.d.sync += dsrs[i].as_value()[:32].eq(ld.data)
-                with m.Case(REGION["ctrl"]):
+                with m.Case(Region.CTRL):
                     m.d.sync += run.eq(ld.data[0])
                     m.d.comb += clear.eq(ld.data[1])
                     with m.If(ld.data[2]):
                         m.d.sync += [zeroing.eq(1), zero_cnt.eq(0)]
 
         # task flags: load-bus writes above take effect; these run otherwise
-        with m.If(~(ld.we & (region == REGION["task"]))):
+        with m.If(~(ld.we & (region == Region.TASK))):
             m.d.sync += [
                 t_pend.eq((t_pend & ~pend_clr) | pend_set | done_or),
                 t_block.eq((t_block & ~blk_clr) | blk_set),
@@ -1191,16 +1183,16 @@ class PE(wiring.Component):
         # ---------------------------------------------------------------- debug read port
         dreg = self.dbg.addr[:5]
         with m.Switch(self.dbg.addr[16:20]):
-            with m.Case(DBG["gpr"]):
+            with m.Case(DbgRegion.GPR):
                 m.d.comb += self.dbg.rdata.eq(Array(regs)[dreg[:4]])
-            with m.Case(DBG["dsr"]):
+            with m.Case(DbgRegion.DSR):
                 m.d.comb += self.dbg.rdata.eq(Array([d.as_value() for d in dsrs])[dreg[:4]])
-            with m.Case(DBG["sram"]):
+            with m.Case(DbgRegion.SRAM):
                 m.d.comb += self.dbg.rdata.eq(sram.rd1.data)
-            with m.Case(DBG["task"]):
+            with m.Case(DbgRegion.TASK):
                 m.d.comb += self.dbg.rdata.eq(Cat(Array(t_entry)[dreg], t_valid.bit_select(dreg, 1),
                                                   t_pend.bit_select(dreg, 1), t_block.bit_select(dreg, 1)))
-            with m.Case(DBG["bind"]):
+            with m.Case(DbgRegion.BIND):
                 m.d.comb += self.dbg.rdata.eq(Cat(b_task[0] if C == 1 else Array(b_task)[dreg], Const(0, 3),
                                                   b_valid.bit_select(dreg, 1)))
         return m

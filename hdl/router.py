@@ -24,7 +24,7 @@ in this profile, is dropped on arrival and counted; one whose port is in another
 waits in its FIFO until the switch admits it.
 
 Interface (an ``amaranth.lib.wiring.Component``):
-    in_n, in_e, in_s, in_w, in_ramp     In(LinkSignature(colors))   valid, data (Wavelet), ready[colors]
+    in_n, in_e, in_s, in_w, in_ramp     In(LinkSignature(colors))   valid, data (WaveletLayout), ready[colors]
     out_n, out_e, out_s, out_w, out_ramp  Out(LinkSignature(colors))
     cfg      In(CfgSignature)   we, addr, data — see hdl/router_config.py
     drops    Out(16)            saturating count of dropped wavelets (never cleared but by reset)
@@ -41,13 +41,12 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from .profiles import Profile, get_profile
-from .router_config import CFG_ADDR_BITS, CFG_DATA_BITS, FIELD_BITS, FIELD_SWITCH, MAX_POSITIONS
-from .wavelet import NUM_PORTS, PAYLOAD_BITS, Port, SwitchCmd, Wavelet
+from .router_config import CFG_ADDR_BITS, CFG_DATA_BITS, FIELD_SWITCH, MAX_POSITIONS, CfgAddr, RouteWord, SwitchWord
+from .wavelet import NUM_PORTS, PAYLOAD_BITS, Port, SwitchCmd, WaveletLayout
 
 __all__ = ["LinkSignature", "CfgSignature", "Router", "RouterError", "DROP_COUNTER_BITS"]
 
 DROP_COUNTER_BITS = 16
-_PORT_SUFFIX = {Port.N: "n", Port.E: "e", Port.S: "s", Port.W: "w", Port.RAMP: "ramp"}
 
 
 class RouterError(enum.IntEnum):
@@ -63,7 +62,7 @@ def LinkSignature(colors: int) -> wiring.Signature:
     """One direction of a fabric link, seen from the sender."""
     return wiring.Signature({
         "valid": Out(1),
-        "data": Out(Wavelet),
+        "data": Out(WaveletLayout),
         "ready": In(colors),
     })
 
@@ -91,19 +90,19 @@ class Router(wiring.Component):
         c = self.profile.colors
         members = {}
         for p in Port:
-            members[f"in_{_PORT_SUFFIX[p]}"] = In(LinkSignature(c))
+            members[f"in_{p.letter}"] = In(LinkSignature(c))
         for p in Port:
-            members[f"out_{_PORT_SUFFIX[p]}"] = Out(LinkSignature(c))
+            members[f"out_{p.letter}"] = Out(LinkSignature(c))
         members["cfg"] = In(CfgSignature)
         members["drops"] = Out(DROP_COUNTER_BITS)
         members["errors"] = Out(len(RouterError))
         super().__init__(members)
 
     def link_in(self, port: Port):
-        return getattr(self, f"in_{_PORT_SUFFIX[Port(port)]}")
+        return getattr(self, f"in_{Port.of(port).letter}")
 
     def link_out(self, port: Port):
-        return getattr(self, f"out_{_PORT_SUFFIX[Port(port)]}")
+        return getattr(self, f"out_{Port.of(port).letter}")
 
     def elaborate(self, platform):
         m = Module()
@@ -135,8 +134,11 @@ class Router(wiring.Component):
             m.d.comb += u.eq(_any(Mux(last[c] >= k, rx[c][k], 0) for k in range(MAX_POSITIONS)))
             rx_union.append(u)
 
-        cfg_color = self.cfg.addr[FIELD_BITS:]
-        cfg_field = self.cfg.addr[:FIELD_BITS]
+        cfg_addr = CfgAddr(self.cfg.addr)
+        cfg_route = RouteWord(self.cfg.data[:RouteWord.size])
+        cfg_sw = SwitchWord(self.cfg.data[:SwitchWord.size])
+        cfg_color = cfg_addr.color
+        cfg_field = cfg_addr.field
         cfg_bad = Signal()
         m.d.comb += cfg_bad.eq(self.cfg.we & ((cfg_color >= C) | (cfg_field > FIELD_SWITCH)))
         cfg_switch_write = [Signal(name=f"cfg_sw_c{c}") for c in range(C)]
@@ -144,10 +146,10 @@ class Router(wiring.Component):
             hit = self.cfg.we & (cfg_color == c)
             for k in range(MAX_POSITIONS):
                 with m.If(hit & (cfg_field == k)):
-                    m.d.sync += [rx[c][k].eq(self.cfg.data[:P]), tx[c][k].eq(self.cfg.data[P:2 * P])]
+                    m.d.sync += [rx[c][k].eq(cfg_route.rx), tx[c][k].eq(cfg_route.tx)]
             m.d.comb += cfg_switch_write[c].eq(hit & (cfg_field == FIELD_SWITCH))
             with m.If(cfg_switch_write[c]):
-                m.d.sync += [last[c].eq(self.cfg.data[:2]), ring[c].eq(self.cfg.data[2])]
+                m.d.sync += [last[c].eq(cfg_sw.last), ring[c].eq(cfg_sw.ring)]
 
         # ---- per (input port, color) FIFOs ---------------------------------------------------
         # Entries hold payload + ctrl; the color is implied by the FIFO.

@@ -11,15 +11,19 @@ mesh issue drives it from the mesh edge; testbenches drive it directly. The map 
 
 Interface:
     CFG_ADDR_BITS, CFG_DATA_BITS, FIELD_SWITCH
+    CfgAddr, RouteWord, SwitchWord      lib.data layouts of the address and the two data words
     encode_color_route(color, positions, ring) -> [(addr, data), ...]
 """
 
 from __future__ import annotations
 
+from amaranth.lib import data
+
+from .packing import Packer
 from .wavelet import COLOR_BITS, NUM_PORTS
 
-__all__ = ["CFG_ADDR_BITS", "CFG_DATA_BITS", "FIELD_BITS", "FIELD_SWITCH", "MAX_POSITIONS",
-           "cfg_addr", "encode_color_route"]
+__all__ = ["CFG_ADDR_BITS", "CFG_DATA_BITS", "FIELD_BITS", "FIELD_SWITCH", "MAX_POSITIONS", "CfgAddr",
+           "RouteWord", "SwitchWord", "cfg_addr", "encode_color_route"]
 
 FIELD_BITS = 3
 CFG_ADDR_BITS = COLOR_BITS + FIELD_BITS
@@ -28,8 +32,14 @@ MAX_POSITIONS = 4
 FIELD_SWITCH = 4
 
 
+CfgAddr = data.StructLayout({"field": FIELD_BITS, "color": COLOR_BITS})
+RouteWord = data.StructLayout({"rx": NUM_PORTS, "tx": NUM_PORTS})
+SwitchWord = data.StructLayout({"last": 2, "ring": 1})
+_ADDR, _ROUTE, _SWITCH = Packer(CfgAddr), Packer(RouteWord), Packer(SwitchWord)
+
+
 def cfg_addr(color: int, field: int) -> int:
-    return color << FIELD_BITS | field
+    return _ADDR.pack(color=color, field=field)
 
 
 def encode_color_route(color: int, positions, ring: bool = False) -> list[tuple[int, int]]:
@@ -45,6 +55,6 @@ def encode_color_route(color: int, positions, ring: bool = False) -> list[tuple[
     for k, (rx, tx) in enumerate(positions):
         if rx & ~full or tx & ~full:
             raise ValueError(f"color {color} position {k}: port mask out of range")
-        writes.append((cfg_addr(color, k), rx | tx << NUM_PORTS))
-    writes.append((cfg_addr(color, FIELD_SWITCH), (len(positions) - 1) | int(bool(ring)) << 2))
+        writes.append((cfg_addr(color, k), _ROUTE.pack(rx=rx, tx=tx)))
+    writes.append((cfg_addr(color, FIELD_SWITCH), _SWITCH.pack(last=len(positions) - 1, ring=int(bool(ring)))))
     return writes

@@ -26,30 +26,15 @@ from __future__ import annotations
 from amaranth import ClockSignal, Elaboratable, Instance, Module, ResetSignal, Signal
 from amaranth.back import verilog
 
+from .mesh import check_mesh_shape
 from .profiles import get_profile
 from .router import DROP_COUNTER_BITS, Router, RouterError
 from .router_config import CFG_ADDR_BITS, CFG_DATA_BITS
-from .wavelet import OPPOSITE, WAVELET_BITS, Port
+from .wavelet import EDGE_SIDES, OPPOSITE, STEP, WAVELET_BITS, Port
 
-__all__ = ["RouterMesh", "emit_router", "emit_router_mesh", "ROUTER_MODULE", "MeshShapeError",
-           "check_mesh_shape", "MAX_MESH_DIM"]
+__all__ = ["RouterMesh", "emit_router", "emit_router_mesh", "ROUTER_MODULE"]
 
 ROUTER_MODULE = "tessera_router"
-MAX_MESH_DIM = 1024  # largest rows or cols accepted; the WSE-2 program mesh is 750 x 994
-_SUFFIX = {Port.N: "n", Port.E: "e", Port.S: "s", Port.W: "w", Port.RAMP: "ramp"}
-_STEP = {Port.N: (-1, 0), Port.S: (1, 0), Port.E: (0, 1), Port.W: (0, -1)}
-
-
-class MeshShapeError(ValueError):
-    """Mesh dimensions out of range."""
-
-
-def check_mesh_shape(rows, cols):
-    for what, v in (("rows", rows), ("cols", cols)):
-        if not isinstance(v, int) or isinstance(v, bool):
-            raise MeshShapeError(f"mesh {what} must be an integer, got {v!r}")
-        if not 1 <= v <= MAX_MESH_DIM:
-            raise MeshShapeError(f"mesh {what}={v} out of range 1..{MAX_MESH_DIM}")
 
 
 def emit_router(profile="small") -> str:
@@ -91,11 +76,11 @@ class RouterMesh(Elaboratable):
 
     def _edge(self, r, c, port):
         """(group, index) of the mesh-edge link a router port faces, or None if it faces a router."""
-        dr, dc = _STEP[port]
+        dr, dc = STEP[port]
         rr, cc = r + dr, c + dc
         if 0 <= rr < self.rows and 0 <= cc < self.cols:
             return None
-        return _SUFFIX[port], (c if port in (Port.N, Port.S) else r)
+        return port.letter, (c if port in (Port.N, Port.S) else r)
 
     def elaborate(self, platform):
         m = Module()
@@ -104,10 +89,10 @@ class RouterMesh(Elaboratable):
         links = {}
         for r in range(R):
             for c in range(C):
-                for p in (Port.N, Port.E, Port.S, Port.W):
-                    links[(r, c, p)] = (Signal(name=f"l{r}_{c}_{_SUFFIX[p]}_valid"),
-                                        Signal(W, name=f"l{r}_{c}_{_SUFFIX[p]}_data"),
-                                        Signal(colors, name=f"l{r}_{c}_{_SUFFIX[p]}_ready"))
+                for p in EDGE_SIDES:
+                    links[(r, c, p)] = (Signal(name=f"l{r}_{c}_{p.letter}_valid"),
+                                        Signal(W, name=f"l{r}_{c}_{p.letter}_data"),
+                                        Signal(colors, name=f"l{r}_{c}_{p.letter}_ready"))
 
         def slot(vec, idx, width):
             return vec[idx * width:(idx + 1) * width]
@@ -117,7 +102,7 @@ class RouterMesh(Elaboratable):
                 i = r * C + c
                 ports = {"i_clk": ClockSignal(), "i_rst": ResetSignal()}
                 for p in Port:
-                    s = _SUFFIX[p]
+                    s = p.letter
                     # input side: from the neighbour facing p, from the edge, or from RAMP
                     if p == Port.RAMP:
                         src = (self.ramp_in_valid[i], slot(self.ramp_in_data, i, W),
@@ -131,7 +116,7 @@ class RouterMesh(Elaboratable):
                         dst = (getattr(self, f"{g}_out_valid")[k], slot(getattr(self, f"{g}_out_data"), k, W),
                                slot(getattr(self, f"{g}_out_ready"), k, colors))
                     else:
-                        dr, dc = _STEP[p]
+                        dr, dc = STEP[p]
                         src = links[(r + dr, c + dc, OPPOSITE[p])]
                         dst = links[(r, c, p)]
                     ports[f"i_in_{s}__valid"] = src[0]

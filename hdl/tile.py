@@ -25,11 +25,12 @@ from amaranth.lib.wiring import In, Out
 from .mgmt import COL_BITS, MgmtLoader
 from .profiles import get_profile
 from .router import LinkSignature, Router
+from .wavelet import EDGE_SIDES
 
 __all__ = ["Tile", "TILE_MODULE"]
 
 TILE_MODULE = "tessera_tile"
-_SIDES = ("n", "e", "s", "w")
+_SIDES = tuple(p.letter for p in EDGE_SIDES)
 
 
 class Tile(wiring.Component):
@@ -83,10 +84,8 @@ class Tile(wiring.Component):
             ramp.ready.eq(Cat(*(mgmt.wav.ready if c == M else pe.ramp_in.ready[c] for c in range(prof.colors)))),
         ]
         wiring.connect(m, pe.ramp_out, router.in_ramp)
+        wiring.connect(m, mgmt.load, pe.load)
         m.d.comb += [
-            pe.load.we.eq(mgmt.load.we),
-            pe.load.addr.eq(mgmt.load.addr),
-            pe.load.data.eq(mgmt.load.data),
             pe.dbg.req.eq(0),
             # Status.code is word[3:0]
             self.err.eq(router.errors.any() | mgmt.error | (pe.status.word[:4] != 0)),

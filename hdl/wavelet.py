@@ -1,4 +1,4 @@
-"""The wavelet: the unit of data on Tessera's fabric, and the router's port numbering.
+"""The wavelet and the router's ports: the vocabulary every layer above the RTL shares.
 
 Layout (LSB first; 38 bits, see docs/wavelet.md):
 
@@ -7,33 +7,51 @@ Layout (LSB first; 38 bits, see docs/wavelet.md):
     bit      37  ctrl     1 = control wavelet (may carry a switch command, see SwitchCmd)
 
 Interface:
-    Wavelet                  amaranth.lib.data.StructLayout of the above
-    WAVELET_BITS             38
-    Port                     N, E, S, W, RAMP = 0..4 (bit index in RX/TX sets)
-    SwitchCmd                control-wavelet command in payload[1:0]
-    pack_wavelet / unpack_wavelet   Python-side integer packing used by testbenches and models
+    WaveletLayout           amaranth.lib.data.StructLayout of the above (the RTL's format)
+    Wavelet(color, payload, ctrl=0)   the Python value of one wavelet: the one tuple order used by
+                            hosts, drivers, monitors, engines and the golden models' edges
+    WAVELET_BITS            38
+    pack_wavelet(color, payload, ctrl=0) -> int;  unpack_wavelet(int) -> Wavelet   (from the layout)
+    Port                    N, E, S, W, RAMP = 0..4 (bit index in RX/TX sets); ``Port.letter`` is
+                            the lower-case name the RTL's port names use ("n" ... "ramp");
+                            ``Port.of("W" | "w" | 3 | Port.W)``
+    EDGE_SIDES              (N, E, S, W)
+    OPPOSITE, STEP          the direction a wavelet leaving through a port arrives from at the
+                            neighbour; the (row, column) step through a port (row 0 is north)
+    SwitchCmd               control-wavelet command in payload[1:0]
+    port_set(*ports) -> mask;  port_names(mask) -> "{N,E}"
 """
 
 from __future__ import annotations
 
 import enum
+from typing import NamedTuple
 
 from amaranth.lib import data
 
+from .packing import Packer
+
 __all__ = [
-    "PAYLOAD_BITS", "COLOR_BITS", "WAVELET_BITS", "Wavelet", "Port", "NUM_PORTS", "PORT_NAMES",
-    "SwitchCmd", "pack_wavelet", "unpack_wavelet", "port_set", "port_names",
+    "PAYLOAD_BITS", "COLOR_BITS", "WAVELET_BITS", "WaveletLayout", "Wavelet", "Port", "NUM_PORTS", "EDGE_SIDES",
+    "OPPOSITE", "STEP", "SwitchCmd", "pack_wavelet", "unpack_wavelet", "port_set", "port_names",
 ]
 
 PAYLOAD_BITS = 32
 COLOR_BITS = 5
-WAVELET_BITS = PAYLOAD_BITS + COLOR_BITS + 1
 
-Wavelet = data.StructLayout({
+WaveletLayout = data.StructLayout({
     "payload": PAYLOAD_BITS,
     "color": COLOR_BITS,
     "ctrl": 1,
 })
+WAVELET_BITS = WaveletLayout.size
+
+
+class Wavelet(NamedTuple):
+    """One wavelet as a Python value: (color, payload, ctrl)."""
+    color: int
+    payload: int
+    ctrl: int = 0
 
 
 class Port(enum.IntEnum):
@@ -44,12 +62,29 @@ class Port(enum.IntEnum):
     W = 3
     RAMP = 4
 
+    @property
+    def letter(self) -> str:
+        """The lower-case name used in port and signal names: ``in_n``, ``w_out_valid``."""
+        return self.name.lower()
+
+    @classmethod
+    def of(cls, p) -> Port:
+        """A Port from a Port, its value, or its name in either case."""
+        if isinstance(p, str):
+            try:
+                return cls[p.upper()]
+            except KeyError:
+                raise ValueError(f"{p!r} is not a port; ports are N, E, S, W and RAMP") from None
+        return cls(p)
+
 
 NUM_PORTS = len(Port)
-PORT_NAMES = tuple(p.name for p in Port)
+EDGE_SIDES = (Port.N, Port.E, Port.S, Port.W)
 
 #: The direction a wavelet leaving through port p arrives from at the neighbour.
 OPPOSITE = {Port.N: Port.S, Port.S: Port.N, Port.E: Port.W, Port.W: Port.E}
+#: (row, column) step through a port; row 0 is the north edge, column 0 the west edge.
+STEP = {Port.N: (-1, 0), Port.S: (1, 0), Port.E: (0, 1), Port.W: (0, -1)}
 
 
 class SwitchCmd(enum.IntEnum):
@@ -60,26 +95,30 @@ class SwitchCmd(enum.IntEnum):
     RESERVED = 3  # treated as NONE
 
 
-def pack_wavelet(payload: int, color: int, ctrl: int = 0) -> int:
-    if not 0 <= payload < 2**PAYLOAD_BITS:
-        raise ValueError(f"payload {payload:#x} does not fit {PAYLOAD_BITS} bits")
-    if not 0 <= color < 2**COLOR_BITS:
-        raise ValueError(f"color {color} does not fit {COLOR_BITS} bits")
-    return payload | (color << PAYLOAD_BITS) | ((ctrl & 1) << (PAYLOAD_BITS + COLOR_BITS))
+_PACKER = Packer(WaveletLayout)
+_P_OFF, _P_W, _ = _PACKER.fields["payload"]
+_C_OFF, _C_W, _ = _PACKER.fields["color"]
+_K_OFF, _, _ = _PACKER.fields["ctrl"]
 
 
-def unpack_wavelet(word: int) -> tuple[int, int, int]:
-    """Return (payload, color, ctrl)."""
-    return (word & (2**PAYLOAD_BITS - 1),
-            (word >> PAYLOAD_BITS) & (2**COLOR_BITS - 1),
-            (word >> (PAYLOAD_BITS + COLOR_BITS)) & 1)
+def pack_wavelet(color: int, payload: int, ctrl: int = 0) -> int:
+    """The 38-bit value of a wavelet (WaveletLayout)."""
+    if not 0 <= payload < 1 << _P_W:
+        raise ValueError(f"payload {payload:#x} does not fit {_P_W} bits")
+    if not 0 <= color < 1 << _C_W:
+        raise ValueError(f"color {color} does not fit {_C_W} bits")
+    return payload << _P_OFF | color << _C_OFF | (ctrl & 1) << _K_OFF
+
+
+def unpack_wavelet(word: int) -> Wavelet:
+    return Wavelet((word >> _C_OFF) & ((1 << _C_W) - 1), (word >> _P_OFF) & ((1 << _P_W) - 1), (word >> _K_OFF) & 1)
 
 
 def port_set(*ports) -> int:
     """Bit mask of the given ports (Port members or names like 'N', 'RAMP')."""
     mask = 0
     for p in ports:
-        mask |= 1 << (Port[p] if isinstance(p, str) else Port(p))
+        mask |= 1 << Port.of(p)
     return mask
 
 

@@ -18,8 +18,8 @@ import cocotb
 
 from golden.routing import ColorRoute, MeshRoutes, Port, simulate, zero_load_latency
 from hdl.profiles import get_profile
+from sdk.engines.verilator import tb_config
 from tb.fabric import FabricHarness
-from tb.runner import tb_config
 from tb.scoreboard import compare_fabric
 
 

@@ -1,7 +1,7 @@
 """cocotb tests of the FPGA core (fpga/core.py: UART + host bridge + generated mesh), everything
 through the UART at the bit level, as a host on a real board would do it.
 
-``bridge_routing``: route tables enter as management streams (tb/host.py) injected into every
+``bridge_routing``: route tables enter as management streams (sdk/loader.py) injected into every
 row's west-edge link through the bridge; the management echo leaving the east edge comes back as
 WAVELET frames and is checked against the golden routing model; then multicast edge-to-edge
 traffic on five colors from every side is checked exit by exit against the golden model, and the
@@ -25,8 +25,8 @@ from cocotb.triggers import ClockCycles, ReadWrite, RisingEdge
 
 from golden.routing import MeshRoutes, Port, simulate
 from hdl.profiles import get_profile
-from tb.host import MeshLoader, management_routes
-from tb.runner import tb_config
+from sdk.engines.verilator import tb_config
+from sdk.loader import MeshLoader, management_routes
 from tb.scoreboard import compare_fabric
 from tb.uart_host import BridgeHost, UartLink
 

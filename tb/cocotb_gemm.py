@@ -6,14 +6,14 @@ checking of results happens in the caller (it has the golden model); this module
 protocol (FabricHarness monitors), the row error and halt flags, and that the expected number of
 wavelets arrived before a watchdog.
 
-Config (tb.runner.tb_config()):
+Config (sdk.engines.verilator.tb_config()):
     jobs      path of a JSON list of jobs: {"load": {row: [[color, payload, ctrl], ...]},
               "inject": {link: [...]}, "expect": {link: {"color", "count"}}, "max_idle": cycles}
     results   path where a JSON list of {"outputs": {link: [...]}, "cycles", "load_cycles",
               "busy_rows": [fraction of cycles each row was not idle], "status", "pe_busy"} is
               written; "pe_busy" ({"busy": per PE, the fraction of the job's cycles it was not idle; "elems": vector
               elements completed per cycle}) only for jobs
-              with "pe_counters" (the model must be a flat build: tb.mesh_models.mesh_model(engine="flat"))
+              with "pe_counters" (the model must be a flat build: sdk.engines.models.mesh_model(engine="flat"))
     progress  print a progress line every this many cycles (0: never)
 
 ``cycles`` counts from the first data wavelet offered to the mesh to the cycle the last expected
@@ -30,8 +30,8 @@ import cocotb
 
 from golden.routing import Port
 from hdl.profiles import get_profile
+from sdk.engines.verilator import tb_config
 from tb.fabric import FabricHarness
-from tb.runner import tb_config
 
 _SIDE = {"W": Port.W, "E": Port.E, "N": Port.N, "S": Port.S}
 
@@ -106,7 +106,7 @@ async def play(h, job, rows, cols, log, progress=0):
 
 def _pe_counts(dut, rows, cols):
     """Each PE's busy-cycle and vector-element counters (docs/pe.md), read from inside the tiles:
-    possible only in a flat model (tb.mesh_models.mesh_model(engine="flat")), not a native-mesh one."""
+    possible only in a flat model (sdk.engines.models.mesh_model(engine="flat")), not a native-mesh one."""
     out = []
     for r in range(rows):
         row = []

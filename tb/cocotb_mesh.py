@@ -16,8 +16,8 @@ import cocotb
 from golden.route_patterns import standard_patterns
 from golden.routing import simulate
 from hdl.profiles import get_profile
+from sdk.engines.verilator import tb_config
 from tb.fabric import FabricHarness
-from tb.runner import tb_config
 from tb.scoreboard import compare_fabric
 
 

@@ -16,8 +16,8 @@ from golden.routing import ColorRoute, MeshRoutes, Port, mask_of, simulate
 from hdl.profiles import get_profile
 from hdl.router import RouterError
 from hdl.router_config import cfg_addr
+from sdk.engines.verilator import tb_config
 from tb.fabric import FabricHarness
-from tb.runner import tb_config
 from tb.scoreboard import compare_fabric
 
 PE = (0, 0)

@@ -1,7 +1,7 @@
 """cocotb tests of a generated tile mesh (hdl/mesh.py): everything through the mesh edge.
 
 ``front_door_routing``: loads route tables through the west edge on the management color
-(tb/host.py builds the streams), checks the management traffic that leaves the east edge against
+(sdk/loader.py builds the streams), checks the management traffic that leaves the east edge against
 the golden routing model, then runs edge-to-edge multicast patterns on five colors under random
 idles and backpressure and checks every edge exit against the golden model. Records the load time
 in cycles. Works for PE tiles and fabric-only tiles (the config says which).
@@ -18,9 +18,9 @@ import cocotb
 from golden.route_patterns import edge_patterns
 from golden.routing import MeshRoutes, Port, simulate
 from hdl.profiles import get_profile
+from sdk.engines.verilator import tb_config
+from sdk.loader import MeshLoader, management_routes
 from tb.fabric import FabricHarness
-from tb.host import MeshLoader, management_routes
-from tb.runner import tb_config
 from tb.scoreboard import compare_fabric
 
 

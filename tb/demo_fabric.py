@@ -20,9 +20,10 @@ import sys
 import time
 from pathlib import Path
 
+from hdl.mesh import MeshShapeError, check_mesh_shape
 from hdl.profiles import ProfileError, get_profile
-from hdl.router_mesh import MeshShapeError, check_mesh_shape, emit_router_mesh
-from tb.runner import BUILD, CocotbFailure, Model
+from hdl.router_mesh import emit_router_mesh
+from sdk.engines.verilator import BUILD, CocotbFailure, Model
 
 
 def main(argv=None) -> int:

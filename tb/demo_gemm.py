@@ -19,9 +19,9 @@ import sys
 import time
 from pathlib import Path
 
+from sdk.engines.verilator import BUILD
 from tb.gemm_flow import format_table, gemm_case, gemv_case, run_cases
 from tb.gemm_host import KernelError
-from tb.runner import BUILD
 
 
 def main(argv=None) -> int:

@@ -220,7 +220,7 @@ class FabricHarness:
                 w = self.drivers[link].pick([bits >> c & 1 for c in range(colors)])
                 if w is not None:
                     valid |= 1 << i
-                    data |= pack_wavelet(w[1], w[0], w[2]) << (i * W)
+                    data |= pack_wavelet(*w) << (i * W)
             h["in_valid"].value = valid
             h["in_data"].value = data
             out_ready = 0
@@ -243,7 +243,7 @@ class FabricHarness:
                 od = _u(h["out_data"])
                 for i, link in enumerate(links):
                     if ov >> i & 1:
-                        payload, color, ctrl = unpack_wavelet((od >> (i * W)) & ((1 << W) - 1))
+                        color, payload, ctrl = unpack_wavelet((od >> (i * W)) & ((1 << W) - 1))
                         mon = self.monitors[link]
                         assert color < colors and mon.ready >> color & 1, (
                             f"cycle {self.cycle}: {link} presented color {color} while its ready bit was low")

@@ -24,9 +24,9 @@ import numpy as np
 
 from golden.matmul import float64_error, gemm_bits, gemv_bits, to_f64
 from hdl.profiles import get_profile
+from sdk.engines.models import mesh_model
+from sdk.engines.verilator import BUILD, Model
 from tb import gemm_host as host
-from tb.mesh_models import mesh_model
-from tb.runner import BUILD, Model
 
 __all__ = ["gemm_case", "gemv_case", "run_cases", "record", "format_table", "Case"]
 
@@ -99,7 +99,7 @@ def run_cases(cases, run_name="gemm", progress=0, waves=False, threads=1, pe_cou
               model: Model | None = None) -> list[dict]:
     """Play every case on one mesh (all cases must share rows, cols and profile). ``pe_counters``:
     use a flat build and record each PE's busy fraction ("pe_busy"). The mesh is
-    tb.mesh_models.mesh_model's native one, or flat for ``pe_counters`` and ``waves``; ``model``
+    sdk.engines.models.mesh_model's native one, or flat for ``pe_counters`` and ``waves``; ``model``
     plays on this model instead (it must be that mesh)."""
     shapes = {(c.plan.rows, c.plan.cols, c.plan.profile) for c in cases}
     if len(shapes) != 1:

@@ -40,11 +40,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from golden.routing import ColorRoute, MeshRoutes, Port, mask_of
+from hdl.loadmap import Ctrl, Region, load_addr
 from hdl.mesh import check_mesh_shape
 from hdl.profiles import get_profile
 from hdl.wavelet import SwitchCmd
-from tb.host import MeshLoader
-from tb.pe_harness import CTRL_CLEAR, CTRL_RUN, REGION, load_ops
+from sdk.loader import MeshLoader, ctrl_write, load_ops
 
 __all__ = ["KernelError", "GemmPlan", "GemvPlan", "plan_gemm", "plan_gemv", "gemm_job", "gemm_decode",
            "bridge_schedule", "gemv_job", "gemv_decode", "random_matrix", "sparse_vector",
@@ -174,7 +174,7 @@ def _fin_dsr(color, length):
 
 
 def _sram_words(addr, value64_or_32, words):
-    return [(REGION["sram"] << 16 | (addr // 4 + i), (value64_or_32 >> (32 * i)) & 0xFFFFFFFF) for i in range(words)]
+    return [(load_addr(Region.SRAM, addr // 4 + i), (value64_or_32 >> (32 * i)) & 0xFFFFFFFF) for i in range(words)]
 
 
 def gemm_routes(plan: GemmPlan) -> MeshRoutes:
@@ -221,17 +221,16 @@ def _load_streams(plan_rows, plan_cols, profile, routes, image, per_pe):
     prof = get_profile(profile)
     loader = MeshLoader(plan_rows, plan_cols, prof)
     loader.routes(routes)
-    ctrl = REGION["ctrl"] << 16
-    loader.pe_writes_all([(ctrl, CTRL_CLEAR)] + load_ops(image, prof.sram_kib * 1024), phase="pre")
+    loader.pe_writes_all([ctrl_write(Ctrl.CLEAR)] + load_ops(image, prof.sram_kib * 1024), phase="pre")
     for pe, writes in per_pe.items():
         loader.pe_writes(pe, writes)
-    loader.pe_writes_all([(ctrl, CTRL_RUN)], phase="post")
+    loader.pe_writes_all([ctrl_write(Ctrl.RUN)], phase="post")
     return {r: [list(w) for w in s] for r, s in loader.streams().items()}
 
 
 def gemm_job(plan: GemmPlan, a_bits, b_bits) -> dict:
     """The wavelets a host sends and expects for C = A.B (A: M x K, B: K x N bit patterns)."""
-    from hdl.asm import assemble
+    from sdk.asm import assemble
     from tb.kernels import gemm_source
 
     a = _check_matrix("A", a_bits, (plan.m, plan.k), plan.dtype)
@@ -366,7 +365,7 @@ def gemv_routes(plan: GemvPlan) -> MeshRoutes:
 
 
 def gemv_job(plan: GemvPlan, a_bits, x_bits) -> dict:
-    from hdl.asm import assemble
+    from sdk.asm import assemble
     from tb.kernels import gemv_source
 
     a = _check_matrix("A", a_bits, (plan.m, plan.k), "f16")
@@ -381,7 +380,7 @@ def gemv_job(plan: GemvPlan, a_bits, x_bits) -> dict:
         for c in range(C):
             b = plan.block(r, c)
             w = _words(ap[b * mt:(b + 1) * mt].T, "f16")  # column-major: column j contiguous
-            writes = [(REGION["sram"] << 16 | (lay["W"] // 4 + i), v) for i, v in enumerate(w)]
+            writes = [(load_addr(Region.SRAM, lay["W"] // 4 + i), v) for i, v in enumerate(w)]
             writes += _sram_words(lay["PARAM"], _fout_dsr(CY, mt), 2)
             writes += _sram_words(lay["PARAM"] + 8, CY, 1)
             per_pe[(r, c)] = writes

@@ -233,10 +233,10 @@ def row_echo_setup(rows, cols, profile, cin=1, cout=2):
     """Routes (cin row-broadcast from the west edge, cout merged eastward), the assembled image
     and the management streams that load both and start every PE: (mesh_routes, image, streams)."""
     from golden.routing import ColorRoute, MeshRoutes, Port
-    from hdl.asm import assemble
+    from hdl.loadmap import Ctrl
     from hdl.profiles import get_profile
-    from tb.host import MeshLoader
-    from tb.pe_harness import CTRL_RUN, REGION, load_ops
+    from sdk.asm import assemble
+    from sdk.loader import MeshLoader, ctrl_write, load_ops
 
     prof = get_profile(profile)
     mesh = MeshRoutes(rows, cols, prof.colors)
@@ -249,5 +249,5 @@ def row_echo_setup(rows, cols, profile, cin=1, cout=2):
     loader = MeshLoader(rows, cols, prof)
     loader.routes(mesh)
     loader.pe_writes_all(load_ops(image.to_dict(), prof.sram_kib * 1024))
-    loader.pe_writes_all([(REGION["ctrl"] << 16, CTRL_RUN)], phase="post")
+    loader.pe_writes_all([ctrl_write(Ctrl.RUN)], phase="post")
     return mesh, image, loader.streams()

@@ -12,7 +12,6 @@ word. Many cases run in one simulator launch.
 
 Interface
 ---------
-load_ops(image, profile) -> [(addr, data)]         load-bus writes for an image (docs/pe.md map)
 golden_case(name, source_or_image, inputs=(), profile="small", sram_window=None, **opts) -> dict
 PEHarness(dut, profile, rng)                        cocotb side
     await .start(); await .run_case(case) -> dict (actual values, cycles, mismatches)
@@ -26,51 +25,18 @@ import json
 import random
 from collections import deque
 
-__all__ = ["load_ops", "golden_case", "PEHarness", "random_program", "compare", "pe_model", "run_cases"]
+from hdl.loadmap import Ctrl, DbgRegion, Region, dbg_addr, load_addr
+from sdk.loader import load_ops
 
-REGION = {"imem": 0, "sram": 1, "task": 2, "bind": 3, "dsr": 4, "ctrl": 5}
-DBG = {"gpr": 0, "dsr": 1, "sram": 2, "task": 3, "bind": 4}
-CTRL_RUN, CTRL_CLEAR, CTRL_ZERO = 1, 2, 4
-
-
-def _addr(region, index):
-    return REGION[region] << 16 | index
-
-
-def load_ops(image: dict, sram_bytes: int) -> list[tuple[int, int]]:
-    """Load-bus writes for an image, after a CLEAR|ZERO (which the harness issues first)."""
-    ops = []
-    for i, w in enumerate(image.get("imem", [])):
-        if w:
-            ops.append((_addr("imem", i), int(w) & 0xFFFFFFFF))
-    mem = bytearray(sram_bytes)
-    for addr, blob in image.get("sram", []):
-        blob = bytes.fromhex(blob) if isinstance(blob, str) else bytes(blob)
-        mem[int(addr):int(addr) + len(blob)] = blob
-    for w in range(sram_bytes // 4):
-        v = int.from_bytes(mem[4 * w:4 * w + 4], "little")
-        if v:
-            ops.append((_addr("sram", w), v))
-    start = {int(t) for t in image.get("start", [])}
-    blocked = {int(t) for t in image.get("blocked", [])}
-    for t, pc in image.get("tasks", {}).items():
-        t = int(t)
-        ops.append((_addr("task", t), int(pc) | 1 << 16 | (t in start) << 17 | (t in blocked) << 18))
-    for c, t in image.get("bindings", {}).items():
-        ops.append((_addr("bind", int(c)), int(t) | 1 << 8))
-    for n, w in image.get("dsrs", {}).items():
-        n, w = int(n), int(w)
-        ops.append((_addr("dsr", 2 * n), w & 0xFFFFFFFF))
-        ops.append((_addr("dsr", 2 * n + 1), w >> 32))
-    return ops
+__all__ = ["golden_case", "PEHarness", "random_program", "compare", "pe_model", "run_cases"]
 
 
 def golden_case(name, program, inputs=(), profile="small", sram_window=None, max_cycles=200_000,
                 stall_prob=0.0, idle_prob=0.0, seed=0, source=None) -> dict:
     """Assemble (if text), run the golden model on it and return the case dict."""
     from golden.pe_model import PEModel
-    from hdl.asm import assemble
     from hdl.isa import pe_params
+    from sdk.asm import assemble
 
     if isinstance(program, str):
         source = program
@@ -143,18 +109,18 @@ def compare(case, actual) -> list[str]:
 
 @functools.lru_cache(maxsize=None)
 def pe_model(profile: str = "small"):
-    """The PE of a profile as a Verilator model (tb/runner.py builds it once and caches it)."""
+    """The PE of a profile as a Verilator model (sdk/engines/verilator.py builds it once and caches it)."""
     from amaranth.back import verilog
 
     from hdl.pe import PE
-    from tb.runner import Model
+    from sdk.engines.verilator import Model
 
     return Model(f"pe_{profile}", {"tessera_pe.v": verilog.convert(PE(profile), name="tessera_pe")}, "tessera_pe")
 
 
 def run_cases(cases, run_name, profile="small", compare=True) -> list[dict]:
     """Run a batch of cases in one simulator launch (tb/cocotb_pe.py); return the actual results."""
-    from tb.runner import BUILD
+    from sdk.engines.verilator import BUILD
 
     d = BUILD / "runs" / "pe_cases"
     d.mkdir(parents=True, exist_ok=True)
@@ -242,7 +208,7 @@ class PEHarness:
             self.received.append((w >> 32 & 0x1F, w & 0xFFFFFFFF, w >> 37 & 1))
 
     async def load_image(self, image, sram_bytes):
-        await self.step(load=(_addr("ctrl", 0), CTRL_CLEAR | CTRL_ZERO))
+        await self.step(load=(load_addr(Region.CTRL, 0), int(Ctrl.CLEAR | Ctrl.ZERO)))
         await self.step()
         while _u(self.dut.status__clearing):
             await self.step()
@@ -260,7 +226,7 @@ class PEHarness:
         if not delay:
             for color, payload, ctrl in case["inputs"]:
                 self.inq[color].append((payload, ctrl))
-        await self.step(load=(_addr("ctrl", 0), CTRL_RUN))
+        await self.step(load=(load_addr(Region.CTRL, 0), int(Ctrl.RUN)))
         t0 = self.cycle
         quiet = 0
         first_exec = None
@@ -291,19 +257,19 @@ class PEHarness:
             "arrivals": list(self.arrivals), "first_exec": first_exec, "t_run": t0,
         }
         # stop the scheduler before reading back (the debug port shares rd1 with the core)
-        await self.step(load=(_addr("ctrl", 0), 0))
+        await self.step(load=(load_addr(Region.CTRL, 0), 0))
         regs, dsrs = [], []
         for i in range(16):
-            await self.step(dbg=DBG["gpr"] << 16 | i)
+            await self.step(dbg=dbg_addr(DbgRegion.GPR, i))
             regs.append(_u(dut.dbg__rdata) & 0xFFFFFFFF)
         for i in range(16):
-            await self.step(dbg=DBG["dsr"] << 16 | i)
+            await self.step(dbg=dbg_addr(DbgRegion.DSR, i))
             dsrs.append(_u(dut.dbg__rdata))
         lo, hi = case["window"]
         rows = list(range(lo // 8, (hi + 7) // 8))
         data = bytearray()
         for k, row in enumerate(rows + [None]):
-            await self.step(dbg=DBG["sram"] << 16 | (row if row is not None else 0))
+            await self.step(dbg=dbg_addr(DbgRegion.SRAM, row if row is not None else 0))
             if k > 0:
                 data += _u(dut.dbg__rdata).to_bytes(8, "little")
         base = rows[0] * 8 if rows else lo

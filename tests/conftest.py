@@ -1,4 +1,4 @@
-"""Shared pytest fixtures: Verilator models built once per configuration (see tb/runner.py)."""
+"""Shared pytest fixtures: Verilator models built once per configuration (see sdk/engines/verilator.py)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import functools
 
 import pytest
 
-from tb.mesh_models import mesh_model
-from tb.runner import Model, waves_requested
+from sdk.engines.models import mesh_model
+from sdk.engines.verilator import Model, waves_requested
 
 _UNGROUPED = ("--dist loadgroup did not tag this test's xdist_group "
               "(pytest and pytest-xdist disagree; see the pin in pyproject.toml)")
@@ -49,7 +49,7 @@ def tile_mesh_model(rows: int, cols: int, profile: str, core: bool = True, threa
     """A generated tile mesh (hdl/mesh.py); ``core=False`` = fabric tiles (router + loader only).
 
     The native-mesh model, or with TESSERA_WAVES=1 the flat Verilog one with FST tracing (every
-    tile's signals in the waveform); see tb/mesh_models.py."""
+    tile's signals in the waveform); see sdk/engines/models.py."""
     return mesh_model(rows, cols, profile, core, waves=waves_requested(), threads=threads)
 
 

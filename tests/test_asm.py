@@ -1,4 +1,4 @@
-"""Assembler, disassembler and encoding tests (hdl/asm.py, hdl/isa.py; docs/isa.md).
+"""Assembler, disassembler and encoding tests (sdk/asm.py, hdl/isa.py; docs/isa.md).
 
 * every assembler form: assemble -> word -> disassemble -> assemble gives the same word, and the
   word's fields are those the operands name;
@@ -16,7 +16,6 @@ from pathlib import Path
 import pytest
 
 from golden import fp
-from hdl.asm import AsmError, Image, Program, assemble, disassemble
 from hdl.isa import (
     FORM_BY_MNEMONIC,
     FORMAT,
@@ -41,6 +40,7 @@ from hdl.isa import (
     unpack_dsr,
     unpack_status,
 )
+from sdk.asm import AsmError, Image, Program, assemble, disassemble
 
 # Every task has an entry so task operands assemble; the instruction under test sits at PC 40.
 PRELUDE = "".join(f".task {t}, here\n" for t in range(32)) + "here:\n" + "nop\n" * 40

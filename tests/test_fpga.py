@@ -11,7 +11,7 @@ import sys
 import pytest
 from conftest import run_cocotb
 
-from tb.runner import Model, waves_requested
+from sdk.engines.verilator import Model, waves_requested
 
 ROWS, COLS, DIVISOR = 2, 2, 4  # the fastest UART the core allows: 4 cycles per bit
 

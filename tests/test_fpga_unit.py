@@ -233,7 +233,7 @@ class EdgeModel:
             iready = ctx.get(getattr(d, f"{s}_in_ready"))
             for i in range(d.links(s)):
                 if iv >> i & 1:
-                    payload, color, ctrl = unpack_wavelet(idata >> (i * W) & ((1 << W) - 1))
+                    color, payload, ctrl = unpack_wavelet(idata >> (i * W) & ((1 << W) - 1))
                     assert iready >> (i * K + color) & 1, f"valid on {s}{i} color {color} while not ready"
                     transfers.append(((s, i), (color, payload, ctrl)))
         txb = ctx.get(d.tx.payload) if ctx.get(d.tx.valid) and tx_ready else None
@@ -336,14 +336,14 @@ def test_outputs_come_back_tagged_and_counted():
         rng = random.Random(5)
         sent = {}
         for link in e.links():
-            ws = [pack_wavelet(p, c, x) for c, p, x in rand_wavelets(rng, 6, e.K)]
+            ws = [pack_wavelet(c, p, x) for c, p, x in rand_wavelets(rng, 6, e.K)]
             e.to_send[link] = list(ws)
             sent[link] = [unpack_wavelet(w) for w in ws]
         total = sum(map(len, sent.values()))
         await e.until(lambda: len(e.frames("wavelet")) == total)
         got = {}
         for _, s, i, (c, p, x) in e.frames("wavelet"):
-            got.setdefault((s, i), []).append((p, c, x))
+            got.setdefault((s, i), []).append((c, p, x))
         assert got == sent
         st = await e.status()
         assert st["collected"] == total and st["flags"] == 0
@@ -361,7 +361,7 @@ def test_bad_frames_set_sticky_flags_and_reset_clears():
         ack = await e.request(bytes([Cmd.INJECT, link_byte("n", 5), 2]) + wavelet_bytes(0, 1, 0) * 2, "ack")
         assert ack[3] & (1 << Flag.BAD_LINK)
         # a color the profile does not route, and the two spare bits of the 5-byte wavelet
-        bad = [wavelet_bytes(K, 1, 0), (pack_wavelet(1, 0, 0) | 1 << 39).to_bytes(5, "little")]
+        bad = [wavelet_bytes(K, 1, 0), (pack_wavelet(0, 1, 0) | 1 << 39).to_bytes(5, "little")]
         good = (3, 0xDEADBEEF, 1)
         ack = await e.request(bytes([Cmd.INJECT, link_byte("e", 1), 3]) + b"".join(bad) + wavelet_bytes(*good),
                               "ack")
@@ -563,7 +563,7 @@ class KernelBoard(FakePort):
             side, index = parse_link(frame[1])
             for k in range(n):
                 w = frame[3 + 5 * k:8 + 5 * k]
-                payload, color, ctrl = unpack_wavelet(int.from_bytes(w, "little"))
+                color, payload, ctrl = unpack_wavelet(int.from_bytes(w, "little"))
                 if color == self.colors - 1:  # management: the echo leaves the row's east link
                     self.out += bytes([self._reply.WAVELET, link_byte("e", index)]) + w
                 else:

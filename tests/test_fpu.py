@@ -14,9 +14,9 @@ import pytest
 from conftest import run_cocotb
 
 from golden import fp_exact as fx
+from sdk.engines.verilator import Model, waves_requested
 from tb.cocotb_fpu import LANE_OPS, edge_vectors, random_vectors
 from tb.fp_stimulus import REQUIRED_CLASSES, coverage_classes
-from tb.runner import Model, waves_requested
 
 N_RANDOM = int(os.environ.get("TESSERA_FPU_RANDOM", "100000"))
 SEED = 1

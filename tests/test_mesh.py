@@ -12,7 +12,7 @@ from conftest import run_cocotb, tile_mesh_model, verilog_mesh_model
 from golden.routing import ColorRoute, MeshRoutes, RouteError
 from hdl.mesh import MAX_COLS, MAX_ROWS, MeshShapeError, check_mesh_shape, generate_mesh, mesh_top_verilog
 from hdl.profiles import ProfileError, get_profile
-from tb.host import LoadError, MeshLoader
+from sdk.loader import LoadError, MeshLoader
 
 
 @pytest.mark.parametrize("rows,cols,needle", [
@@ -92,7 +92,7 @@ def _routing_report(model, name, rows, cols, core):
 @pytest.mark.xdist_group("verilog_mesh")
 def test_verilog_mesh_top_matches_native_mesh():
     """The generated Verilog mesh top (hdl/mesh.py, verilated with the tile as one hierarchical
-    block) and the native-mesh model the other tests use (tb/native_mesh.py) are the same machine:
+    block) and the native-mesh model the other tests use (sdk/engines/native_mesh.py) are the same machine:
     on a 3 x 3 fabric mesh (every edge, corner and interior link) the same front-door routing run,
     with the same random stalls, checks out against the golden model on both and takes exactly the
     same number of cycles; on a 2 x 2 PE mesh GEMM and sparse-GEMV jobs give the same bits in the

@@ -1,7 +1,7 @@
 """Directed tests of the golden PE model (golden/pe_model.py) and the PE mesh model, from docs/isa.md.
 
 Expected values are written down by hand or computed with golden/fp.py from the inputs, never
-taken from the model. Programs are built with the assembler (hdl/asm.py); the model itself
+taken from the model. Programs are built with the assembler (sdk/asm.py); the model itself
 decodes the words with its own tables, and ``test_model_tables_match_isa`` checks those agree
 with hdl/isa.py.
 """
@@ -19,8 +19,8 @@ from golden import pe_model as pm
 from golden.pe_mesh_model import PEMeshModel
 from golden.pe_model import PEModel
 from golden.routing import ColorRoute, MeshRoutes, Port, mask_of
-from hdl.asm import assemble
 from hdl.isa import RESERVED_OPCODES, ErrorCode, Opcode, encode_i, encode_r, pe_params
+from sdk.asm import assemble
 from tb.kernels import sparse_gemv_source
 
 PARAMS = pe_params("small")

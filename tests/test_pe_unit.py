@@ -7,10 +7,11 @@ from __future__ import annotations
 from amaranth.sim import Simulator
 
 from golden.pe_model import PEModel
-from hdl.asm import assemble
 from hdl.isa import ErrorCode, pe_params, unpack_status
-from hdl.pe import CTRL_CLEAR, CTRL_RUN, CTRL_ZERO, DBG, PE
-from tb.pe_harness import load_ops
+from hdl.loadmap import Ctrl, DbgRegion, dbg_addr
+from hdl.pe import PE
+from sdk.asm import assemble
+from sdk.loader import load_ops
 
 SRC = """
     .task 0, t0
@@ -38,7 +39,7 @@ def _run(src, cycles=200):
         ctx.set(dut.ramp_out.ready, 0xFF)
         ctx.set(dut.load.we, 1)
         ctx.set(dut.load.addr, 5 << 16)
-        ctx.set(dut.load.data, CTRL_CLEAR | CTRL_ZERO)
+        ctx.set(dut.load.data, Ctrl.CLEAR | Ctrl.ZERO)
         await ctx.tick()
         ctx.set(dut.load.we, 0)
         await ctx.tick()
@@ -50,7 +51,7 @@ def _run(src, cycles=200):
             ctx.set(dut.load.data, data)
             await ctx.tick()
         ctx.set(dut.load.addr, 5 << 16)
-        ctx.set(dut.load.data, CTRL_RUN)
+        ctx.set(dut.load.data, Ctrl.RUN)
         await ctx.tick()
         ctx.set(dut.load.we, 0)
         for _ in range(cycles):
@@ -63,11 +64,11 @@ def _run(src, cycles=200):
         out["status"] = ctx.get(dut.status.word)
         out["regs"] = []
         for i in range(16):
-            ctx.set(dut.dbg.addr, DBG["gpr"] << 16 | i)
+            ctx.set(dut.dbg.addr, dbg_addr(DbgRegion.GPR, i))
             await ctx.tick()
             out["regs"].append(ctx.get(dut.dbg.rdata) & 0xFFFFFFFF)
         ctx.set(dut.dbg.req, 1)
-        ctx.set(dut.dbg.addr, DBG["sram"] << 16 | 4)  # row 4 = bytes 0x20..0x27
+        ctx.set(dut.dbg.addr, dbg_addr(DbgRegion.SRAM, 4))  # row 4 = bytes 0x20..0x27
         await ctx.tick()
         await ctx.tick()
         out["row4"] = ctx.get(dut.dbg.rdata)

@@ -36,8 +36,7 @@ from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 
 from golden.fp import F16, F32, round_to
-
-from .isa import (
+from hdl.isa import (
     ELEM_SIZE,
     FORM_BY_MNEMONIC,
     FORMAT,

@@ -2,7 +2,7 @@
 
 Engines (docs/mesh.md, "Simulation models"):
     native        the tile compiled once as a C++ library, R x C instances wired in C++ behind the
-                  mesh top's ports (tb/native_mesh.py); what the regression, ``make sim`` and the
+                  mesh top's ports (sdk/engines/native_mesh.py); what the regression, ``make sim`` and the
                   benchmarks use. ``threads``: row bands evaluated in parallel.
     hierarchical  the generated Verilog mesh top, the tile a Verilator hierarchical block (compiled
                   once, per-instance glue in the top); checks the Verilog top against native.
@@ -12,7 +12,7 @@ Engines (docs/mesh.md, "Simulation models"):
 
 Interface:
     mesh_model(rows, cols, profile="small", core=True, engine="native", waves=False, threads=1,
-               name=None, lib=None) -> tb.runner.Model   (built on first use, then cached on disk)
+               name=None, lib=None) -> sdk.engines.verilator.Model   (built on first use, then cached on disk)
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from hdl.mesh import MESH_TOP, mesh_sources
 from hdl.profiles import get_profile
 
 from .native_mesh import native_mesh_model
-from .runner import MESH_ARGS, MESH_VLT, Model
+from .verilator import MESH_ARGS, MESH_VLT, Model
 
 __all__ = ["mesh_model", "ENGINES"]
 

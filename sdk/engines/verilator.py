@@ -34,7 +34,7 @@ from pathlib import Path
 __all__ = ["setup_verilator", "Model", "CocotbFailure", "REPO", "BUILD", "WAVES_ENV", "waves_requested",
            "tb_config", "build_once"]
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 BUILD = REPO / "build"
 WAVES_ENV = "TESSERA_WAVES"
 CONFIG_ENV = "TESSERA_TB_CONFIG"

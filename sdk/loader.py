@@ -1,4 +1,4 @@
-"""The host side of loading through the mesh edge: management streams for routes and PE images.
+"""Loading through the mesh edge: management streams for routes, PE images and PE memory.
 
 A mesh is configured by management messages (docs/mesh.md) sent into the west edge of each row on
 the management color; each row is an independent stream, so rows load in parallel. This module
@@ -7,6 +7,10 @@ into per-row wavelet streams, merging identical writes across a row into one bro
 (a program shared by many PEs costs one copy per row, not one per PE).
 
 Interface:
+    load_ops(image, sram_bytes) -> [(addr, data)]   PE load-bus writes for an assembled image
+                                       (after a CLEAR|ZERO; hdl/loadmap.py address map)
+    ctrl_write(bits) -> (addr, data)   a write of the PE's control word (hdl.loadmap.Ctrl bits)
+    sram_writes(addr, data: bytes) -> [(addr, data)]   32-bit load-bus writes of SRAM bytes
     MeshLoader(rows, cols, profile)
         .routes(mesh_routes)               validate (golden.routing) and queue every route write
         .router_writes(pe, [(addr, data)]) queue router configuration writes for one PE
@@ -14,9 +18,10 @@ Interface:
         .pe_writes_all([(addr, data)], phase="pre"|"post")   writes for every PE, sent as one
                                            broadcast per row before ("pre") or after ("post") the
                                            per-PE writes (e.g. CLEAR + a shared image, then RUN)
-        .streams() -> {row: [(color, payload, ctrl), ...]}   the wavelets for each row's west link
-        .load_cycles_lower_bound()         the longest row stream (one wavelet per cycle per row)
+        .streams() -> {row: [Wavelet, ...]}   the wavelets for each row's west link
+        .empty                             nothing queued
     management_routes(mesh_routes, profile) add the management color's reset route to a golden mesh
+    LoadError                              a write or route the mesh cannot take
 """
 
 from __future__ import annotations
@@ -24,15 +29,60 @@ from __future__ import annotations
 from collections import defaultdict
 
 from golden.routing import ColorRoute, MeshRoutes, Port, mask_of
+from hdl.loadmap import BIND_WORD, TASK_WORD, Region, load_addr
 from hdl.mgmt import ADDR_BITS, MGMT_BROADCAST, MgmtTarget, mgmt_header
 from hdl.profiles import get_profile
 from hdl.router_config import encode_color_route
+from hdl.wavelet import Wavelet
 
-__all__ = ["MeshLoader", "management_routes", "LoadError"]
+__all__ = ["MeshLoader", "management_routes", "LoadError", "load_ops", "ctrl_write", "sram_writes"]
 
 
 class LoadError(ValueError):
     """Something the host was asked to load that the mesh cannot take."""
+
+
+def ctrl_write(bits: int) -> tuple[int, int]:
+    return load_addr(Region.CTRL, 0), int(bits)
+
+
+def sram_writes(addr: int, blob: bytes) -> list[tuple[int, int]]:
+    """Load-bus writes of ``blob`` at SRAM byte ``addr`` (both multiples of 4 bytes)."""
+    if addr % 4 or len(blob) % 4:
+        raise LoadError(f"SRAM writes go by 32-bit words: address {addr:#x}, {len(blob)} bytes")
+    return [(load_addr(Region.SRAM, addr // 4 + i), int.from_bytes(blob[4 * i:4 * i + 4], "little"))
+            for i in range(len(blob) // 4)]
+
+
+def load_ops(image, sram_bytes: int) -> list[tuple[int, int]]:
+    """Load-bus writes for an image (an ``sdk.asm.Image`` or its dict), after a CLEAR|ZERO: the
+    nonzero instruction and SRAM words, the task table, the color bindings and DSR presets."""
+    image = image.to_dict() if hasattr(image, "to_dict") else image
+    ops = []
+    for i, w in enumerate(image.get("imem", [])):
+        if w:
+            ops.append((load_addr(Region.IMEM, i), int(w) & 0xFFFFFFFF))
+    mem = bytearray(sram_bytes)
+    for addr, blob in image.get("sram", []):
+        blob = bytes.fromhex(blob) if isinstance(blob, str) else bytes(blob)
+        mem[int(addr):int(addr) + len(blob)] = blob
+    for w in range(sram_bytes // 4):
+        v = int.from_bytes(mem[4 * w:4 * w + 4], "little")
+        if v:
+            ops.append((load_addr(Region.SRAM, w), v))
+    start = {int(t) for t in image.get("start", [])}
+    blocked = {int(t) for t in image.get("blocked", [])}
+    for t, pc in image.get("tasks", {}).items():
+        t = int(t)
+        ops.append((load_addr(Region.TASK, t), TASK_WORD.pack(entry=int(pc), valid=1, pending=int(t in start),
+                                                                blocked=int(t in blocked))))
+    for c, t in image.get("bindings", {}).items():
+        ops.append((load_addr(Region.BIND, int(c)), BIND_WORD.pack(task=int(t), valid=1)))
+    for n, w in image.get("dsrs", {}).items():
+        n, w = int(n), int(w)
+        ops.append((load_addr(Region.DSR, 2 * n), w & 0xFFFFFFFF))
+        ops.append((load_addr(Region.DSR, 2 * n + 1), w >> 32))
+    return ops
 
 
 def management_routes(mesh: MeshRoutes, profile) -> MeshRoutes:
@@ -62,6 +112,10 @@ class MeshLoader:
         # per (row, target): {col: [(addr, data), ...]}
         self._writes = defaultdict(lambda: defaultdict(list))
         self._all = {"pre": [], "post": []}
+
+    @property
+    def empty(self) -> bool:
+        return not self._writes and not self._all["pre"] and not self._all["post"]
 
     def _check_pe(self, pe):
         r, c = pe
@@ -111,11 +165,11 @@ class MeshLoader:
     def _broadcast(self, stream, writes):
         m = self.profile.mgmt_color
         for start, words in _bursts(writes):
-            stream.append((m, mgmt_header(MGMT_BROADCAST, MgmtTarget.PE, start), 1))
-            stream += [(m, w, 0) for w in words]
+            stream.append(Wavelet(m, mgmt_header(MGMT_BROADCAST, MgmtTarget.PE, start), 1))
+            stream += [Wavelet(m, w, 0) for w in words]
 
     def streams(self) -> dict:
-        """{row: [(color, payload, ctrl), ...]} for each row's west-edge link, router writes first."""
+        """{row: [Wavelet, ...]} for each row's west-edge link, router writes first."""
         m = self.profile.mgmt_color
         out = {}
         for r in range(self.rows):
@@ -133,11 +187,8 @@ class MeshLoader:
                     plan = [(c, per_col[c]) for c in range(self.cols) if per_col.get(c)]
                 for col, writes in plan:
                     for start, words in _bursts(writes):
-                        stream.append((m, mgmt_header(col, target, start), 1))
-                        stream += [(m, w, 0) for w in words]
+                        stream.append(Wavelet(m, mgmt_header(col, target, start), 1))
+                        stream += [Wavelet(m, w, 0) for w in words]
             self._broadcast(stream, self._all["post"])
             out[r] = stream
         return out
-
-    def load_cycles_lower_bound(self) -> int:
-        return max((len(s) for s in self.streams().values()), default=0)

@@ -1,0 +1,36 @@
+"""The fault report: which tile of a row has an error, and what it is, visible at the mesh edge.
+
+Each tile passes a ``FaultInfo`` word from its west neighbour to its east neighbour, registered:
+a tile forwards the word it received when that word is valid, and otherwise reports itself when it
+has an error (a PE status code, a router error flag, or a malformed management header). The east
+end of every row is a mesh-top output (``row_fault``), so the host reads, per row, the
+westernmost faulty tile's column, PE status word (code, task, PC), router error flags and loader
+error, a few cycles after the error, through O(rows) ports and with no traffic on the fabric.
+
+Interface:
+    FaultInfo      lib.data layout: valid, col, pe_status (hdl.isa.Status), router_errors
+                   (hdl.router.RouterError bits), mgmt_error
+    FAULT_BITS     its width
+    FAULT          Packer for host-side decoding
+"""
+
+from __future__ import annotations
+
+from amaranth.lib import data
+
+from .isa import Status
+from .mgmt import COL_BITS
+from .packing import Packer
+from .router import RouterError
+
+__all__ = ["FaultInfo", "FAULT_BITS", "FAULT"]
+
+FaultInfo = data.StructLayout({
+    "valid": 1,
+    "col": COL_BITS,
+    "pe_status": Status,
+    "router_errors": len(RouterError),
+    "mgmt_error": 1,
+})
+FAULT_BITS = FaultInfo.size
+FAULT = Packer(FaultInfo)
