@@ -44,11 +44,11 @@ $(STAMP): pyproject.toml
 	@touch $@
 
 sim: $(STAMP)
-	$(PY) -m tb.demo_gemm --rows $(ROWS) --cols $(COLS) --m $(M) --k $(K) --n $(N) --dtype $(DTYPE) \
+	$(PY) -m demo.gemm --rows $(ROWS) --cols $(COLS) --m $(M) --k $(K) --n $(N) --dtype $(DTYPE) \
 	    --profile $(PROFILE) --density $(DENSITY) --seed $(SEED) $(if $(filter-out 0,$(WAVES)),--waves,)
 
 sim-fabric: $(STAMP)
-	$(PY) -m tb.demo_fabric --rows $(ROWS) --cols $(COLS) --profile $(PROFILE) \
+	$(PY) -m demo.fabric --rows $(ROWS) --cols $(COLS) --profile $(PROFILE) \
 	    --wavelets $(WAVELETS) --seed $(SEED) $(if $(filter-out 0,$(WAVES)),--waves,)
 
 test: $(STAMP)

@@ -23,6 +23,10 @@ Interface
                             imem [words], sram [[addr, bytes | hex str], ...], tasks {T: entry PC},
                             bindings {C: T}, start [T], blocked [T], dsrs {N: packed 64-bit}
     .deliver(color, payload, ctrl=0)   queue a wavelet arriving on RAMP
+    .load_write(addr, data)  one write of the PE's load bus (docs/pe.md "Load bus"): instruction
+                            and SRAM words, task table, bindings, DSR halves, and the control word
+                            (RUN enables the scheduler, CLEAR resets all but the memories, ZERO
+                            zeroes the memories); ``.enabled`` is RUN (True after ``load``)
     .run(max_instructions=1_000_000) -> "idle" | "waiting" | "halted" | "limit"
         idle: no task running or runnable and no busy micro-thread; waiting: work remains that
         needs fabric input; limit: the instruction budget of this call ran out.
@@ -211,6 +215,7 @@ class PEModel:
         self.start_log: list[tuple[int, int, int]] = []
         self.trace_log: list[tuple[int, int, int]] = []
         self._seq = 0
+        self.enabled = True  # RUN: the scheduler may start tasks
 
     def load(self, image):
         """Reset, then load a program image (plain data, see the module docstring)."""
@@ -245,6 +250,39 @@ class PEModel:
         for n, w in image.get("dsrs", {}).items():
             self.dsrs[int(n)] = int(w)
 
+    # ---- the load bus (docs/pe.md "Load bus"; the management path writes through it) ----------
+    def load_write(self, addr: int, data: int):
+        region, index, data = addr >> 16 & 0xF, addr & 0xFFFF, data & MASK32
+        if region == 0:  # instruction word
+            if index < self.imem_words:
+                self.imem[index] = data
+        elif region == 1:  # SRAM word at byte address index * 4
+            if 4 * index + 4 <= len(self.sram):
+                self.sram[4 * index:4 * index + 4] = data.to_bytes(4, "little")
+        elif region == 2:  # task table: [15:0] entry, [16] valid, [17] pending, [18] blocked
+            t = index & 0x1F
+            self.entry[t] = data & 0xFFFF if data >> 16 & 1 else None
+            self.pending[t], self.blocked[t] = bool(data >> 17 & 1), bool(data >> 18 & 1)
+        elif region == 3:  # binding of color index: [4:0] task, [8] valid
+            self.binding[index & 0x1F] = data & 0x1F if data >> 8 & 1 else None
+        elif region == 4:  # DSR preset: half 0 = bits 31:0, half 1 = bits 63:32 of DSR index >> 1
+            n, shift = index >> 1 & 0xF, 32 * (index & 1)
+            self.dsrs[n] = self.dsrs[n] & ~(MASK32 << shift) | data << shift
+        elif region == 5:  # control: [0] RUN, [1] CLEAR, [2] ZERO
+            self.enabled = bool(data & 1)
+            if data & 2:
+                self._clear()
+            if data & 4:
+                self.sram[:] = bytes(len(self.sram))
+                self.imem = [0] * self.imem_words
+
+    def _clear(self):
+        """CLEAR: registers, DSRs, task table, bindings, status, micro-threads, input queues and
+        counters to 0; the memories keep their contents."""
+        sram, imem, enabled = self.sram, self.imem, self.enabled
+        self.reset()
+        self.sram, self.imem, self.enabled = sram, imem, enabled
+
     def deliver(self, color: int, payload: int, ctrl: int = 0):
         if not 0 <= color < self.colors:
             raise ValueError(f"color {color} is not routable (colors={self.colors})")
@@ -270,7 +308,7 @@ class PEModel:
             if self.status.halted:
                 return "halted"
             if self.cur is None:
-                if self._start_next():
+                if self.enabled and self._start_next():  # RUN gates only the starting of tasks
                     continue
                 return "waiting" if any(self.micro) else "idle"
             if self.instructions_retired >= budget_end:

@@ -23,7 +23,10 @@ Interface:
     MeshRoutes(rows, cols, colors, routes, open_edges="NESW")
         .validate()                            raises RouteError naming PE, color and port
         .exits() / .entries()                  (pe, port) pairs at the fabric boundary
-    simulate(mesh, injections) -> FabricResult
+    simulate(mesh, injections, state=None) -> FabricResult
+    FabricState                                switch positions and wavelets still waiting in the
+                                               fabric; pass ``result.state`` to the next call to
+                                               carry on from where one call stopped
     zero_load_latency(mesh, pe, port, color) -> {(pe, port): cycles}
     Delivery                                   (color, payload, ctrl, source) at an exit
 """
@@ -35,7 +38,8 @@ from collections import Counter, defaultdict, deque
 from dataclasses import dataclass, field
 
 __all__ = ["Port", "OPPOSITE", "STEP", "MAX_POSITIONS", "COLOR_LIMIT", "ColorRoute", "MeshRoutes",
-           "RouteError", "Delivery", "FabricResult", "simulate", "zero_load_latency", "ports_of", "mask_of"]
+           "RouteError", "Delivery", "FabricResult", "FabricState", "simulate", "zero_load_latency", "ports_of",
+           "mask_of"]
 
 MAX_POSITIONS = 4
 COLOR_LIMIT = 32  # the wavelet's color field is 5 bits
@@ -105,12 +109,24 @@ class Delivery:
 
 
 @dataclass
+class FabricState:
+    """What the fabric holds between two ``simulate`` calls: every (pe, color) switch position and
+    the wavelets waiting in (pe, input port, color) buffers for a position that admits them."""
+    positions: dict = field(default_factory=lambda: defaultdict(int))  # (pe, color) -> position
+    queues: dict = field(default_factory=lambda: defaultdict(deque))  # (pe, port, color) -> deque
+
+    def waiting(self) -> int:
+        return sum(len(q) for q in self.queues.values())
+
+
+@dataclass
 class FabricResult:
     outputs: dict = field(default_factory=lambda: defaultdict(list))  # (pe, port) -> [Delivery]
     drops: Counter = field(default_factory=Counter)  # pe -> wavelets dropped there
     drop_reasons: Counter = field(default_factory=Counter)  # (pe, reason) -> count
     stuck: list = field(default_factory=list)  # (pe, port, color, payload) left waiting for a switch
     final_positions: dict = field(default_factory=dict)  # (pe, color) -> position
+    state: FabricState | None = None  # to continue in a later call
 
     def exit_multiset(self, exit_) -> Counter:
         return Counter((d.color, d.payload, d.ctrl) for d in self.outputs.get(exit_, []))
@@ -242,15 +258,19 @@ def _check_entry(mesh: MeshRoutes, pe, port):
     return pe, port
 
 
-def simulate(mesh: MeshRoutes, injections, max_steps: int | None = None) -> FabricResult:
+def simulate(mesh: MeshRoutes, injections, max_steps: int | None = None, state: FabricState | None = None
+             ) -> FabricResult:
     """Carry every injected wavelet through the fabric.
 
     ``injections`` maps (pe, port) to a sequence of (color, payload, ctrl) in injection order,
-    where port is RAMP or an edge port facing outside the mesh.
+    where port is RAMP or an edge port facing outside the mesh. ``state`` (from an earlier call's
+    ``result.state``) supplies the switch positions and the wavelets still waiting; it is updated
+    in place. A wavelet that arrives on a color with no route at that PE is dropped.
     """
     res = FabricResult()
-    queues = defaultdict(deque)  # (pe, in_port, color) -> deque[(payload, ctrl, source)]
-    pos = defaultdict(int)  # (pe, color) -> position
+    state = state if state is not None else FabricState()
+    queues = state.queues  # (pe, in_port, color) -> deque[(payload, ctrl, source)]
+    pos = state.positions  # (pe, color) -> position
 
     def arrive(pe, port, color, payload, ctrl, source):
         route = mesh.route(pe, color) if color < mesh.colors else None
@@ -263,7 +283,7 @@ def simulate(mesh: MeshRoutes, injections, max_steps: int | None = None) -> Fabr
         else:
             queues[(pe, port, color)].append((payload, ctrl, source))
 
-    total = 0
+    total = state.waiting()
     for (pe, port), stream in injections.items():
         pe, port = _check_entry(mesh, pe, port)
         for color, payload, ctrl in stream:
@@ -281,7 +301,13 @@ def simulate(mesh: MeshRoutes, injections, max_steps: int | None = None) -> Fabr
             pe, pin, color = key
             while q:
                 route = mesh.route(pe, color)
-                k = pos[(pe, color)]
+                if route is None:  # the route was removed while the wavelet waited
+                    q.popleft()
+                    res.drops[pe] += 1
+                    res.drop_reasons[(pe, "rx_violation")] += 1
+                    progress = True
+                    continue
+                k = min(pos[(pe, color)], len(route.positions) - 1)
                 rx, tx = route.positions[k]
                 if not rx >> pin & 1:
                     break  # waits for a switch position that admits this port
@@ -313,6 +339,7 @@ def simulate(mesh: MeshRoutes, injections, max_steps: int | None = None) -> Fabr
         for payload, _, _ in q:
             res.stuck.append((pe, Port(pin), color, payload))
     res.final_positions = dict(pos)
+    res.state = state
     return res
 
 

@@ -1,0 +1,25 @@
+"""Tessera SDK: everything a program for the mesh needs, none of it test-bench code.
+
+    from sdk import Layout, Runtime, Until, routes
+
+Layers (docs/architecture.md): ``sdk`` imports ``hdl`` (formats, profiles, the mesh generator)
+and ``golden`` (the golden engine's models) and nothing else of the project's.
+
+    sdk.layout       Layout, Region, Symbol: programs, placement, colors, routes, all checked first
+    sdk.routes       route patterns (broadcasts, merge, switch-sequenced read-out, chains, ...)
+    sdk.runtime      Runtime: load, h2d/d2h, send/receive, launch, run — on any engine
+    sdk.engines      native / hierarchical / flat Verilator meshes, the golden model, FPGA bridge
+    sdk.collectives  broadcast, scatter, gather, reduce, all-reduce over rows, columns, the mesh
+    sdk.kernels      GEMM, sparse GEMV, AXPY, ...: program, layout, host code and decode together
+    sdk.asm          the PE assembler;   sdk.loader   management streams (loading through the edge)
+    sdk.records      RunResult, MeshStatus, Fault, KernelRecord; DeviceError, SdkError
+"""
+
+from . import routes
+from .engines.base import Until
+from .layout import Color, Layout, LayoutError, Region, Symbol
+from .records import DeviceError, Fault, KernelRecord, MeshStatus, RunResult, SdkError
+from .runtime import Runtime, make_engine
+
+__all__ = ["Layout", "Region", "Symbol", "Color", "LayoutError", "Runtime", "make_engine", "Until", "routes",
+           "DeviceError", "SdkError", "Fault", "MeshStatus", "RunResult", "KernelRecord"]

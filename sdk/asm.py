@@ -9,8 +9,10 @@ golden model (``golden/pe_model.py``) and, later, the RTL loaders consume. Encod
 
 Interface
 ---------
-``assemble(text, profile="small", **params) -> Image``   text syntax; ``params`` override the
-                                                         profile's PE parameters (hdl.isa.pe_params)
+``assemble(text, profile="small", defines=None, **params) -> Image``   text syntax; ``defines``:
+                                                         symbols known before the first line;
+                                                         ``params`` override the profile's PE
+                                                         parameters (hdl.isa.pe_params)
 ``Program(profile="small", **params)``                   Python builder: every call appends one
     .label(name) .task(T, label, color=None)            line of the text syntax (one parser for
     .bind_color(C, T) .start(T) .blocked(T)             both paths); instructions by mnemonic:
@@ -597,10 +599,15 @@ def _segments(mem: bytearray, written: bytearray) -> list[tuple[int, bytes]]:
     return segs
 
 
-def assemble(text: str, profile="small", **params) -> Image:
-    """Assemble ``text``; ``params`` (sram_kib, colors, imem_words, ...) override the profile's."""
+def assemble(text: str, profile="small", defines: dict | None = None, **params) -> Image:
+    """Assemble ``text``; ``defines`` are symbols known before the first line (as if ``.equ``);
+    ``params`` (sram_kib, colors, imem_words, ...) override the profile's."""
     p = {**pe_params(profile), **params}
     asm = _Assembler(p)
+    for name, value in (defines or {}).items():
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise AsmError(f"symbol {name!r}: {value!r} is not an integer")
+        asm.define(name, int(value))
     asm.pass1(text)
     image = Image(params=dict(p))
     asm.tables(image)

@@ -756,7 +756,7 @@ def test_two_pe_mesh_exchange():
     assert mesh.pe[(0, 0)].task_activations == [0, 7]
 
 
-def test_mesh_edge_injection_and_single_position_rule():
+def test_mesh_edge_injection():
     routes = MeshRoutes(1, 1, 8)
     routes.set((0, 0), 0, ColorRoute.simple(mask_of("W"), mask_of("RAMP")))
     routes.set((0, 0), 1, ColorRoute.simple(mask_of("RAMP"), mask_of("E")))
@@ -767,6 +767,20 @@ def test_mesh_edge_injection_and_single_position_rule():
         mesh.inject((0, 0), Port.W, 0, v)
     assert mesh.run() == "quiescent"
     assert mesh.edge_out[((0, 0), Port.E)] == [(1, 11, 0), (1, 21, 0)]
-    routes.set((0, 0), 2, ColorRoute(((mask_of("W"), mask_of("RAMP")), (mask_of("W"), mask_of("RAMP")))))
-    with pytest.raises(ValueError):
-        PEMeshModel(routes)
+
+
+def test_mesh_switch_sequenced_readout():
+    """Switch routes across rounds: every PE of a 1 x 3 row sends its value and an ADVANCE control
+    wavelet on one color; position 0 takes the PE's own RAMP, position 1 forwards from the west.
+    The east edge sees the PEs' values from east to west, each followed by its control wavelet,
+    although the westernmost PE runs (and sends) first."""
+    routes = MeshRoutes(1, 3, 8)
+    for c in range(3):
+        pos = [(mask_of("RAMP"), mask_of("E"))] + ([(mask_of("W"), mask_of("E"))] if c else [])
+        routes.set((0, c), 4, ColorRoute(tuple(pos)))
+    mesh = PEMeshModel(routes, **{k: PARAMS[k] for k in MODEL_KEYS})
+    for c in range(3):
+        mesh.load((0, c), assemble(f".task 0, t\n.start 0\nt: li r1, {100 + c}\nsend r1, 4\nli r1, 1\n"
+                                   "send.c r1, 4\nend\n"))
+    assert mesh.run() == "quiescent" and not mesh.stuck
+    assert mesh.edge_out[((0, 2), Port.E)] == [(4, 102, 0), (4, 1, 1), (4, 101, 0), (4, 1, 1), (4, 100, 0), (4, 1, 1)]

@@ -1,14 +1,14 @@
 """`make sim`: a GEMM and a sparse GEMV on a Tessera mesh, bit-exact against the golden models.
 
-Builds (once, cached) the R x C PE mesh on Verilator, then plays two kernels through the mesh edge
-(tb/gemm_flow.py): C = A.B (M x K x N, f16 inputs with f32 accumulation, or f32) and y = A.x with
-x of the given density. Prints progress while they run, a summary table (mesh, profile, shapes,
+Builds (once, cached) the R x C PE mesh on Verilator, then runs two SDK kernels through the mesh edge
+on one Runtime (sdk/kernels/cases.py): C = A.B (M x K x N, f16 inputs with f32 accumulation, or
+f32) and y = A.x with x of the given density. Prints progress while they run, a summary table (mesh, profile, shapes,
 cycles, MAC utilisation, bit-exact, max error against float64) and writes a JSON report; with
 --waves also an FST waveform.
 
 Usage:
-    python -m tb.demo_gemm [--rows 4] [--cols 4] [--m 64] [--k 64] [--n 64] [--dtype f16]
-                           [--profile small] [--density 0.1] [--seed 1] [--waves] [--json PATH]
+    python -m demo.gemm [--rows 4] [--cols 4] [--m 64] [--k 64] [--n 64] [--dtype f16]
+                        [--profile small] [--density 0.1] [--seed 1] [--waves] [--json PATH]
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ import time
 from pathlib import Path
 
 from sdk.engines.verilator import BUILD
-from tb.gemm_flow import format_table, gemm_case, gemv_case, run_cases
-from tb.gemm_host import KernelError
+from sdk.kernels.cases import format_table, gemm_case, gemv_case, run_cases
+from sdk.records import SdkError
 
 
 def main(argv=None) -> int:
@@ -40,7 +40,7 @@ def main(argv=None) -> int:
     try:
         cases = [gemm_case(args.rows, args.cols, args.m, args.k, args.n, args.dtype, args.profile, args.seed),
                  gemv_case(args.rows, args.cols, args.m, args.k, args.density, args.profile, args.seed)]
-    except (KernelError, ValueError) as e:
+    except (SdkError, ValueError) as e:
         print(f"make sim: error: {e}", file=sys.stderr)
         return 2
     g = cases[0].plan
@@ -50,11 +50,12 @@ def main(argv=None) -> int:
     print("make sim: building or reusing the Verilator model, then running (progress every 2,000 cycles) ...",
           flush=True)
     t0 = time.monotonic()
-    recs = run_cases(cases, "make-sim" + ("-waves" if args.waves else ""), progress=2000, waves=args.waves)
+    recs = run_cases(cases, progress=2000, waves=args.waves, console=True,
+                     run_name="make-sim" + ("-waves" if args.waves else ""))
     wall = time.monotonic() - t0
     print()
     print(format_table(recs))
-    report = {"records": recs, "wall_seconds": round(wall, 1)}
+    report = {"records": [r.to_dict() for r in recs], "wall_seconds": round(wall, 1)}
     path = Path(args.json)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(report, indent=2))

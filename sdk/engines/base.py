@@ -1,0 +1,105 @@
+"""What every engine does: the mesh seen from its edge links.
+
+The runtime (sdk/runtime.py) speaks only this interface, so the same host program runs on every
+engine: the Verilator models of the mesh (native, hierarchical, flat), the golden PE-mesh model,
+and an FPGA board (or its simulation) behind the serial bridge.
+
+Interface:
+    Engine(rows, cols, profile)
+        .name, .rows, .cols, .profile, .cycle_accurate
+        .reset()                                  power-on state: routes empty, PEs stopped
+        .load(streams) -> cycles | None           management streams {row: [Wavelet]} into the west
+                                                  links; returns once every row's echo has left the
+                                                  east edge (the echo is discarded)
+        .inject(link, wavelets)                   queue wavelets on an edge input link
+        .run(until, max_idle, progress=0, counters=False) -> RunResult   (until: see Until)
+        .take() -> {EdgeLink: [Wavelet]}          wavelets that left the edge since the last take
+        .status() -> MeshStatus                   row flags and fault reports
+        .note(text)                               a progress line in the engine's log
+        .close()
+    Until                                         the stop conditions of run():
+        Until.idle()       every queued input has entered, every PE is idle and nothing moves
+        Until.cycles(n)    n clock cycles
+        Until.outputs({link: (color, count)})    that many wavelets of that color collected (and
+                                                  not yet taken) on each link
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+
+from hdl.mesh import EdgeLink
+from hdl.profiles import get_profile
+
+from ..records import MeshStatus, RunResult, SdkError
+
+__all__ = ["Engine", "Until"]
+
+
+class Until:
+    @staticmethod
+    def idle() -> dict:
+        return {"kind": "idle"}
+
+    @staticmethod
+    def cycles(n: int) -> dict:
+        if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+            raise SdkError(f"run for {n!r} cycles: a non-negative integer is needed")
+        return {"kind": "cycles", "n": n}
+
+    @staticmethod
+    def outputs(expect: dict) -> dict:
+        links = {}
+        for link, (color, count) in expect.items():
+            links[str(EdgeLink.of(link))] = [int(color), int(count)]
+        return {"kind": "outputs", "links": links}
+
+    @staticmethod
+    def of(until) -> dict:
+        """A stop condition from "idle", an int (cycles) or a dict already made by Until."""
+        if until == "idle":
+            return Until.idle()
+        if isinstance(until, int) and not isinstance(until, bool):
+            return Until.cycles(until)
+        if isinstance(until, dict) and until.get("kind") in ("idle", "cycles", "outputs"):
+            return until
+        raise SdkError(f"run(until={until!r}): expected 'idle', a number of cycles, or Until.outputs(...)")
+
+
+class Engine(ABC):
+    name = "engine"
+    cycle_accurate = True
+
+    def __init__(self, rows: int, cols: int, profile="small"):
+        self.rows, self.cols = rows, cols
+        self.profile = get_profile(profile)
+
+    @abstractmethod
+    def reset(self): ...
+
+    @abstractmethod
+    def load(self, streams: dict) -> int | None: ...
+
+    @abstractmethod
+    def inject(self, link: EdgeLink, wavelets): ...
+
+    @abstractmethod
+    def run(self, until: dict, max_idle: int = 20000, progress: int = 0, counters: bool = False) -> RunResult: ...
+
+    @abstractmethod
+    def take(self) -> dict: ...
+
+    @abstractmethod
+    def status(self) -> MeshStatus: ...
+
+    def note(self, text: str):
+        print(text, flush=True)
+
+    def close(self):  # noqa: B027 - engines with nothing to release keep this one
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()

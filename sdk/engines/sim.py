@@ -1,0 +1,150 @@
+"""The Verilator engines, host side: one simulator process per engine, driven over a socket.
+
+``SimEngine`` builds (or reuses, from build/models/) a Verilator model of the mesh
+(sdk/engines/models.py: ``native`` — the tile compiled once, R x C instances wired in C++;
+``hierarchical`` — the generated Verilog mesh top; ``flat`` — the Verilog top verilated whole, for
+waveforms and per-PE counters), starts the simulator with the cocotb job server
+(sdk/engines/sim_server.py) on it, and sends it the engine operations of sdk/engines/base.py. The
+simulator stays alive between calls, so the host program runs interactively and the mesh keeps
+its state; it ends with ``close()`` (or when the host process exits: the socket closes).
+
+Interface:
+    SimEngine(rows, cols, profile="small", kind="native", threads=1, waves=False, console=False,
+              run_name=None, model=None, seed=1)
+        an Engine; .model (sdk.engines.verilator.Model), .run_dir, .waves_path (with waves)
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import tempfile
+import threading
+import time
+
+from hdl.mesh import EdgeLink
+from hdl.wavelet import Wavelet
+
+from ..records import DeviceError, Fault, MeshStatus, RunResult
+from .base import Engine
+from .models import ENGINES, mesh_model
+from .sim_server import recv_msg, send_msg
+from .verilator import BUILD, CocotbFailure
+
+__all__ = ["SimEngine"]
+
+
+class SimEngine(Engine):
+    def __init__(self, rows, cols, profile="small", kind="native", threads=1, waves=False, console=False,
+                 run_name=None, model=None, seed=1):
+        super().__init__(rows, cols, profile)
+        if kind not in ENGINES:
+            raise ValueError(f"unknown Verilator engine {kind!r}; one of {', '.join(ENGINES)}")
+        self.kind = "flat" if waves else kind
+        self.name = self.kind
+        self.model = model or mesh_model(rows, cols, self.profile, engine=self.kind, waves=waves, threads=threads)
+        self.waves, self.console, self.seed = waves, console, seed
+        self.run_name = run_name or "sdk"
+        self.run_dir = BUILD / "runs" / f"{self.model.name}-{self.model.key}" / self.run_name
+        self.waves_path = self.run_dir / "dump.fst" if waves else None
+        self._sock = None
+        self._thread = None
+        self._failure = None
+        self._tmp = None
+
+    # ---- the simulator process ---------------------------------------------------------------
+    def _start(self):
+        self.model.build()
+        self._tmp = tempfile.mkdtemp(prefix="tessera-")  # a short path: Unix socket names are limited
+        path = os.path.join(self._tmp, "engine.sock")
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        listener.bind(path)
+        listener.listen(1)
+        listener.settimeout(0.5)
+        config = {"socket": path, "rows": self.rows, "cols": self.cols, "profile": self.profile.name,
+                  "seed": self.seed}
+
+        def simulate():
+            try:
+                self.model.run("sdk.engines.sim_server", testcase="serve", config=config, waves=self.waves,
+                               run_name=self.run_name, console=self.console)
+            except BaseException as e:  # reported on the host side
+                self._failure = e
+
+        self._thread = threading.Thread(target=simulate, name=f"tessera-{self.kind}-sim", daemon=True)
+        self._thread.start()
+        try:
+            while True:
+                try:
+                    self._sock, _ = listener.accept()
+                    break
+                except TimeoutError:
+                    if not self._thread.is_alive():
+                        raise DeviceError(f"the {self.kind} simulator ended before it connected: "
+                                          f"{self._failure}") from None
+        finally:
+            listener.close()
+        self._sock.settimeout(None)
+
+    def _call(self, cmd: str, **args) -> dict:
+        if self._sock is None:
+            self._start()
+        try:
+            send_msg(self._sock, {"cmd": cmd, **args})
+            reply = recv_msg(self._sock)
+        except OSError as e:
+            reply, err = None, e
+        else:
+            err = None
+        if reply is None:
+            self._thread.join(timeout=30)
+            raise DeviceError(f"the {self.kind} simulator stopped during {cmd!r}: {self._failure or err}; "
+                              f"log: {self.run_dir / 'sim.log'}")
+        if "error" in reply:
+            raise DeviceError(f"{self.kind} engine, {cmd}: {reply['error']}")
+        return reply
+
+    def close(self):
+        if self._sock is not None:
+            try:
+                send_msg(self._sock, {"cmd": "close"})
+            except OSError:
+                pass
+            self._sock.close()
+            self._sock = None
+            self._thread.join()
+            if self._tmp:
+                shutil.rmtree(self._tmp, ignore_errors=True)
+            if self._failure is not None and not isinstance(self._failure, CocotbFailure):
+                raise DeviceError(f"the {self.kind} simulator failed: {self._failure}")
+
+    # ---- engine operations -------------------------------------------------------------------
+    def reset(self):
+        self._call("reset")
+
+    def load(self, streams: dict) -> int:
+        return self._call("load", streams={str(r): [list(w) for w in s] for r, s in streams.items()})["cycles"]
+
+    def inject(self, link, wavelets):
+        self._call("inject", link=str(EdgeLink.of(link)), wavelets=[list(w) for w in wavelets])
+
+    def run(self, until: dict, max_idle: int = 20000, progress: int = 0, counters: bool = False) -> RunResult:
+        t0 = time.monotonic()
+        r = self._call("run", until=until, max_idle=max_idle, progress=progress, counters=counters)
+        return RunResult(cycles=r["cycles"], reason=r["reason"], status=self.status(), busy_rows=r["busy_rows"],
+                         wall_seconds=time.monotonic() - t0, counters=r["counters"])
+
+    def take(self) -> dict:
+        out = self._call("take")["outputs"]
+        return {EdgeLink.parse(k): [Wavelet(*w) for w in v] for k, v in out.items()}
+
+    def status(self) -> MeshStatus:
+        s = self._call("status")
+        faults = []
+        if s["row_fault"] is not None:
+            faults = [f for r, w in enumerate(s["row_fault"]) if (f := Fault.from_word(r, w)) is not None]
+        return MeshStatus(s["row_err"], s["row_idle"], s["row_halted"], faults)
+
+    def note(self, text: str):
+        self._call("note", text=text)

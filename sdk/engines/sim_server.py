@@ -1,0 +1,259 @@
+"""The simulator side of the Verilator engines: a cocotb test that serves host operations.
+
+``serve`` runs inside the simulator process (cocotb on Verilator) on any model with the generated
+mesh top's ports (hdl/mesh.py ``tessera_mesh``: native, hierarchical or flat). It connects to the
+Unix socket the host engine (sdk/engines/sim.py) listens on and executes its commands one at a
+time, stepping the mesh with sdk/engines/edge.py; the simulation only advances inside a command.
+
+Messages are JSON objects, each preceded by its length (4 bytes, big-endian). Commands and replies:
+
+    {"cmd": "reset"}                                   -> {}
+    {"cmd": "load", "streams": {row: [[c, p, k]]}}     -> {"cycles"}: cycles from the first
+                                                          management wavelet to the last echo
+    {"cmd": "inject", "link": "W0", "wavelets": [...]} -> {}
+    {"cmd": "run", "until", "max_idle", "progress", "counters", "settle"}
+                                                       -> {"cycles", "reason", "busy_rows",
+                                                          "wall_seconds", "counters"}
+    {"cmd": "take"}                                    -> {"outputs": {"E0": [[c, p, k]]}}
+    {"cmd": "status"}                                  -> {"row_err", "row_idle", "row_halted",
+                                                          "row_fault": [int per row] | null}
+    {"cmd": "note", "text"}                            -> {}   (logged by the simulator)
+    {"cmd": "close"}                                   ends the test
+A command that fails answers {"error": "..."}; the server keeps serving.
+
+``run``: ``until`` is a stop condition of sdk/engines/base.py ``Until``. ``cycles`` counts from the
+first cycle of the run to the cycle the condition was met (for "idle", the last cycle in which
+anything moved or a PE was busy). The run also stops — reason "fault" — when a row raises its
+error flag (checked every 1024 cycles, then given time for the fault report to reach the edge),
+and — reason "stalled" — when nothing entered or left the mesh for ``max_idle`` cycles.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import socket
+import struct
+import time
+
+import cocotb
+
+from hdl.mesh import EdgeLink
+from hdl.profiles import get_profile
+
+from .edge import EdgeHarness, value_of
+from .verilator import tb_config
+
+IDLE_QUIET = 16  # cycles with nothing moving that make a mesh idle
+
+
+def send_msg(sock, obj):
+    data = json.dumps(obj).encode()
+    sock.sendall(struct.pack(">I", len(data)) + data)
+
+
+def recv_msg(sock):
+    head = _recv_exact(sock, 4)
+    if head is None:
+        return None
+    body = _recv_exact(sock, struct.unpack(">I", head)[0])
+    return None if body is None else json.loads(body)
+
+
+def _recv_exact(sock, n):
+    buf = bytearray()
+    while len(buf) < n:
+        chunk = sock.recv(n - len(buf))
+        if not chunk:
+            return None
+        buf += chunk
+    return bytes(buf)
+
+
+class Server:
+    def __init__(self, dut, rows, cols, profile, seed=1):
+        self.dut, self.rows, self.cols = dut, rows, cols
+        self.prof = get_profile(profile)
+        self.h = EdgeHarness(dut, rows, cols, self.prof.colors, random.Random(seed))
+        for d in self.h.drivers.values():
+            d.log = _Discard()  # the server never replays stimulus; keep memory flat on long runs
+        self.log = dut._log
+
+    def _mon(self, link):
+        return self.h.monitors[self.h.link(link)]
+
+    async def reset(self, msg):
+        await self.h.reset()
+        self.h.clear()
+        return {}
+
+    async def load(self, msg):
+        """Every row's management stream into its west link; wait for every row's echo at the east
+        edge (each tile has then seen its last write) and for the mesh to settle."""
+        h, m = self.h, self.prof.mgmt_color
+        want = {}
+        for r, stream in msg["streams"].items():
+            r = int(r)
+            for w in stream:
+                h.drivers[h.link(("W", r))].send(*w)
+            mon = self._mon(("E", r))
+            want[r] = (len(stream), sum(1 for w in mon.received if w.color == m))
+        start = last = h.cycle
+        pending = {r for r, (n, _) in want.items() if n}
+
+        def echoed(r):
+            n, base = want[r]
+            return sum(1 for w in self._mon(("E", r)).received if w.color == m) - base >= n
+
+        while pending:
+            await h.step()
+            done = {r for r in pending if echoed(r)}
+            if done:
+                last = h.cycle
+                pending -= done
+            if h.cycle - start > 1_000_000:
+                raise AssertionError(f"management streams not echoed after 1,000,000 cycles: rows {sorted(pending)}")
+        await h.run_until_idle(quiet=IDLE_QUIET)
+        for r in range(self.rows):  # the echo is the loader's, not the program's
+            mon = self._mon(("E", r))
+            mon.received = [w for w in mon.received if w.color != m]
+        return {"cycles": last - start}
+
+    async def inject(self, msg):
+        drv = self.h.drivers[self.h.link(msg["link"])]
+        for w in msg["wavelets"]:
+            drv.send(*w)
+        return {}
+
+    def _faulty(self):
+        st = self.h.row_status()
+        return any(st["err"]) or any(st["halted"])
+
+    async def run(self, msg):
+        h, until = self.h, msg["until"]
+        kind = until["kind"]
+        max_idle, progress = msg.get("max_idle", 20000), msg.get("progress", 0)
+        expect = {}
+        if kind == "outputs":
+            expect = {self.h.link(k): (c, n) for k, (c, n) in until["links"].items()}
+        total = sum(n for _, n in expect.values())
+
+        def got(link, color):
+            return sum(1 for w in h.monitors[link].received if w.color == color)
+
+        def done_count():
+            return sum(min(n, got(link, c)) for link, (c, n) in expect.items())
+
+        counters0 = self._pe_counts() if msg.get("counters") else None
+        start = h.cycle
+        last_change, last_seen, last_busy = h.cycle, (-1, -1), h.cycle
+        busy = [0] * self.rows
+        reason = None
+        t0 = time.monotonic()
+        while True:
+            if kind == "cycles" and h.cycle - start >= until["n"]:
+                reason = "cycles"
+                break
+            await h.step()
+            idle = h.row_status()["idle"]
+            for r in range(self.rows):
+                busy[r] += not idle[r]
+            if not all(idle):
+                last_busy = h.cycle
+            moved = (sum(len(m.received) for m in h.monitors.values()), h.transfers_in)
+            if moved != last_seen:
+                last_seen, last_change = moved, h.cycle
+            if kind == "outputs" and done_count() >= total:
+                reason = "outputs"
+                break
+            if kind == "idle" and h.pending == 0 and all(idle) and h.cycle - max(last_change, last_busy) >= IDLE_QUIET:
+                reason = "idle"
+                break
+            if (h.cycle - start) % 1024 == 0 and self._faulty():
+                reason = "fault"
+                break
+            if progress and (h.cycle - start) % progress == 0:
+                self.log.info("  cycle %d: %d/%d result wavelets, %d data wavelets in, %.0f cycles/s",
+                              h.cycle - start, done_count(), total, h.transfers_in,
+                              (h.cycle - start) / (time.monotonic() - t0))
+            if kind != "cycles" and h.cycle - last_change > max_idle and h.cycle - last_busy > max_idle:
+                reason = "stalled"
+                break
+        if reason == "idle":
+            cycles = max(last_change, last_busy) - start
+        else:
+            cycles = h.cycle - start
+        counters = None
+        if counters0 is not None:
+            counters1 = self._pe_counts()
+            counters = {key: [[round((b[key] - a[key]) / max(1, cycles), 4) for a, b in zip(r0, r1, strict=True)]
+                              for r0, r1 in zip(counters0, counters1, strict=True)] for key in ("busy", "elems")}
+        settle = msg.get("settle", 8) if reason in ("outputs", "fault", "stalled") else 0
+        if reason == "fault":
+            settle = max(settle, self.cols + 4)  # the fault report crosses the row to the east edge
+        await h.run_cycles(settle)
+        return {"cycles": cycles, "reason": reason, "busy_rows": [b / max(1, cycles) for b in busy],
+                "wall_seconds": time.monotonic() - t0, "counters": counters}
+
+    def _pe_counts(self):
+        """Each PE's busy-cycle and vector-element counters (docs/pe.md), read from inside the tiles:
+        only a flat model (every tile's signals visible) has them."""
+        out = []
+        for r in range(self.rows):
+            row = []
+            for c in range(self.cols):
+                try:
+                    pe = self.dut.g_row[r].g_col[c].tile.pe
+                except AttributeError:
+                    raise AssertionError("per-PE counters need the flat engine (the tiles' insides are "
+                                         "not visible in this model)") from None
+                row.append({"busy": value_of(pe.busy_cycles), "elems": value_of(pe.vec_elems)})
+            out.append(row)
+        return out
+
+    async def take(self, msg):
+        out = {}
+        for (pe, port), mon in self.h.monitors.items():
+            if mon.received:
+                out[str(EdgeLink.at(pe, port, self.rows, self.cols))] = [list(w) for w in mon.received]
+                mon.received = []
+        return {"outputs": out}
+
+    async def status(self, msg):
+        st = self.h.row_status()
+        return {"row_err": st["err"], "row_idle": st["idle"], "row_halted": st["halted"],
+                "row_fault": self.h.row_faults()}
+
+    async def note(self, msg):
+        self.log.info("%s", msg["text"])
+        return {}
+
+
+class _Discard(list):
+    def append(self, item):
+        pass
+
+
+@cocotb.test()
+async def serve(dut):
+    cfg = tb_config()
+    server = Server(dut, cfg["rows"], cfg["cols"], cfg.get("profile", "small"), cfg.get("seed", 1))
+    await server.h.reset()
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.connect(cfg["socket"])
+    try:
+        while True:
+            msg = recv_msg(sock)
+            if msg is None or msg["cmd"] == "close":
+                break
+            handler = getattr(server, msg["cmd"], None)
+            if handler is None or msg["cmd"].startswith("_"):
+                send_msg(sock, {"error": f"unknown command {msg['cmd']!r}"})
+                continue
+            try:
+                reply = await handler(msg)
+            except Exception as e:  # reported to the host, which raises it there
+                reply = {"error": f"{type(e).__name__}: {e}"}
+            send_msg(sock, reply)
+    finally:
+        sock.close()

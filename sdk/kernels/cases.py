@@ -1,0 +1,128 @@
+"""GEMM and sparse-GEMV runs with test data, checked against the golden models: what ``make sim``,
+the regression and the GEMM benchmark share.
+
+A *case* is one kernel run: the kernel (sdk/kernels/gemm.py or gemv.py), its input bit patterns and
+what identifies the data (seed, kind, density). Running it on a Runtime gives a KernelRecord: the
+plan, cycles, load cycles, MAC utilisation (useful MACs / (PEs x lanes x cycles)), bit-exact against
+golden/matmul.py, the largest error against float64 and whether it is within the bound.
+
+Interface:
+    gemm_case(rows, cols, m, k, n, dtype="f16", profile="small", seed=1, kind="normal", name=None) -> Case
+    gemv_case(rows, cols, m, k, density, profile="small", seed=1, name=None) -> Case
+    run_case(rt, case, progress=0, counters=False) -> KernelRecord
+    run_cases(cases, engine="native", progress=0, counters=False, **engine_options) -> [KernelRecord]
+        every case on one Runtime (all cases share rows, cols and profile); counters: per-PE busy
+        and vector occupancy ("pe_busy"; the flat engine only)
+    format_table(records) -> str
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..records import KernelRecord, SdkError
+from ..runtime import Runtime
+from .common import random_matrix, sparse_vector
+from .gemm import Gemm
+from .gemv import Gemv
+
+__all__ = ["Case", "gemm_case", "gemv_case", "run_case", "run_cases", "format_table"]
+
+
+@dataclass
+class Case:
+    name: str
+    kind: str  # "gemm" | "gemv"
+    kernel: object
+    inputs: dict
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def plan(self):
+        return self.kernel.plan
+
+
+def gemm_case(rows, cols, m, k, n, dtype="f16", profile="small", seed=1, kind="normal", name=None) -> Case:
+    kernel = Gemm(rows, cols, m, k, n, dtype, profile)
+    rng = np.random.default_rng(seed)
+    a = random_matrix(rng, (m, k), dtype, kind)
+    b = random_matrix(rng, (k, n), dtype, kind)
+    return Case(name or f"gemm-{dtype}-{m}x{k}x{n}-{kind}-s{seed}", "gemm", kernel, {"a": a, "b": b},
+                {"seed": seed, "data": kind})
+
+
+def gemv_case(rows, cols, m, k, density, profile="small", seed=1, name=None) -> Case:
+    kernel = Gemv(rows, cols, m, k, profile)
+    rng = np.random.default_rng(seed)
+    a = random_matrix(rng, (m, k), "f16")
+    x = sparse_vector(rng, k, density)
+    return Case(name or f"gemv-{m}x{k}-d{density}-s{seed}", "gemv", kernel, {"a": a, "x": x},
+                {"seed": seed, "density": density, "nonzeros": Gemv.nonzeros(x)})
+
+
+def run_case(rt: Runtime, case: Case, progress: int = 0, counters: bool = False) -> KernelRecord:
+    t0 = time.monotonic()
+    load_before = rt.load_cycles
+    if case.kind == "gemm":
+        got, res = case.kernel.run(rt, case.inputs["a"], case.inputs["b"], progress=progress, counters=counters)
+        figures = case.kernel.check(got, case.inputs["a"], case.inputs["b"])
+    else:
+        got, res = case.kernel.run(rt, case.inputs["a"], case.inputs["x"], progress=progress, counters=counters)
+        figures = case.kernel.check(got, case.inputs["a"], case.inputs["x"])
+    p = case.plan
+    summary = p.summary()
+    rec = KernelRecord(case.name, case.kind, p.rows, p.cols, p.profile, rt.engine.name, res.cycles,
+                       rt.load_cycles - load_before if res.cycles is not None else None,
+                       figures.pop("bit_exact"), figures.pop("mismatches"), figures.pop("first_mismatch"),
+                       round(time.monotonic() - t0, 2))
+    rec.figures = {**{k: v for k, v in summary.items() if k not in ("rows", "cols", "profile")}, **case.extra,
+                   "busy_rows": [round(b, 4) for b in res.busy_rows] if res.busy_rows else None,
+                   "pe_busy": res.counters}
+    if case.kind == "gemm":
+        lanes = p.lanes
+        rec.figures["utilization"] = (round(p.useful_macs / (p.rows * p.cols * lanes * res.cycles), 4)
+                                      if res.cycles else None)
+        rec.figures["ideal_cycles"] = round(p.ideal_cycles())
+    else:
+        rec.figures["dtype"] = "f16"
+    rec.figures.update(figures)
+    return rec
+
+
+def run_cases(cases, engine="native", progress: int = 0, counters: bool = False, **engine_options) -> list:
+    """Play every case on one Runtime (one simulator launch for the Verilator engines)."""
+    shapes = {(c.plan.rows, c.plan.cols, c.plan.profile) for c in cases}
+    if len(shapes) != 1:
+        raise SdkError(f"cases for different meshes in one run: {sorted(shapes)}")
+    first = cases[0]
+    layout = first.kernel.layout() if first.kind == "gemm" else first.kernel.layout(first.inputs["a"])
+    if counters and engine in ("native", "hierarchical"):
+        engine = "flat"  # only a flat model shows the counters inside the tiles
+    out = []
+    with Runtime(layout, engine=engine, **engine_options) as rt:
+        for i, case in enumerate(cases):
+            rt.note(f"job {i + 1}/{len(cases)}: {case.kind} {case.plan.summary()}")
+            rec = run_case(rt, case, progress=progress, counters=counters)
+            rt.note(f"job {i + 1}: {rec.cycles} cycles (load {rec.load_cycles}), {rec.wall_seconds:.1f} s")
+            out.append(rec)
+        if getattr(rt.engine, "waves_path", None):
+            for rec in out:
+                rec.figures["waves"] = str(rt.engine.waves_path)
+    return out
+
+
+def format_table(records) -> str:
+    head = f"{'kernel':6} {'mesh':6} {'profile':7} {'shape (MxKxN)':15} {'dtype':5} {'density':>7} {'cycles':>9} " \
+           f"{'MAC util':>8} {'bit-exact':>9} {'max err vs f64':>14}"
+    lines = [head, "-" * len(head)]
+    for r in records:
+        shape = f"{r['M']}x{r['K']}x{r.get('N', 1)}"
+        util = f"{100 * r['utilization']:.1f}%" if r.get("utilization") is not None else "-"
+        dens = f"{r['density']:.2f}" if r.get("density") is not None else "-"
+        cycles = r["cycles"] if r["cycles"] is not None else "-"
+        lines.append(f"{r['kind']:6} {r['rows']}x{r['cols']:<4} {r['profile']:7} {shape:15} {r['dtype']:5} {dens:>7} "
+                     f"{cycles:>9} {util:>8} {'yes' if r['bit_exact'] else 'NO':>9} {r['max_abs_err_f64']:>14.3g}")
+    return "\n".join(lines)
