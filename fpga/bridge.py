@@ -1,15 +1,18 @@
 """The host bridge: a flow-controlled tunnel between a byte stream (the UART) and the mesh edge.
 
 The host injects wavelets into any edge input link and receives every wavelet that leaves any edge
-output link, tagged with its side and index; it can read the mesh's row status and counters and
-reset the mesh. The frame format is specified in docs/fpga.md; in short (bytes, multi-byte values
-little-endian; ``link`` = side << 6 | index, side as in docs/wavelet.md: N=0 E=1 S=2 W=3, index =
-column for N/S and row for E/W; a wavelet is 5 bytes, the 38-bit ``pack_wavelet`` value):
+output link, tagged with its side and index; it can read the mesh's row status and counters, read
+every row's fault word (which tile failed, and how) and reset the mesh. The frame format is defined
+in hdl/bridge_format.py (constants and link byte) and specified in docs/fpga.md; in short (bytes,
+multi-byte values little-endian; ``link`` = side << 6 | index, side as in docs/wavelet.md: N=0 E=1
+S=2 W=3, index = column for N/S and row for E/W; a wavelet is 5 bytes, the 38-bit ``pack_wavelet``
+value; a fault word is FAULT_BYTES = 7 bytes, the 49-bit ``FaultInfo`` value of hdl/fault.py):
 
     host -> bridge                                  bridge -> host
     0x01 INJECT link n  w_1 .. w_n (5 bytes each)   0x91 ACK link flags        (after the last w_i entered)
     0x02 STATUS                                     0x92 STATUS len ...        (see STATUS_FIELDS)
     0x03 RESET                                      0x93 RESET-DONE
+    0x04 FAULTS                                     0x94 FAULTS rows f_0 .. f_{rows-1}   (row_fault, by row)
                                                     0x90 WAVELET link w        (any time, unsolicited)
 
 Every host frame gets exactly one reply, sent after the frame's last byte has left the receive
@@ -17,6 +20,10 @@ FIFO. Flow control: the host keeps the bytes of frames still awaiting their repl
 ``rx_depth`` (reported by STATUS), so the receive FIFO never overflows. Host-bound wavelets are
 buffered per output link (``out_depth`` each); a full buffer withdraws that link's ready bits,
 so the mesh waits for the host instead of losing anything.
+
+A FAULTS reply is queued row by row (one row's 7 bytes at a time, so the transmit buffer does not
+grow with the mesh); each row's word is the value of ``row_fault`` when that row is queued, and no
+other frame is sent in the middle of it.
 
 Nothing is dropped silently: every frame or byte the bridge cannot use sets a sticky flag (``Flag``)
 that ACK and STATUS frames report and only RESET (or power-up) clears.
@@ -30,12 +37,12 @@ Interface (``wiring.Component``; R rows, C cols, K colors, W = 38-bit wavelets):
     {n,s}_out_valid[C] {n,s}_out_data[C*W] In   from the mesh's edge output links
     {n,s}_out_ready[C*K]                    Out
     row_err[R] row_idle[R] row_halted[R]    In   the mesh's row status
+    row_fault[R*FAULT_BITS]                 In   the mesh's row fault words (hdl/mesh.py, hdl/fault.py)
     mesh_rst    Out(1)                      held for RESET_CYCLES by a RESET frame
     running     Out(1)                      some PE is not idle
     error       Out(1)                      a sticky bridge flag or a row error
 """
 
-import enum
 import math
 
 from amaranth import Array, Cat, Const, Module, Mux, ResetInserter, Signal
@@ -43,58 +50,30 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.fifo import SyncFIFO, SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
 
+from hdl.bridge_format import (
+    FAULT_BYTES,
+    LINK_INDEX_BITS,
+    MAX_LINKS_PER_SIDE,
+    PROTOCOL_VERSION,
+    SIDE_NAMES,
+    WAVELET_BYTES,
+    Cmd,
+    Flag,
+    Reply,
+    status_length,
+)
+from hdl.fault import FAULT_BITS
 from hdl.profiles import get_profile
-from hdl.wavelet import WAVELET_BITS, Port
+from hdl.wavelet import WAVELET_BITS
 
-__all__ = ["HostBridge", "check_bridge_params", "Cmd", "Reply", "Flag", "SIDES", "MAX_LINKS_PER_SIDE", "WAVELET_BYTES",
-           "PROTOCOL_VERSION", "RESET_CYCLES", "BridgeError", "status_length", "STATUS_FIELDS"]
+__all__ = ["HostBridge", "check_bridge_params", "SIDES", "RESET_CYCLES", "BridgeError"]
 
-PROTOCOL_VERSION = 1
-WAVELET_BYTES = 5
-MAX_LINKS_PER_SIDE = 64  # the link byte holds a 6-bit index
 RESET_CYCLES = 16
-SIDES = {"n": Port.N, "e": Port.E, "s": Port.S, "w": Port.W}
+SIDES = SIDE_NAMES  # the bridge's port groups, in this order: n, e, s, w
 
 
 class BridgeError(ValueError):
     """A mesh the bridge cannot address, or bad bridge parameters."""
-
-
-class Cmd(enum.IntEnum):
-    INJECT = 0x01
-    STATUS = 0x02
-    RESET = 0x03
-
-
-class Reply(enum.IntEnum):
-    WAVELET = 0x90
-    ACK = 0x91
-    STATUS = 0x92
-    RESET_DONE = 0x93
-
-
-class Flag(enum.IntEnum):
-    """Bit positions of the sticky error flags."""
-    BAD_COMMAND = 0  # a frame started with an unknown command byte (the byte is skipped)
-    BAD_LINK = 1  # INJECT named a side/index the mesh does not have (its wavelets are discarded)
-    BAD_WAVELET = 2  # a wavelet with bits 38/39 set or a color >= profile colors (discarded)
-    RX_OVERRUN = 3  # a received byte was lost: receive FIFO full (host broke flow control) or UART overrun
-    RX_FRAMING = 4  # a UART character with a low stop bit (discarded)
-    TIMEOUT = 5  # a frame stopped arriving midway (abandoned; its ACK is still sent)
-    OUT_OVERFLOW = 6  # the mesh sent to a full output buffer (a link protocol violation)
-
-
-#: STATUS payload after the 0x92 and length bytes: (name, bytes). ``row_*`` fields are bit vectors,
-#: bit r = row r, ceil(R/8) bytes each.
-STATUS_FIELDS = (("version", 1), ("rows", 1), ("cols", 1), ("colors", 1), ("flags", 1), ("rx_depth", 2),
-                 ("cycles", 4), ("injected", 4), ("collected", 4),
-                 ("row_err", None), ("row_idle", None), ("row_halted", None))
-
-
-def status_length(rows: int) -> int:
-    """Bytes after the STATUS frame's length byte."""
-    nb = math.ceil(rows / 8)
-    return sum(n if n is not None else nb for _, n in STATUS_FIELDS)
 
 
 def check_bridge_params(rows: int, cols: int, rx_depth: int = 512, out_depth: int = 4, timeout: int = 1 << 22):
@@ -119,7 +98,7 @@ class HostBridge(wiring.Component):
             n = self.links(s)
             members.update({f"{s}_in_valid": Out(n), f"{s}_in_data": Out(n * W), f"{s}_in_ready": In(n * K),
                             f"{s}_out_valid": In(n), f"{s}_out_data": In(n * W), f"{s}_out_ready": Out(n * K)})
-        members.update(row_err=In(rows), row_idle=In(rows), row_halted=In(rows),
+        members.update(row_err=In(rows), row_idle=In(rows), row_halted=In(rows), row_fault=In(rows * FAULT_BITS),
                        mesh_rst=Out(1), running=Out(1), error=Out(1))
         super().__init__(members)
 
@@ -174,7 +153,7 @@ class HostBridge(wiring.Component):
         rst_timer = Signal(range(RESET_CYCLES + 1))
         reply_pending = Signal()
         reply_kind = Signal(8)
-        side, index = link[6:8], link[0:6]
+        side, index = link[LINK_INDEX_BITS:8], link[0:LINK_INDEX_BITS]
         link_ok = Signal()
         m.d.comb += link_ok.eq(0)
         for s, p in SIDES.items():
@@ -215,6 +194,9 @@ class HostBridge(wiring.Component):
                             m.next = "LINK"
                         with m.Case(Cmd.STATUS):
                             m.d.sync += [reply_kind.eq(Reply.STATUS), reply_pending.eq(1)]
+                            m.next = "REPLY"
+                        with m.Case(Cmd.FAULTS):
+                            m.d.sync += [reply_kind.eq(Reply.FAULTS), reply_pending.eq(1)]
                             m.next = "REPLY"
                         with m.Case(Cmd.RESET):
                             m.d.sync += rst_timer.eq(RESET_CYCLES)
@@ -281,11 +263,12 @@ class HostBridge(wiring.Component):
                 with m.If(~reply_pending):
                     m.next = "IDLE"
 
-        # ---- transmit: one frame at a time from a shift register; parser replies first, then the
-        # output buffers in round-robin order
+        # ---- transmit: one frame at a time from a shift register; the rest of a FAULTS frame first,
+        # then parser replies, then the output buffers in round-robin order
         nb = math.ceil(R / 8)
         st_len = status_length(R)
         max_len = 2 + st_len
+        assert max_len >= max(FAULT_BYTES, 2 + WAVELET_BYTES)
         fbuf = Signal(8 * max_len)
         flen = Signal(range(max_len + 1))
         m.d.comb += [self.tx.valid.eq(flen != 0), self.tx.payload.eq(fbuf[:8])]
@@ -301,16 +284,28 @@ class HostBridge(wiring.Component):
                      pad(self.row_err, nb), pad(self.row_idle, nb), pad(self.row_halted, nb))
         assert len(status) == 8 * max_len
 
+        # FAULTS: the 2-byte header, then one row's FAULT_BYTES at a time
+        fault_rows = Signal(range(R + 1))  # rows still to queue
+        fault_row = Signal(range(max(R, 2)))  # the next one
+        fault_word = self.row_fault.word_select(fault_row, FAULT_BITS)
+
         ptr = Signal(range(len(out_links)))
-        heads = Array(Cat(f.r_data, Const(p, 2), Const(i, 6)) for p, i, f in out_links)  # wavelet, side, index
+        # wavelet, side, index
+        heads = Array(Cat(f.r_data, Const(p, 2), Const(i, LINK_INDEX_BITS)) for p, i, f in out_links)
         rdys = Cat(f.r_rdy for _, _, f in out_links)
         head = heads[ptr]
         with m.If(flen == 0):
-            with m.If(reply_pending):
+            with m.If(fault_rows != 0):
+                m.d.sync += [fbuf.eq(pad(fault_word, FAULT_BYTES)), flen.eq(FAULT_BYTES),
+                             fault_row.eq(fault_row + 1), fault_rows.eq(fault_rows - 1)]
+            with m.Elif(reply_pending):
                 m.d.sync += reply_pending.eq(0)
                 with m.Switch(reply_kind):
                     with m.Case(Reply.STATUS):
                         m.d.sync += [fbuf.eq(status), flen.eq(max_len)]
+                    with m.Case(Reply.FAULTS):
+                        m.d.sync += [fbuf.eq(Cat(Const(Reply.FAULTS, 8), Const(R, 8))), flen.eq(2),
+                                     fault_row.eq(0), fault_rows.eq(R)]
                     with m.Case(Reply.ACK):
                         m.d.sync += [fbuf.eq(Cat(Const(Reply.ACK, 8), link, pad(flags | set_flags, 1))), flen.eq(3)]
                     with m.Default():

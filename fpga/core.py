@@ -6,7 +6,8 @@ the board and the design under test are the same Verilog.
 
 The mesh is the generator's Verilog (hdl/mesh.py: ``tessera_mesh`` over one ``tessera_tile``
 module, emitted once), instantiated here as a black box; the bridge drives its edge links and reads
-its row status. A RESET frame resets the mesh (and the bridge's output buffers), not the bridge.
+its row status and row fault words (``row_fault``: the FAULTS frame's contents). A RESET frame
+resets the mesh (and the bridge's output buffers), not the bridge.
 
 Interface (``wiring.Component``, Verilog module ``tessera_fpga_core`` with clk, rst; the mesh is
 held in reset for POR_CYCLES after rst or configuration):
@@ -77,7 +78,8 @@ class TesseraFPGACore(wiring.Component):
             m.submodules.mesh_rst_buf = Instance("DCCA", i_CLKI=mesh_rst, i_CE=1, o_CLKO=mesh_rst_g)
             mesh_rst = mesh_rst_g
         ports = {"i_clk": ClockSignal(), "i_rst": mesh_rst,
-                 "o_row_err": br.row_err, "o_row_idle": br.row_idle, "o_row_halted": br.row_halted}
+                 "o_row_err": br.row_err, "o_row_idle": br.row_idle, "o_row_halted": br.row_halted,
+                 "o_row_fault": br.row_fault}
         for s in SIDES:
             ports.update({
                 f"i_{s}_in_valid": getattr(br, f"{s}_in_valid"), f"i_{s}_in_data": getattr(br, f"{s}_in_data"),

@@ -25,8 +25,9 @@ decoded and compared bit for bit with golden/matmul.py, and the same summary tab
 the UART transfer time).
 
 Interface:
-    BridgeClient(port, timeout=5.0)   .shape (rows, cols, colors)  .rx_depth
+    BridgeClient(port, timeout=5.0)   .shape (rows, cols, colors)  .rx_depth  .version (STATUS)
         .inject(side, index, wavelets)  .drain()  .status() -> dict  .reset()
+        .faults() -> [{field: value} per row]   every row's fault word (hdl/fault.py; protocol 2)
         .wait_wavelets(n)  .wavelets {(side, index): [(color, payload, ctrl)]}  .acks
     board_profile(client, profile=None) -> str      the profile matching the board's STATUS
     selftest(client, profile=None, per_row=16) -> dict
@@ -39,7 +40,7 @@ import sys
 import time
 from collections import Counter, defaultdict, deque
 
-from .protocol import RESET_FRAME, STATUS_FRAME, FrameDecoder, flag_names, inject_frames
+from .protocol import FAULTS_FRAME, RESET_FRAME, STATUS_FRAME, FrameDecoder, flag_names, inject_frames
 
 __all__ = ["BridgeClient", "BridgeTimeout", "selftest", "play_job", "gemm_demo", "main"]
 
@@ -61,6 +62,7 @@ class BridgeClient:
         st = self.status()
         self.rx_depth = st["rx_depth"]
         self.shape = (st["rows"], st["cols"], st["colors"])
+        self.version = st["version"]
 
     def _pump(self):
         """Read what the board sent; BridgeTimeout when nothing comes for ``timeout`` seconds."""
@@ -110,6 +112,16 @@ class BridgeClient:
     def reset(self):
         self.send(RESET_FRAME, "reset_done")
         self.drain()
+
+    def faults(self) -> list:
+        """Every row's fault word, decoded: [{"valid", "col", "pe_status.code", ...} per row]
+        (the westernmost faulty tile of each row; docs/mesh.md)."""
+        if self.version < 2:
+            raise ConnectionError(f"the board's bridge speaks protocol version {self.version}; FAULTS needs "
+                                  "version 2 (rebuild the bitstream)")
+        self.send(FAULTS_FRAME, "faults")
+        self.drain()
+        return self.replies[-1][1]
 
     def wait_wavelets(self, n: int):
         while self.received < n:

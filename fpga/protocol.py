@@ -1,49 +1,49 @@
 """Host side of the bridge protocol (fpga/bridge.py, docs/fpga.md): frame encoding and decoding.
 
 Independent of the transport: the cocotb testbench feeds it bytes from a bit-level UART model,
-``fpga/host.py`` from a serial port.
+``fpga/host.py`` from a serial port. The wire format itself (command and reply bytes, flags,
+STATUS fields, the link byte, sizes) is defined in hdl/bridge_format.py.
 
 Interface:
-    link_byte(side, index)                 side: 'n'/'e'/'s'/'w' or Port
+    link_byte(side, index), parse_link(byte)        side: 'n'/'e'/'s'/'w' or Port (hdl/bridge_format.py)
     inject_frames(side, index, wavelets, max_bytes)  INJECT frames (bytes) for [(color, payload, ctrl)]
-    STATUS_FRAME, RESET_FRAME              the one-byte commands
+    STATUS_FRAME, RESET_FRAME, FAULTS_FRAME          the one-byte commands
     FrameDecoder().feed(data) -> [frame]   frames: ('wavelet', side, index, (color, payload, ctrl)),
                                            ('ack', side, index, flags), ('status', {field: value}),
-                                           ('reset_done',)
+                                           ('reset_done',), ('faults', [{field: value} per row])
+                                           (fault fields: hdl/fault.py's FAULT paths, e.g.
+                                           'valid', 'col', 'pe_status.code', 'router_errors')
     flag_names(flags) -> [str]
     ProtocolError                          an undecodable byte from the board
 """
 
 import math
 
-from hdl.wavelet import Port, pack_wavelet, unpack_wavelet
-
-from .bridge import MAX_LINKS_PER_SIDE, STATUS_FIELDS, WAVELET_BYTES, Cmd, Flag, Reply
+from hdl.bridge_format import (
+    FAULT_BYTES,
+    SIDE_NAMES,
+    STATUS_FIELDS,
+    WAVELET_BYTES,
+    Cmd,
+    Flag,
+    Reply,
+    faults_length,
+    link_byte,
+    parse_link,
+)
+from hdl.fault import FAULT, FAULT_BITS
+from hdl.wavelet import pack_wavelet, unpack_wavelet
 
 __all__ = ["link_byte", "parse_link", "inject_frames", "wavelet_bytes", "STATUS_FRAME", "RESET_FRAME",
-           "FrameDecoder", "flag_names", "ProtocolError", "SIDE_NAMES", "max_wavelets_per_frame"]
+           "FAULTS_FRAME", "FrameDecoder", "flag_names", "ProtocolError", "SIDE_NAMES", "max_wavelets_per_frame"]
 
-SIDE_NAMES = {"n": Port.N, "e": Port.E, "s": Port.S, "w": Port.W}
-_SIDE_OF = {int(v): k for k, v in SIDE_NAMES.items()}
 STATUS_FRAME = bytes([Cmd.STATUS])
 RESET_FRAME = bytes([Cmd.RESET])
+FAULTS_FRAME = bytes([Cmd.FAULTS])
 
 
 class ProtocolError(ValueError):
     """Bytes from the board that are not a frame of docs/fpga.md."""
-
-
-def link_byte(side, index: int) -> int:
-    p = SIDE_NAMES[side] if isinstance(side, str) else Port(side)
-    if p not in SIDE_NAMES.values():
-        raise ValueError(f"{p!r} is not an edge side")
-    if not 0 <= index < MAX_LINKS_PER_SIDE:
-        raise ValueError(f"link index {index} does not fit the 6-bit link field")
-    return int(p) << 6 | index
-
-
-def parse_link(b: int):
-    return _SIDE_OF[b >> 6], b & 0x3F
 
 
 def wavelet_bytes(color: int, payload: int, ctrl: int) -> bytes:
@@ -88,10 +88,10 @@ class FrameDecoder:
                 need = 3
             elif kind == Reply.RESET_DONE:
                 need = 1
-            elif kind == Reply.STATUS:
+            elif kind in (Reply.STATUS, Reply.FAULTS):
                 if len(self._buf) < 2:
                     break
-                need = 2 + self._buf[1]
+                need = 2 + (self._buf[1] if kind == Reply.STATUS else faults_length(self._buf[1]))
             else:
                 raise ProtocolError(f"unknown frame byte {kind:#04x} from the board")
             if len(self._buf) < need:
@@ -112,6 +112,14 @@ class FrameDecoder:
             return ("ack", side, index, f[2])
         if kind == Reply.RESET_DONE:
             return ("reset_done",)
+        if kind == Reply.FAULTS:
+            rows = []
+            for r in range(f[1]):
+                v = int.from_bytes(f[2 + r * FAULT_BYTES:2 + (r + 1) * FAULT_BYTES], "little")
+                if v >> FAULT_BITS:
+                    raise ProtocolError(f"FAULTS frame: row {r}'s word {v:#x} has bits beyond {FAULT_BITS}")
+                rows.append(FAULT.unpack(v))
+            return ("faults", rows)
         body = f[2:]
         rows = body[1]
         nb = math.ceil(rows / 8)

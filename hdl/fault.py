@@ -5,7 +5,10 @@ a tile forwards the word it received when that word is valid, and otherwise repo
 has an error (a PE status code, a router error flag, or a malformed management header). The east
 end of every row is a mesh-top output (``row_fault``), so the host reads, per row, the
 westernmost faulty tile's column, PE status word (code, task, PC), router error flags and loader
-error, a few cycles after the error, through O(rows) ports and with no traffic on the fabric.
+error, at most C cycles after the error (one register per tile; a tile in column c takes C - c),
+through O(rows) ports and with no traffic on the fabric. The chain is built by hdl/tile.py and
+hdl/mesh.py (and in C++ by sdk/engines/native_mesh.cpp); the FPGA bridge returns the words in a
+FAULTS frame (hdl/bridge_format.py); docs/mesh.md has the bit map.
 
 Interface:
     FaultInfo      lib.data layout: valid, col, pe_status (hdl.isa.Status), router_errors

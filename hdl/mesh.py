@@ -7,12 +7,19 @@ loops, so its size — and the time and memory to generate it — do not grow wi
 ``g_row[r].g_col[c].tile``; row 0 is the north edge, column 0 the west edge. Each tile's ``col``
 input is tied to its column, which is how management messages address it (docs/mesh.md).
 
+Along each row the tiles' fault words (hdl/fault.py) form a registered chain from west to east:
+tile (r, 0)'s ``fault_in`` is 0, tile (r, c)'s is tile (r, c-1)'s ``fault_out``, and tile
+(r, C-1)'s ``fault_out`` is row r's ``row_fault``: the westernmost faulty tile of the row, at
+most C cycles after its error.
+
 Top-level ports (W = 38-bit wavelets, K = profile.colors ready bits per link), O(R + C):
 
     {n,s}_in_{valid[C], data[C*W], ready[C*K]}    links entering the north/south edge, by column
     {n,s}_out_{valid[C], data[C*W], ready[C*K]}   links leaving it
     {w,e}_in_*, {w,e}_out_*                       the same for the west/east edge, by row
     row_err[R], row_halted[R]   OR over each row's tiles    row_idle[R]   AND over each row's tiles
+    row_fault[R*FAULT_BITS]     row r at bits r*FAULT_BITS +: FAULT_BITS: the FaultInfo word
+                                (hdl/fault.py) at the east end of the row's fault chain
 
 Interface:
     generate_mesh(rows, cols, profile, out_dir) -> MeshDescription   writes the Verilog and mesh.json
@@ -34,6 +41,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
+from .fault import FAULT, FAULT_BITS
 from .mgmt import COL_BITS, MGMT_BROADCAST
 from .profiles import PROFILES, ProfileError, get_profile
 from .wavelet import EDGE_SIDES, WAVELET_BITS, Port
@@ -129,7 +137,8 @@ def _ports(rows, cols, K):
                   ("output", f"{side}_in_ready", n * K),
                   ("output", f"{side}_out_valid", n), ("output", f"{side}_out_data", n * W),
                   ("input", f"{side}_out_ready", n * K)]
-    ports += [("output", "row_err", rows), ("output", "row_idle", rows), ("output", "row_halted", rows)]
+    ports += [("output", "row_err", rows), ("output", "row_idle", rows), ("output", "row_halted", rows),
+              ("output", "row_fault", rows * FAULT_BITS)]
     return ports
 
 
@@ -143,7 +152,7 @@ def _indexed_by(port: str):
 
 def mesh_top_verilog(rows: int, cols: int, colors: int, tile_module: str = "tessera_tile") -> str:
     check_mesh_shape(rows, cols)
-    R, C, K, W = rows, cols, colors, WAVELET_BITS
+    R, C, K, W, FB = rows, cols, colors, WAVELET_BITS, FAULT_BITS
     ports = _ports(R, C, K)
     decl = ",\n".join(f"    {d} wire [{w - 1}:0] {n}" for d, n, w in ports)
     H = R * (C + 1)  # horizontal link slots: eastward e* and westward w*, index r*(C+1)+c
@@ -153,7 +162,7 @@ def mesh_top_verilog(rows: int, cols: int, colors: int, tile_module: str = "tess
 module {MESH_TOP} (
 {decl}
 );
-  localparam R = {R}, C = {C}, K = {K}, W = {W};
+  localparam R = {R}, C = {C}, K = {K}, W = {W}, FB = {FB};
   // Link slots between tiles. Eastward/westward slot r*(C+1)+c lies west of column c (c = C: the
   // east edge); southward/northward slot r*C+c lies north of row r (r = R: the south edge).
   // Unpacked arrays, one element per link: Verilator then connects each tile port to its own
@@ -174,6 +183,9 @@ module {MESH_TOP} (
   wire [C-1:0] terr [0:R-1];
   wire [C-1:0] tidle [0:R-1];
   wire [C-1:0] thalted [0:R-1];
+  // The fault chain: slot r*(C+1)+c is tile (r, c)'s fault_in (c = 0: the west edge, tied to 0);
+  // slot r*(C+1)+C is the east end, row r's row_fault.
+  wire [FB-1:0] flt [0:{H - 1}];
 
   genvar r, c;
   generate
@@ -193,6 +205,8 @@ module {MESH_TOP} (
       assign row_err[r] = |terr[r];
       assign row_halted[r] = |thalted[r];
       assign row_idle[r] = &tidle[r];
+      assign flt[r*(C+1)] = {{FB{{1'b0}}}};
+      assign row_fault[r*FB +: FB] = flt[r*(C+1)+C];
     end
     for (c = 0; c < C; c = c + 1) begin : g_edge_ns
       assign sv[c] = n_in_valid[c];
@@ -225,7 +239,8 @@ module {MESH_TOP} (
           .out_s__valid(sv[VS]), .out_s__data(sd[VS]), .out_s__ready(sr[VS]),
           .in_s__valid(nv[VS]), .in_s__data(nd[VS]), .in_s__ready(nr[VS]),
           .out_n__valid(nv[VN]), .out_n__data(nd[VN]), .out_n__ready(nr[VN]),
-          .err(terr[r][c]), .idle(tidle[r][c]), .halted(thalted[r][c])
+          .err(terr[r][c]), .idle(tidle[r][c]), .halted(thalted[r][c]),
+          .fault_in(flt[HW]), .fault_out(flt[HE])
         );
       end
     end
@@ -266,6 +281,7 @@ class MeshDescription:
     instance: str = "g_row[r].g_col[c].tile"
     coordinates: str = "row 0 is the north edge, column 0 the west edge; tile (r, c) has col input c"
     ports: list = field(default_factory=list)
+    fault: dict = field(default_factory=dict)
     management: dict = field(default_factory=dict)
     generate_seconds: float = 0.0
 
@@ -283,6 +299,10 @@ def generate_mesh(rows: int, cols: int, profile="small", out_dir=None, core: boo
         rows=rows, cols=cols, profile=prof.as_dict(), core=core, files=sorted(sources),
         ports=[{"name": n, "dir": d, "width": w, "indexed_by": _indexed_by(n)}
                for d, n, w in _ports(rows, cols, prof.colors)],
+        fault={"port": "row_fault", "bits_per_row": FAULT_BITS, "row": "bits r*bits_per_row +: bits_per_row",
+               "fields": {path: {"offset": o, "width": w} for path, (o, w, _) in FAULT.fields.items()},
+               "chain": "west to east, one register per tile; the westernmost faulty tile of the row",
+               "latency": "at most cols cycles from a tile's error to row_fault", "doc": "docs/mesh.md"},
         management={"color": prof.mgmt_color, "enters": "west edge, one link per row",
                     "route": "RX {W}, TX {E, RAMP} out of reset", "column_broadcast": MGMT_BROADCAST,
                     "doc": "docs/mesh.md"},

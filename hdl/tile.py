@@ -9,6 +9,12 @@ port and the PE's load bus, so a tile is configured and loaded entirely through 
 ``Tile(profile, core=False)`` builds a fabric tile without the PE: its RAMP accepts and discards
 every non-management wavelet. It serves routing-only meshes and scale studies of the fabric.
 
+The fault chain (hdl/fault.py): each tile registers a ``FaultInfo`` word from its west neighbour to
+its east neighbour. It forwards the word it receives when that word is valid; otherwise it reports
+itself while ``err`` is high (column, PE status word, router error flags, loader error; a fabric
+tile reports pe_status 0), and sends 0 when it has no error. The east end of each row is the mesh
+top's ``row_fault``: the westernmost faulty tile of the row (docs/mesh.md).
+
 Interface (``wiring.Component``):
     in_n, in_e, in_s, in_w        In(LinkSignature(colors))    links from the neighbours
     out_n, out_e, out_s, out_w    Out(LinkSignature(colors))   links to the neighbours
@@ -16,12 +22,16 @@ Interface (``wiring.Component``):
     err      Out(1)         any router error flag, a malformed management header, or a PE error
     idle     Out(1)         the PE has nothing to run and nothing in flight
     halted   Out(1)         the PE halted (after an error)
+    fault_in   In(FaultInfo)    the fault word from the west neighbour (0 at the west edge)
+    fault_out  Out(FaultInfo)   registered: fault_in if it is valid, else this tile's report if
+                                ``err``, else 0; to the east neighbour (the row's output at the east edge)
 """
 
-from amaranth import Cat, Module
+from amaranth import Cat, Module, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
+from .fault import FaultInfo
 from .mgmt import COL_BITS, MgmtLoader
 from .profiles import get_profile
 from .router import LinkSignature, Router
@@ -40,7 +50,8 @@ class Tile(wiring.Component):
         c = self.profile.colors
         members = {f"in_{s}": In(LinkSignature(c)) for s in _SIDES}
         members.update({f"out_{s}": Out(LinkSignature(c)) for s in _SIDES})
-        members.update(col=In(COL_BITS), err=Out(1), idle=Out(1), halted=Out(1))
+        members.update(col=In(COL_BITS), err=Out(1), idle=Out(1), halted=Out(1),
+                       fault_in=In(FaultInfo), fault_out=Out(FaultInfo))
         super().__init__(members)
 
     def elaborate(self, platform):
@@ -72,6 +83,7 @@ class Tile(wiring.Component):
                 self.err.eq(router.errors.any() | mgmt.error),
                 self.idle.eq(1),
             ]
+            self._fault_chain(m, router, mgmt, pe_status=0)
             return m
 
         from .pe import PE  # imported here so fabric-only tiles do not need the PE's modules
@@ -92,4 +104,22 @@ class Tile(wiring.Component):
             self.idle.eq(pe.status.idle),
             self.halted.eq(pe.status.halted),
         ]
+        self._fault_chain(m, router, mgmt, pe_status=pe.status.word)
         return m
+
+    def _fault_chain(self, m, router, mgmt, pe_status):
+        """fault_out <= fault_in if it is valid, else this tile's report while ``err``, else 0."""
+        report = Signal(FaultInfo)
+        m.d.comb += [
+            report.valid.eq(1),
+            report.col.eq(self.col),
+            report.pe_status.eq(pe_status),
+            report.router_errors.eq(router.errors),
+            report.mgmt_error.eq(mgmt.error),
+        ]
+        with m.If(self.fault_in.valid):
+            m.d.sync += self.fault_out.eq(self.fault_in)
+        with m.Elif(self.err):
+            m.d.sync += self.fault_out.eq(report)
+        with m.Else():
+            m.d.sync += self.fault_out.eq(0)

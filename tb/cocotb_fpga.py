@@ -14,6 +14,11 @@ must equal the golden PE mesh model's (golden/pe_mesh_model.py).
 
 ``bridge_gemm``: a small GEMM (tb/gemm_host.py's job: the same streams as the simulation host's)
 played through the UART; the C tiles that come back must equal golden/matmul.py bit for bit.
+
+``bridge_faults``: FAULTS frames read the mesh's ``row_fault`` words: none out of reset; after one
+PE was loaded through the bridge with a program that stores beyond its SRAM, its row names its
+column and the PE status word the golden PE model predicts, the other rows nothing; RESET clears
+them.
 """
 
 import random
@@ -186,6 +191,8 @@ async def bridge_program(dut):
     st = await host.status()
     assert st["flags"] == 0 and not any(st["row_err"]) and not any(st["row_halted"]), st
     assert all(st["row_idle"]), f"PEs still busy: {st['row_idle']}"
+    faults = await host.faults()
+    assert len(faults) == rows and not any(f["valid"] for f in faults), f"fault words without an error: {faults}"
     dut._log.info("bridge program: %d load wavelets, %d results checked against the golden PE mesh model",
                   sum(map(len, streams.values())), sum(sum(c.values()) for c in want.values()))
 
@@ -227,3 +234,38 @@ async def bridge_gemm(dut):
     assert st["flags"] == 0 and not any(st["row_err"]) and not any(st["row_halted"]), st
     dut._log.info("bridge GEMM %dx%dx%d %s: bit-exact (%d result wavelets through the UART)",
                   m, k, n, plan.dtype, total)
+
+
+@cocotb.test()
+async def bridge_faults(dut):
+    from hdl.bridge_format import PROTOCOL_VERSION
+    from tb.cocotb_tile_mesh import faulty_pe_setup
+
+    cfg = tb_config()
+    prof = get_profile(cfg.get("profile", "small"))
+    rows, cols = cfg["rows"], cfg["cols"]
+    host = await start(dut, cfg)
+    st = await host.status()
+    assert st["version"] == PROTOCOL_VERSION, st
+    faults = await host.faults()
+    assert len(faults) == rows and not any(f["valid"] for f in faults), f"fault words out of reset: {faults}"
+    fr, fc = rows - 1, cols - 1
+    streams, want = faulty_pe_setup(rows, cols, prof.name, (fr, fc))
+    for r, stream in streams.items():
+        await host.inject("w", r, stream)
+    await host.drain()
+    await host.wait_wavelets(sum(map(len, streams.values())), quiet_cycles=4000)  # the management echo
+    for _ in range(10):  # the fault reaches the east edge within cols cycles of the error
+        faults = await host.faults()
+        if faults[fr]["valid"]:
+            break
+    assert {k: faults[fr][k] for k in want} == want, f"row {fr}: fault word {faults[fr]}, want {want}"
+    assert not any(f["valid"] for r, f in enumerate(faults) if r != fr), f"faults in other rows: {faults}"
+    host.check_acks()
+    st = await host.status()
+    assert st["flags"] == 0 and st["row_err"][fr] and st["row_halted"][fr], st
+    assert sum(st["row_err"]) == 1, st
+    await host.reset()
+    faults = await host.faults()
+    assert not any(f["valid"] for f in faults), f"fault words after RESET: {faults}"
+    dut._log.info("bridge faults: row %d reported %s; cleared by RESET", fr, want)

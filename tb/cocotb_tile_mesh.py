@@ -5,6 +5,13 @@
 the golden routing model, then runs edge-to-edge multicast patterns on five colors under random
 idles and backpressure and checks every edge exit against the golden model. Records the load time
 in cycles. Works for PE tiles and fabric-only tiles (the config says which).
+
+``front_door_program``: routes and one program broadcast through the west edge; results checked at
+the east edge. ``clock_run``: simulation speed of a streaming mesh.
+
+``fault_report``: one PE error (PE mesh) or a loader and a router error (fabric mesh) provoked
+through the edge; the mesh top's ``row_fault`` words must name the tile and the error, with the
+chain's latency, and nothing for the other rows (hdl/fault.py, docs/mesh.md).
 """
 
 from __future__ import annotations
@@ -96,7 +103,9 @@ async def front_door_routing(dut):
     summary = compare_fabric(simulate(golden_mesh, h.injections()), h.observed(), observable=_edge_only)
     status = h.row_status()
     assert all(v == 0 for v in status["err"]), f"error flags raised: {status}"
-    report = {"rows": rows, "cols": cols, "profile": prof.name, "core": cfg.get("core", True),
+    faults = row_faults(dut, rows)
+    assert faults == [0] * rows, f"fault words without an error: {faults}"
+    report = {"rows": rows, "cols": cols, "profile": prof.name, "core": cfg.get("core", True), "row_fault": faults,
               "load_wavelets": sum(len(s) for s in loader.streams().values()),
               "load_cycles": load_cycles, "mgmt_echo_checked": echo["wavelets_checked"],
               "wavelets_injected": total, "deliveries_checked": summary["wavelets_checked"], "cycles": cycles}
@@ -177,5 +186,165 @@ async def front_door_program(dut):
                             f"missing {list((want - got).elements())[:4]} extra {list((got - want).elements())[:4]}"
     status = h.row_status()
     assert not any(status["err"]) and not any(status["halted"]), status
+    assert row_faults(dut, rows) == [0] * rows, f"fault words without an error: {row_faults(dut, rows)}"
     dut._log.info("front-door program: %d wavelets loaded in %d cycles; %d results checked in %d cycles",
                   sum(len(s) for s in streams.values()), load_cycles, rows * cols * n, cycles)
+
+
+def row_faults(dut, rows) -> list[int]:
+    """The mesh top's ``row_fault`` word of every row (hdl/fault.py's FaultInfo, packed)."""
+    from hdl.fault import FAULT_BITS
+
+    v = dut.row_fault.value
+    v = v.to_unsigned() if hasattr(v, "to_unsigned") else int(v)
+    return [(v >> (r * FAULT_BITS)) & ((1 << FAULT_BITS) - 1) for r in range(rows)]
+
+
+# The fault_report program: task 3 (started at load) stores beyond the SRAM and halts the PE with
+# SRAM_RANGE at the instruction labelled ``bad``; task 0 is never run.
+FAULTY_PROGRAM = """
+.task 0, idle
+.task 3, t3
+.start 3
+.text
+idle:
+    end
+t3:
+    li    r1, 0x1234
+    li    r2, {base}
+bad:
+    sw    r1, {offset}(r2)    ; {base} + {offset} = {addr:#x}: beyond the {sram} bytes of SRAM
+    end
+"""
+
+
+def faulty_pe_setup(rows, cols, profile, pe):
+    """Management streams ({row: wavelets} for the west links) that start every PE and give PE
+    ``pe`` FAULTY_PROGRAM, and the fields of the fault word its row must then report (the PE status
+    word the golden PE model predicts: SRAM_RANGE, task 3, the store's PC, halted)."""
+    from golden.pe_model import PEModel
+    from hdl.isa import ErrorCode, pe_params
+    from hdl.loadmap import Ctrl
+    from sdk.asm import assemble
+    from sdk.loader import ctrl_write, load_ops
+
+    prof = get_profile(profile)
+    sram = prof.sram_kib * 1024
+    base, offset = 0x6000, 0x1FFC
+    assert base + offset + 4 > sram, "the store must leave the SRAM"
+    image = assemble(FAULTY_PROGRAM.format(base=base, offset=offset, addr=base + offset, sram=sram), prof.name)
+    params = pe_params(prof.name)
+    golden = PEModel(**{k: params[k] for k in ("sram_kib", "sram_banks", "simd_f16", "colors", "imem_words",
+                                               "uthreads")})
+    golden.load(image.to_dict())
+    assert golden.run() == "halted"
+    st = golden.status
+    assert (st.code, st.task, st.pc) == (ErrorCode.SRAM_RANGE, 3, image.symbols["bad"]), st
+    loader = MeshLoader(rows, cols, prof)
+    loader.pe_writes(pe, load_ops(image, sram))
+    loader.pe_writes_all([ctrl_write(Ctrl.RUN)], phase="post")  # every PE runs; only one has tasks
+    fields = {"valid": 1, "col": pe[1], "pe_status.code": st.code, "pe_status.halted": 1,
+              "pe_status.async_": int(st.async_), "pe_status.task": st.task, "pe_status.pc": st.pc,
+              "pe_status.rsv": 0, "router_errors": 0, "mgmt_error": 0}
+    return loader.streams(), fields
+
+
+@cocotb.test()
+async def fault_report(dut):
+    """The per-row fault chain (hdl/fault.py, docs/mesh.md), observed only at the mesh top.
+
+    PE mesh (``core``): every PE is started through the west edge; one PE (``fault_pe``, default
+    row 1, column cols - 2) also gets a program whose task 3 stores beyond the SRAM. That row's
+    ``row_fault`` must name the PE's column and carry the PE status word the golden PE model
+    predicts (SRAM_RANGE, task 3, the PC of the store, halted), no router or loader error; every
+    other row reports valid = 0 throughout.
+
+    Fabric mesh (``core=False``, rows >= 3): a malformed management header (payload[1:0] != 0) into
+    row 0 sets the loader error of every tile of the row: row 0 must report column 0 (the
+    westernmost) with mgmt_error and never another column; a wavelet on a color with no route
+    through the south edge at column ``cols // 2`` gives that bottom-row tile RX_VIOLATION: the
+    bottom row reports that column, those router flags and pe_status 0; the rows between report
+    valid = 0.
+
+    Both: ``row_fault`` is 0 out of reset and until the error; it turns valid exactly cols - c
+    cycles after ``row_err`` rises for a fault in column c (one register per tile), and stays. The
+    per-cycle trace of (row_err, row_halted, row_fault) is written to ``report`` so that two
+    models can be compared cycle for cycle."""
+    from hdl.fault import FAULT
+    from hdl.mgmt import MGMT_BROADCAST, MgmtTarget, mgmt_header
+    from hdl.router import RouterError
+    from hdl.wavelet import SwitchCmd
+
+    cfg = tb_config()
+    prof = get_profile(cfg.get("profile", "small"))
+    rows, cols, core = cfg["rows"], cfg["cols"], cfg.get("core", True)
+    M = prof.mgmt_color
+    h = FabricHarness(dut, rows, cols, prof.colors, random.Random(cfg.get("seed", 1)))
+    await h.reset()
+    await h.step()
+    assert row_faults(dut, rows) == [0] * rows, f"row_fault out of reset: {row_faults(dut, rows)}"
+
+    expect = {}  # row -> (column, {field: value}) of the fault it must report
+    if core:
+        fr, fc = cfg.get("fault_pe", (1, cols - 2))
+        streams, fields = faulty_pe_setup(rows, cols, prof, (fr, fc))
+        expect[fr] = (fc, fields)
+    else:
+        assert rows >= 3, "the fabric case needs a clean row between the two faulty ones"
+        # payload[1:0] = RESERVED: a switch command (the router treats it as NONE), not a header
+        bad_header = mgmt_header(MGMT_BROADCAST, MgmtTarget.ROUTER, 0) | SwitchCmd.RESERVED
+        streams = {0: [(M, bad_header, 1)]}
+        color = 0 if M != 0 else 1  # no route out of reset
+        h.drivers[((rows - 1, cols // 2), Port.S)].send(color, 0xC0FFEE, 0)
+        expect[0] = (0, {"pe_status.code": 0, "pe_status.halted": 0, "pe_status.task": 0, "pe_status.pc": 0,
+                         "router_errors": 0, "mgmt_error": 1})
+        expect[rows - 1] = (cols // 2, {"pe_status.code": 0, "pe_status.halted": 0, "pe_status.pc": 0,
+                                        "router_errors": 1 << RouterError.RX_VIOLATION, "mgmt_error": 0})
+    for r, stream in streams.items():
+        for w in stream:
+            h.drivers[((r, 0), Port.W)].send(*w)
+
+    # run, recording every cycle's row status and fault words, until the mesh is quiet and the
+    # fault words have not changed for a while
+    trace, start = [], h.cycle
+    last = None
+    last_change = h.cycle
+    quiet = 4 * cols + 32
+    while h.pending or h.cycle - h.last_progress < quiet or h.cycle - last_change < quiet:
+        await h.step()
+        st = h.row_status()
+        now = (st["err"], st["halted"], row_faults(dut, rows))
+        if now != last:
+            trace.append([h.cycle - start, *now])
+            last, last_change = now, h.cycle
+        assert h.cycle - start < 20_000, "the mesh did not settle"
+
+    def first(cond, r):
+        return next((t[0] for t in trace if cond(t, r)), None)
+
+    final = [FAULT.unpack(w) for w in last[2]]
+    for r in range(rows):
+        if r not in expect:
+            assert all(t[3][r] == 0 for t in trace), f"row {r} has no fault, reported {[t[3][r] for t in trace]}"
+            assert last[0][r] == 0, f"row {r}: row_err without a fault"
+            continue
+        col, fields = expect[r]
+        got = final[r]
+        assert got["valid"] == 1 and got["col"] == col, f"row {r}: fault word {got}, want column {col}"
+        assert {k: got[k] for k in fields} == fields, f"row {r}: fault word {got}, want {fields}"
+        assert last[0][r] == 1, f"row {r}: fault reported without row_err"
+        if core:
+            assert last[1][r] == 1, f"row {r}: the faulty PE did not halt"
+        t_err = first(lambda t, r: t[1][r], r)
+        t_fault = first(lambda t, r: t[3][r] & 1, r)
+        assert t_err is not None and t_fault - t_err == cols - col, (
+            f"row {r}: row_err at cycle {t_err}, row_fault valid at {t_fault}: want {cols - col} cycles later")
+        reported = [t[3][r] for t in trace if t[0] >= t_fault]
+        assert all(FAULT.get(w, "valid") and FAULT.get(w, "col") == col for w in reported), \
+            f"row {r}: the fault word went away or named another column: {[FAULT.unpack(w) for w in reported]}"
+        assert all(t[3][r] == 0 for t in trace if t[0] < t_fault), f"row {r}: a fault word before the error"
+    report = {"rows": rows, "cols": cols, "core": core, "trace": trace, "final": final}
+    if cfg.get("report"):
+        with open(cfg["report"], "w") as fh:
+            json.dump(report, fh, indent=2)
+    dut._log.info("fault report: %s", {r: final[r] for r in expect})

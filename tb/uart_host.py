@@ -12,6 +12,7 @@ Interface:
         await .inject(side, index, wavelets)      queue INJECT frames (waits only for window room)
         await .drain()                            every frame sent so far has its reply
         await .status() -> dict                   await .reset()
+        await .faults() -> [{field: value} per row]   every row's fault word (hdl/fault.py)
         .wavelets {(side, index): [(color, payload, ctrl)]}   .acks [(side, index, flags)]
         await .wait_wavelets(n, max_cycles)       until n wavelets arrived in total
 """
@@ -21,7 +22,7 @@ from collections import defaultdict, deque
 import cocotb
 from cocotb.triggers import ClockCycles, Event, FallingEdge, ReadOnly, ReadWrite, RisingEdge
 
-from fpga.protocol import RESET_FRAME, STATUS_FRAME, FrameDecoder, flag_names, inject_frames
+from fpga.protocol import FAULTS_FRAME, RESET_FRAME, STATUS_FRAME, FrameDecoder, flag_names, inject_frames
 
 __all__ = ["UartLink", "BridgeHost", "BridgeProtocolError"]
 
@@ -145,6 +146,9 @@ class BridgeHost:
 
     async def reset(self):
         await self._request(RESET_FRAME, "reset_done")
+
+    async def faults(self) -> list:
+        return (await self._request(FAULTS_FRAME, "faults"))[1]
 
     async def wait_wavelets(self, n: int, quiet_cycles: int):
         """Until ``n`` host-bound wavelets have arrived; fails after ``quiet_cycles`` with none."""

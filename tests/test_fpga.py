@@ -1,7 +1,8 @@
 """The FPGA core (fpga/core.py: bit-level UART + host bridge + generated PE mesh) on Verilator:
 routes, traffic and a program go through the UART only, checked against the golden routing and
-PE mesh models (tb/cocotb_fpga.py). The bitstream build itself is not part of the regression (it
-takes many minutes); its input checks are (tests/test_fpga_unit.py, test_fpga_build_errors)."""
+PE mesh models, and a PE error is read back as the row's fault word (tb/cocotb_fpga.py). The
+bitstream build itself is not part of the regression (it takes many minutes); its input checks are
+(tests/test_fpga_unit.py, test_fpga_build_errors)."""
 
 import functools
 import os
@@ -27,7 +28,7 @@ def fpga_core_model(rows: int, cols: int, profile: str = "small") -> Model:
 
 
 @pytest.mark.xdist_group("fpga_core_2x2")
-@pytest.mark.parametrize("case", ["bridge_routing", "bridge_program", "bridge_gemm"])
+@pytest.mark.parametrize("case", ["bridge_routing", "bridge_program", "bridge_gemm", "bridge_faults"])
 def test_fpga_core_through_uart(case):
     run_cocotb(fpga_core_model(ROWS, COLS), "tb.cocotb_fpga", case, profile="small", rows=ROWS, cols=COLS,
                divisor=DIVISOR, wavelets=60, per_row=8, seed=11)

@@ -2,7 +2,8 @@
 host bridge (fpga/bridge.py) against a Python model of the mesh edge and of the host.
 
 Expected values come from the stimulus itself (bytes and wavelets sent must arrive unchanged and in
-order per link) and from the frame specification (fpga/protocol.py decodes what the bridge sends)."""
+order per link, fault words driven on ``row_fault`` must come back in a FAULTS frame) and from the
+frame specification (hdl/bridge_format.py; fpga/protocol.py decodes what the bridge sends)."""
 
 import random
 
@@ -10,11 +11,13 @@ import pytest
 from amaranth import Elaboratable, Module
 from amaranth_sim import simulate as run
 
-from fpga.bridge import RESET_CYCLES, BridgeError, Cmd, Flag, HostBridge, check_bridge_params
+from fpga.bridge import RESET_CYCLES, BridgeError, HostBridge, check_bridge_params
 from fpga.protocol import (
+    FAULTS_FRAME,
     RESET_FRAME,
     STATUS_FRAME,
     FrameDecoder,
+    ProtocolError,
     inject_frames,
     link_byte,
     max_wavelets_per_frame,
@@ -22,6 +25,19 @@ from fpga.protocol import (
     wavelet_bytes,
 )
 from fpga.uart import UARTError, UARTRx, UARTTx, divisor_for
+from hdl.bridge_format import (
+    FAULT_BYTES,
+    PROTOCOL_VERSION,
+    STATUS_FIELDS,
+    Cmd,
+    Flag,
+    Reply,
+    faults_length,
+    status_length,
+)
+from hdl.fault import FAULT, FAULT_BITS
+from hdl.isa import ErrorCode
+from hdl.router import RouterError
 from hdl.wavelet import WAVELET_BITS, pack_wavelet, unpack_wavelet
 
 DIV = 5  # cycles per UART bit in these tests
@@ -185,12 +201,14 @@ class EdgeModel:
         self.K = dut.profile.colors
         self.ready_prob, self.tx_stall = ready_prob, tx_stall
         self.host_out = bytearray()
+        self.raw = bytearray()  # every byte from the bridge
         self.got = []  # frames from the bridge
         self.decoder = FrameDecoder()
         self.injected = {}  # (side, index) -> [(color, payload, ctrl)]
         self.to_send = {}  # (side, index) -> [wavelet]
         self.cycle = 0
         self.row_err = self.row_idle = self.row_halted = 0
+        self.row_fault = 0  # rows x FAULT_BITS
 
     def links(self):
         return [(s, i) for s in "nesw" for i in range(self.dut.links(s))]
@@ -200,6 +218,7 @@ class EdgeModel:
         ctx.set(d.row_err, self.row_err)
         ctx.set(d.row_idle, self.row_idle)
         ctx.set(d.row_halted, self.row_halted)
+        ctx.set(d.row_fault, self.row_fault)
         if self.host_out:
             ctx.set(d.rx.valid, 1)
             ctx.set(d.rx.payload, self.host_out[0])
@@ -242,6 +261,7 @@ class EdgeModel:
         for link, w in transfers:
             self.injected.setdefault(link, []).append(w)
         if txb is not None:
+            self.raw.append(txb)
             self.got += self.decoder.feed([txb])
 
     async def until(self, cond, max_cycles=50_000):
@@ -304,7 +324,7 @@ def test_inject_every_link_in_order_under_backpressure():
         assert e.injected == want
         st = await e.status()
         assert st["injected"] == sum(map(len, want.values())) and st["flags"] == 0
-        assert (st["rows"], st["cols"], st["colors"], st["version"]) == (2, 3, K, 1)
+        assert (st["rows"], st["cols"], st["colors"], st["version"]) == (2, 3, K, PROTOCOL_VERSION)
         assert st["cycles"] >= e.cycle - 200
 
     bridge_run(bench)
@@ -416,6 +436,74 @@ def test_overrunning_the_receive_fifo_is_flagged():
     bridge_run(bench, rx_depth=32, timeout=300)
 
 
+def _fault_words(rng, rows, cols):
+    """One FaultInfo word per row: a decoded PE error, every bit set, no fault, random bits."""
+    pe_error = FAULT.pack({"valid": 1, "col": cols - 1, "pe_status.code": ErrorCode.SRAM_RANGE,
+                           "pe_status.halted": 1, "pe_status.task": 3, "pe_status.pc": 0x1234})
+    kinds = [pe_error, (1 << FAULT_BITS) - 1, 0]
+    return [kinds[r] if r < len(kinds) else rng.randrange(1 << FAULT_BITS) | 1 for r in range(rows)]
+
+
+@pytest.mark.parametrize("rows", [1, 4])
+def test_bridge_answers_faults_with_row_fault(rows):
+    """FAULTS is answered with every row's ``row_fault`` word, byte for byte as specified (0x94,
+    rows, FAULT_BYTES little-endian bytes per row); a later FAULTS sees the new values; WAVELET
+    frames going out at the same time never cut into it; the other frames still work."""
+    words = _fault_words(random.Random(rows), rows, 3)
+
+    async def bench(e):
+        e.row_fault = sum(w << (r * FAULT_BITS) for r, w in enumerate(words))
+        await e.request(FAULTS_FRAME, "faults")
+        want = bytes([Reply.FAULTS, rows]) + b"".join(w.to_bytes(FAULT_BYTES, "little") for w in words)
+        assert bytes(e.raw) == want, f"FAULTS frame {bytes(e.raw).hex()} != {want.hex()}"
+        assert e.frames("faults")[-1][1] == [FAULT.unpack(w) for w in words]
+        # new values, and host-bound wavelets on every output link meanwhile
+        rng = random.Random(8)
+        sent = {}
+        for link in e.links():
+            ws = rand_wavelets(rng, 3, e.K)
+            e.to_send[link] = [pack_wavelet(*w) for w in ws]
+            sent[link] = ws
+        words2 = words[::-1]
+        e.row_fault = sum(w << (r * FAULT_BITS) for r, w in enumerate(words2))
+        for _ in range(2):
+            reply = await e.request(FAULTS_FRAME, "faults")
+            assert reply[1] == [FAULT.unpack(w) for w in words2]
+        total = sum(map(len, sent.values()))
+        await e.until(lambda: len(e.frames("wavelet")) == total)
+        got = {}
+        for _, s, i, w in e.frames("wavelet"):
+            got.setdefault((s, i), []).append(w)
+        assert got == sent
+        st = await e.status()
+        assert st["flags"] == 0 and st["version"] == PROTOCOL_VERSION and st["collected"] == total
+
+    bridge_run(bench, rows=rows)
+
+
+def test_faults_frame_decoder_round_trip():
+    """The decoder reads the FAULTS layout of hdl/bridge_format.py fed a byte at a time, between
+    other frames; FAULT.pack of what it returns gives the words back; a word wider than
+    FAULT_BITS is refused."""
+    rng = random.Random(9)
+    words = _fault_words(rng, 5, 7)
+    words[4] = FAULT.pack({"valid": 1, "col": 2, "router_errors": 1 << RouterError.RX_VIOLATION})
+    assert FAULT_BYTES == 7 and faults_length(5) == 35 and Cmd.FAULTS == 0x04 and Reply.FAULTS == 0x94
+    frame = bytes([Reply.FAULTS, len(words)]) + b"".join(w.to_bytes(FAULT_BYTES, "little") for w in words)
+    stream = bytes([Reply.RESET_DONE]) + frame + bytes([Reply.WAVELET, link_byte("e", 1)]) + wavelet_bytes(2, 7, 0)
+    dec, frames = FrameDecoder(), []
+    for b in stream:
+        frames += dec.feed([b])
+    assert [f[0] for f in frames] == ["reset_done", "faults", "wavelet"]
+    rows = frames[1][1]
+    assert [FAULT.pack(r) for r in rows] == words
+    assert rows[0]["pe_status.code"] == ErrorCode.SRAM_RANGE and rows[0]["pe_status.pc"] == 0x1234
+    assert rows[0]["col"] == 6 and rows[4]["router_errors"] == 1 << RouterError.RX_VIOLATION
+    assert rows[2]["valid"] == 0 and FrameDecoder().feed(bytes([Reply.FAULTS, 0])) == [("faults", [])]
+    with pytest.raises(ProtocolError, match="beyond 49"):
+        FrameDecoder().feed(bytes([Reply.FAULTS, 1]) + (1 << FAULT_BITS).to_bytes(FAULT_BYTES, "little"))
+
+
 def test_frame_sizes_follow_the_window():
     assert max_wavelets_per_frame(512) == 101
     for f in inject_frames("n", 0, [(0, k, 0) for k in range(250)], max_bytes=512):
@@ -463,9 +551,9 @@ class FakePort:
     when the host reads (so a host that ignores the window overflows it), replies in order."""
 
     def __init__(self, rx_depth=40, colors=8):
-        from fpga.bridge import STATUS_FIELDS, Reply, status_length
-
         self.rx_depth, self.colors = rx_depth, colors
+        self.version = PROTOCOL_VERSION
+        self.fault = 0  # the 1 x 1 mesh's row_fault
         self.fifo = bytearray()
         self.out = bytearray()
         self.overflowed = False
@@ -477,7 +565,8 @@ class FakePort:
         self.overflowed |= len(self.fifo) > self.rx_depth
 
     def _status(self):
-        vals = {"version": 1, "rows": 1, "cols": 1, "colors": self.colors, "flags": 0, "rx_depth": self.rx_depth,
+        vals = {"version": self.version, "rows": 1, "cols": 1, "colors": self.colors, "flags": 0,
+                "rx_depth": self.rx_depth,
                 "cycles": 1000, "injected": self.injected, "collected": self.injected,
                 "row_err": 0, "row_idle": 1, "row_halted": 0}
         body = b"".join(vals[n].to_bytes(k or 1, "little") for n, k in self._fields)
@@ -492,6 +581,9 @@ class FakePort:
             elif cmd == Cmd.RESET:
                 del self.fifo[:1]
                 self.out.append(self._reply.RESET_DONE)
+            elif cmd == Cmd.FAULTS and self.version >= 2:
+                del self.fifo[:1]
+                self.out += bytes([self._reply.FAULTS, 1]) + self.fault.to_bytes(FAULT_BYTES, "little")
             else:
                 n = self.fifo[2]
                 if len(self.fifo) < 3 + 5 * n:
@@ -528,6 +620,20 @@ def test_serial_client_keeps_the_window_and_files_wavelets():
         client.wait_wavelets(51)
 
 
+def test_serial_client_reads_faults():
+    from fpga.host import BridgeClient
+
+    port = FakePort()
+    client = BridgeClient(port, timeout=0.2)
+    assert client.faults() == [FAULT.unpack(0)]
+    port.fault = _fault_words(random.Random(1), 1, 1)[0]
+    assert client.faults() == [FAULT.unpack(port.fault)] and client.faults()[0]["valid"] == 1
+    old = FakePort()
+    old.version = 1  # a bitstream from before FAULTS: refused before anything is sent
+    with pytest.raises(ConnectionError, match="protocol version 1; FAULTS needs version 2"):
+        BridgeClient(old, timeout=0.2).faults()
+
+
 class KernelBoard(FakePort):
     """A stand-in for a board running the GEMM demo, at the wavelet level: management wavelets come
     back as the mesh's echo (west link r -> east link r); once a job's data wavelets are all in, it
@@ -539,10 +645,10 @@ class KernelBoard(FakePort):
         self.rows, self.cols = rows, cols
         self.jobs = list(jobs)  # [(data wavelets expected, {(side, index): [(color, payload, ctrl)]})]
         self.data_in = 0
-        self._len = __import__("fpga.bridge", fromlist=["status_length"]).status_length(rows)
+        self._len = status_length(rows)
 
     def _status(self):
-        vals = {"version": 1, "rows": self.rows, "cols": self.cols, "colors": self.colors, "flags": 0,
+        vals = {"version": self.version, "rows": self.rows, "cols": self.cols, "colors": self.colors, "flags": 0,
                 "rx_depth": self.rx_depth, "cycles": 1000 + self.injected, "injected": self.injected,
                 "collected": 0, "row_err": 0, "row_idle": (1 << self.rows) - 1, "row_halted": 0}
         body = b"".join(vals[n].to_bytes(k or 1, "little") for n, k in self._fields)

@@ -5,14 +5,16 @@
 // here, so the C++ the build compiles does not grow with the mesh (a 64 x 64 mesh builds as fast
 // as a 2 x 2 one). The wiring is the generated Verilog top's: tile (r, c)'s in_e is tile
 // (r, c+1)'s out_w, and so on; row 0 is the north edge, column 0 the west edge; tile (r, c) has
-// col = c; each link's ready bits go the other way.
+// col = c; each link's ready bits go the other way; tile (r, c)'s fault_in is tile (r, c-1)'s
+// fault_out (0 for c = 0), and tile (r, C-1)'s fault_out is row r's row_fault.
 //
 // One clock cycle, as the Verilog mesh would do it:
 //   tessera_native_mesh_seq   at the rising edge: every tile samples its neighbours' (or the
-//                             edge's) valid/data as they were before the edge, and is clocked;
-//                             then, with the new state, every tile's out ready inputs are set from
-//                             its neighbours' registered ready outputs and its out valid/data
-//                             settle. Returns the edge's in ready and the row status.
+//                             edge's) valid/data, and its west neighbour's fault_out, as they were
+//                             before the edge, and is clocked; then, with the new state, every
+//                             tile's out ready inputs are set from its neighbours' registered ready
+//                             outputs and its out valid/data settle. Returns the edge's in ready,
+//                             the row status and the row fault words.
 //   tessera_native_mesh_comb  whenever the testbench changes an edge's out ready (and after every
 //                             edge): re-evaluates the tiles on that edge and returns the edge's
 //                             out valid/data.
@@ -38,6 +40,9 @@
 
 #ifndef TESSERA_WAVELET_BITS
 #error "build with -DTESSERA_WAVELET_BITS=<bits> (sdk/engines/native_mesh.py does)"
+#endif
+#ifndef TESSERA_FAULT_BITS
+#error "build with -DTESSERA_FAULT_BITS=<bits> (sdk/engines/native_mesh.py does)"
 #endif
 
 namespace {
@@ -87,7 +92,7 @@ void put_bits(svBitVecVal* v, int lsb, int width, uint64_t x) {
 }
 
 struct Mesh {
-    int R, C, K, WB, T;
+    int R, C, K, WB, FB, T;
     std::vector<std::unique_ptr<VerilatedContext>> contexts;
     std::vector<std::unique_ptr<Vtile>> tiles;
     std::vector<Ports> p;
@@ -95,6 +100,8 @@ struct Mesh {
     std::vector<uint8_t> ov;
     std::vector<uint64_t> od;
     std::vector<uint64_t> ir;
+    // Latched fault_out of every tile, index r * C + c (registered: depends on state only).
+    std::vector<uint64_t> fo;
     // The edge's inputs from the testbench: in valid/data (latched by seq), out ready (by comb).
     // Per side, indexed by column (N, S) or row (E, W).
     std::vector<uint8_t> edge_iv[4];
@@ -106,7 +113,8 @@ struct Mesh {
     std::atomic<int> phase{0};
 
     Mesh(int rows, int cols, int colors, int threads)
-        : R(rows), C(cols), K(colors), WB(TESSERA_WAVELET_BITS), T(threads < 1 ? 1 : threads) {
+        : R(rows), C(cols), K(colors), WB(TESSERA_WAVELET_BITS), FB(TESSERA_FAULT_BITS),
+          T(threads < 1 ? 1 : threads) {
         if (T > R) T = R;
         // One Verilator context per row band: models evaluated at the same time by different
         // threads do not share a context.
@@ -124,6 +132,7 @@ struct Mesh {
                 tiles.emplace_back(new Vtile{contexts[band].get(), name});
                 Vtile& t = *tiles.back();
                 t.col = c;
+                t.fault_in = 0;
                 t.clk = 0;
                 t.rst = 1;
                 t.eval();
@@ -134,6 +143,7 @@ struct Mesh {
         ov.assign(links, 0);
         od.assign(links, 0);
         ir.assign(links, 0);
+        fo.assign(size_t(R) * C, 0);
         for (int s = 0; s < 4; ++s) {
             int n = (s == N || s == S) ? C : R;
             edge_iv[s].assign(n, 0);
@@ -184,6 +194,7 @@ struct Mesh {
                 *q.in_data[s] = od[j];
             }
         }
+        t.fault_in = c == 0 ? 0 : fo[size_t(i) - 1];
         t.rst = rst;
         t.clk = 1;
         t.eval();
@@ -210,6 +221,7 @@ struct Mesh {
             ov[size_t(i) * 4 + s] = *q.out_valid[s];
             od[size_t(i) * 4 + s] = *q.out_data[s];
         }
+        fo[i] = tiles[i]->fault_out;
     }
 
     void run_phase(int ph, int k) {
@@ -269,7 +281,7 @@ extern "C" long long tessera_native_mesh_seq(
     const svBitVecVal* s_in_valid, const svBitVecVal* s_in_data,
     const svBitVecVal* w_in_valid, const svBitVecVal* w_in_data,
     svBitVecVal* n_in_ready, svBitVecVal* e_in_ready, svBitVecVal* s_in_ready, svBitVecVal* w_in_ready,
-    svBitVecVal* row_err, svBitVecVal* row_idle, svBitVecVal* row_halted) {
+    svBitVecVal* row_err, svBitVecVal* row_idle, svBitVecVal* row_halted, svBitVecVal* row_fault) {
     static long long seq = 0;
     Mesh& m = mesh(rows, cols, colors, threads);
     m.rst = rst;
@@ -294,6 +306,7 @@ extern "C" long long tessera_native_mesh_seq(
         put_bits(row_err, r, 1, err);
         put_bits(row_idle, r, 1, idle);
         put_bits(row_halted, r, 1, halted);
+        put_bits(row_fault, r * m.FB, m.FB, m.fo[size_t(m.idx(r, m.C - 1))]);
     }
     return ++seq;
 }
