@@ -9,17 +9,41 @@ Interface:
         keep_memories: memories stay one $mem_v2 cell each (bench/fabric.py yosys_cells).
         The JSON (summary_keys of the first profile at top level, plus "profiles") is rewritten after
         every profile, so a long synthesis of a later profile loses nothing. None on a bad profile.
+    require_extra(module, extra)   import ``module``, installing the project's optional dependency
+        group ``extra`` (pyproject.toml) into this interpreter first if it is missing; a benchmark
+        calls it before it simulates anything
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
+import subprocess
 import sys
+from pathlib import Path
 
 from hdl.profiles import ProfileError, get_profile
 
-__all__ = ["bench_args", "run_profiles"]
+__all__ = ["bench_args", "run_profiles", "require_extra"]
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def require_extra(module: str, extra: str):
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        pass
+    print(f"[bench] {module} is missing: installing the project's '{extra}' extra "
+          f"({sys.executable} -m pip install -e '.[{extra}]') ...", flush=True)
+    p = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-e",
+                        f".[{extra}]"], cwd=REPO)
+    if p.returncode:
+        raise SystemExit(f"error: could not install the '{extra}' extra; run `make bench` once, or "
+                         f"`{sys.executable} -m pip install -e '.[{extra}]'`")
+    importlib.invalidate_caches()
+    return importlib.import_module(module)
 
 
 def bench_args(description: str, default_json):

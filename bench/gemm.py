@@ -29,9 +29,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.common import require_extra  # noqa: E402
 from sdk.engines.verilator import BUILD  # noqa: E402
-from tb.gemm_flow import format_table, gemm_case, gemv_case, run_cases  # noqa: E402
-from tb.gemm_host import KernelError  # noqa: E402
+from sdk.kernels.cases import format_table, gemm_case, gemv_case, run_cases  # noqa: E402
+from sdk.records import SdkError  # noqa: E402
 
 
 def _dims(text, n, what):
@@ -126,25 +127,27 @@ def main(argv=None) -> int:
             cases.append(gemm_case(rows, cols, m, k, n, "f32", args.profile, args.seed))
         cases.append(gemv_case(rows, cols, m, k, args.density, args.profile, args.seed))
         cases.append(gemv_case(rows, cols, m, k, 1.0, args.profile, args.seed, name="gemv-dense"))
-    except (KernelError, ValueError) as e:
+    except (SdkError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    if not args.no_plots:
+        require_extra("matplotlib", "bench")  # before minutes of simulation, not after
     print(f"[gemm] {rows}x{cols} {args.profile}: {len(cases)} kernels (model build on first use; "
           "progress every 10,000 cycles)", flush=True)
     t0 = time.monotonic()
-    recs = run_cases(cases, f"bench-{m}x{k}x{n}", progress=10_000)
+    recs = run_cases(cases, progress=10_000, run_name=f"bench-{m}x{k}x{n}")
     if args.heatmap_mesh:
         hr, hc = _dims(args.heatmap_mesh, 2, "heatmap-mesh")
         print(f"[gemm] per-PE heat map: flat {hr}x{hc} model (slow to build) ...", flush=True)
         recs += run_cases([gemm_case(hr, hc, 32 * hr, 256, 32 * hc, "f16", args.profile, args.seed)],
-                          f"heatmap-{hr}x{hc}", progress=10_000, pe_counters=True)
+                          progress=10_000, counters=True, run_name=f"heatmap-{hr}x{hc}")
     dense = next(r for r in recs if r["name"] == "gemv-dense")
     for r in recs:
         if r["kind"] == "gemv":
             r["dense_cycles"] = dense["cycles"]
             r["ratio_to_dense"] = round(r["cycles"] / dense["cycles"], 4)
     args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(recs, indent=2))
+    args.json.write_text(json.dumps([r.to_dict() for r in recs], indent=2))
     print()
     print(format_table(recs))
     sparse = next(r for r in recs if r["kind"] == "gemv" and r["name"] != "gemv-dense")

@@ -96,7 +96,8 @@ def check_program(pe, placed, profile):
     last = max((i for i, w in enumerate(image.imem) if w), default=-1)
     problems = []
     if last >= limit:
-        problems.append(f"instruction words up to {last}, and the read-out routine takes {limit}..{prof.imem_words - 1}")
+        problems.append(f"instruction words up to {last}, and the read-out routine takes "
+                        f"{limit}..{prof.imem_words - 1}")
     if READOUT_TASK in image.tasks:
         problems.append(f"task {READOUT_TASK}")
     used = {n for n in image.dsrs if n in (SRC_DSR, DST_DSR)}

@@ -168,6 +168,13 @@ class KernelRecord(_Json):
             return getattr(self, key)
         raise KeyError(key)
 
+    def __setitem__(self, key, value):
+        """``record["dense_cycles"] = ...``: a fixed field, or else a figure."""
+        if key in {f.name for f in fields(self)} - {"figures"}:
+            setattr(self, key, value)
+        else:
+            self.figures[key] = value
+
     def get(self, key, default=None):
         try:
             return self[key]

@@ -24,6 +24,7 @@ Interface:
             run_name, seed, model (Verilator engines); timeout (FPGA)
         .engine, .layout, .cycles (data-phase cycles so far), .load_cycles, .last (RunResult)
         .load(layout=None)            reset the mesh and queue a layout's load
+        .flush()                      send the queued writes now
         .h2d(symbol, array, region=None, order="row")
         .d2h(symbol, region=None, order="row", dtype=None) -> numpy array
         .launch(task, region=None)    start a task (its number or its entry label) on every PE
@@ -87,6 +88,7 @@ class Runtime:
         self.cycles = 0
         self.load_cycles = 0
         self.last: RunResult | None = None
+        self.last_load_cycles: int | None = None
         self._outputs = defaultdict(list)  # EdgeLink -> [Wavelet] taken from the engine, not yet received
         self._pending = None
         self._reset_pending = False
@@ -104,6 +106,7 @@ class Runtime:
         self._pending = MeshLoader(self.rows, self.cols, self.profile)
         layout.load_into(self._pending)
         self._reset_pending = True
+        self._settle = True
         self._outputs.clear()
 
     def _flush(self):
@@ -112,11 +115,19 @@ class Runtime:
             self.engine.reset()
             self._reset_pending = False
         if self._pending is not None and not self._pending.empty:
-            cycles = self.engine.load(self._pending.streams())
+            # A layout's load lets the tasks it starts run until they wait (their cycles are the
+            # load's); later writes (h2d, launch, d2h) return with the echo, so run() times them.
+            cycles = self.engine.load(self._pending.streams(), settle=self._settle)
+            self._settle = False
             self.load_cycles += cycles or 0
             self.last_load_cycles = cycles
             self._pending = MeshLoader(self.rows, self.cols, self.profile)
             self._check(self.engine.status(), "loading")
+
+    def flush(self):
+        """Send the queued management writes now (they otherwise go with the next operation that
+        needs the mesh): e.g. to load inputs before a launch that is to be timed on its own."""
+        self._flush()
 
     def _queue(self) -> MeshLoader:
         if self._pending is None:

@@ -1,14 +1,17 @@
-"""Mesh GEMM and sparse GEMV end to end on Verilator (tb/gemm_flow.py): loaded, fed and read back
-through the mesh edge, every result bit-exact against the golden matmul model (golden/matmul.py)
-and within the float64 error bound. One simulator launch per mesh plays all of its cases."""
+"""Mesh GEMM and sparse GEMV end to end on Verilator (sdk/kernels/, run by sdk/kernels/cases.py on
+an SDK Runtime): loaded, fed and read back through the mesh edge, every result bit-exact against
+the golden matmul model (golden/matmul.py) and within the float64 error bound. One simulator launch
+per mesh plays all of its cases."""
 
 import functools
 
 import numpy as np
 import pytest
 
-from tb.gemm_flow import gemm_case, gemv_case, run_cases
-from tb.gemm_host import KernelError, gemm_job, plan_gemm, plan_gemv, sparse_vector
+from sdk.kernels.cases import gemm_case, gemv_case, run_cases
+from sdk.kernels.common import KernelError, sparse_vector
+from sdk.kernels.gemm import Gemm, plan_gemm
+from sdk.kernels.gemv import plan_gemv
 
 # (rows, cols) -> the cases played on that mesh
 MESH_CASES = {
@@ -46,7 +49,7 @@ MESH_CASES = {
 @functools.lru_cache(maxsize=None)
 def _results(mesh):
     cases = MESH_CASES[mesh]()
-    return {r["name"]: r for r in run_cases(cases, f"test-{mesh[0]}x{mesh[1]}")}
+    return {r["name"]: r for r in run_cases(cases, run_name=f"test-{mesh[0]}x{mesh[1]}")}
 
 
 def _params():
@@ -90,11 +93,11 @@ def test_bad_gemm_requests(args, needle):
 
 
 def test_bad_inputs_and_gemv_requests():
-    plan = plan_gemm(2, 2, 4, 4, 4)
+    gemm = Gemm(2, 2, 4, 4, 4)
     with pytest.raises(KernelError, match="shape"):
-        gemm_job(plan, np.zeros((4, 5), np.uint16), np.zeros((4, 4), np.uint16))
+        gemm.inputs(np.zeros((4, 5), np.uint16), np.zeros((4, 4), np.uint16))
     with pytest.raises(KernelError, match="bit patterns"):
-        gemm_job(plan, np.zeros((4, 4), np.float32), np.zeros((4, 4), np.uint16))
+        gemm.inputs(np.zeros((4, 4), np.float32), np.zeros((4, 4), np.uint16))
     with pytest.raises(KernelError, match="density"):
         sparse_vector(np.random.default_rng(1), 8, 1.5)
     with pytest.raises(KernelError, match="SRAM"):

@@ -33,7 +33,8 @@ def test_unknown_profile_names_the_known_ones():
 
 
 def test_fpga_profile_holds_the_kernels_colors():
-    from tb.gemm_host import CA, CB, CE, CW, CX, CY
+    from sdk.kernels.gemm import CA, CB, CE, CW
+    from sdk.kernels.gemv import CX, CY
 
     p = get_profile("fpga")
     used = {CA, CB, CE, CW, CX, CY}

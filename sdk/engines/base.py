@@ -8,9 +8,10 @@ Interface:
     Engine(rows, cols, profile)
         .name, .rows, .cols, .profile, .cycle_accurate
         .reset()                                  power-on state: routes empty, PEs stopped
-        .load(streams) -> cycles | None           management streams {row: [Wavelet]} into the west
-                                                  links; returns once every row's echo has left the
-                                                  east edge (the echo is discarded)
+        .load(streams, settle=True) -> cycles | None   management streams {row: [Wavelet]} into the
+                                                  west links; returns once every row's echo has
+                                                  left the east edge (the echo is discarded) and,
+                                                  with settle, once nothing moves any more
         .inject(link, wavelets)                   queue wavelets on an edge input link
         .run(until, max_idle, progress=0, counters=False) -> RunResult   (until: see Until)
         .take() -> {EdgeLink: [Wavelet]}          wavelets that left the edge since the last take
@@ -78,7 +79,7 @@ class Engine(ABC):
     def reset(self): ...
 
     @abstractmethod
-    def load(self, streams: dict) -> int | None: ...
+    def load(self, streams: dict, settle: bool = True) -> int | None: ...
 
     @abstractmethod
     def inject(self, link: EdgeLink, wavelets): ...

@@ -47,7 +47,7 @@ class GoldenEngine(Engine):
         state = self.model.run(max_rounds=self.max_rounds)
         return "idle" if state == "quiescent" else "stalled"
 
-    def load(self, streams: dict):
+    def load(self, streams: dict, settle: bool = True):
         for r, stream in streams.items():
             for w in stream:
                 self.model.inject((int(r), 0), Port.W, *w)

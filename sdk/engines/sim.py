@@ -123,8 +123,9 @@ class SimEngine(Engine):
     def reset(self):
         self._call("reset")
 
-    def load(self, streams: dict) -> int:
-        return self._call("load", streams={str(r): [list(w) for w in s] for r, s in streams.items()})["cycles"]
+    def load(self, streams: dict, settle: bool = True) -> int:
+        return self._call("load", streams={str(r): [list(w) for w in s] for r, s in streams.items()},
+                          settle=settle)["cycles"]
 
     def inject(self, link, wavelets):
         self._call("inject", link=str(EdgeLink.of(link)), wavelets=[list(w) for w in wavelets])

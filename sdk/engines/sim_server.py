@@ -8,8 +8,12 @@ time, stepping the mesh with sdk/engines/edge.py; the simulation only advances i
 Messages are JSON objects, each preceded by its length (4 bytes, big-endian). Commands and replies:
 
     {"cmd": "reset"}                                   -> {}
-    {"cmd": "load", "streams": {row: [[c, p, k]]}}     -> {"cycles"}: cycles from the first
-                                                          management wavelet to the last echo
+    {"cmd": "load", "streams": {row: [[c, p, k]]}, "settle": bool}
+                                                       -> {"cycles"}: cycles from the first
+                                                          management wavelet to the last echo;
+                                                          with settle, the mesh then runs until
+                                                          nothing moves (tasks started by the load
+                                                          run to where they wait)
     {"cmd": "inject", "link": "W0", "wavelets": [...]} -> {}
     {"cmd": "run", "until", "max_idle", "progress", "counters", "settle"}
                                                        -> {"cycles", "reason", "busy_rows",
@@ -113,7 +117,8 @@ class Server:
                 pending -= done
             if h.cycle - start > 1_000_000:
                 raise AssertionError(f"management streams not echoed after 1,000,000 cycles: rows {sorted(pending)}")
-        await h.run_until_idle(quiet=IDLE_QUIET)
+        if msg.get("settle", True):
+            await h.run_until_idle(quiet=IDLE_QUIET)
         for r in range(self.rows):  # the echo is the loader's, not the program's
             mon = self._mon(("E", r))
             mon.received = [w for w in mon.received if w.color != m]
