@@ -37,11 +37,11 @@ import sys
 import time
 from pathlib import Path
 
+from hdl.host_bridge import BridgeError
 from hdl.mesh import MeshShapeError, check_mesh_shape
 from hdl.profiles import ProfileError, get_profile
 
 from .boards import BOARDS, INSTALL_HINT, BoardError, MissingToolError, get_board
-from .bridge import BridgeError
 
 __all__ = ["build", "build_dir", "synth_stats", "FitError", "TimingError", "BuildError", "DEVICE_CAPACITY", "tool_env",
            "parse_yosys_stats", "parse_utilisation", "check_fit", "main"]

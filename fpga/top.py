@@ -3,7 +3,7 @@
 ``BoardTop(board, rows, cols, ...)`` is elaborated by the board's amaranth-boards platform
 (fpga/build.py drives the build). It adds the mesh Verilog (``tessera_tile`` emitted once, the
 generate-loop ``tessera_mesh``) to the platform as source files and instantiates the core
-(fpga/core.py). LEDs: heartbeat (about 1 Hz: the bitstream is alive), running (some PE is not
+(hdl/board_core.py). LEDs: heartbeat (about 1 Hz: the bitstream is alive), running (some PE is not
 idle), error (a sticky bridge flag or a row error; cleared by a RESET frame).
 
 When the board entry asks for a clock other than its oscillator, an EHXPLLL derives it
@@ -20,9 +20,10 @@ from amaranth import ClockDomain, ClockSignal, Elaboratable, Instance, Module, S
 from amaranth.lib import io
 from amaranth.lib.cdc import ResetSynchronizer
 
+from hdl.board_core import TesseraFPGACore, core_sources
+from hdl.uart import divisor_for
+
 from .boards import Board, get_board
-from .core import TesseraFPGACore, core_sources
-from .uart import divisor_for
 
 __all__ = ["BoardTop", "pll_params", "PLLError"]
 

@@ -1,7 +1,7 @@
 """The host bridge's wire format: the byte frames between a host and the FPGA bridge (docs/fpga.md).
 
 This is a hardware interface specification, like the wavelet and management formats: the bridge
-RTL (fpga/bridge.py) builds and parses these frames, and every host (fpga/protocol.py and what
+RTL (hdl/host_bridge.py) builds and parses these frames, and every host (sdk/engines/bridge_protocol.py and what
 uses it: fpga/host.py, the cocotb host in tb/uart_host.py, any other tool) encodes and decodes
 them from the definitions here, without importing the FPGA build.
 

@@ -31,7 +31,7 @@ Interface:
               params: {name: int} or a function pe -> {name: int} (per-PE parameters)
               values: {symbol: array} (every PE) or {symbol: function pe -> array}: initial contents
         .build() -> Built   (cached; raises LayoutError)     .mesh_routes() -> MeshRoutes
-        .load_into(loader)  queue the whole load on an sdk.loader.MeshLoader
+        .load_into(loader, zero=None)  queue the whole load on an sdk.loader.MeshLoader
     Region(row, col, rows, cols)   .pes(order="row"|"col") .row_range .col_range, `pe in region`
     Symbol(name, dtype, count, addr=None)    dtypes: f16, f32, i16, i32, u16, u32
     Built                          .pe[(r, c)] -> PlacedPE(program, image, symbols, values), .routes
@@ -418,15 +418,17 @@ class Layout:
         self._built = Built(placed, mesh, used)
         return self._built
 
-    def load_into(self, loader):
+    def load_into(self, loader, zero: bool | None = None):
         """Queue the whole load on ``loader`` (an sdk.loader.MeshLoader for this mesh): the routes;
-        CLEAR (and ZERO, with ``clear_memory``) every PE; each PE's image; the symbols' initial
-        values; then RUN. A program shared by every PE (same parameters) goes as one broadcast."""
+        CLEAR (and ZERO, with ``clear_memory``, unless ``zero`` says otherwise: memories known to
+        be zero need no sweep) every PE; each PE's image; the symbols' initial values; then RUN. A
+        program shared by every PE (same parameters) goes as one broadcast."""
         built = self.build()
         loader.routes(built.routes)
         sram = self.profile.sram_kib * 1024
-        clear = [ctrl_write(Ctrl.CLEAR | Ctrl.ZERO if self.clear_memory else Ctrl.CLEAR)]
-        if self.clear_memory:
+        zero = self.clear_memory if zero is None else zero
+        clear = [ctrl_write(Ctrl.CLEAR | Ctrl.ZERO if zero else Ctrl.CLEAR)]
+        if zero:
             clear += zeroing_gap(self.profile)
         images = {id(p.image) for p in built.pe.values()}
         if len(built.pe) == self.rows * self.cols and len(images) == 1:

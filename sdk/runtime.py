@@ -104,7 +104,9 @@ class Runtime:
         layout.build()
         self.layout = layout
         self._pending = MeshLoader(self.rows, self.cols, self.profile)
-        layout.load_into(self._pending)
+        # An engine that has loaded nothing yet has zero memories (simulation, a fresh model): the
+        # layout's zeroing sweep is then skipped.
+        layout.load_into(self._pending, zero=layout.clear_memory and not self.engine.memory_zero)
         self._reset_pending = True
         self._settle = True
         self._outputs.clear()
@@ -118,6 +120,7 @@ class Runtime:
             # A layout's load lets the tasks it starts run until they wait (their cycles are the
             # load's); later writes (h2d, launch, d2h) return with the echo, so run() times them.
             cycles = self.engine.load(self._pending.streams(), settle=self._settle)
+            self.engine.memory_zero = False
             self._settle = False
             self.load_cycles += cycles or 0
             self.last_load_cycles = cycles

@@ -1,4 +1,4 @@
-"""cocotb tests of the FPGA core (fpga/core.py: UART + host bridge + generated mesh), everything
+"""cocotb tests of the FPGA core (hdl/board_core.py: UART + host bridge + generated mesh), everything
 through the UART at the bit level, as a host on a real board would do it.
 
 ``bridge_routing``: route tables enter as management streams (sdk/loader.py) injected into every
@@ -8,11 +8,11 @@ traffic on five colors from every side is checked exit by exit against the golde
 bridge's STATUS counters against the counts on the host side. Finally RESET is checked to clear
 the counters.
 
-``bridge_program``: routes and a program (broadcast to every PE) loaded through the bridge; each
-input wavelet is row-broadcast, every PE's data task sends payload + 1 east; the east-edge output
-must equal the golden PE mesh model's (golden/pe_mesh_model.py).
+``bridge_program``: the front-door smoke program (sdk/kernels/row_echo.py) loaded through the
+bridge; each input wavelet is row-broadcast, every PE's data task sends payload + 1 east; the
+east-edge output must equal the golden engine's (golden/pe_mesh_model.py).
 
-``bridge_gemm``: a small GEMM (tb/gemm_host.py's job: the same streams as the simulation host's)
+``bridge_gemm``: a small GEMM (sdk/kernels/gemm.py: the same streams as on the simulated mesh)
 played through the UART; the C tiles that come back must equal golden/matmul.py bit for bit.
 
 ``bridge_faults``: FAULTS frames read the mesh's ``row_fault`` words: none out of reset; after one
@@ -25,15 +25,28 @@ import random
 from collections import Counter
 
 import cocotb
+import numpy as np
 from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, ReadWrite, RisingEdge
 
+from golden.matmul import gemm_bits
+from golden.route_patterns import edge_patterns
 from golden.routing import MeshRoutes, Port, simulate
+from hdl.bridge_format import PROTOCOL_VERSION
+from hdl.mesh import EdgeLink
 from hdl.profiles import get_profile
+from hdl.wavelet import Wavelet
+from sdk.engines.base import Until
+from sdk.engines.board_server import UartLink
+from sdk.engines.golden import GoldenEngine
 from sdk.engines.verilator import tb_config
+from sdk.kernels import row_echo
+from sdk.kernels.common import random_matrix
+from sdk.kernels.gemm import Gemm
 from sdk.loader import MeshLoader, management_routes
+from tb.programs import faulty_pe_setup
 from tb.scoreboard import compare_fabric
-from tb.uart_host import BridgeHost, UartLink
+from tb.uart_host import BridgeHost
 
 EDGE_PORT = {"n": Port.N, "e": Port.E, "s": Port.S, "w": Port.W}
 
@@ -90,8 +103,6 @@ async def bridge_routing(dut):
     rows, cols = cfg["rows"], cfg["cols"]
     rng = random.Random(cfg.get("seed", 1))
     host = await start(dut, cfg)
-    from golden.route_patterns import edge_patterns
-
     mesh, sources = edge_patterns(rows, cols, prof.colors, avoid=(prof.mgmt_color,))
     loader = MeshLoader(rows, cols, prof)
     loader.routes(mesh)
@@ -150,16 +161,15 @@ async def bridge_routing(dut):
 
 @cocotb.test()
 async def bridge_program(dut):
-    from golden.pe_mesh_model import PEMeshModel
-    from hdl.isa import pe_params
-    from tb.kernels import row_echo_setup
-
+    """The front-door smoke program (sdk/kernels/row_echo.py) loaded and fed through the UART; the
+    east edge must carry what the golden engine (golden PE-mesh model) predicts."""
     cfg = tb_config()
     prof = get_profile(cfg.get("profile", "small"))
     rows, cols = cfg["rows"], cfg["cols"]
     host = await start(dut, cfg)
-    cin, cout = 1, 2
-    mesh, image, streams = row_echo_setup(rows, cols, prof.name, cin, cout)
+    loader = MeshLoader(rows, cols, prof)
+    row_echo.layout(rows, cols, prof.name).load_into(loader, zero=False)  # a new simulation: memories are 0
+    streams = loader.streams()
     for r, stream in streams.items():
         await host.inject("w", r, stream)
     await host.drain()
@@ -168,79 +178,74 @@ async def bridge_program(dut):
     host.wavelets.clear()
     base = host.received
 
-    params = pe_params(prof.name)
-    model = PEMeshModel(mesh,
-                        **{k: params[k] for k in ("sram_kib", "sram_banks", "simd_f16", "colors", "imem_words",
-                                                  "uthreads")})
-    for pe in model.pe:
-        model.load(pe, image)
+    golden = GoldenEngine(rows, cols, prof)
+    golden.load(streams)
     n = cfg.get("per_row", 8)
-    for r in range(rows):
-        xs = [(cin, (r << 16) + k * 3, 0) for k in range(n)]
-        for w in xs:
-            model.inject((r, 0), Port.W, *w)
-        await host.inject("w", r, xs)
-    assert model.run() == "quiescent"
+    for link, payloads in row_echo.inputs(rows, n).items():
+        wavelets = [(1, p, 0) for p in payloads]
+        golden.inject(link, wavelets)
+        await host.inject(link.side.letter, link.index, wavelets)
+    golden.run(Until.idle())
+    want = {(link.side.letter, link.index): Counter(ws) for link, ws in golden.take().items()}
+    assert want == {(k.side.letter, k.index): c for k, c in row_echo.expected(rows, cols, n).items()}
     await host.drain()
-    want = {("e", r): Counter(model.edge_out[((r, cols - 1), Port.E)]) for r in range(rows)}
     await host.wait_wavelets(base + sum(sum(c.values()) for c in want.values()), quiet_cycles=8000)
-    got = {("e", r): Counter(host.wavelets.get(("e", r), [])) for r in range(rows)}
-    assert got == want, f"east edge: got {got}, golden PE mesh model {want}"
-    assert set(host.wavelets) <= set(want), f"wavelets on unexpected links: {set(host.wavelets) - set(want)}"
+    got = {key: Counter(ws) for key, ws in host.wavelets.items()}
+    assert got == want, f"east edge: got {got}, golden engine {want}"
     host.check_acks()
     st = await host.status()
     assert st["flags"] == 0 and not any(st["row_err"]) and not any(st["row_halted"]), st
     assert all(st["row_idle"]), f"PEs still busy: {st['row_idle']}"
     faults = await host.faults()
     assert len(faults) == rows and not any(f["valid"] for f in faults), f"fault words without an error: {faults}"
-    dut._log.info("bridge program: %d load wavelets, %d results checked against the golden PE mesh model",
+    dut._log.info("bridge program: %d load wavelets, %d results checked against the golden engine",
                   sum(map(len, streams.values())), sum(sum(c.values()) for c in want.values()))
 
 
 @cocotb.test()
 async def bridge_gemm(dut):
-    """A small GEMM end to end through the UART: the job tb/gemm_host.py builds for the simulation
-    host (management streams, then A and B panels) is played through the bridge, the C tiles come
-    back as WAVELET frames, and the decoded C must equal the golden model bit for bit."""
-    import numpy as np
-
-    from tb.gemm_flow import gemm_case
-    from tb.gemm_host import bridge_schedule, gemm_decode
-
+    """A small GEMM end to end through the UART (sdk/kernels/gemm.py): its load streams, then its A
+    and B panels panel by panel (as the FPGA engine sends them), the C tiles back as WAVELET frames;
+    the decoded C must equal golden/matmul.py bit for bit."""
     cfg = tb_config()
-    rows, cols = cfg["rows"], cfg["cols"]
+    rows, cols, prof = cfg["rows"], cfg["cols"], cfg.get("profile", "small")
     host = await start(dut, cfg)
     m, k, n = cfg.get("gemm", (5, 6, 7))
-    case = gemm_case(rows, cols, m, k, n, cfg.get("dtype", "f16"), cfg.get("profile", "small"), seed=cfg.get("seed", 1))
-    job, plan = case.job, case.plan
-    load, data, echo, total = bridge_schedule(job, plan.panels)  # the order fpga.host plays it in
-    for side, index, wavelets in load:
-        await host.inject(side, index, wavelets)
+    dtype = cfg.get("dtype", "f16")
+    gemm = Gemm(rows, cols, m, k, n, dtype, prof)
+    rng = np.random.default_rng(cfg.get("seed", 1))
+    a, b = random_matrix(rng, (m, k), dtype), random_matrix(rng, (k, n), dtype)
+    loader = MeshLoader(rows, cols, prof)
+    gemm.layout().load_into(loader)
+    streams = loader.streams()
+    for r, stream in streams.items():
+        await host.inject("w", r, stream)
     await host.drain()
-    await host.wait_wavelets(echo, quiet_cycles=8000)
+    await host.wait_wavelets(sum(map(len, streams.values())), quiet_cycles=8000)
     host.wavelets.clear()
     base = host.received
-    for side, index, wavelets in data:
-        await host.inject(side, index, wavelets)
+    feeds = gemm.inputs(a, b)
+    panels = gemm.plan.panels
+    for q in range(panels):
+        for link, (color, payloads) in feeds.items():
+            part = len(payloads) // panels
+            await host.inject(link.side.letter, link.index, [(color, p, 0) for p in payloads[q * part:(q + 1) * part]])
     await host.drain()
+    total = sum(cnt for _, cnt in gemm.expect().values())
     await host.wait_wavelets(base + total, quiet_cycles=20000)
-    outputs = {f"{s.upper()}{i}": [list(w) for w in ws] for (s, i), ws in host.wavelets.items()}
-    got = gemm_decode(plan, outputs)
-    bad = np.argwhere(got != case.golden)
+    got = gemm.decode({EdgeLink.of((s, i)): [Wavelet(*w) for w in ws] for (s, i), ws in host.wavelets.items()})
+    want = gemm_bits(a, b, dtype, gemm.plan.k_pad)
+    bad = np.argwhere(got != want)
     assert bad.size == 0, f"{bad.shape[0]} C elements differ from the golden model, first at {tuple(bad[0])}: " \
-                          f"{int(got[tuple(bad[0])]):#x} != {int(case.golden[tuple(bad[0])]):#x}"
+                          f"{int(got[tuple(bad[0])]):#x} != {int(want[tuple(bad[0])]):#x}"
     host.check_acks()
     st = await host.status()
     assert st["flags"] == 0 and not any(st["row_err"]) and not any(st["row_halted"]), st
-    dut._log.info("bridge GEMM %dx%dx%d %s: bit-exact (%d result wavelets through the UART)",
-                  m, k, n, plan.dtype, total)
+    dut._log.info("bridge GEMM %dx%dx%d %s: bit-exact (%d result wavelets through the UART)", m, k, n, dtype, total)
 
 
 @cocotb.test()
 async def bridge_faults(dut):
-    from hdl.bridge_format import PROTOCOL_VERSION
-    from tb.cocotb_tile_mesh import faulty_pe_setup
-
     cfg = tb_config()
     prof = get_profile(cfg.get("profile", "small"))
     rows, cols = cfg["rows"], cfg["cols"]

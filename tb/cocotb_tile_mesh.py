@@ -25,48 +25,16 @@ import cocotb
 from golden.route_patterns import edge_patterns
 from golden.routing import MeshRoutes, Port, simulate
 from hdl.profiles import get_profile
+from sdk.engines.edge import load_through_west_edge
 from sdk.engines.verilator import tb_config
 from sdk.loader import MeshLoader, management_routes
 from tb.fabric import FabricHarness
+from tb.programs import faulty_pe_setup
 from tb.scoreboard import compare_fabric
 
 
 def _edge_only(exit_):
     return exit_[1] != Port.RAMP
-
-
-async def load_through_west_edge(h, streams, max_cycles=1_000_000, log=None, progress_every=0) -> int:
-    """Send every row's management stream ({row: [(color, payload, ctrl)]}, e.g. MeshLoader.streams())
-    into its west-edge link and wait until every row's
-    management echo has left its east edge (the management color's reset route passes each
-    wavelet along the whole row, docs/mesh.md), i.e. every tile has seen its last write; return
-    the cycles from the first wavelet offered to the last echo. With ``log`` and ``progress_every``,
-    report progress every that many cycles (large meshes load for minutes)."""
-    want = {}
-    for r, stream in streams.items():
-        for w in stream:
-            h.drivers[((r, 0), Port.W)].send(*w)
-        want[r] = (len(stream), stream[0][0] if stream else None)
-    start = h.cycle
-    last = start
-
-    def echoed(r):
-        n, color = want[r]
-        return sum(1 for w in h.monitors[((r, h.cols - 1), Port.E)].received if w[0] == color) >= n
-
-    pending = {r for r in want if want[r][0]}
-    while pending:
-        await h.step()
-        done = {r for r in pending if echoed(r)}
-        if done:
-            last = h.cycle
-            pending -= done
-        if progress_every and log and (h.cycle - start) % progress_every == 0:
-            log.info("loading: cycle %d, %d of %d rows echoed", h.cycle - start, len(want) - len(pending), len(want))
-        if h.cycle - start > max_cycles:
-            raise AssertionError(f"management streams not echoed after {max_cycles} cycles: rows {sorted(pending)}")
-    await h.run_until_idle(quiet=16)
-    return last - start
 
 
 @cocotb.test()
@@ -83,7 +51,7 @@ async def front_door_routing(dut):
     await h.reset()
 
     # 1. load the routes through the west edge
-    load_cycles = await load_through_west_edge(h, loader.streams())
+    load_cycles = await load_through_west_edge(h, loader.streams(), prof.mgmt_color)
     reset_state = management_routes(MeshRoutes(rows, cols, prof.colors), prof)
     echo = compare_fabric(simulate(reset_state, h.injections()), h.observed(), observable=_edge_only)
     assert all(v == 0 for v in h.row_status()["err"]), f"error after loading: {h.row_status()}"
@@ -135,7 +103,7 @@ async def clock_run(dut):
     # progress about every 30 s of wall time at ~150,000 PE-cycles/s (silent on small meshes)
     every = max(1, 5_000_000 // (rows * cols)) if rows * cols >= 16_384 else 0
     await h.reset()
-    load_cycles = await load_through_west_edge(h, loader.streams(), log=dut._log, progress_every=every)
+    load_cycles = await load_through_west_edge(h, loader.streams(), prof.mgmt_color, log=dut._log, progress_every=every)
     load_wavelets = sum(len(s) for s in loader.streams().values())
     h.clear()
     for link, c in sources:
@@ -162,27 +130,27 @@ async def front_door_program(dut):
     along the row; the east edge must receive exactly cols copies of x + 1 for every x."""
     from collections import Counter
 
-    from tb.kernels import row_echo_setup
+    from sdk.kernels import row_echo
 
     cfg = tb_config()
     prof = get_profile(cfg.get("profile", "small"))
     rows, cols = cfg["rows"], cfg["cols"]
-    cin, cout = 1, 2
-    _, _, streams = row_echo_setup(rows, cols, prof.name, cin, cout)
+    loader = MeshLoader(rows, cols, prof)
+    row_echo.layout(rows, cols, prof.name).load_into(loader, zero=False)  # a new simulation: memories are 0
+    streams = loader.streams()
     h = FabricHarness(dut, rows, cols, prof.colors, random.Random(cfg.get("seed", 1)))
     await h.reset()
-    load_cycles = await load_through_west_edge(h, streams)
+    load_cycles = await load_through_west_edge(h, streams, prof.mgmt_color)
     h.clear()
     h.start_noise(idle_prob=0.2, stall_prob=0.2)
     n = cfg.get("per_row", 50)
-    for r in range(rows):
-        for k in range(n):
-            h.drivers[((r, 0), Port.W)].send(cin, (r << 16) + k * 3)
+    for link, payloads in row_echo.inputs(rows, n).items():
+        for p in payloads:
+            h.drivers[h.link(link)].send(1, p)
     cycles = await h.run_until_idle(quiet=64)
-    for r in range(rows):
-        got = Counter(h.monitors[((r, cols - 1), Port.E)].received)
-        want = Counter({(cout, (r << 16) + k * 3 + 1, 0): cols for k in range(n)})
-        assert got == want, f"row {r}: east edge got {sum(got.values())} wavelets, want {sum(want.values())}; " \
+    for link, want in row_echo.expected(rows, cols, n).items():
+        got = Counter(h.monitors[h.link(link)].received)
+        assert got == want, f"{link}: east edge got {sum(got.values())} wavelets, want {sum(want.values())}; " \
                             f"missing {list((want - got).elements())[:4]} extra {list((got - want).elements())[:4]}"
     status = h.row_status()
     assert not any(status["err"]) and not any(status["halted"]), status
@@ -198,55 +166,6 @@ def row_faults(dut, rows) -> list[int]:
     v = dut.row_fault.value
     v = v.to_unsigned() if hasattr(v, "to_unsigned") else int(v)
     return [(v >> (r * FAULT_BITS)) & ((1 << FAULT_BITS) - 1) for r in range(rows)]
-
-
-# The fault_report program: task 3 (started at load) stores beyond the SRAM and halts the PE with
-# SRAM_RANGE at the instruction labelled ``bad``; task 0 is never run.
-FAULTY_PROGRAM = """
-.task 0, idle
-.task 3, t3
-.start 3
-.text
-idle:
-    end
-t3:
-    li    r1, 0x1234
-    li    r2, {base}
-bad:
-    sw    r1, {offset}(r2)    ; {base} + {offset} = {addr:#x}: beyond the {sram} bytes of SRAM
-    end
-"""
-
-
-def faulty_pe_setup(rows, cols, profile, pe):
-    """Management streams ({row: wavelets} for the west links) that start every PE and give PE
-    ``pe`` FAULTY_PROGRAM, and the fields of the fault word its row must then report (the PE status
-    word the golden PE model predicts: SRAM_RANGE, task 3, the store's PC, halted)."""
-    from golden.pe_model import PEModel
-    from hdl.isa import ErrorCode, pe_params
-    from hdl.loadmap import Ctrl
-    from sdk.asm import assemble
-    from sdk.loader import ctrl_write, load_ops
-
-    prof = get_profile(profile)
-    sram = prof.sram_kib * 1024
-    base, offset = 0x6000, 0x1FFC
-    assert base + offset + 4 > sram, "the store must leave the SRAM"
-    image = assemble(FAULTY_PROGRAM.format(base=base, offset=offset, addr=base + offset, sram=sram), prof.name)
-    params = pe_params(prof.name)
-    golden = PEModel(**{k: params[k] for k in ("sram_kib", "sram_banks", "simd_f16", "colors", "imem_words",
-                                               "uthreads")})
-    golden.load(image.to_dict())
-    assert golden.run() == "halted"
-    st = golden.status
-    assert (st.code, st.task, st.pc) == (ErrorCode.SRAM_RANGE, 3, image.symbols["bad"]), st
-    loader = MeshLoader(rows, cols, prof)
-    loader.pe_writes(pe, load_ops(image, sram))
-    loader.pe_writes_all([ctrl_write(Ctrl.RUN)], phase="post")  # every PE runs; only one has tasks
-    fields = {"valid": 1, "col": pe[1], "pe_status.code": st.code, "pe_status.halted": 1,
-              "pe_status.async_": int(st.async_), "pe_status.task": st.task, "pe_status.pc": st.pc,
-              "pe_status.rsv": 0, "router_errors": 0, "mgmt_error": 0}
-    return loader.streams(), fields
 
 
 @cocotb.test()

@@ -1,13 +1,11 @@
-"""cocotb side of the FPGA host bridge: a bit-level UART and a flow-controlled bridge host.
-
-``UartLink(dut, divisor)`` drives ``dut.rx`` and decodes ``dut.tx`` one bit at a time (8N1, start
-and stop bits checked), so the testbench exercises the board top's UART exactly as a USB serial
-adapter would. ``BridgeHost`` speaks the frame protocol of docs/fpga.md over it with the window
+"""cocotb side of the FPGA host bridge for the bridge's testbench (tb/cocotb_fpga.py): a
+flow-controlled bridge host over the SDK's bit-level UART (sdk/engines/board_server.py
+``UartLink``: ``dut.rx`` driven and ``dut.tx`` decoded one bit at a time, 8N1, as a USB serial
+adapter would). ``BridgeHost`` speaks the frame protocol of docs/fpga.md over it with the window
 rule (bytes of frames awaiting their reply <= the bridge's receive FIFO), matches every reply to
 its request in order, and files host-bound wavelets by edge link.
 
 Interface:
-    UartLink(dut, divisor).start()        .write(bytes)   .on_byte = callback(int)
     BridgeHost(uart, rx_depth)
         await .inject(side, index, wavelets)      queue INJECT frames (waits only for window room)
         await .drain()                            every frame sent so far has its reply
@@ -19,70 +17,16 @@ Interface:
 
 from collections import defaultdict, deque
 
-import cocotb
-from cocotb.triggers import ClockCycles, Event, FallingEdge, ReadOnly, ReadWrite, RisingEdge
+from cocotb.triggers import ClockCycles, Event
 
-from fpga.protocol import FAULTS_FRAME, RESET_FRAME, STATUS_FRAME, FrameDecoder, flag_names, inject_frames
+from sdk.engines.board_server import UartLink
+from sdk.engines.bridge_protocol import FAULTS_FRAME, RESET_FRAME, STATUS_FRAME, FrameDecoder, flag_names, inject_frames
 
 __all__ = ["UartLink", "BridgeHost", "BridgeProtocolError"]
 
 
 class BridgeProtocolError(AssertionError):
-    """The board broke the protocol: a bad character, an unexpected reply."""
-
-
-class UartLink:
-    def __init__(self, dut, divisor: int):
-        self.dut, self.div = dut, divisor
-        self._out = deque()
-        self._have = Event()
-        self.on_byte = None
-        self.bytes_sent = self.bytes_received = 0
-
-    def start(self):
-        self.dut.rx.value = 1
-        cocotb.start_soon(self._drive())
-        cocotb.start_soon(self._sample())
-
-    def write(self, data: bytes):
-        self._out.extend(data)
-        self._have.set()
-
-    async def _drive(self):
-        clk = self.dut.clk
-        while True:
-            if not self._out:
-                self._have.clear()
-                await self._have.wait()
-            byte = self._out.popleft()
-            await RisingEdge(clk)
-            await ReadWrite()
-            for bit in [0] + [byte >> i & 1 for i in range(8)] + [1]:
-                self.dut.rx.value = bit
-                await ClockCycles(clk, self.div)
-                await ReadWrite()
-            self.bytes_sent += 1
-
-    async def _sample(self):
-        clk, tx, div = self.dut.clk, self.dut.tx, self.div
-        while True:
-            await FallingEdge(tx)
-            await ClockCycles(clk, div // 2)
-            await ReadOnly()
-            if int(tx.value) != 0:
-                raise BridgeProtocolError("glitch on tx: the start bit did not last half a bit")
-            value = 0
-            for i in range(8):
-                await ClockCycles(clk, div)
-                await ReadOnly()
-                value |= int(tx.value) << i
-            await ClockCycles(clk, div)
-            await ReadOnly()
-            if int(tx.value) != 1:
-                raise BridgeProtocolError(f"framing error on tx after byte {value:#04x}")
-            self.bytes_received += 1
-            if self.on_byte:
-                self.on_byte(value)
+    """The board broke the protocol: an unexpected reply."""
 
 
 class BridgeHost:

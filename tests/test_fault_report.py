@@ -7,11 +7,11 @@ the generated Verilog top give the same words in the same cycles."""
 import json
 
 import pytest
-from conftest import run_cocotb, tile_mesh_model, verilog_mesh_model
 
 from hdl.fault import FAULT, FAULT_BITS, FaultInfo
 from hdl.isa import Status
 from hdl.mesh import generate_mesh
+from tb.models import run_cocotb, tile_mesh_model, verilog_mesh_model
 
 
 def _fault_report(model, name, rows, cols, core):

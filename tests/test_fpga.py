@@ -1,36 +1,24 @@
-"""The FPGA core (fpga/core.py: bit-level UART + host bridge + generated PE mesh) on Verilator:
+"""The FPGA core (hdl/board_core.py: bit-level UART + host bridge + generated PE mesh) on Verilator:
 routes, traffic and a program go through the UART only, checked against the golden routing and
 PE mesh models, and a PE error is read back as the row's fault word (tb/cocotb_fpga.py). The
 bitstream build itself is not part of the regression (it takes many minutes); its input checks are
 (tests/test_fpga_unit.py, test_fpga_build_errors)."""
 
-import functools
 import os
 import subprocess
 import sys
 
 import pytest
-from conftest import run_cocotb
 
-from sdk.engines.verilator import Model, waves_requested
+from tb.models import BOARD_DIVISOR, board_model, run_cocotb
 
-ROWS, COLS, DIVISOR = 2, 2, 4  # the fastest UART the core allows: 4 cycles per bit
-
-
-@functools.lru_cache(maxsize=None)
-def fpga_core_model(rows: int, cols: int, profile: str = "small") -> Model:
-    from fpga.core import CORE_MODULE, core_sources
-
-    waves = waves_requested()
-    return Model(f"fpga_core_{rows}x{cols}_{profile}" + ("_waves" if waves else ""),
-                 core_sources(rows, cols, profile, DIVISOR), CORE_MODULE, waves=waves,
-                 hier_blocks=("tessera_tile",))
+ROWS, COLS, DIVISOR = 2, 2, BOARD_DIVISOR
 
 
 @pytest.mark.xdist_group("fpga_core_2x2")
 @pytest.mark.parametrize("case", ["bridge_routing", "bridge_program", "bridge_gemm", "bridge_faults"])
 def test_fpga_core_through_uart(case):
-    run_cocotb(fpga_core_model(ROWS, COLS), "tb.cocotb_fpga", case, profile="small", rows=ROWS, cols=COLS,
+    run_cocotb(board_model(ROWS, COLS), "tb.cocotb_fpga", case, profile="small", rows=ROWS, cols=COLS,
                divisor=DIVISOR, wavelets=60, per_row=8, seed=11)
 
 
@@ -41,7 +29,7 @@ def test_fpga_profile_board_core_through_uart(case):
     colors) behind the UART runs a loaded program as the golden PE mesh model says, and plays a
     GEMM bit-exact against golden/matmul.py. (bridge_routing's traffic patterns need 5 colors
     besides the management one.)"""
-    run_cocotb(fpga_core_model(1, 1, "fpga"), "tb.cocotb_fpga", case, profile="fpga", rows=1, cols=1,
+    run_cocotb(board_model(1, 1, "fpga"), "tb.cocotb_fpga", case, profile="fpga", rows=1, cols=1,
                divisor=DIVISOR, wavelets=60, per_row=8, seed=12)
 
 

@@ -1,30 +1,15 @@
-"""Amaranth-simulator unit tests of the FPGA pieces: the UART (fpga/uart.py) at the bit level and the
-host bridge (fpga/bridge.py) against a Python model of the mesh edge and of the host.
+"""Amaranth-simulator unit tests of the FPGA pieces: the UART (hdl/uart.py) at the bit level and the
+host bridge (hdl/host_bridge.py) against a Python model of the mesh edge and of the host.
 
 Expected values come from the stimulus itself (bytes and wavelets sent must arrive unchanged and in
 order per link, fault words driven on ``row_fault`` must come back in a FAULTS frame) and from the
-frame specification (hdl/bridge_format.py; fpga/protocol.py decodes what the bridge sends)."""
+frame specification (hdl/bridge_format.py; sdk/engines/bridge_protocol.py decodes what the bridge sends)."""
 
 import random
 
 import pytest
 from amaranth import Elaboratable, Module
-from amaranth_sim import simulate as run
 
-from fpga.bridge import RESET_CYCLES, BridgeError, HostBridge, check_bridge_params
-from fpga.protocol import (
-    FAULTS_FRAME,
-    RESET_FRAME,
-    STATUS_FRAME,
-    FrameDecoder,
-    ProtocolError,
-    inject_frames,
-    link_byte,
-    max_wavelets_per_frame,
-    parse_link,
-    wavelet_bytes,
-)
-from fpga.uart import UARTError, UARTRx, UARTTx, divisor_for
 from hdl.bridge_format import (
     FAULT_BYTES,
     PROTOCOL_VERSION,
@@ -36,9 +21,24 @@ from hdl.bridge_format import (
     status_length,
 )
 from hdl.fault import FAULT, FAULT_BITS
+from hdl.host_bridge import RESET_CYCLES, BridgeError, HostBridge, check_bridge_params
 from hdl.isa import ErrorCode
 from hdl.router import RouterError
+from hdl.uart import UARTError, UARTRx, UARTTx, divisor_for
 from hdl.wavelet import WAVELET_BITS, pack_wavelet, unpack_wavelet
+from sdk.engines.bridge_protocol import (
+    FAULTS_FRAME,
+    RESET_FRAME,
+    STATUS_FRAME,
+    FrameDecoder,
+    ProtocolError,
+    inject_frames,
+    link_byte,
+    max_wavelets_per_frame,
+    parse_link,
+    wavelet_bytes,
+)
+from tb.amaranth_sim import simulate as run
 
 DIV = 5  # cycles per UART bit in these tests
 
@@ -542,7 +542,7 @@ def test_pll_settings_within_ecp5_limits():
         pll_params(25e6, 900e6)
 
 
-# ---------------------------------------------------------------- serial host (fpga/host.py)
+# ---------------------------------------------------------------- serial host (sdk/engines/bridge.py, fpga/host.py)
 
 
 class FakePort:
@@ -603,7 +603,7 @@ class FakePort:
 
 
 def test_serial_client_keeps_the_window_and_files_wavelets():
-    from fpga.host import BridgeClient, BridgeTimeout
+    from sdk.engines.bridge import BridgeClient, BridgeTimeout
 
     port = FakePort(rx_depth=40)
     client = BridgeClient(port, timeout=0.2)
@@ -621,7 +621,7 @@ def test_serial_client_keeps_the_window_and_files_wavelets():
 
 
 def test_serial_client_reads_faults():
-    from fpga.host import BridgeClient
+    from sdk.engines.bridge import BridgeClient
 
     port = FakePort()
     client = BridgeClient(port, timeout=0.2)
@@ -684,17 +684,34 @@ class KernelBoard(FakePort):
                         self.out += bytes([self._reply.WAVELET, link_byte(s, i)]) + wavelet_bytes(c, p, x)
 
 
-def _golden_outputs(case):
-    """The result wavelets a correct mesh sends for a case (the inverse of gemm/gemv_decode)."""
+def _golden_bits(case):
+    from golden.matmul import gemm_bits, gemv_bits
+
+    p, x = case.plan, case.inputs
+    if case.kind == "gemm":
+        return gemm_bits(x["a"], x["b"], p.dtype, p.k_pad)
+    return gemv_bits(x["a"], x["x"], [(0, p.k)], [(0, p.k)])
+
+
+def _data_wavelets(case) -> int:
+    feeds = case.kernel.inputs(case.inputs["a"], case.inputs["b"]) if case.kind == "gemm" else \
+        case.kernel.inputs(case.inputs["x"])
+    return sum(len(ws) for _, ws in feeds.values())
+
+
+def _golden_outputs(case, golden=None):
+    """The result wavelets a correct mesh sends for a case (the inverse of the kernels' decode)."""
     import numpy as np
 
     from hdl.wavelet import SwitchCmd
-    from tb.gemm_host import CE, CW, CY
+    from sdk.kernels.gemm import CE, CW
+    from sdk.kernels.gemv import CY
 
     p, out = case.plan, {}
+    golden = _golden_bits(case) if golden is None else golden
     if case.kind == "gemm":
         cp = np.zeros((p.rows * p.mt, p.cols * p.nt), np.uint32)
-        cp[:p.m, :p.n] = case.golden
+        cp[:p.m, :p.n] = golden
         for r in range(p.rows):
             sides = (("e", range(p.cols - 1, p.west_cols - 1, -1), CE), ("w", range(p.west_cols), CW))
             for side, order, color in sides:
@@ -706,7 +723,7 @@ def _golden_outputs(case):
                     out[(side, r)] = ws
     else:
         y = np.zeros(p.rows * p.cols * p.mt, np.uint32)
-        y[:p.m] = case.golden
+        y[:p.m] = golden
         for r in range(p.rows):
             ws = []
             for c in range(p.cols - 1, -1, -1):
@@ -717,14 +734,15 @@ def _golden_outputs(case):
 
 
 def test_serial_gemm_demo_against_a_stand_in_board():
-    from fpga.host import BridgeClient, gemm_demo
-    from tb.gemm_flow import gemm_case, gemv_case
+    from fpga.host import gemm_demo
+    from sdk.engines.bridge import BridgeClient, BridgeEngine
+    from sdk.kernels.cases import gemm_case, gemv_case
 
     rows, cols, (m, k, n), seed = 2, 3, (9, 20, 11), 5
     cases = [gemm_case(rows, cols, m, k, n, "f16", seed=seed), gemv_case(rows, cols, m, k, 0.3, seed=seed)]
-    jobs = [(sum(map(len, c.job["inject"].values())), _golden_outputs(c)) for c in cases]
+    jobs = [(_data_wavelets(c), _golden_outputs(c)) for c in cases]
     port = KernelBoard(rows, cols, jobs)
-    recs = gemm_demo(BridgeClient(port, timeout=0.5), m, k, n, "f16", 0.3, seed)
+    recs = gemm_demo(BridgeEngine(BridgeClient(port, timeout=0.5)), m, k, n, "f16", 0.3, seed)
     assert not port.overflowed, "the client sent more bytes than the receive FIFO holds"
     assert [r["kind"] for r in recs] == ["gemm", "gemv"] and all(r["bit_exact"] for r in recs), recs
     assert port.jobs == [], "the board stand-in did not receive every data wavelet of both jobs"
@@ -733,25 +751,26 @@ def test_serial_gemm_demo_against_a_stand_in_board():
     side = ("w", 0)  # the tile of PE (0, 0): its first value is C[0, 0], not padding
     bad[side][0] = (bad[side][0][0], bad[side][0][1] ^ 1, 0)
     port = KernelBoard(rows, cols, [(jobs[0][0], bad), jobs[1]])
-    recs = gemm_demo(BridgeClient(port, timeout=0.5), m, k, n, "f16", 0.3, seed)
+    recs = gemm_demo(BridgeEngine(BridgeClient(port, timeout=0.5)), m, k, n, "f16", 0.3, seed)
     assert not recs[0]["bit_exact"] and recs[0]["mismatches"] == 1
 
 
 def test_serial_gemm_demo_takes_the_profile_from_the_board():
     """An ``fpga``-profile board (5 colors, as the PE bitstream): the host finds the profile from
     STATUS; naming another profile is refused with the reason."""
-    from fpga.host import BridgeClient, board_profile, gemm_demo
-    from tb.gemm_flow import gemm_case, gemv_case
+    from fpga.host import gemm_demo
+    from sdk.engines.bridge import BridgeClient, BridgeEngine, board_profile
+    from sdk.kernels.cases import gemm_case, gemv_case
 
     rows, cols, (m, k, n), seed = 1, 1, (6, 10, 7), 3
     cases = [gemm_case(rows, cols, m, k, n, "f16", "fpga", seed), gemv_case(rows, cols, m, k, 0.5, "fpga", seed)]
-    jobs = [(sum(map(len, c.job["inject"].values())), _golden_outputs(c)) for c in cases]
+    jobs = [(_data_wavelets(c), _golden_outputs(c)) for c in cases]
     port = KernelBoard(rows, cols, jobs, colors=5)
     client = BridgeClient(port, timeout=0.5)
     assert board_profile(client) == "fpga"
-    recs = gemm_demo(client, m, k, n, "f16", 0.5, seed)
+    recs = gemm_demo(BridgeEngine(client), m, k, n, "f16", 0.5, seed)
     assert all(r["bit_exact"] and r["profile"] == "fpga" for r in recs) and port.jobs == [], recs
     with pytest.raises(ValueError, match="the board's mesh has 5 colors, profile small has 8"):
-        gemm_demo(client, m, k, n, "f16", 0.5, seed, profile="small")
+        BridgeEngine(client, "small")
     with pytest.raises(ValueError, match="no known profile has that many"):
         board_profile(BridgeClient(FakePort(colors=6), timeout=0.5))

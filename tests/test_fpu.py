@@ -7,32 +7,17 @@ exact reference golden/fp_exact.py on a sample and the coverage classes of tb/fp
 
 from __future__ import annotations
 
-import functools
 import os
 
 import pytest
-from conftest import run_cocotb
 
 from golden import fp_exact as fx
-from sdk.engines.verilator import Model, waves_requested
 from tb.cocotb_fpu import LANE_OPS, edge_vectors, random_vectors
 from tb.fp_stimulus import REQUIRED_CLASSES, coverage_classes
+from tb.models import fplane_model, run_cocotb
 
 N_RANDOM = int(os.environ.get("TESSERA_FPU_RANDOM", "100000"))
 SEED = 1
-
-
-@functools.lru_cache(maxsize=None)
-def fplane_model() -> Model:
-    """The lane alone as a Verilator model; built once, then reused (also across xdist workers)."""
-    from amaranth.back import verilog
-
-    from hdl.fpu import FPLane
-
-    waves = waves_requested()
-    text = verilog.convert(FPLane(), name="tessera_fplane")
-    return Model("fplane" + ("_waves" if waves else ""), {"tessera_fplane.v": text}, "tessera_fplane",
-                 waves=waves)
 
 
 @pytest.mark.xdist_group("fplane")

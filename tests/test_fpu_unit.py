@@ -10,9 +10,9 @@ from __future__ import annotations
 import random
 
 import pytest
-from amaranth_sim import simulate
 
 from hdl.fpu import F32_QNAN, FPLane, FpOp
+from tb.amaranth_sim import simulate
 from tb.cocotb_fpu import LANE_OPS, WIDTH, describe, edge_vectors, expected, port_values, random_vectors
 
 LAT = FPLane.LATENCY

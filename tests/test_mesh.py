@@ -7,12 +7,13 @@ import sys
 import time
 
 import pytest
-from conftest import run_cocotb, tile_mesh_model, verilog_mesh_model
 
 from golden.routing import ColorRoute, MeshRoutes, RouteError
 from hdl.mesh import MAX_COLS, MAX_ROWS, MeshShapeError, check_mesh_shape, generate_mesh, mesh_top_verilog
 from hdl.profiles import ProfileError, get_profile
+from sdk.kernels.cases import gemm_case, gemv_case, run_cases
 from sdk.loader import LoadError, MeshLoader
+from tb.models import run_cocotb, tile_mesh_model, verilog_mesh_model
 
 
 @pytest.mark.parametrize("rows,cols,needle", [
@@ -97,8 +98,6 @@ def test_verilog_mesh_top_matches_native_mesh():
     with the same random stalls, checks out against the golden model on both and takes exactly the
     same number of cycles; on a 2 x 2 PE mesh GEMM and sparse-GEMV jobs give the same bits in the
     same cycles."""
-    from tb.gemm_flow import gemm_case, gemv_case, run_cases
-
     native = _routing_report(tile_mesh_model(3, 3, "small", core=False), "native", 3, 3, False)
     verilog = _routing_report(verilog_mesh_model(3, 3, "small", core=False), "verilog", 3, 3, False)
     assert native["deliveries_checked"] > 0
@@ -110,23 +109,23 @@ def test_verilog_mesh_top_matches_native_mesh():
 
     keys = ("name", "cycles", "load_cycles", "bit_exact", "mismatches")
     got = {}
-    for engine, model in (("native", tile_mesh_model(2, 2, "small")), ("verilog", verilog_mesh_model(2, 2, "small"))):
-        got[engine] = [{k: r[k] for k in keys} for r in run_cases(cases(), f"equivalence-{engine}", model=model)]
+    for engine, model in (("native", tile_mesh_model(2, 2, "small")),
+                          ("hierarchical", verilog_mesh_model(2, 2, "small"))):
+        got[engine] = [{k: r[k] for k in keys} for r in run_cases(cases(), engine=engine, model=model,
+                                                                  run_name=f"equivalence-{engine}")]
     assert all(r["bit_exact"] for r in got["native"]), got["native"]
-    assert got["verilog"] == got["native"]
+    assert got["hierarchical"] == got["native"]
 
 
 @pytest.mark.xdist_group("tile_mesh_pe_threads")
 def test_native_mesh_threads_give_the_same_run():
     """A native-mesh model run with 2 threads (row bands evaluated in parallel) plays a GEMM job
     bit for bit and cycle for cycle as the single-threaded one."""
-    from tb.gemm_flow import gemm_case, run_cases
-
     keys = ("cycles", "load_cycles", "bit_exact", "mismatches")
     runs = {}
     for threads in (1, 2):
         model = tile_mesh_model(4, 3, "small", threads=threads)
-        [rec] = run_cases([gemm_case(4, 3, 20, 16, 18, "f16", seed=31)], f"threads-{threads}", model=model)
+        [rec] = run_cases([gemm_case(4, 3, 20, 16, 18, "f16", seed=31)], model=model, run_name=f"threads-{threads}")
         runs[threads] = {k: rec[k] for k in keys}
     assert runs[1]["bit_exact"], runs[1]
     assert runs[2] == runs[1]

@@ -18,8 +18,8 @@ from __future__ import annotations
 import inspect
 import os
 
-from tb.kernels import sparse_gemv_source
 from tb.pe_harness import golden_case, random_program, run_cases
+from tb.programs import sparse_gemv_source
 
 N_RANDOM = int(os.environ.get("TESSERA_PE_RANDOM", "300"))
 

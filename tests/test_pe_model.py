@@ -21,7 +21,7 @@ from golden.pe_model import PEModel
 from golden.routing import ColorRoute, MeshRoutes, Port, mask_of
 from hdl.isa import RESERVED_OPCODES, ErrorCode, Opcode, encode_i, encode_r, pe_params
 from sdk.asm import assemble
-from tb.kernels import sparse_gemv_source
+from tb.programs import sparse_gemv_source
 
 PARAMS = pe_params("small")
 MODEL_KEYS = ("sram_kib", "sram_banks", "simd_f16", "colors", "imem_words", "uthreads")

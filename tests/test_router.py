@@ -1,7 +1,8 @@
 """One router on Verilator (cocotb), checked against the golden routing model, in both profiles."""
 
 import pytest
-from conftest import router_mesh_model, run_cocotb
+
+from tb.models import router_mesh_model, run_cocotb
 
 CASES = [
     "every_input_color_to_every_tx_set",

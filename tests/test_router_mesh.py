@@ -2,7 +2,8 @@
 backpressure, checked against the golden routing model (zero loss, zero duplication, order per flow)."""
 
 import pytest
-from conftest import router_mesh_model, run_cocotb
+
+from tb.models import router_mesh_model, run_cocotb
 
 
 @pytest.mark.xdist_group("router_mesh_4x4")

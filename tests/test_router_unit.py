@@ -1,11 +1,10 @@
 """Quick unit checks of the router in Amaranth's own simulator (no Verilator build needed):
 one-cycle traversal, per-color ready, multicast and the configuration error flag."""
 
-from amaranth_sim import simulate
-
 from hdl.router import Router, RouterError
 from hdl.router_config import cfg_addr, encode_color_route
 from hdl.wavelet import Port, port_set
+from tb.amaranth_sim import simulate
 
 PROFILE = "small"
 

@@ -6,7 +6,7 @@ and an FPGA board (or its simulation) behind the serial bridge.
 
 Interface:
     Engine(rows, cols, profile)
-        .name, .rows, .cols, .profile, .cycle_accurate
+        .name, .rows, .cols, .profile, .cycle_accurate, .memory_zero
         .reset()                                  power-on state: routes empty, PEs stopped
         .load(streams, settle=True) -> cycles | None   management streams {row: [Wavelet]} into the
                                                   west links; returns once every row's echo has
@@ -70,6 +70,9 @@ class Until:
 class Engine(ABC):
     name = "engine"
     cycle_accurate = True
+    #: every PE memory is zero (a new simulation, nothing loaded yet); a board opened over a
+    #: serial port may hold an earlier program's data, so it says False
+    memory_zero = True
 
     def __init__(self, rows: int, cols: int, profile="small"):
         self.rows, self.cols = rows, cols

@@ -25,6 +25,10 @@ Interface:
         .transfers_in / .transfers_out / .cycle / .last_progress
         .injections(), .observed(), .clear(), .start_noise(idle_prob, stall_prob)
     NoProgress          the watchdog saw nothing move for too long while work was pending
+    await load_through_west_edge(h, streams, color, settle=True, log=None, progress_every=0) -> cycles
+                        management streams {row: [Wavelet]} into the west links, until every row's
+                        echo (wavelets of ``color``) has left its east link; with ``settle``, until
+                        nothing moves either; the cycles from the first wavelet to the last echo
 """
 
 from __future__ import annotations
@@ -42,7 +46,9 @@ from hdl.wavelet import WAVELET_BITS, Port, Wavelet, pack_wavelet, unpack_wavele
 # The order links are driven in each cycle (it fixes the order random backpressure is drawn in).
 _GROUP_ORDER = (Port.N, Port.S, Port.W, Port.E)
 
-__all__ = ["EdgeHarness", "LinkDriver", "LinkMonitor", "NoProgress", "value_of"]
+__all__ = ["EdgeHarness", "LinkDriver", "LinkMonitor", "NoProgress", "value_of", "load_through_west_edge"]
+
+IDLE_QUIET = 16  # cycles with nothing moving that make a mesh settled
 
 
 def value_of(handle) -> int:
@@ -291,3 +297,38 @@ class EdgeHarness:
             d.idle_prob = idle_prob
         for m in self.monitors.values():
             m.stall_prob = stall_prob
+
+
+async def load_through_west_edge(h: EdgeHarness, streams: dict, color: int, settle: bool = True, log=None,
+                                 progress_every: int = 0, max_cycles: int = 1_000_000) -> int:
+    """Send every row's management stream into its west link and wait until every row's echo has
+    left its east edge (the management color's reset route passes each wavelet along the whole row,
+    docs/mesh.md), i.e. every tile has seen its last write. With ``log`` and ``progress_every``,
+    report progress every that many cycles (large meshes load for minutes)."""
+    want = {}
+    for r, stream in streams.items():
+        r = int(r)
+        for w in stream:
+            h.drivers[h.link(("W", r))].send(*w)
+        mon = h.monitors[h.link(("E", r))]
+        want[r] = (len(stream), sum(1 for w in mon.received if w.color == color))
+
+    def echoed(r):
+        n, base = want[r]
+        return sum(1 for w in h.monitors[h.link(("E", r))].received if w.color == color) - base >= n
+
+    start = last = h.cycle
+    pending = {r for r, (n, _) in want.items() if n}
+    while pending:
+        await h.step()
+        done = {r for r in pending if echoed(r)}
+        if done:
+            last = h.cycle
+            pending -= done
+        if progress_every and log and (h.cycle - start) % progress_every == 0:
+            log.info("loading: cycle %d, %d of %d rows echoed", h.cycle - start, len(want) - len(pending), len(want))
+        if h.cycle - start > max_cycles:
+            raise NoProgress(f"management streams not echoed after {max_cycles} cycles: rows {sorted(pending)}")
+    if settle:
+        await h.run_until_idle(quiet=IDLE_QUIET)
+    return last - start

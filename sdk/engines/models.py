@@ -23,7 +23,7 @@ from hdl.profiles import get_profile
 from .native_mesh import native_mesh_model
 from .verilator import MESH_ARGS, MESH_VLT, Model
 
-__all__ = ["mesh_model", "ENGINES"]
+__all__ = ["mesh_model", "board_core_model", "ENGINES"]
 
 ENGINES = ("native", "hierarchical", "flat")
 
@@ -44,3 +44,12 @@ def mesh_model(rows: int, cols: int, profile="small", core: bool = True, engine:
         return Model(name, mesh_sources(rows, cols, prof, core), MESH_TOP, waves=waves, threads=threads)
     return Model(name, mesh_sources(rows, cols, prof, core), MESH_TOP, threads=threads,
                  hier_blocks=("tessera_tile",), extra_args=MESH_ARGS, extra_vlt=MESH_VLT)
+
+
+def board_core_model(rows: int, cols: int, profile="small", divisor: int = 4, waves: bool = False) -> Model:
+    from hdl.board_core import CORE_MODULE, core_sources
+
+    prof = get_profile(profile)
+    return Model(f"fpga_core_{rows}x{cols}_{prof.name}" + (f"_d{divisor}" if divisor != 4 else "")
+                 + ("_waves" if waves else ""), core_sources(rows, cols, prof, divisor), CORE_MODULE, waves=waves,
+                 hier_blocks=("tessera_tile",))

@@ -45,10 +45,8 @@ import cocotb
 from hdl.mesh import EdgeLink
 from hdl.profiles import get_profile
 
-from .edge import EdgeHarness, value_of
+from .edge import IDLE_QUIET, EdgeHarness, load_through_west_edge, value_of
 from .verilator import tb_config
-
-IDLE_QUIET = 16  # cycles with nothing moving that make a mesh idle
 
 
 def send_msg(sock, obj):
@@ -93,36 +91,14 @@ class Server:
 
     async def load(self, msg):
         """Every row's management stream into its west link; wait for every row's echo at the east
-        edge (each tile has then seen its last write) and for the mesh to settle."""
-        h, m = self.h, self.prof.mgmt_color
-        want = {}
-        for r, stream in msg["streams"].items():
-            r = int(r)
-            for w in stream:
-                h.drivers[h.link(("W", r))].send(*w)
-            mon = self._mon(("E", r))
-            want[r] = (len(stream), sum(1 for w in mon.received if w.color == m))
-        start = last = h.cycle
-        pending = {r for r, (n, _) in want.items() if n}
-
-        def echoed(r):
-            n, base = want[r]
-            return sum(1 for w in self._mon(("E", r)).received if w.color == m) - base >= n
-
-        while pending:
-            await h.step()
-            done = {r for r in pending if echoed(r)}
-            if done:
-                last = h.cycle
-                pending -= done
-            if h.cycle - start > 1_000_000:
-                raise AssertionError(f"management streams not echoed after 1,000,000 cycles: rows {sorted(pending)}")
-        if msg.get("settle", True):
-            await h.run_until_idle(quiet=IDLE_QUIET)
+        edge (each tile has then seen its last write) and, with settle, for the mesh to settle."""
+        m = self.prof.mgmt_color
+        cycles = await load_through_west_edge(self.h, {int(r): s for r, s in msg["streams"].items()}, m,
+                                              settle=msg.get("settle", True))
         for r in range(self.rows):  # the echo is the loader's, not the program's
             mon = self._mon(("E", r))
             mon.received = [w for w in mon.received if w.color != m]
-        return {"cycles": last - start}
+        return {"cycles": cycles}
 
     async def inject(self, msg):
         drv = self.h.drivers[self.h.link(msg["link"])]

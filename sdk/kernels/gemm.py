@@ -336,11 +336,16 @@ class Gemm:
         return cp[:p.m, :p.n]
 
     def run(self, rt, a_bits, b_bits, progress: int = 0, counters: bool = False):
-        """Load, stream A and B through the edge, run until every tile has left; (C bits, RunResult)."""
+        """Load, stream A and B through the edge, run until every tile has left; (C bits, RunResult).
+        The panels go out panel by panel over all links: an engine that injects one message at a
+        time (the FPGA bridge) then never holds a PE's next panel behind another PE's current one."""
+        p = self.plan
         feeds = self.inputs(a_bits, b_bits)
         rt.load(self.layout())
-        for link, (color, payloads) in feeds.items():
-            rt.send(link, color, payloads)
+        for q in range(p.panels):
+            for link, (color, payloads) in feeds.items():
+                part = len(payloads) // p.panels
+                rt.send(link, color, payloads[q * part:(q + 1) * part])
         res = rt.run(Until.outputs(self.expect()), max_idle=self.max_idle(), progress=progress, counters=counters)
         return self.decode(rt.receive()), res
 

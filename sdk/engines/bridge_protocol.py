@@ -1,4 +1,4 @@
-"""Host side of the bridge protocol (fpga/bridge.py, docs/fpga.md): frame encoding and decoding.
+"""Host side of the bridge protocol (hdl/host_bridge.py, docs/fpga.md): frame encoding and decoding.
 
 Independent of the transport: the cocotb testbench feeds it bytes from a bit-level UART model,
 ``fpga/host.py`` from a serial port. The wire format itself (command and reply bytes, flags,

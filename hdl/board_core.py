@@ -23,10 +23,9 @@ from amaranth import ClockSignal, Instance, Module, ResetSignal, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from hdl.mesh import MESH_TOP, mesh_sources
-from hdl.profiles import get_profile
-
-from .bridge import SIDES, HostBridge
+from .host_bridge import SIDES, HostBridge
+from .mesh import MESH_TOP, mesh_sources
+from .profiles import get_profile
 from .uart import UARTRx, UARTTx
 
 __all__ = ["TesseraFPGACore", "core_sources", "CORE_MODULE"]

@@ -16,7 +16,7 @@ Interface (``amaranth.lib.wiring.Component``):
         tx        Out(1)                     the serial line (idle high)
         busy      Out(1)                     a byte is being shifted out
 
-Both pulses are meant to feed a sticky error flag (fpga/bridge.py): nothing is dropped silently.
+Both pulses are meant to feed a sticky error flag (hdl/host_bridge.py): nothing is dropped silently.
 """
 
 from amaranth import Cat, Module, Signal

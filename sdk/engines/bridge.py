@@ -1,0 +1,347 @@
+"""The FPGA engine: a board's mesh behind the UART host bridge (hdl/host_bridge.py, docs/fpga.md).
+
+``BridgeClient`` speaks the bridge's frame protocol (sdk/engines/bridge_protocol.py) over any byte
+port with ``write(bytes)`` and ``read(n) -> bytes`` (fewer bytes, or none, after its timeout): a
+``serial.Serial`` for a board, the simulated board (``SimulatedBoard``: the board core verilated,
+its UART driven bit by bit), or a test double. It keeps the bytes of frames still awaiting their
+reply within the bridge's receive FIFO (``rx_depth``, from STATUS), matches replies to requests in
+order, and files host-bound wavelets by edge link.
+
+``BridgeEngine`` puts the engine interface (sdk/engines/base.py) on a client, so every SDK host
+program runs on a board unchanged:
+
+    Runtime(layout, engine="fpga:/dev/ttyUSB0")   a board (pyserial; baud=1_000_000 by default)
+    Runtime(layout, engine="fpga-sim")            the board core simulated (hdl/board_core.py)
+
+Wavelets go out in the order the host sends them (the bridge injects one frame at a time, so a
+kernel whose inputs depend on each other sends them in the order the PEs consume them: the GEMM
+sends panel by panel). Cycles are the bridge's clock counter (STATUS), which on a board includes
+the UART transfer time; the fault report is the FAULTS frame.
+
+Interface:
+    BridgeClient(port, timeout=5.0)   .shape (rows, cols, colors)  .rx_depth  .version
+        .inject(side, index, wavelets)  .drain()  .status() -> dict  .reset()  .faults() -> [dict]
+        .wait_wavelets(n)  .wavelets {(side, index): [Wavelet]}  .received  .acks  .errors()
+    board_profile(client, profile=None) -> str      the profile matching the board's STATUS
+    BridgeEngine(client, profile=None)              an Engine; BridgeEngine.open(spec, rows, cols, profile)
+    SimulatedBoard(rows, cols, profile, divisor=4)  a byte port to the simulated board core
+    BridgeTimeout                                   the board did not answer in time
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import tempfile
+import threading
+import time
+from collections import defaultdict, deque
+
+from hdl.fault import FAULT
+from hdl.mesh import EdgeLink
+from hdl.profiles import PROFILES, get_profile
+from hdl.wavelet import Port, Wavelet
+
+from ..records import DeviceError, Fault, MeshStatus, RunResult, SdkError
+from .base import Engine
+from .bridge_protocol import FAULTS_FRAME, RESET_FRAME, STATUS_FRAME, FrameDecoder, flag_names, inject_frames
+
+__all__ = ["BridgeClient", "BridgeTimeout", "board_profile", "BridgeEngine", "SimulatedBoard"]
+
+
+class BridgeTimeout(TimeoutError):
+    """The board did not answer in time."""
+
+
+class BridgeClient:
+    def __init__(self, port, timeout: float = 5.0):
+        self.port, self.timeout = port, timeout
+        self.decoder = FrameDecoder()
+        self.pending = deque()
+        self.in_flight = 0
+        self.rx_depth = 16  # until the first STATUS says more: every frame we send first is tiny
+        self.replies, self.acks = [], []
+        self.wavelets = defaultdict(list)
+        self.received = 0
+        st = self.status()
+        self.rx_depth = st["rx_depth"]
+        self.shape = (st["rows"], st["cols"], st["colors"])
+        self.version = st["version"]
+
+    def _pump(self):
+        """Read what the board sent; BridgeTimeout when nothing comes for ``timeout`` seconds."""
+        deadline = time.monotonic() + self.timeout
+        while True:
+            data = self.port.read(max(1, getattr(self.port, "in_waiting", 0) or 1))
+            if data:
+                break
+            if time.monotonic() > deadline:
+                raise BridgeTimeout(f"no byte from the board for {self.timeout} s "
+                                    f"({len(self.pending)} replies outstanding)")
+        for f in self.decoder.feed(data):
+            if f[0] == "wavelet":
+                self.wavelets[(f[1], f[2])].append(Wavelet(*f[3]))
+                self.received += 1
+                continue
+            if not self.pending:
+                raise ConnectionError(f"unsolicited reply from the board: {f}")
+            n, kind = self.pending.popleft()
+            if f[0] != kind:
+                raise ConnectionError(f"expected a {kind} reply, got {f}")
+            self.in_flight -= n
+            self.replies.append(f)
+            if kind == "ack":
+                self.acks.append(f[1:])
+
+    def send(self, frame: bytes, kind: str):
+        while self.in_flight + len(frame) > self.rx_depth:
+            self._pump()
+        self.in_flight += len(frame)
+        self.pending.append((len(frame), kind))
+        self.port.write(frame)
+
+    def inject(self, side, index, wavelets):
+        for f in inject_frames(side, index, wavelets, self.rx_depth):
+            self.send(f, "ack")
+
+    def drain(self):
+        while self.pending:
+            self._pump()
+
+    def status(self) -> dict:
+        self.send(STATUS_FRAME, "status")
+        self.drain()
+        return self.replies[-1][1]
+
+    def reset(self):
+        self.send(RESET_FRAME, "reset_done")
+        self.drain()
+
+    def faults(self) -> list:
+        """Every row's fault word, decoded: [{"valid", "col", "pe_status.code", ...} per row]
+        (the westernmost faulty tile of each row; docs/mesh.md)."""
+        if self.version < 2:
+            raise ConnectionError(f"the board's bridge speaks protocol version {self.version}; FAULTS needs "
+                                  "version 2 (rebuild the bitstream)")
+        self.send(FAULTS_FRAME, "faults")
+        self.drain()
+        return self.replies[-1][1]
+
+    def wait_wavelets(self, n: int):
+        while self.received < n:
+            self._pump()
+
+    def errors(self) -> list:
+        return [(s, i, flag_names(f)) for s, i, f in self.acks if f]
+
+
+def board_profile(client: BridgeClient, profile: str | None = None) -> str:
+    """The profile of the board's mesh: ``profile`` checked against the colors the board reports
+    (STATUS), or, when None, the one known profile with that many colors. SdkError otherwise."""
+    colors = client.shape[2]
+    if profile is not None:
+        prof = get_profile(profile)
+        if prof.colors != colors:
+            raise SdkError(f"the board's mesh has {colors} colors, profile {prof.name} has {prof.colors}")
+        return prof.name
+    match = [name for name, p in PROFILES.items() if p.colors == colors]
+    if len(match) != 1:
+        raise SdkError(f"the board's mesh has {colors} colors: "
+                       + (f"profiles {', '.join(match)} match; name one with --profile" if match
+                          else "no known profile has that many"))
+    return match[0]
+
+
+def _link(side, index) -> EdgeLink:
+    return EdgeLink(Port.of(side), index)
+
+
+class BridgeEngine(Engine):
+    name = "fpga"
+
+    def __init__(self, client: BridgeClient, profile=None, closer=None):
+        rows, cols, _ = client.shape
+        super().__init__(rows, cols, board_profile(client, None if profile is None else get_profile(profile).name))
+        self.client = client
+        self._taken = {}
+        self._closer = closer
+        self._counted = 0  # host-bound wavelets already accounted for (echoes discarded, outputs taken)
+
+    @classmethod
+    def open(cls, spec: str, rows: int, cols: int, profile, timeout: float | None = None, baud: int = 1_000_000,
+             **sim_options) -> BridgeEngine:
+        """``fpga:<serial port>`` or ``fpga-sim``; the board's mesh must be rows x cols of profile."""
+        if spec == "fpga-sim":
+            port = SimulatedBoard(rows, cols, profile, **sim_options)
+            client = BridgeClient(port, timeout=timeout or 120.0)
+            engine = cls(client, profile, closer=port.close)
+            engine.name = "fpga-sim"
+        else:
+            try:
+                import serial
+            except ImportError:
+                raise SdkError("the fpga engine needs pyserial: run `make fpga` or "
+                               "`.venv/bin/pip install -e '.[fpga]'`") from None
+            port = serial.Serial(spec.split(":", 1)[1], baud, timeout=0.1)
+            engine = cls(BridgeClient(port, timeout=timeout or 5.0), profile, closer=port.close)
+            engine.memory_zero = False  # the board may hold an earlier program's data
+        if (engine.rows, engine.cols) != (rows, cols):
+            engine.close()
+            raise SdkError(f"the board's mesh is {engine.rows}x{engine.cols}, the layout {rows}x{cols}")
+        return engine
+
+    def close(self):
+        if self._closer is not None:
+            self._closer()
+            self._closer = None
+
+    def reset(self):
+        self.client.reset()
+        self.client.wavelets.clear()
+        self._taken.clear()
+
+    def load(self, streams: dict, settle: bool = True):
+        c, m = self.client, self.profile.mgmt_color
+        st0 = c.status()
+        want = sum(1 for ws in c.wavelets.values() for w in ws if w.color == m) + sum(map(len, streams.values()))
+        for r, stream in streams.items():
+            c.inject("w", int(r), stream)
+        c.drain()
+        while sum(1 for ws in c.wavelets.values() for w in ws if w.color == m) < want:
+            c._pump()
+        for key in list(c.wavelets):  # the echo is the loader's, not the program's
+            kept = [w for w in c.wavelets[key][self._taken.get(key, 0):] if w.color != m]
+            c.wavelets[key][self._taken.get(key, 0):] = kept
+        st1 = c.status()
+        return st1["cycles"] - st0["cycles"]
+
+    def inject(self, link, wavelets):
+        e = EdgeLink.of(link)
+        self.client.inject(e.side.letter, e.index, list(wavelets))
+
+    def _got(self, link, color) -> int:
+        key = (link.side.letter, link.index)
+        return sum(1 for w in self.client.wavelets.get(key, [])[self._taken.get(key, 0):] if w.color == color)
+
+    def run(self, until: dict, max_idle: int = 20000, progress: int = 0, counters: bool = False) -> RunResult:
+        if counters:
+            raise SdkError("per-PE counters need the flat Verilator engine")
+        c = self.client
+        t0 = time.monotonic()
+        st0 = c.status()
+        reason = None
+        try:
+            c.drain()
+            if until["kind"] == "outputs":
+                links = {EdgeLink.parse(k): (col, n) for k, (col, n) in until["links"].items()}
+                while any(self._got(lk, col) < n for lk, (col, n) in links.items()):
+                    c._pump()
+                reason = "outputs"
+            elif until["kind"] == "cycles":
+                while c.status()["cycles"] - st0["cycles"] < until["n"]:
+                    pass
+                reason = "cycles"
+            else:
+                seen = -1
+                while True:
+                    st = c.status()
+                    if all(st["row_idle"]) and c.received == seen:
+                        break
+                    seen = c.received
+                reason = "idle"
+        except BridgeTimeout:
+            reason = "stalled"
+        st1 = c.status()
+        if c.errors() or st1["flags"]:
+            raise DeviceError(f"the bridge reported errors: {c.errors()}, flags {flag_names(st1['flags'])}")
+        return RunResult(cycles=st1["cycles"] - st0["cycles"], reason=reason, status=self.status(),
+                         wall_seconds=time.monotonic() - t0)
+
+    def take(self) -> dict:
+        out = {}
+        for (side, index), ws in self.client.wavelets.items():
+            k = self._taken.get((side, index), 0)
+            if len(ws) > k:
+                out[_link(side, index)] = list(ws[k:])
+                self._taken[(side, index)] = len(ws)
+        return out
+
+    def status(self) -> MeshStatus:
+        st = self.client.status()
+        faults = []
+        if any(st["row_err"]) or any(st["row_halted"]):
+            for r, f in enumerate(self.client.faults()):
+                fault = Fault.from_word(r, FAULT.pack(f))
+                if fault is not None:
+                    faults.append(fault)
+        return MeshStatus(st["row_err"], st["row_idle"], st["row_halted"], faults)
+
+
+class SimulatedBoard:
+    """A byte port to the board core (hdl/board_core.py: UART + host bridge + mesh) verilated and
+    simulated with its UART line driven bit by bit (sdk/engines/board_server.py): what a USB serial
+    adapter would see, at ``divisor`` clock cycles per bit. ``read`` waits up to ``timeout``
+    seconds of wall time for the first byte."""
+
+    def __init__(self, rows, cols, profile="small", divisor: int = 4, timeout: float = 0.2, console=False,
+                 run_name="fpga-sim"):
+        from .models import board_core_model
+
+        self.model = board_core_model(rows, cols, profile, divisor)
+        self.timeout = timeout
+        self._rx = bytearray()
+        self._failure = None
+        self.model.build()
+        self._tmp = tempfile.mkdtemp(prefix="tessera-")
+        path = os.path.join(self._tmp, "board.sock")
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        listener.bind(path)
+        listener.listen(1)
+        listener.settimeout(0.5)
+        config = {"socket": path, "divisor": divisor}
+
+        def simulate():
+            try:
+                self.model.run("sdk.engines.board_server", testcase="serve", config=config, run_name=run_name,
+                               console=console)
+            except BaseException as e:
+                self._failure = e
+
+        self._thread = threading.Thread(target=simulate, name="tessera-board-sim", daemon=True)
+        self._thread.start()
+        try:
+            while True:
+                try:
+                    self._sock, _ = listener.accept()
+                    break
+                except TimeoutError:
+                    if not self._thread.is_alive():
+                        raise DeviceError(f"the simulated board ended before it connected: {self._failure}") from None
+        finally:
+            listener.close()
+
+    def write(self, data: bytes):
+        self._sock.sendall(bytes(data))
+
+    def read(self, n: int = 1) -> bytes:
+        if not self._rx:
+            self._sock.settimeout(self.timeout)
+            try:
+                chunk = self._sock.recv(4096)
+            except TimeoutError:
+                chunk = None
+            if chunk == b"":
+                raise DeviceError(f"the simulated board stopped: {self._failure}")
+            if chunk:
+                self._rx += chunk
+        out = bytes(self._rx[:n])
+        del self._rx[:n]
+        return out
+
+    def close(self):
+        try:
+            self._sock.close()
+        finally:
+            self._thread.join(timeout=60)
+            shutil.rmtree(self._tmp, ignore_errors=True)

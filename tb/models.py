@@ -1,0 +1,80 @@
+"""The Verilator models the testbenches run on, each built once per configuration and reused (also
+across pytest-xdist workers: sdk/engines/verilator.py caches builds on disk by content), and the
+one call that runs a cocotb test on one.
+
+With TESSERA_WAVES=1 every model is built with FST tracing (the mesh models flat, so every tile's
+signals are in the waveform) and ``run_cocotb`` prints where the waveform is.
+
+Interface:
+    router_mesh_model(rows, cols, profile)       the router-only fixture (hdl/router_mesh.py)
+    tile_mesh_model(rows, cols, profile, core=True, threads=1)   a generated mesh, native engine
+    verilog_mesh_model(rows, cols, profile, core=True)           the Verilog mesh top (hierarchical)
+    board_model(rows, cols, profile)             the FPGA board core (UART + bridge + mesh), 4 cycles/bit
+    fplane_model()                               one FMAC lane (hdl/fpu.py)
+    pe_model(profile)                            one PE (hdl/pe)
+    run_cocotb(model, module, testcase, **config) -> run folder
+"""
+
+from __future__ import annotations
+
+import functools
+
+from amaranth.back import verilog
+
+from hdl.fpu import FPLane
+from hdl.pe import PE
+from hdl.router_mesh import emit_router_mesh
+from sdk.engines.models import board_core_model, mesh_model
+from sdk.engines.verilator import Model, waves_requested
+
+__all__ = ["router_mesh_model", "tile_mesh_model", "verilog_mesh_model", "board_model", "fplane_model", "pe_model",
+           "run_cocotb", "BOARD_DIVISOR"]
+
+BOARD_DIVISOR = 4  # the fastest UART the board core allows: 4 clock cycles per bit
+
+
+@functools.lru_cache(maxsize=None)
+def router_mesh_model(rows: int, cols: int, profile: str) -> Model:
+    waves = waves_requested()
+    return Model(f"router_mesh_{rows}x{cols}_{profile}" + ("_waves" if waves else ""),
+                 emit_router_mesh(rows, cols, profile), "router_mesh", waves=waves)
+
+
+@functools.lru_cache(maxsize=None)
+def tile_mesh_model(rows: int, cols: int, profile: str, core: bool = True, threads: int = 1) -> Model:
+    """The native-mesh model, or with TESSERA_WAVES=1 the flat Verilog one with FST tracing."""
+    return mesh_model(rows, cols, profile, core, waves=waves_requested(), threads=threads)
+
+
+@functools.lru_cache(maxsize=None)
+def verilog_mesh_model(rows: int, cols: int, profile: str, core: bool = True) -> Model:
+    """The generated Verilog mesh top itself (the tile a Verilator hierarchical block), to check
+    that it behaves exactly as the native-mesh model the other tests use."""
+    return mesh_model(rows, cols, profile, core, engine="hierarchical")
+
+
+@functools.lru_cache(maxsize=None)
+def board_model(rows: int, cols: int, profile: str = "small") -> Model:
+    return board_core_model(rows, cols, profile, BOARD_DIVISOR, waves=waves_requested())
+
+
+@functools.lru_cache(maxsize=None)
+def fplane_model() -> Model:
+    waves = waves_requested()
+    return Model("fplane" + ("_waves" if waves else ""), {"tessera_fplane.v": verilog.convert(FPLane(),
+                 name="tessera_fplane")}, "tessera_fplane", waves=waves)
+
+
+@functools.lru_cache(maxsize=None)
+def pe_model(profile: str = "small") -> Model:
+    return Model(f"pe_{profile}", {"tessera_pe.v": verilog.convert(PE(profile), name="tessera_pe")}, "tessera_pe")
+
+
+def run_cocotb(model: Model, module: str, testcase: str, **config):
+    """Run one cocotb test; with TESSERA_WAVES=1 record an FST and print where it is."""
+    waves = waves_requested()
+    run_dir = model.run(module, testcase=testcase, config=config, waves=waves,
+                        run_name=f"{testcase}-" + "-".join(f"{k}{v}" for k, v in sorted(config.items())))
+    if waves:
+        print(f"\nwaveform: {run_dir / 'dump.fst'}")
+    return run_dir

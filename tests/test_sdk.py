@@ -1,0 +1,254 @@
+"""The SDK without a simulator: layouts, route patterns, checks before anything runs, records, and
+host programs on the golden engine (golden PE-mesh model: the same management streams and edge
+traffic as the hardware engines)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from golden.routing import Port, simulate
+from sdk import (
+    DeviceError,
+    Fault,
+    KernelRecord,
+    Layout,
+    LayoutError,
+    MeshStatus,
+    Region,
+    RunResult,
+    Runtime,
+    SdkError,
+    routes,
+)
+from sdk.collectives import OPS, Collective, snake, standalone
+from sdk.kernels import row_echo
+
+COUNTER = """
+    .task 1, on_x, X
+    .dsr d0, mem.f32, acc, len_acc, 1
+    .text
+on_x:
+    lw    r1, acc(r0)
+    add   r1, r1, r15
+    sw    r1, acc(r0)
+    end
+"""
+
+
+FAULTY = """
+    .task 0, main
+    .start 0
+    .text
+main:
+    li    r1, BAD
+    beq   r1, r0, ok
+    li    r2, 0x7ffc        ; beyond the 8 KiB SRAM
+    sw    r1, 0(r2)
+ok:
+    end
+"""
+
+
+def _row_layout(cols=3):
+    lay = Layout(1, cols)
+    x = lay.color("X")
+    lay.route(x, routes.row_broadcast(from_edge="W"))
+    lay.place(lay.program(COUNTER, symbols={"acc": "u32[2]"}, params={"X": x}), lay.all())
+    return lay, x
+
+
+# ---------------------------------------------------------------- bad input, before anything runs
+
+def test_layout_refuses_bad_regions_programs_colors_and_routes():
+    lay = Layout(2, 3)
+    with pytest.raises(LayoutError, match=r"region at \(1, 2\) of 2x1 PEs is outside the 2x3 mesh"):
+        lay.region(1, 2, rows=2)
+    with pytest.raises(LayoutError, match="must be at least 1"):
+        Layout(0, 3)
+    with pytest.raises(LayoutError, match="color 7 is the management color"):
+        lay.color("M", 7)
+    a = lay.color("A")
+    with pytest.raises(LayoutError, match="color name 'A' is already taken"):
+        lay.color("A")
+    with pytest.raises(LayoutError, match="already taken by 'A'"):
+        lay.color("B", int(a))
+    lay.route(a, routes.row_broadcast(from_edge="W"), lay.row(0))
+    with pytest.raises(LayoutError, match=r"PE \(0, 0\) color 0 \(A\): routed twice, by row_broadcast\(from_edge=W\) "
+                                          r"and by merge\(to_edge=E\)"):
+        lay.route(a, routes.merge(to_edge="E"), lay.row(0))
+    prog = lay.program("end\n")
+    lay.place(prog, lay.region(0, 0, 1, 2))
+    with pytest.raises(LayoutError, match=r"PE \(0, 1\) already runs 'program0'.*one program per PE"):
+        lay.place(lay.program("end\n", name="other"), lay.region(0, 1))
+    with pytest.raises(LayoutError, match="no such symbol"):
+        lay.place(lay.program("end\n", symbols={"x": "f32[4]"}), lay.region(1, 0), values={"y": [0.0]})
+
+
+def test_build_checks_routes_programs_and_symbols():
+    lay = Layout(1, 2)
+    a = lay.color("A")
+    lay.route(a, routes.custom({(0, 0): routes._one([Port.RAMP], [Port.E])}))  # (0, 1) does not accept it
+    with pytest.raises(LayoutError, match=r"PE \(0, 0\) color 0 position 0: port E sends to PE \(0, 1\)"):
+        lay.build()
+    lay = Layout(1, 1)
+    lay.place(lay.program("    addi r1, r0\n", name="typo"), lay.all())
+    with pytest.raises(LayoutError, match="program 'typo': line 1"):
+        lay.build()
+    lay = Layout(1, 1)
+    lay.place(lay.program("end\n", symbols={"big": "f32[4096]"}), lay.all())
+    with pytest.raises(LayoutError, match="does not fit the 8192 bytes of SRAM"):
+        lay.build()
+    lay = Layout(1, 1)
+    lay.place(lay.program(".data 8184\n.word 1\n.text\nend\n", symbols={"x": "u32[2]"}), lay.all())
+    with pytest.raises(LayoutError, match="overlaps symbol 'x'"):
+        lay.build()
+    with pytest.raises(LayoutError, match="is not TYPE\\[COUNT\\]"):
+        Layout(1, 1).program("end\n", symbols={"x": "f32"})
+    with pytest.raises(LayoutError, match="type 'f64'"):
+        Layout(1, 1).program("end\n", symbols={"x": "f64[2]"})
+
+
+def test_runtime_refuses_bad_arrays_symbols_and_links_before_running():
+    lay, x = _row_layout()
+    rt = Runtime(lay, engine="golden")
+    with pytest.raises(SdkError, match="has no symbol 'nope'"):
+        rt.h2d("nope", np.zeros(6, np.uint32))
+    with pytest.raises(SdkError, match=r"5 elements in shape \(5,\); 3 PEs x 2 u32 = 6 expected"):
+        rt.h2d("acc", np.zeros(5, np.uint32))
+    with pytest.raises(SdkError, match="dtype float64; symbol 'acc' holds u32"):
+        rt.h2d("acc", np.zeros(6))
+    with pytest.raises(SdkError, match="a 1x3 mesh has W0..W0"):
+        rt.send("W1", x, [1])
+    with pytest.raises(SdkError, match="not a data color"):
+        rt.send("W0", 7, [1])
+    with pytest.raises(SdkError, match="unknown engine 'gpu'"):
+        Runtime(lay, engine="gpu")
+    with pytest.raises(SdkError, match=r"PE \(0, 0\) runs no program"):
+        Runtime(Layout(1, 1), engine="golden").h2d("acc", np.zeros(2, np.uint32))
+    with pytest.raises(LayoutError, match="outside the 1x3 mesh"):
+        rt.h2d("acc", np.zeros(8, np.uint32), region=Region(0, 0, 2, 2))
+    assert rt.engine.model.rounds == 0, "nothing may have reached the mesh"
+
+
+def test_records_round_trip_through_json():
+    f = Fault((0, 2), "SRAM_RANGE", 3, 12, False, True, ["RX_VIOLATION"], False)
+    assert Fault.from_json(f.to_json()) == f
+    assert str(f) == "PE (0, 2): halted: SRAM_RANGE in task 3 at pc 12; router error RX_VIOLATION"
+    st = MeshStatus([1, 0], [1, 1], [1, 0], [f])
+    r = RunResult(123, "outputs", st, [0.5, 0.25], 1.5)
+    assert RunResult.from_json(r.to_json()) == r and not st.ok
+    k = KernelRecord("g", "gemm", 2, 2, "small", "native", 100, 10, True, figures={"utilization": 0.7})
+    assert KernelRecord.from_json(k.to_json()) == k and k["utilization"] == 0.7 and k.to_dict()["cycles"] == 100
+
+
+# ---------------------------------------------------------------- route patterns
+
+@pytest.mark.parametrize("pattern,region,entry,want", [
+    (routes.row_broadcast(from_edge="W"), (0, 1, 2, 2), ("W", 0), {(0, 1), (0, 2)}),
+    (routes.row_broadcast(from_edge="E"), (1, 0, 1, 3), ("E", 1), {(1, 0), (1, 1), (1, 2)}),
+    (routes.col_broadcast(from_edge="N"), (0, 2, 3, 1), ("N", 2), {(0, 2), (1, 2), (2, 2)}),
+    (routes.broadcast(from_edge="W", row=1), (0, 0, 3, 4), ("W", 1), {(r, c) for r in range(3) for c in range(4)}),
+])
+def test_broadcasts_reach_exactly_the_region(pattern, region, entry, want):
+    lay = Layout(3, 4)
+    c = lay.color("C")
+    lay.route(c, pattern, lay.region(*region))
+    mesh = lay.build().routes
+    link = (entry[0], entry[1])
+    from hdl.mesh import EdgeLink
+    e = EdgeLink.of(link)
+    res = simulate(mesh, {(e.pe(3, 4), e.side): [(int(c), 7, 0)]})
+    got = {pe for (pe, port), ds in res.outputs.items() if port == Port.RAMP and ds}
+    assert got == want and not res.drops and not [k for k in res.outputs if k[1] != Port.RAMP]
+
+
+def test_readout_delivers_blocks_nearest_first():
+    lay = Layout(1, 4)
+    c = lay.color("C")
+    lay.route(c, routes.readout(to_edge="E"), lay.region(0, 1, 1, 2))  # PEs 1, 2; PE 3 forwards
+    mesh = lay.build().routes
+    inj = {((0, col), Port.RAMP): [(int(c), 10 * col, 0), (int(c), 1, 1)] for col in (1, 2)}
+    out = simulate(mesh, inj).outputs[((0, 3), Port.E)]
+    assert [(d.payload, d.ctrl) for d in out] == [(20, 0), (1, 1), (10, 0), (1, 1)]
+
+
+def test_point_to_point_and_chains():
+    lay = Layout(3, 3)
+    c = lay.color("C")
+    lay.route(c, routes.point_to_point((0, 0), (2, 1)))
+    res = simulate(lay.build().routes, {((0, 0), Port.RAMP): [(int(c), 5, 0)]})
+    assert [pe for (pe, port), ds in res.outputs.items() if ds] == [(2, 1)]
+    assert [pe for pe in snake(lay.all())][:4] == [(0, 0), (0, 1), (0, 2), (1, 2)]
+
+
+# ---------------------------------------------------------------- host programs on the golden engine
+
+def test_h2d_send_run_d2h_on_the_golden_engine():
+    lay, x = _row_layout()
+    with Runtime(lay, engine="golden") as rt:
+        rt.h2d("acc", np.arange(6, dtype=np.uint32))
+        rt.send("W0", x, [5, 7])
+        res = rt.run("idle")
+        assert res.cycles is None and res.reason == "idle"
+        got = rt.d2h("acc")
+    assert list(got) == [0 + 12, 1, 2 + 12, 3, 4 + 12, 5]
+
+
+def test_d2h_refuses_programs_that_use_its_resources():
+    lay = Layout(1, 2)
+    lay.place(lay.program(".dsr d15, mem.f32, 0, 1, 1\n.text\nend\n", symbols={"y": "f32[2]"}), lay.all())
+    with Runtime(lay, engine="golden") as rt, pytest.raises(SdkError, match="uses DSR d15"):
+        rt.d2h("y")
+    lay = Layout(1, 1)
+    for name in ("a", "b", "c", "d", "e", "f", "g"):
+        lay.route(lay.color(name), routes.row_broadcast(), lay.all())
+    lay.place(lay.program("end\n", symbols={"y": "f32[2]"}), lay.all())
+    with Runtime(lay, engine="golden") as rt, pytest.raises(SdkError, match="needs one color for its read-out"):
+        rt.d2h("y")
+
+
+def test_row_echo_on_the_golden_engine_matches_its_spec():
+    with Runtime(row_echo.layout(2, 3), engine="golden") as rt:
+        for link, payloads in row_echo.inputs(2, 5).items():
+            rt.send(link, 1, payloads)
+        rt.run("idle")
+        from collections import Counter
+        got = {link: Counter(ws) for link, ws in rt.receive().items()}
+    assert got == row_echo.expected(2, 3, 5)
+
+
+def test_a_halting_pe_is_named_on_the_golden_engine():
+    lay = Layout(2, 2)
+    lay.place(lay.program(FAULTY, name="faulty"), lay.all(), params=lambda pe: {"BAD": int(pe == (1, 0))})
+    with pytest.raises(DeviceError) as e, Runtime(lay, engine="golden") as rt:
+        rt.run("idle")
+    assert [(f.pe, f.code, f.task, f.pc) for f in e.value.faults] == [((1, 0), "SRAM_RANGE", 0, 4)]
+    assert "PE (1, 0): halted: SRAM_RANGE in task 0 at pc 4" in str(e.value)
+
+
+@pytest.mark.parametrize("shape", [(1, 5), (4, 1), (4, 4)])
+def test_collectives_on_the_golden_engine(shape):
+    for op in OPS:
+        lay, coll = standalone(op, *shape, n=6)
+        rng = np.random.default_rng(5)
+        data = {pe: rng.standard_normal(coll.input_size(pe)).astype(np.float32) for pe in coll.input_pes()}
+        with Runtime(lay, engine="golden") as rt:
+            out, _ = coll.run(rt, data)
+        want = coll.golden(data)
+        assert set(out) == set(want)
+        for pe in want:
+            assert np.array_equal(out[pe].view(np.uint32), want[pe].view(np.uint32)), (op, shape, pe)
+
+
+def test_collective_golden_order_is_the_snake():
+    lay, coll = standalone("reduce", 2, 2, n=1)
+    big, tiny = np.float32(2.0 ** 24), np.float32(1.0)
+    data = {(0, 0): [big], (0, 1): [tiny], (1, 1): [tiny], (1, 0): [-big]}
+    # snake (0,0) (0,1) (1,1) (1,0): ((2^24 + 1) + 1) - 2^24 = 2 in exact arithmetic, but each add
+    # rounds to even: 2^24 + 1 -> 2^24, so the documented order gives 0
+    assert coll.golden({pe: np.asarray(v, np.float32) for pe, v in data.items()})[(1, 0)][0] == 0.0
+    with pytest.raises(SdkError, match="only broadcast takes another root"):
+        Collective.build("reduce", Layout(1, 2), None, 4, root=(0, 0))
+    with pytest.raises(SdkError, match="unknown collective"):
+        Collective.build("alltoall", Layout(1, 2), None, 4)
