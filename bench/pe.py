@@ -27,6 +27,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.common import bench_args, run_profiles  # noqa: E402
+from hdl.pe import PE  # noqa: E402
 from hdl.profiles import get_profile  # noqa: E402
 from sdk.engines.verilator import BUILD  # noqa: E402
 from tb.pe_harness import golden_case, run_cases  # noqa: E402
@@ -128,9 +130,6 @@ def measure(profile: str) -> dict:
 
 
 def main(argv=None) -> int:
-    from bench.common import bench_args, run_profiles
-    from hdl.pe import PE
-
     args = bench_args(__doc__.splitlines()[0], BUILD / "bench" / "pe.json").parse_args(argv)
     keys = ("macs_per_cycle", "simd_peak", "utilisation", "task_activation_cycles", "pe_cells")
     per = run_profiles(args, measure, PE, "tessera_pe", "pe_cells", keys, "pe", keep_memories=True)

@@ -42,6 +42,7 @@ from hdl.mesh import MeshShapeError, check_mesh_shape
 from hdl.profiles import ProfileError, get_profile
 
 from .boards import BOARDS, INSTALL_HINT, BoardError, MissingToolError, get_board
+from .top import BoardTop
 
 __all__ = ["build", "build_dir", "synth_stats", "FitError", "TimingError", "BuildError", "DEVICE_CAPACITY", "tool_env",
            "parse_yosys_stats", "parse_utilisation", "check_fit", "main"]
@@ -176,7 +177,6 @@ def build(board: str, rows: int, cols: int, profile: str = "fpga", out: Path | N
     """Build one bitstream; return the summary (also written to summary.json)."""
     b = get_board(board)
     check_mesh_shape(rows, cols)
-    from .top import BoardTop
 
     t_start = time.monotonic()
     # every check that needs no tool comes first: clock, PLL, UART divisor, bridge limits

@@ -1,8 +1,8 @@
 """Route patterns for meshes: the multicast shapes dataflow kernels use, as golden.routing tables.
 
 Each builder adds one color's routes to a MeshRoutes and returns the flows' sources as
-((pe, port), color) pairs. They are plain data, shared by the mesh tests and benchmarks (and, later,
-by the GEMM host flow for its row and column broadcasts).
+((pe, port), color) pairs. They are plain data, shared by the fabric tests, the fabric demo and the
+benchmarks. (Kernels route with sdk/routes.py.)
 
 Interface:
     row_broadcast(mesh, color, eastward=True)   source: the first PE of each row (RAMP); every PE of

@@ -14,6 +14,9 @@ import argparse
 import sys
 from pathlib import Path
 
+from amaranth.back import verilog
+
+from .fpu import FPLane
 from .mesh import MeshShapeError
 from .profiles import PROFILES, ProfileError, get_profile
 from .router_mesh import emit_router, emit_router_mesh
@@ -46,9 +49,6 @@ def main(argv=None) -> int:
             for name, text in emit_router_mesh(rows, cols, prof).items():
                 (md / name).write_text(text)
                 print(f"wrote {md / name}")
-        from amaranth.back import verilog
-
-        from .fpu import FPLane
         args.out.mkdir(parents=True, exist_ok=True)
         (args.out / "tessera_fplane.v").write_text(verilog.convert(FPLane(), name="tessera_fplane"))
         print(f"wrote {args.out / 'tessera_fplane.v'}")

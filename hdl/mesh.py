@@ -41,9 +41,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
+from amaranth.back import verilog
+
 from .fault import FAULT, FAULT_BITS
 from .mgmt import COL_BITS, MGMT_BROADCAST
 from .profiles import PROFILES, ProfileError, get_profile
+from .tile import TILE_MODULE, Tile
 from .wavelet import EDGE_SIDES, WAVELET_BITS, Port
 
 __all__ = ["EdgeLink", "edge_links", "generate_mesh", "mesh_sources", "mesh_top_verilog", "check_mesh_shape",
@@ -254,9 +257,6 @@ def tile_verilog(profile, core: bool = True) -> str:
     prof = get_profile(profile)
     key = (prof.name, core)
     if key not in _tile_cache:
-        from amaranth.back import verilog
-
-        from .tile import TILE_MODULE, Tile
         _tile_cache[key] = verilog.convert(Tile(prof, core=core), name=TILE_MODULE)
     return _tile_cache[key]
 

@@ -33,6 +33,7 @@ from amaranth.lib.wiring import In, Out
 
 from .fault import FaultInfo
 from .mgmt import COL_BITS, MgmtLoader
+from .pe import PE
 from .profiles import get_profile
 from .router import LinkSignature, Router
 from .wavelet import EDGE_SIDES
@@ -85,8 +86,6 @@ class Tile(wiring.Component):
             ]
             self._fault_chain(m, router, mgmt, pe_status=0)
             return m
-
-        from .pe import PE  # imported here so fabric-only tiles do not need the PE's modules
 
         m.submodules.pe = pe = PE(prof)
         m.d.comb += [

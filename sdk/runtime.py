@@ -49,6 +49,9 @@ from hdl.wavelet import Wavelet
 
 from . import readout
 from .engines.base import Engine, Until
+from .engines.bridge import BridgeEngine
+from .engines.golden import GoldenEngine
+from .engines.sim import SimEngine
 from .layout import DTYPES, Layout, LayoutError, to_bytes
 from .loader import MeshLoader, sram_writes
 from .records import DeviceError, RunResult, SdkError
@@ -66,13 +69,10 @@ def make_engine(spec, rows: int, cols: int, profile, **options) -> Engine:
                            f"a {rows}x{cols} {profile.name} one")
         return spec
     if spec == "golden":
-        from .engines.golden import GoldenEngine
         return GoldenEngine(rows, cols, profile)
     if spec in ("native", "hierarchical", "flat"):
-        from .engines.sim import SimEngine
         return SimEngine(rows, cols, profile, kind=spec, **options)
     if isinstance(spec, str) and (spec == "fpga-sim" or spec.startswith("fpga:")):
-        from .engines.bridge import BridgeEngine
         return BridgeEngine.open(spec, rows, cols, profile, **options)
     raise SdkError(f"unknown engine {spec!r}; engines: {', '.join(ENGINE_NAMES)}")
 

@@ -19,14 +19,21 @@ from __future__ import annotations
 import copy
 import json
 import random
+import time
+from collections import Counter
 
 import cocotb
 
-from golden.route_patterns import edge_patterns
+from golden.route_patterns import edge_patterns, edge_to_edge
 from golden.routing import MeshRoutes, Port, simulate
+from hdl.fault import FAULT, FAULT_BITS
+from hdl.mgmt import MGMT_BROADCAST, MgmtTarget, mgmt_header
 from hdl.profiles import get_profile
+from hdl.router import RouterError
+from hdl.wavelet import SwitchCmd
 from sdk.engines.edge import load_through_west_edge
 from sdk.engines.verilator import tb_config
+from sdk.kernels import row_echo
 from sdk.loader import MeshLoader, management_routes
 from tb.fabric import FabricHarness
 from tb.programs import faulty_pe_setup
@@ -87,9 +94,7 @@ async def front_door_routing(dut):
 async def clock_run(dut):
     """Simulation speed: W -> E routes loaded through the management path, then every row streams
     wavelets across the mesh for ``cycles`` cycles. Reports the wall time of that stretch."""
-    import time
 
-    from golden.route_patterns import edge_to_edge
 
     cfg = tb_config()
     prof = get_profile(cfg.get("profile", "small"))
@@ -128,9 +133,7 @@ async def front_door_program(dut):
     """End to end through the edge: routes and one program (broadcast) are loaded through the west
     edge; each input wavelet is row-broadcast to every PE, whose data task sends payload + 1 east
     along the row; the east edge must receive exactly cols copies of x + 1 for every x."""
-    from collections import Counter
 
-    from sdk.kernels import row_echo
 
     cfg = tb_config()
     prof = get_profile(cfg.get("profile", "small"))
@@ -161,7 +164,6 @@ async def front_door_program(dut):
 
 def row_faults(dut, rows) -> list[int]:
     """The mesh top's ``row_fault`` word of every row (hdl/fault.py's FaultInfo, packed)."""
-    from hdl.fault import FAULT_BITS
 
     v = dut.row_fault.value
     v = v.to_unsigned() if hasattr(v, "to_unsigned") else int(v)
@@ -189,10 +191,6 @@ async def fault_report(dut):
     cycles after ``row_err`` rises for a fault in column c (one register per tile), and stays. The
     per-cycle trace of (row_err, row_halted, row_fault) is written to ``report`` so that two
     models can be compared cycle for cycle."""
-    from hdl.fault import FAULT
-    from hdl.mgmt import MGMT_BROADCAST, MgmtTarget, mgmt_header
-    from hdl.router import RouterError
-    from hdl.wavelet import SwitchCmd
 
     cfg = tb_config()
     prof = get_profile(cfg.get("profile", "small"))

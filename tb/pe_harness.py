@@ -20,13 +20,17 @@ random_program(seed, profile) -> (source, inputs)   race-free random program (do
 
 from __future__ import annotations
 
-import functools
 import json
 import random
 from collections import deque
 
+from golden.pe_model import PEModel
+from hdl.isa import pe_params
 from hdl.loadmap import Ctrl, DbgRegion, Region, dbg_addr, load_addr
+from sdk.asm import assemble
+from sdk.engines.verilator import BUILD
 from sdk.loader import load_ops
+from tb.models import pe_model
 
 __all__ = ["golden_case", "PEHarness", "random_program", "compare", "pe_model", "run_cases"]
 
@@ -34,10 +38,6 @@ __all__ = ["golden_case", "PEHarness", "random_program", "compare", "pe_model", 
 def golden_case(name, program, inputs=(), profile="small", sram_window=None, max_cycles=200_000,
                 stall_prob=0.0, idle_prob=0.0, seed=0, source=None) -> dict:
     """Assemble (if text), run the golden model on it and return the case dict."""
-    from golden.pe_model import PEModel
-    from hdl.isa import pe_params
-    from sdk.asm import assemble
-
     if isinstance(program, str):
         source = program
         image = assemble(program, profile=profile).to_dict()
@@ -107,20 +107,8 @@ def compare(case, actual) -> list[str]:
 
 # ---------------------------------------------------------------------------- pytest / bench side
 
-@functools.lru_cache(maxsize=None)
-def pe_model(profile: str = "small"):
-    """The PE of a profile as a Verilator model (sdk/engines/verilator.py builds it once and caches it)."""
-    from amaranth.back import verilog
-
-    from hdl.pe import PE
-    from sdk.engines.verilator import Model
-
-    return Model(f"pe_{profile}", {"tessera_pe.v": verilog.convert(PE(profile), name="tessera_pe")}, "tessera_pe")
-
-
 def run_cases(cases, run_name, profile="small", compare=True) -> list[dict]:
     """Run a batch of cases in one simulator launch (tb/cocotb_pe.py); return the actual results."""
-    from sdk.engines.verilator import BUILD
 
     d = BUILD / "runs" / "pe_cases"
     d.mkdir(parents=True, exist_ok=True)

@@ -19,4 +19,4 @@ CASES = [
                                      for p in ("small", "wse")])
 @pytest.mark.parametrize("case", CASES)
 def test_router(case, profile):
-    run_cocotb(router_mesh_model(1, 1, profile), "tb.cocotb_router", case, profile=profile, seed=7)
+    run_cocotb(router_mesh_model(1, 1, profile), "tb.cocotb_router_mesh", case, profile=profile, seed=7)

@@ -46,6 +46,7 @@ from hdl.wavelet import Port, Wavelet
 from ..records import DeviceError, Fault, MeshStatus, RunResult, SdkError
 from .base import Engine
 from .bridge_protocol import FAULTS_FRAME, RESET_FRAME, STATUS_FRAME, FrameDecoder, flag_names, inject_frames
+from .models import board_core_model
 
 __all__ = ["BridgeClient", "BridgeTimeout", "board_profile", "BridgeEngine", "SimulatedBoard"]
 
@@ -286,8 +287,6 @@ class SimulatedBoard:
 
     def __init__(self, rows, cols, profile="small", divisor: int = 4, timeout: float = 0.2, console=False,
                  run_name="fpga-sim"):
-        from .models import board_core_model
-
         self.model = board_core_model(rows, cols, profile, divisor)
         self.timeout = timeout
         self._rx = bytearray()

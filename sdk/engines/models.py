@@ -17,6 +17,7 @@ Interface:
 
 from __future__ import annotations
 
+from hdl.board_core import CORE_MODULE, core_sources
 from hdl.mesh import MESH_TOP, mesh_sources
 from hdl.profiles import get_profile
 
@@ -47,8 +48,6 @@ def mesh_model(rows: int, cols: int, profile="small", core: bool = True, engine:
 
 
 def board_core_model(rows: int, cols: int, profile="small", divisor: int = 4, waves: bool = False) -> Model:
-    from hdl.board_core import CORE_MODULE, core_sources
-
     prof = get_profile(profile)
     return Model(f"fpga_core_{rows}x{cols}_{prof.name}" + (f"_d{divisor}" if divisor != 4 else "")
                  + ("_waves" if waves else ""), core_sources(rows, cols, prof, divisor), CORE_MODULE, waves=waves,

@@ -10,8 +10,11 @@ its state; it ends with ``close()`` (or when the host process exits: the socket 
 
 Interface:
     SimEngine(rows, cols, profile="small", kind="native", threads=1, waves=False, console=False,
-              run_name=None, model=None, seed=1)
-        an Engine; .model (sdk.engines.verilator.Model), .run_dir, .waves_path (with waves)
+              run_name=None, model=None, seed=1, core=True, noise=None)
+        an Engine; .model (sdk.engines.verilator.Model), .run_dir, .waves_path (with waves).
+        core=False: fabric tiles (router and loader, no PE: for routing studies). noise=(idle,
+        stall): every edge input link idles and every output link withholds each color's ready
+        with these probabilities each cycle (random backpressure, seeded by ``seed``)
 """
 
 from __future__ import annotations
@@ -37,14 +40,15 @@ __all__ = ["SimEngine"]
 
 class SimEngine(Engine):
     def __init__(self, rows, cols, profile="small", kind="native", threads=1, waves=False, console=False,
-                 run_name=None, model=None, seed=1):
+                 run_name=None, model=None, seed=1, core=True, noise=None):
         super().__init__(rows, cols, profile)
         if kind not in ENGINES:
             raise ValueError(f"unknown Verilator engine {kind!r}; one of {', '.join(ENGINES)}")
         self.kind = "flat" if waves else kind
         self.name = self.kind
-        self.model = model or mesh_model(rows, cols, self.profile, engine=self.kind, waves=waves, threads=threads)
-        self.waves, self.console, self.seed = waves, console, seed
+        self.model = model or mesh_model(rows, cols, self.profile, core, engine=self.kind, waves=waves,
+                                         threads=threads)
+        self.waves, self.console, self.seed, self.noise = waves, console, seed, noise
         self.run_name = run_name or "sdk"
         self.run_dir = BUILD / "runs" / f"{self.model.name}-{self.model.key}" / self.run_name
         self.waves_path = self.run_dir / "dump.fst" if waves else None
@@ -63,7 +67,7 @@ class SimEngine(Engine):
         listener.listen(1)
         listener.settimeout(0.5)
         config = {"socket": path, "rows": self.rows, "cols": self.cols, "profile": self.profile.name,
-                  "seed": self.seed}
+                  "seed": self.seed, "noise": self.noise}
 
         def simulate():
             try:

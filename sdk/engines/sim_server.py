@@ -220,6 +220,8 @@ async def serve(dut):
     cfg = tb_config()
     server = Server(dut, cfg["rows"], cfg["cols"], cfg.get("profile", "small"), cfg.get("seed", 1))
     await server.h.reset()
+    if cfg.get("noise"):
+        server.h.start_noise(*cfg["noise"])
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     sock.connect(cfg["socket"])
     try:
