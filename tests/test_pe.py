@@ -4,10 +4,10 @@ One Verilator model per profile (built once, cached by sdk/engines/verilator.py)
 cases in one simulator launch (tb/cocotb_pe.py). Expected values always come from the golden model
 run on the same image and inputs, never from the RTL.
 
-* directed: every program of tests/test_pe_model.py (the golden model's own directed tests,
-  written from docs/isa.md: every instruction, task scheduling, async ops, every error code) is
-  harvested and replayed on the RTL, plus RTL-specific directed cases (back-pressure, SIMD groups,
-  bank/port sharing, async micro-threads).
+* directed: every directed program of tb/pe_directed.py (the ones the golden model's directed
+  tests, tests/test_pe_model.py, check by hand; written from docs/isa.md: every instruction, task
+  scheduling, async ops, every error code) replayed on the RTL, plus RTL-specific directed cases
+  (back-pressure, SIMD groups, bank/port sharing, async micro-threads).
 * random: seeded constrained-random race-free programs (tb/pe_harness.random_program); a failure
   prints the seed and the program.
 * sparse GEMV: nonzero activations as wavelets; bit-exact, cycles proportional to the nonzeros.
@@ -15,9 +15,12 @@ run on the same image and inputs, never from the RTL.
 
 from __future__ import annotations
 
-import inspect
 import os
+import random
 
+from golden import fp
+from hdl.isa import Opcode
+from tb.pe_directed import directed_programs
 from tb.pe_harness import golden_case, random_program, run_cases
 from tb.programs import sparse_gemv_source
 
@@ -26,52 +29,9 @@ N_RANDOM = int(os.environ.get("TESSERA_PE_RANDOM", "300"))
 
 # ---- directed: the golden model's directed programs --------------------------------------------
 
-def harvest_model_programs():
-    """(name, source, deliveries) of every program tests/test_pe_model.py runs with default params."""
-    import tests.test_pe_model as tm
-
-    found = []
-    orig = tm.make
-
-    def recording(src, deliveries=(), run=True, **overrides):
-        if not overrides:
-            found.append((current[0], src, list(deliveries)))
-        return orig(src, deliveries, run, **overrides)
-
-    current = [""]
-    tm.make = recording
-    try:
-        for name, fn in sorted(vars(tm).items()):
-            if not name.startswith("test_") or not callable(fn):
-                continue
-            sig = inspect.signature(fn)
-            if sig.parameters:
-                marks = getattr(fn, "pytestmark", [])
-                params = [mk for mk in marks if mk.name == "parametrize"]
-                if len(params) != 1:
-                    continue
-                argnames, values = params[0].args[0], params[0].args[1]
-                for v in values:
-                    current[0] = f"{name}[{v}]"
-                    args = v if isinstance(v, tuple) and "," in argnames else (v,)
-                    try:
-                        fn(*args)
-                    except Exception:  # noqa: BLE001 - harvest only; the model tests judge the model
-                        pass
-                continue
-            current[0] = name
-            try:
-                fn()
-            except Exception:  # noqa: BLE001
-                pass
-    finally:
-        tm.make = orig
-    return found
-
-
 def test_directed_model_programs():
     cases = []
-    for k, (name, src, deliveries) in enumerate(harvest_model_programs()):
+    for k, (name, src, deliveries) in enumerate(directed_programs()):
         case = golden_case(f"{name}#{k}", src, deliveries, sram_window=(0, 8192), max_cycles=20_000,
                            stall_prob=0.2, idle_prob=0.2, seed=k)
         if case["expect"]["result"] == "limit":
@@ -115,18 +75,12 @@ def gemv_source(seed=5):
     """y += W x, W column-major f16 (docs/isa.md example, sized up): each nonzero x[j] arrives on
     color 3 as (j << 16 | f16 x[j]) and triggers one fmacs of column j; a control wavelet on color 3
     sends y out on color 4."""
-    import random
-
     rng = random.Random(seed)
     w = ", ".join(f"{rng.choice([-1, 1]) * rng.uniform(0.01, 4):.4f}" for _ in range(GEMV_M * GEMV_N))
     return sparse_gemv_source(GEMV_M, f".f16 {w}")
 
 
 def gemv_inputs(density, seed):
-    import random
-
-    from golden import fp
-
     rng = random.Random(seed)
     cols = sorted(rng.sample(range(GEMV_N), round(density * GEMV_N)))
     return [(3, j << 16 | fp.f16_bits(rng.uniform(-2, 2)), 0) for j in cols] + [(3, 0, 1)]
@@ -160,8 +114,6 @@ def rtl_directed_cases():
     """Programs aimed at the RTL's own mechanisms: SIMD groups against bank conflicts and strides,
     the row buffer, micro-thread exhaustion, the vector engine interleaving contexts, the scalar
     core sharing SRAM ports with running async ops, output back-pressure."""
-    import random
-
     rng = random.Random(99)
     cases = []
     # every operand in bank 0 (rows 0, 32, 64, 96 apart): three reads per group, all conflicting
@@ -330,10 +282,8 @@ def test_rtl_directed():
 
 def test_instruction_and_mode_coverage():
     """The programs the RTL is checked on (directed + random) use every opcode and every mode."""
-    from hdl.isa import Opcode
-
     images = [c["image"] for c in rtl_directed_cases() + random_cases(range(1, 101))]
-    images += [golden_case("x", src, d)["image"] for _, src, d in harvest_model_programs()]
+    images += [golden_case("x", src, d)["image"] for _, src, d in directed_programs()]
     seen = {}
     for im in images:
         for w in im["imem"]:
