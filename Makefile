@@ -26,7 +26,7 @@ all: help
 
 help:
 	@echo "make sim      GEMM + sparse GEMV on a PE mesh, bit-exact vs golden (ROWS COLS M K N DTYPE PROFILE DENSITY SEED WAVES=1)"
-	@echo "make sim-fabric  router-mesh traffic demo vs the golden routing model (ROWS COLS PROFILE WAVELETS SEED WAVES=1)"
+	@echo "make sim-fabric  fabric traffic demo vs the golden routing model (ROWS COLS PROFILE WAVELETS SEED WAVES=1)"
 	@echo "make test     full regression (pytest -n $(JOBS))"
 	@echo "make verilog  emit Verilog under build/verilog"
 	@echo "make lint     verilator --lint-only -Wall on the emitted Verilog, and ruff"
@@ -67,7 +67,7 @@ lint: verilog
 	done; \
 	echo "verilator --lint-only -Wall build/verilog/tessera_fplane.v"; \
 	verilator --lint-only -Wall hdl/lint.vlt build/verilog/tessera_fplane.v
-	$(VENV)/bin/ruff check hdl golden tb tests bench
+	$(VENV)/bin/ruff check hdl golden sdk fpga demo tb tests bench
 
 wave: $(STAMP)
 	@test -n "$(TEST)" || { echo "usage: make wave TEST=<pytest node id>, e.g." \

@@ -295,30 +295,26 @@ def sext16(x: int) -> int:
     return x - 0x10000 if x & 0x8000 else x
 
 
-def _check(name, value, bits):
-    if not 0 <= value < 1 << bits:
-        raise ValueError(f"field {name}={value} does not fit {bits} bits")
-    return value
+_INSN_I = Packer(InsnI)
+_INSN_R = Packer(InsnR)
 
 
 def encode_i(op: int, a: int = 0, b: int = 0, m: int = 0, imm: int = 0) -> int:
     """I layout word; ``imm`` may be given signed (-32768..-1) or as a 16-bit pattern."""
     if -0x8000 <= imm < 0:
         imm &= 0xFFFF
-    return (_check("op", op, 6) | _check("a", a, 4) << 6 | _check("b", b, 4) << 10 | _check("m", m, 2) << 14
-            | _check("imm", imm, 16) << 16)
+    return _INSN_I.pack(op=op, a=a, b=b, m=m, imm=imm)
 
 
 def encode_r(op: int, a: int = 0, b: int = 0, m: int = 0, c: int = 0, d: int = 0, x: int = 0, t: int = 0) -> int:
-    return (_check("op", op, 6) | _check("a", a, 4) << 6 | _check("b", b, 4) << 10 | _check("m", m, 2) << 14
-            | _check("c", c, 4) << 16 | _check("d", d, 4) << 20 | _check("x", x, 1) << 24 | _check("t", t, 5) << 25)
+    return _INSN_R.pack(op=op, a=a, b=b, m=m, c=c, d=d, x=x, t=t)
 
 
 def fields(word: int) -> dict:
     """Every field of a word under both layouts (the decoder picks by FORMAT[op])."""
-    return {"op": word & 0x3F, "a": word >> 6 & 0xF, "b": word >> 10 & 0xF, "m": word >> 14 & 3,
-            "imm": word >> 16 & 0xFFFF, "c": word >> 16 & 0xF, "d": word >> 20 & 0xF, "x": word >> 24 & 1,
-            "t": word >> 25 & 0x1F}
+    out = _INSN_I.unpack(word)
+    out.update({k: v for k, v in _INSN_R.unpack(word).items() if k != "rsv"})
+    return out
 
 
 _DSR = Packer(Dsr)

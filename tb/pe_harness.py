@@ -27,6 +27,7 @@ from collections import deque
 from golden.pe_model import PEModel
 from hdl.isa import pe_params
 from hdl.loadmap import Ctrl, DbgRegion, Region, dbg_addr, load_addr
+from hdl.wavelet import pack_wavelet, unpack_wavelet
 from sdk.asm import assemble
 from sdk.engines.verilator import BUILD
 from sdk.loader import load_ops
@@ -168,7 +169,7 @@ class PEHarness:
                 if self.inq[c] and ready >> c & 1:
                     payload, ctrl = self.inq[c].popleft()
                     sent = c
-                    dut.ramp_in__data.value = payload | c << 32 | ctrl << 37
+                    dut.ramp_in__data.value = pack_wavelet(c, payload, ctrl)
                     break
         dut.ramp_in__valid.value = 1 if sent is not None else 0
         if sent is not None:
@@ -193,7 +194,7 @@ class PEHarness:
         await ReadOnly()
         if _u(dut.ramp_out__valid):
             w = _u(dut.ramp_out__data)
-            self.received.append((w >> 32 & 0x1F, w & 0xFFFFFFFF, w >> 37 & 1))
+            self.received.append(tuple(unpack_wavelet(w)))
 
     async def load_image(self, image, sram_bytes):
         await self.step(load=(load_addr(Region.CTRL, 0), int(Ctrl.CLEAR | Ctrl.ZERO)))
