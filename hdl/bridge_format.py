@@ -37,7 +37,7 @@ import enum
 import math
 
 from .fault import FAULT_BITS
-from .wavelet import Port
+from .wavelet import EDGE_SIDES, Port
 
 __all__ = ["PROTOCOL_VERSION", "WAVELET_BYTES", "FAULT_BYTES", "LINK_INDEX_BITS", "MAX_LINKS_PER_SIDE", "Cmd",
            "Reply", "Flag", "STATUS_FIELDS", "status_length", "faults_length", "SIDE_NAMES", "link_byte",
@@ -96,7 +96,7 @@ def faults_length(rows: int) -> int:
     return rows * FAULT_BYTES
 
 
-SIDE_NAMES = {"n": Port.N, "e": Port.E, "s": Port.S, "w": Port.W}
+SIDE_NAMES = {p.letter: p for p in EDGE_SIDES}
 _SIDE_OF = {int(v): k for k, v in SIDE_NAMES.items()}
 
 

@@ -64,7 +64,7 @@ from hdl.bridge_format import (
 )
 from hdl.fault import FAULT_BITS
 from hdl.profiles import get_profile
-from hdl.wavelet import WAVELET_BITS
+from hdl.wavelet import WAVELET_BITS, Port
 
 __all__ = ["HostBridge", "check_bridge_params", "SIDES", "RESET_CYCLES", "BridgeError"]
 
@@ -102,8 +102,8 @@ class HostBridge(wiring.Component):
                        mesh_rst=Out(1), running=Out(1), error=Out(1))
         super().__init__(members)
 
-    def links(self, side: str) -> int:
-        return self.cols if side in ("n", "s") else self.rows
+    def links(self, side) -> int:
+        return self.cols if Port.of(side) in (Port.N, Port.S) else self.rows
 
     def elaborate(self, platform):
         m = Module()

@@ -4,8 +4,8 @@ Role
 ----
 Turns PE assembly (docs/isa.md "Assembly syntax") into an ``Image``: instruction words, SRAM
 contents, the task table, color bindings, initial activations and DSR presets, as plain data the
-golden model (``golden/pe_model.py``) and, later, the RTL loaders consume. Encodings come from
-``hdl/isa.py`` only.
+golden model (``golden/pe_model.py``) and the loaders (sdk/loader.py, the PE testbench) consume.
+Encodings come from ``hdl/isa.py`` only.
 
 Interface
 ---------

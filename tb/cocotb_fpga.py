@@ -48,19 +48,17 @@ from tb.programs import faulty_pe_setup
 from tb.scoreboard import compare_fabric
 from tb.uart_host import BridgeHost
 
-EDGE_PORT = {"n": Port.N, "e": Port.E, "s": Port.S, "w": Port.W}
-
 
 def fabric_link(side, index, rows, cols):
     """The golden model's (pe, port) for a bridge (side, index) edge link."""
-    pe = {"n": (0, index), "s": (rows - 1, index), "w": (index, 0), "e": (index, cols - 1)}[side]
-    return pe, EDGE_PORT[side]
+    link = EdgeLink.of((side, index))
+    return link.pe(rows, cols), link.side
 
 
 def bridge_link(link, rows, cols):
-    (r, c), port = link
-    side = {Port.N: "n", Port.S: "s", Port.W: "w", Port.E: "e"}[Port(port)]
-    return side, (c if side in "ns" else r)
+    """The bridge's (side letter, index) of the golden model's (pe, port) edge link."""
+    e = EdgeLink.at(*link, rows, cols)
+    return e.side.letter, e.index
 
 
 async def start(dut, cfg):

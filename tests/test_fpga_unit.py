@@ -13,6 +13,7 @@ from amaranth import Elaboratable, Module
 from hdl.bridge_format import (
     FAULT_BYTES,
     PROTOCOL_VERSION,
+    SIDE_NAMES,
     STATUS_FIELDS,
     Cmd,
     Flag,
@@ -211,7 +212,7 @@ class EdgeModel:
         self.row_fault = 0  # rows x FAULT_BITS
 
     def links(self):
-        return [(s, i) for s in "nesw" for i in range(self.dut.links(s))]
+        return [(s, i) for s in SIDE_NAMES for i in range(self.dut.links(s))]
 
     async def step(self):
         ctx, d, K, W = self.ctx, self.dut, self.K, WAVELET_BITS
@@ -227,7 +228,7 @@ class EdgeModel:
             ctx.set(d.rx.valid, 0)
         tx_ready = self.rng.random() >= self.tx_stall
         ctx.set(d.tx.ready, tx_ready)
-        for s in "nesw":
+        for s in SIDE_NAMES:
             n = d.links(s)
             ctx.set(getattr(d, f"{s}_in_ready"),
                     sum((self.rng.random() < self.ready_prob) << b for b in range(n * K)))
@@ -246,7 +247,7 @@ class EdgeModel:
                 q.pop(0)
         # sample after all inputs are set (valid depends combinationally on ready)
         transfers = []
-        for s in "nesw":
+        for s in SIDE_NAMES:
             iv = ctx.get(getattr(d, f"{s}_in_valid"))
             idata = ctx.get(getattr(d, f"{s}_in_data"))
             iready = ctx.get(getattr(d, f"{s}_in_ready"))

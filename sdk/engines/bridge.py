@@ -30,11 +30,6 @@ Interface:
 
 from __future__ import annotations
 
-import os
-import shutil
-import socket
-import tempfile
-import threading
 import time
 from collections import defaultdict, deque
 
@@ -47,6 +42,7 @@ from ..records import DeviceError, Fault, MeshStatus, RunResult, SdkError
 from .base import Engine
 from .bridge_protocol import FAULTS_FRAME, RESET_FRAME, STATUS_FRAME, FrameDecoder, flag_names, inject_frames
 from .models import board_core_model
+from .verilator import CocotbFailure, SimulatorSession
 
 __all__ = ["BridgeClient", "BridgeTimeout", "board_profile", "BridgeEngine", "SimulatedBoard"]
 
@@ -290,35 +286,12 @@ class SimulatedBoard:
         self.model = board_core_model(rows, cols, profile, divisor)
         self.timeout = timeout
         self._rx = bytearray()
-        self._failure = None
-        self.model.build()
-        self._tmp = tempfile.mkdtemp(prefix="tessera-")
-        path = os.path.join(self._tmp, "board.sock")
-        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        listener.bind(path)
-        listener.listen(1)
-        listener.settimeout(0.5)
-        config = {"socket": path, "divisor": divisor}
-
-        def simulate():
-            try:
-                self.model.run("sdk.engines.board_server", testcase="serve", config=config, run_name=run_name,
-                               console=console)
-            except BaseException as e:
-                self._failure = e
-
-        self._thread = threading.Thread(target=simulate, name="tessera-board-sim", daemon=True)
-        self._thread.start()
         try:
-            while True:
-                try:
-                    self._sock, _ = listener.accept()
-                    break
-                except TimeoutError:
-                    if not self._thread.is_alive():
-                        raise DeviceError(f"the simulated board ended before it connected: {self._failure}") from None
-        finally:
-            listener.close()
+            self._session = SimulatorSession(self.model, "sdk.engines.board_server", "serve", {"divisor": divisor},
+                                             run_name, console=console)
+        except CocotbFailure as e:
+            raise DeviceError(f"the simulated board did not start: {e}") from None
+        self._sock = self._session.sock
 
     def write(self, data: bytes):
         self._sock.sendall(bytes(data))
@@ -331,7 +304,7 @@ class SimulatedBoard:
             except TimeoutError:
                 chunk = None
             if chunk == b"":
-                raise DeviceError(f"the simulated board stopped: {self._failure}")
+                raise DeviceError(f"the simulated board stopped: {self._session.failure}")
             if chunk:
                 self._rx += chunk
         out = bytes(self._rx[:n])
@@ -339,8 +312,4 @@ class SimulatedBoard:
         return out
 
     def close(self):
-        try:
-            self._sock.close()
-        finally:
-            self._thread.join(timeout=60)
-            shutil.rmtree(self._tmp, ignore_errors=True)
+        self._session.close()

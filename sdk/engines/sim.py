@@ -19,11 +19,6 @@ Interface:
 
 from __future__ import annotations
 
-import os
-import shutil
-import socket
-import tempfile
-import threading
 import time
 
 from hdl.mesh import EdgeLink
@@ -33,7 +28,7 @@ from ..records import DeviceError, Fault, MeshStatus, RunResult
 from .base import Engine
 from .models import ENGINES, mesh_model
 from .sim_server import recv_msg, send_msg
-from .verilator import BUILD, CocotbFailure
+from .verilator import BUILD, CocotbFailure, SimulatorSession
 
 __all__ = ["SimEngine"]
 
@@ -53,43 +48,18 @@ class SimEngine(Engine):
         self.run_dir = BUILD / "runs" / f"{self.model.name}-{self.model.key}" / self.run_name
         self.waves_path = self.run_dir / "dump.fst" if waves else None
         self._sock = None
-        self._thread = None
-        self._failure = None
-        self._tmp = None
+        self._session = None
 
     # ---- the simulator process ---------------------------------------------------------------
     def _start(self):
-        self.model.build()
-        self._tmp = tempfile.mkdtemp(prefix="tessera-")  # a short path: Unix socket names are limited
-        path = os.path.join(self._tmp, "engine.sock")
-        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        listener.bind(path)
-        listener.listen(1)
-        listener.settimeout(0.5)
-        config = {"socket": path, "rows": self.rows, "cols": self.cols, "profile": self.profile.name,
-                  "seed": self.seed, "noise": self.noise}
-
-        def simulate():
-            try:
-                self.model.run("sdk.engines.sim_server", testcase="serve", config=config, waves=self.waves,
-                               run_name=self.run_name, console=self.console)
-            except BaseException as e:  # reported on the host side
-                self._failure = e
-
-        self._thread = threading.Thread(target=simulate, name=f"tessera-{self.kind}-sim", daemon=True)
-        self._thread.start()
+        config = {"rows": self.rows, "cols": self.cols, "profile": self.profile.name, "seed": self.seed,
+                  "noise": self.noise}
         try:
-            while True:
-                try:
-                    self._sock, _ = listener.accept()
-                    break
-                except TimeoutError:
-                    if not self._thread.is_alive():
-                        raise DeviceError(f"the {self.kind} simulator ended before it connected: "
-                                          f"{self._failure}") from None
-        finally:
-            listener.close()
-        self._sock.settimeout(None)
+            self._session = SimulatorSession(self.model, "sdk.engines.sim_server", "serve", config, self.run_name,
+                                             waves=self.waves, console=self.console)
+        except CocotbFailure as e:
+            raise DeviceError(f"the {self.kind} engine did not start: {e}") from None
+        self._sock = self._session.sock
 
     def _call(self, cmd: str, **args) -> dict:
         if self._sock is None:
@@ -102,8 +72,8 @@ class SimEngine(Engine):
         else:
             err = None
         if reply is None:
-            self._thread.join(timeout=30)
-            raise DeviceError(f"the {self.kind} simulator stopped during {cmd!r}: {self._failure or err}; "
+            self._session.wait(timeout=30)
+            raise DeviceError(f"the {self.kind} simulator stopped during {cmd!r}: {self._session.failure or err}; "
                               f"log: {self.run_dir / 'sim.log'}")
         if "error" in reply:
             raise DeviceError(f"{self.kind} engine, {cmd}: {reply['error']}")
@@ -115,13 +85,10 @@ class SimEngine(Engine):
                 send_msg(self._sock, {"cmd": "close"})
             except OSError:
                 pass
-            self._sock.close()
             self._sock = None
-            self._thread.join()
-            if self._tmp:
-                shutil.rmtree(self._tmp, ignore_errors=True)
-            if self._failure is not None and not isinstance(self._failure, CocotbFailure):
-                raise DeviceError(f"the {self.kind} simulator failed: {self._failure}")
+            self._session.close()
+            if self._session.failure is not None:
+                raise DeviceError(f"the {self.kind} simulator failed: {self._session.failure}")
 
     # ---- engine operations -------------------------------------------------------------------
     def reset(self):

