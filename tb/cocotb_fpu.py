@@ -62,10 +62,6 @@ class LaneOp:
         return self.op.name
 
     @property
-    def arity(self) -> int:
-        return len(self.args)
-
-    @property
     def golden_name(self) -> str:
         """The golden/fp.py (and golden/fp_exact.py) name of the op, as tb/fp_stimulus.py keys ops."""
         return self.golden.__name__
@@ -171,12 +167,6 @@ def port_values(lop: LaneOp, vec: tuple, rng: random.Random) -> dict[str, int]:
 
 
 # --- cocotb test ------------------------------------------------------------------------------
-
-
-def _u(handle) -> int:
-    """A handle's value as an unsigned int (1-bit handles give a Logic, wider ones a LogicArray)."""
-    v = handle.value
-    return v.to_unsigned() if hasattr(v, "to_unsigned") else int(v)
 
 
 @cocotb.test()

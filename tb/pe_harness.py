@@ -29,6 +29,7 @@ from hdl.isa import pe_params
 from hdl.loadmap import Ctrl, DbgRegion, Region, dbg_addr, load_addr
 from hdl.wavelet import pack_wavelet, unpack_wavelet
 from sdk.asm import assemble
+from sdk.engines.edge import value_of
 from sdk.engines.verilator import BUILD
 from sdk.loader import load_ops
 from tb.models import pe_model
@@ -122,11 +123,6 @@ def run_cases(cases, run_name, profile="small", compare=True) -> list[dict]:
 
 # ---------------------------------------------------------------------------- cocotb side
 
-def _u(handle) -> int:
-    v = handle.value
-    return v.to_unsigned() if hasattr(v, "to_unsigned") else int(v)
-
-
 class PEHarness:
     def __init__(self, dut, colors, rng=None):
         self.dut = dut
@@ -162,7 +158,7 @@ class PEHarness:
         await ReadWrite()
         self.cycle += 1
         # RAMP input: one wavelet per cycle among colors whose ready bit is set
-        ready = _u(dut.ramp_in__ready)
+        ready = value_of(dut.ramp_in__ready)
         sent = None
         if not (self.idle_prob and self.rng.random() < self.idle_prob):
             for c in range(self.colors):
@@ -192,14 +188,14 @@ class PEHarness:
         else:
             dut.dbg__req.value = 0
         await ReadOnly()
-        if _u(dut.ramp_out__valid):
-            w = _u(dut.ramp_out__data)
+        if value_of(dut.ramp_out__valid):
+            w = value_of(dut.ramp_out__data)
             self.received.append(tuple(unpack_wavelet(w)))
 
     async def load_image(self, image, sram_bytes):
         await self.step(load=(load_addr(Region.CTRL, 0), int(Ctrl.CLEAR | Ctrl.ZERO)))
         await self.step()
-        while _u(self.dut.status__clearing):
+        while value_of(self.dut.status__clearing):
             await self.step()
         for op in load_ops(image, sram_bytes):
             await self.step(load=op)
@@ -226,13 +222,13 @@ class PEHarness:
                 for color, payload, ctrl in case["inputs"]:
                     self.inq[color].append((payload, ctrl))
             await self.step()
-            if first_exec is None and _u(dut.status__running):
+            if first_exec is None and value_of(dut.status__running):
                 first_exec = self.cycle + 1  # FETCH this cycle, the first instruction executes next
-            idle = _u(dut.status__idle) and self.cycle - t0 > delay
+            idle = value_of(dut.status__idle) and self.cycle - t0 > delay
             quiet = quiet + 1 if idle else 0
-            if quiet >= 6 or _u(dut.status__halted) and quiet >= 1:
+            if quiet >= 6 or value_of(dut.status__halted) and quiet >= 1:
                 break
-            if _u(dut.status__halted):
+            if value_of(dut.status__halted):
                 quiet += 1
             if self.cycle - t0 > case["max_cycles"]:
                 timeout = True
@@ -240,9 +236,9 @@ class PEHarness:
         self.stall_prob = 0.0
         self.idle_prob = 0.0
         actual = {
-            "timeout": timeout, "status": _u(dut.status__word), "retired": _u(dut.status__retired),
-            "cycles": _u(dut.status__cycles), "busy_cycles": _u(dut.status__busy_cycles),
-            "vec_elems": _u(dut.status__vec_elems), "starts": _u(dut.status__task_starts),
+            "timeout": timeout, "status": value_of(dut.status__word), "retired": value_of(dut.status__retired),
+            "cycles": value_of(dut.status__cycles), "busy_cycles": value_of(dut.status__busy_cycles),
+            "vec_elems": value_of(dut.status__vec_elems), "starts": value_of(dut.status__task_starts),
             "arrivals": list(self.arrivals), "first_exec": first_exec, "t_run": t0,
         }
         # stop the scheduler before reading back (the debug port shares rd1 with the core)
@@ -250,17 +246,17 @@ class PEHarness:
         regs, dsrs = [], []
         for i in range(16):
             await self.step(dbg=dbg_addr(DbgRegion.GPR, i))
-            regs.append(_u(dut.dbg__rdata) & 0xFFFFFFFF)
+            regs.append(value_of(dut.dbg__rdata) & 0xFFFFFFFF)
         for i in range(16):
             await self.step(dbg=dbg_addr(DbgRegion.DSR, i))
-            dsrs.append(_u(dut.dbg__rdata))
+            dsrs.append(value_of(dut.dbg__rdata))
         lo, hi = case["window"]
         rows = list(range(lo // 8, (hi + 7) // 8))
         data = bytearray()
         for k, row in enumerate(rows + [None]):
             await self.step(dbg=dbg_addr(DbgRegion.SRAM, row if row is not None else 0))
             if k > 0:
-                data += _u(dut.dbg__rdata).to_bytes(8, "little")
+                data += value_of(dut.dbg__rdata).to_bytes(8, "little")
         base = rows[0] * 8 if rows else lo
         actual["regs"], actual["dsrs"] = regs, dsrs
         actual["sram"] = bytes(data[lo - base:hi - base]).hex()
