@@ -117,20 +117,21 @@ def _line_broadcast(rows, cols, region, axis, from_edge=None, root=None):
     return out
 
 
-def row_broadcast(from_edge="W", root: int | None = None) -> RoutePattern:
+def _axis_broadcast(axis, from_edge, root) -> RoutePattern:
     side = None if root is not None else _side(from_edge)
-    if side is not None and _AXIS[side] != "row":
-        raise SdkError(f"row_broadcast enters from the W or E edge, not {side.name}")
-    name = f"row_broadcast(root={root})" if root is not None else f"row_broadcast(from_edge={side.name})"
-    return RoutePattern(name, lambda rows, cols, reg: _line_broadcast(rows, cols, reg, "row", side, root))
+    if side is not None and _AXIS[side] != axis:
+        ends = "W or E" if axis == "row" else "N or S"
+        raise SdkError(f"{axis}_broadcast enters from the {ends} edge, not {side.name}")
+    name = f"{axis}_broadcast(" + (f"root={root})" if root is not None else f"from_edge={side.name})")
+    return RoutePattern(name, lambda rows, cols, reg: _line_broadcast(rows, cols, reg, axis, side, root))
+
+
+def row_broadcast(from_edge="W", root: int | None = None) -> RoutePattern:
+    return _axis_broadcast("row", from_edge, root)
 
 
 def col_broadcast(from_edge="N", root: int | None = None) -> RoutePattern:
-    side = None if root is not None else _side(from_edge)
-    if side is not None and _AXIS[side] != "col":
-        raise SdkError(f"col_broadcast enters from the N or S edge, not {side.name}")
-    name = f"col_broadcast(root={root})" if root is not None else f"col_broadcast(from_edge={side.name})"
-    return RoutePattern(name, lambda rows, cols, reg: _line_broadcast(rows, cols, reg, "col", side, root))
+    return _axis_broadcast("col", from_edge, root)
 
 
 def broadcast(from_edge="W", row: int | None = None, root: tuple | None = None) -> RoutePattern:

@@ -26,8 +26,7 @@ from collections import Counter
 
 import cocotb
 import numpy as np
-from cocotb.clock import Clock
-from cocotb.triggers import ClockCycles, ReadWrite, RisingEdge
+from cocotb.triggers import RisingEdge
 
 from golden.matmul import gemm_bits
 from golden.route_patterns import edge_patterns
@@ -37,7 +36,7 @@ from hdl.mesh import EdgeLink
 from hdl.profiles import get_profile
 from hdl.wavelet import Wavelet
 from sdk.engines.base import Until
-from sdk.engines.board_server import UartLink
+from sdk.engines.board_server import start_core
 from sdk.engines.golden import GoldenEngine
 from sdk.engines.verilator import tb_config
 from sdk.kernels import row_echo
@@ -62,15 +61,7 @@ def bridge_link(link, rows, cols):
 
 
 async def start(dut, cfg):
-    cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
-    dut.rx.value = 1
-    dut.rst.value = 1
-    await ClockCycles(dut.clk, 4)
-    await ReadWrite()
-    dut.rst.value = 0
-    uart = UartLink(dut, cfg["divisor"])
-    uart.start()
-    host = BridgeHost(uart, cfg.get("rx_depth", 512))
+    host = BridgeHost(await start_core(dut, cfg["divisor"]), cfg.get("rx_depth", 512))
     await RisingEdge(dut.clk)
     return host
 

@@ -6,6 +6,9 @@ Interface:
         each nonzero x[j] arrives on color 3 as (j << 16 | f16 x[j]) and triggers one fmacs of
         column j; a control wavelet on color 3 sends y out on color 4 (docs/isa.md example).
         ``weights`` is the data directive holding W, e.g. ".f16 1, 2, 3" or ".half 0x3c00, ...".
+    HALT_WHERE_BAD                 task 0 (started) stores beyond the SRAM when the parameter BAD is
+                                   nonzero: place it with params=lambda pe: {"BAD": ...} to make
+                                   chosen PEs halt with SRAM_RANGE at pc 4
     FAULTY_PROGRAM, faulty_pe_setup(rows, cols, profile, pe) -> (streams, fault fields)
         management streams that start every PE of a mesh and give one PE a program that halts on
         an out-of-range store, and the fault word its row must then report (hdl/fault.py)
@@ -20,7 +23,20 @@ from hdl.profiles import get_profile
 from sdk.asm import assemble
 from sdk.loader import MeshLoader, ctrl_write, load_ops
 
-__all__ = ["sparse_gemv_source", "FAULTY_PROGRAM", "faulty_pe_setup"]
+__all__ = ["sparse_gemv_source", "HALT_WHERE_BAD", "FAULTY_PROGRAM", "faulty_pe_setup"]
+
+HALT_WHERE_BAD = """
+    .task 0, main
+    .start 0
+    .text
+main:
+    li    r1, BAD
+    beq   r1, r0, ok
+    li    r2, 0x7ffc        ; beyond the 8 KiB SRAM
+    sw    r1, 0(r2)
+ok:
+    end
+"""
 
 _SPARSE_GEMV = """
     .equ M, {m}

@@ -15,48 +15,24 @@ Interface:
         await .wait_wavelets(n, max_cycles)       until n wavelets arrived in total
 """
 
-from collections import defaultdict, deque
 
 from cocotb.triggers import ClockCycles, Event
 
 from sdk.engines.board_server import UartLink
-from sdk.engines.bridge_protocol import FAULTS_FRAME, RESET_FRAME, STATUS_FRAME, FrameDecoder, flag_names, inject_frames
+from sdk.engines.bridge_protocol import FAULTS_FRAME, RESET_FRAME, STATUS_FRAME, FrameLedger, inject_frames
 
-__all__ = ["UartLink", "BridgeHost", "BridgeProtocolError"]
-
-
-class BridgeProtocolError(AssertionError):
-    """The board broke the protocol: an unexpected reply."""
+__all__ = ["BridgeHost"]
 
 
-class BridgeHost:
+class BridgeHost(FrameLedger):
     def __init__(self, uart: UartLink, rx_depth: int = 512):
-        self.uart, self.rx_depth = uart, rx_depth
-        self.decoder = FrameDecoder()
-        self.pending = deque()  # (bytes, expected reply kind) in send order
-        self.in_flight = 0
-        self.replies = []
-        self.acks = []
-        self.wavelets = defaultdict(list)
-        self.received = 0
+        super().__init__(rx_depth)
+        self.uart = uart
         self._event = Event()
         uart.on_byte = self._byte
 
     def _byte(self, b):
-        for f in self.decoder.feed([b]):
-            if f[0] == "wavelet":
-                self.wavelets[(f[1], f[2])].append(f[3])
-                self.received += 1
-            else:
-                if not self.pending:
-                    raise BridgeProtocolError(f"unsolicited reply {f}")
-                n, kind = self.pending.popleft()
-                if f[0] != kind:
-                    raise BridgeProtocolError(f"expected a {kind} reply, got {f}")
-                self.in_flight -= n
-                self.replies.append(f)
-                if kind == "ack":
-                    self.acks.append(f[1:])
+        if self.feed([b]):
             self._event.set()
 
     async def _wait_event(self):
@@ -64,12 +40,9 @@ class BridgeHost:
         await self._event.wait()
 
     async def send(self, frame: bytes, kind: str):
-        if len(frame) > self.rx_depth:
-            raise ValueError(f"a {len(frame)}-byte frame can never fit the {self.rx_depth}-byte window")
-        while self.in_flight + len(frame) > self.rx_depth:
+        while not self.fits(frame):
             await self._wait_event()
-        self.in_flight += len(frame)
-        self.pending.append((len(frame), kind))
+        self.sent(frame, kind)
         self.uart.write(frame)
 
     async def inject(self, side, index, wavelets):
@@ -104,5 +77,4 @@ class BridgeHost:
                 raise AssertionError(f"no progress: {self.received} of {n} wavelets after {quiet_cycles} quiet cycles")
 
     def check_acks(self):
-        bad = [(s, i, flag_names(f)) for s, i, f in self.acks if f]
-        assert not bad, f"ACKs reported bridge errors: {bad}"
+        assert not self.errors(), f"ACKs reported bridge errors: {self.errors()}"

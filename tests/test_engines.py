@@ -16,20 +16,9 @@ from golden import fp
 from sdk import DeviceError, Layout, Runtime
 from sdk.collectives import OPS, standalone
 from sdk.kernels import row_echo
+from tb.programs import HALT_WHERE_BAD
 
 REPO = Path(__file__).resolve().parent.parent
-FAULTY = """
-    .task 0, main
-    .start 0
-    .text
-main:
-    li    r1, BAD
-    beq   r1, r0, ok
-    li    r2, 0x7ffc        ; beyond the 8 KiB SRAM
-    sw    r1, 0(r2)
-ok:
-    end
-"""
 
 
 def _axpy_data():
@@ -66,7 +55,7 @@ def test_programming_guide_shows_the_demo_code():
 
 def _faulty_layout():
     lay = Layout(1, 3)
-    lay.place(lay.program(FAULTY, name="faulty"), lay.all(), params=lambda pe: {"BAD": int(pe == (0, 2))})
+    lay.place(lay.program(HALT_WHERE_BAD, name="faulty"), lay.all(), params=lambda pe: {"BAD": int(pe == (0, 2))})
     return lay
 
 

@@ -23,6 +23,7 @@ from sdk import (
 )
 from sdk.collectives import OPS, Collective, snake, standalone
 from sdk.kernels import row_echo
+from tb.programs import HALT_WHERE_BAD
 
 COUNTER = """
     .task 1, on_x, X
@@ -36,18 +37,6 @@ on_x:
 """
 
 
-FAULTY = """
-    .task 0, main
-    .start 0
-    .text
-main:
-    li    r1, BAD
-    beq   r1, r0, ok
-    li    r2, 0x7ffc        ; beyond the 8 KiB SRAM
-    sw    r1, 0(r2)
-ok:
-    end
-"""
 
 
 def _row_layout(cols=3):
@@ -220,7 +209,7 @@ def test_row_echo_on_the_golden_engine_matches_its_spec():
 
 def test_a_halting_pe_is_named_on_the_golden_engine():
     lay = Layout(2, 2)
-    lay.place(lay.program(FAULTY, name="faulty"), lay.all(), params=lambda pe: {"BAD": int(pe == (1, 0))})
+    lay.place(lay.program(HALT_WHERE_BAD, name="faulty"), lay.all(), params=lambda pe: {"BAD": int(pe == (1, 0))})
     with pytest.raises(DeviceError) as e, Runtime(lay, engine="golden") as rt:
         rt.run("idle")
     assert [(f.pe, f.code, f.task, f.pc) for f in e.value.faults] == [((1, 0), "SRAM_RANGE", 0, 4)]

@@ -12,6 +12,7 @@ Interface:
     UartLink(dut, divisor).start()   .write(bytes)   .on_byte = callback(int)
                                      .bytes_sent / .bytes_received       (also used by tb/)
     UartError                        a glitch or framing error on tx
+    await start_core(dut, divisor) -> UartLink   clock and reset the core, start its UART link
     serve(dut)                       the cocotb test (config: socket, divisor)
 """
 
@@ -26,7 +27,7 @@ from cocotb.triggers import ClockCycles, Event, FallingEdge, ReadOnly, ReadWrite
 
 from .verilator import tb_config
 
-__all__ = ["UartLink", "UartError", "serve"]
+__all__ = ["UartLink", "UartError", "start_core", "serve"]
 
 
 class UartError(AssertionError):
@@ -87,20 +88,26 @@ class UartLink:
                 self.on_byte(value)
 
 
-@cocotb.test()
-async def serve(dut):
-    cfg = tb_config()
-    div = cfg["divisor"]
+async def start_core(dut, divisor: int) -> UartLink:
+    """Clock the board core, reset it, and start a UartLink on its rx/tx lines."""
     cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
     dut.rx.value = 1
     dut.rst.value = 1
     await ClockCycles(dut.clk, 4)
     await ReadWrite()
     dut.rst.value = 0
-    uart = UartLink(dut, div)
+    uart = UartLink(dut, divisor)
+    uart.start()
+    return uart
+
+
+@cocotb.test()
+async def serve(dut):
+    cfg = tb_config()
+    div = cfg["divisor"]
+    uart = await start_core(dut, div)
     to_host = bytearray()
     uart.on_byte = to_host.append
-    uart.start()
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     sock.connect(cfg["socket"])
     sock.setblocking(False)

@@ -31,16 +31,15 @@ Interface:
 from __future__ import annotations
 
 import time
-from collections import defaultdict, deque
 
 from hdl.fault import FAULT
 from hdl.mesh import EdgeLink
 from hdl.profiles import PROFILES, get_profile
-from hdl.wavelet import Port, Wavelet
+from hdl.wavelet import Port
 
 from ..records import DeviceError, Fault, MeshStatus, RunResult, SdkError
 from .base import Engine
-from .bridge_protocol import FAULTS_FRAME, RESET_FRAME, STATUS_FRAME, FrameDecoder, flag_names, inject_frames
+from .bridge_protocol import FAULTS_FRAME, RESET_FRAME, STATUS_FRAME, FrameLedger, flag_names, inject_frames
 from .models import board_core_model
 from .verilator import CocotbFailure, SimulatorSession
 
@@ -51,16 +50,10 @@ class BridgeTimeout(TimeoutError):
     """The board did not answer in time."""
 
 
-class BridgeClient:
+class BridgeClient(FrameLedger):
     def __init__(self, port, timeout: float = 5.0):
+        super().__init__()
         self.port, self.timeout = port, timeout
-        self.decoder = FrameDecoder()
-        self.pending = deque()
-        self.in_flight = 0
-        self.rx_depth = 16  # until the first STATUS says more: every frame we send first is tiny
-        self.replies, self.acks = [], []
-        self.wavelets = defaultdict(list)
-        self.received = 0
         st = self.status()
         self.rx_depth = st["rx_depth"]
         self.shape = (st["rows"], st["cols"], st["colors"])
@@ -76,26 +69,12 @@ class BridgeClient:
             if time.monotonic() > deadline:
                 raise BridgeTimeout(f"no byte from the board for {self.timeout} s "
                                     f"({len(self.pending)} replies outstanding)")
-        for f in self.decoder.feed(data):
-            if f[0] == "wavelet":
-                self.wavelets[(f[1], f[2])].append(Wavelet(*f[3]))
-                self.received += 1
-                continue
-            if not self.pending:
-                raise ConnectionError(f"unsolicited reply from the board: {f}")
-            n, kind = self.pending.popleft()
-            if f[0] != kind:
-                raise ConnectionError(f"expected a {kind} reply, got {f}")
-            self.in_flight -= n
-            self.replies.append(f)
-            if kind == "ack":
-                self.acks.append(f[1:])
+        self.feed(data)
 
     def send(self, frame: bytes, kind: str):
-        while self.in_flight + len(frame) > self.rx_depth:
+        while not self.fits(frame):
             self._pump()
-        self.in_flight += len(frame)
-        self.pending.append((len(frame), kind))
+        self.sent(frame, kind)
         self.port.write(frame)
 
     def inject(self, side, index, wavelets):
@@ -128,9 +107,6 @@ class BridgeClient:
     def wait_wavelets(self, n: int):
         while self.received < n:
             self._pump()
-
-    def errors(self) -> list:
-        return [(s, i, flag_names(f)) for s, i, f in self.acks if f]
 
 
 def board_profile(client: BridgeClient, profile: str | None = None) -> str:

@@ -14,10 +14,17 @@ Interface:
                                            (fault fields: hdl/fault.py's FAULT paths, e.g.
                                            'valid', 'col', 'pe_status.code', 'router_errors')
     flag_names(flags) -> [str]
-    ProtocolError                          an undecodable byte from the board
+    FrameLedger(rx_depth)                  a host's books on one bridge, for the blocking client
+        (sdk/engines/bridge.py) and the cocotb one (tb/uart_host.py): .fits(frame), .sent(frame,
+        kind) for frames awaiting their reply (their bytes count against the bridge's receive
+        FIFO, ``rx_depth``); .feed(bytes) files replies in request order and host-bound wavelets by
+        link (.wavelets {(side, index): [Wavelet]}, .received, .replies, .acks, .errors())
+    ProtocolError                          bytes from the board that are not a frame, or a reply
+                                           that does not match the request it answers
 """
 
 import math
+from collections import defaultdict, deque
 
 from hdl.bridge_format import (
     FAULT_BYTES,
@@ -35,7 +42,8 @@ from hdl.fault import FAULT, FAULT_BITS
 from hdl.wavelet import pack_wavelet, unpack_wavelet
 
 __all__ = ["link_byte", "parse_link", "inject_frames", "wavelet_bytes", "STATUS_FRAME", "RESET_FRAME",
-           "FAULTS_FRAME", "FrameDecoder", "flag_names", "ProtocolError", "SIDE_NAMES", "max_wavelets_per_frame"]
+           "FAULTS_FRAME", "FrameDecoder", "FrameLedger", "flag_names", "ProtocolError", "SIDE_NAMES",
+           "max_wavelets_per_frame"]
 
 STATUS_FRAME = bytes([Cmd.STATUS])
 RESET_FRAME = bytes([Cmd.RESET])
@@ -43,7 +51,7 @@ FAULTS_FRAME = bytes([Cmd.FAULTS])
 
 
 class ProtocolError(ValueError):
-    """Bytes from the board that are not a frame of docs/fpga.md."""
+    """Bytes from the board that are not a frame of docs/fpga.md, or a reply out of turn."""
 
 
 def wavelet_bytes(color: int, payload: int, ctrl: int) -> bytes:
@@ -132,3 +140,45 @@ class FrameDecoder:
         if pos != len(body):
             raise ProtocolError(f"STATUS frame of {len(body)} bytes, expected {pos} for {rows} rows")
         return ("status", st)
+
+
+class FrameLedger:
+    def __init__(self, rx_depth: int = 16):
+        self.rx_depth = rx_depth  # until the first STATUS says more: every frame sent first is tiny
+        self.decoder = FrameDecoder()
+        self.pending = deque()  # (bytes, expected reply kind), in send order
+        self.in_flight = 0
+        self.replies, self.acks = [], []
+        self.wavelets = defaultdict(list)
+        self.received = 0
+
+    def fits(self, frame: bytes) -> bool:
+        if len(frame) > self.rx_depth:
+            raise ValueError(f"a {len(frame)}-byte frame can never fit the {self.rx_depth}-byte window")
+        return self.in_flight + len(frame) <= self.rx_depth
+
+    def sent(self, frame: bytes, kind: str):
+        self.in_flight += len(frame)
+        self.pending.append((len(frame), kind))
+
+    def feed(self, data) -> int:
+        """File the frames in ``data``; returns how many were decoded."""
+        frames = self.decoder.feed(data)
+        for f in frames:
+            if f[0] == "wavelet":
+                self.wavelets[(f[1], f[2])].append(f[3])
+                self.received += 1
+                continue
+            if not self.pending:
+                raise ProtocolError(f"unsolicited reply from the board: {f}")
+            n, kind = self.pending.popleft()
+            if f[0] != kind:
+                raise ProtocolError(f"expected a {kind} reply, got {f}")
+            self.in_flight -= n
+            self.replies.append(f)
+            if kind == "ack":
+                self.acks.append(f[1:])
+        return len(frames)
+
+    def errors(self) -> list:
+        return [(s, i, flag_names(f)) for s, i, f in self.acks if f]
