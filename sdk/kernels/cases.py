@@ -101,6 +101,8 @@ def run_cases(cases, engine="native", progress: int = 0, counters: bool = False,
     layout = first.kernel.layout() if first.kind == "gemm" else first.kernel.layout(first.inputs["a"])
     if counters and engine in ("native", "hierarchical"):
         engine = "flat"  # only a flat model shows the counters inside the tiles
+    if progress and isinstance(engine, str):
+        engine_options.setdefault("console", True)  # the simulator's progress lines on the terminal
     out = []
     with Runtime(layout, engine=engine, **engine_options) as rt:
         for i, case in enumerate(cases):
