@@ -31,7 +31,7 @@ Interface:
         .send(link, color, values, ctrl=0)     values: numpy array (16-bit values go two per
                                       wavelet) or a list of 32-bit payloads
         .run(until="idle", max_idle=20000, progress=0, counters=False) -> RunResult
-        .receive(link=None, color=None) -> {EdgeLink: [Wavelet]} or [Wavelet]: what left the edge
+        .receive(link=None, color=None, dtype=None) -> {EdgeLink: [Wavelet]}, [Wavelet] or an array
         .status() -> MeshStatus      .note(text)      .close()  (also a context manager)
     make_engine(spec, rows, cols, profile, **options) -> Engine
 """
@@ -288,9 +288,11 @@ class Runtime:
         for link, ws in self.engine.take().items():
             self._outputs[link].extend(ws)
 
-    def receive(self, link=None, color: int | None = None):
+    def receive(self, link=None, color: int | None = None, dtype: str | None = None):
         """The wavelets that left the mesh and have not been received yet (they are removed):
-        all links ({EdgeLink: [Wavelet]}) or one link's list; ``color`` keeps only that color."""
+        all links ({EdgeLink: [Wavelet]}) or one link's list; ``color`` keeps only that color.
+        With ``dtype`` (one link): the payloads as a numpy array of that element type (16-bit
+        types two per wavelet, low half first, as ``send`` packs them)."""
         self._flush()
         self._drain_engine()
         links = [EdgeLink.of(link)] if link is not None else list(self._outputs)
@@ -302,6 +304,14 @@ class Runtime:
             self._outputs[lk] = keep
             if got:
                 out[lk] = got
+        if dtype is not None:
+            if link is None:
+                raise SdkError("receive(dtype=...) takes one link")
+            if dtype not in DTYPES:
+                raise SdkError(f"receive: dtype {dtype!r}; known types {', '.join(DTYPES)}")
+            _, vtype, btype = DTYPES[dtype]
+            words = np.array([w.payload for w in out.get(links[0], [])], np.uint32)
+            return words.view(btype).view(vtype) if np.dtype(btype).itemsize == 2 else words.astype(btype).view(vtype)
         return out.get(links[0], []) if link is not None else out
 
     def status(self):

@@ -241,3 +241,29 @@ def test_collective_golden_order_is_the_snake():
         Collective.build("reduce", Layout(1, 2), None, 4, root=(0, 0))
     with pytest.raises(SdkError, match="unknown collective"):
         Collective.build("alltoall", Layout(1, 2), None, 4)
+
+
+def test_streaming_in_and_out_as_arrays():
+    """A kernel that consumes data as it arrives: every u32 payload entering row 0 is doubled by the PE and
+    sent east; send() packs an array, receive(dtype=...) unpacks one."""
+    lay = Layout(1, 1)
+    a, b = lay.color("in"), lay.color("out")
+    lay.route(a, routes.row_broadcast(from_edge="W"))
+    lay.route(b, routes.merge(to_edge="E"))
+    src = """
+    .task 1, on_x, A
+    .text
+on_x:
+    add   r1, r15, r15          ; the payload doubled (an integer add)
+    send  r1, B
+    end
+"""
+    lay.place(lay.program(src, params={"A": a, "B": b}), lay.all())
+    x = np.array([1, 2, 3, 40000], np.uint32)
+    with Runtime(lay, engine="golden") as rt:
+        rt.send("W0", a, x)
+        rt.run("idle")
+        got = rt.receive("E0", b, dtype="u32")
+    assert got.dtype == np.uint32 and list(got) == [2, 4, 6, 80000]
+    with pytest.raises(SdkError, match="takes one link"), Runtime(lay, engine="golden") as rt:
+        rt.receive(dtype="u32")
