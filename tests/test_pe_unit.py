@@ -1,4 +1,4 @@
-"""Quick amaranth.sim checks of the PE (hdl/pe.py) without Verilator: the load bus, the debug
+"""Quick amaranth.sim checks of the PE (hdl/pe/) without Verilator: the load bus, the debug
 port, a short program (ALU, store, send) and the sticky error status. The full verification runs
 on Verilator in tests/test_pe.py."""
 
