@@ -8,7 +8,7 @@ run on the same image and inputs, never from the RTL.
   tests, tests/test_pe_model.py, check by hand; written from docs/isa.md: every instruction, task
   scheduling, async ops, every error code) replayed on the RTL, plus RTL-specific directed cases
   (back-pressure, SIMD groups, bank/port sharing, async micro-threads).
-* random: seeded constrained-random race-free programs (tb/pe_harness.random_program); a failure
+* random: seeded constrained-random race-free programs (tb/programs.random_program); a failure
   prints the seed and the program.
 * sparse GEMV: nonzero activations as wavelets; bit-exact, cycles proportional to the nonzeros.
 """
@@ -21,8 +21,8 @@ import random
 from golden import fp
 from hdl.isa import Opcode
 from tb.pe_directed import directed_programs
-from tb.pe_harness import golden_case, random_program, run_cases
-from tb.programs import sparse_gemv_source
+from tb.pe_harness import golden_case, run_cases
+from tb.programs import random_program, sparse_gemv_source
 
 N_RANDOM = int(os.environ.get("TESSERA_PE_RANDOM", "300"))
 
