@@ -54,14 +54,14 @@ def test_programming_guide_shows_the_demo_code():
 
 
 def _faulty_layout():
-    lay = Layout(1, 3)
+    lay = Layout(1, 4)  # the AXPY's mesh: the same Verilator models serve both
     lay.place(lay.program(HALT_WHERE_BAD, name="faulty"), lay.all(), params=lambda pe: {"BAD": int(pe == (0, 2))})
     return lay
 
 
-@pytest.mark.parametrize("engine", [pytest.param("native", marks=pytest.mark.xdist_group("engines_native_1x3")),
+@pytest.mark.parametrize("engine", [pytest.param("native", marks=pytest.mark.xdist_group("engines_native_1x4")),
                                     "golden",
-                                    pytest.param("fpga-sim", marks=pytest.mark.xdist_group("engines_fpga_1x3"))])
+                                    pytest.param("fpga-sim", marks=pytest.mark.xdist_group("engines_fpga_1x4"))])
 def test_a_halting_pe_is_reported_by_coordinates_code_task_and_pc(engine):
     with pytest.raises(DeviceError) as e, Runtime(_faulty_layout(), engine=engine) as rt:
         rt.run("idle")
@@ -69,9 +69,9 @@ def test_a_halting_pe_is_reported_by_coordinates_code_task_and_pc(engine):
     assert "PE (0, 2): halted: SRAM_RANGE in task 0 at pc 4" in str(e.value)
 
 
-@pytest.mark.xdist_group("engines_native_1x3")
+@pytest.mark.xdist_group("engines_native_1x4")
 def test_a_run_without_progress_is_reported():
-    lay = row_echo.layout(1, 3)
+    lay = row_echo.layout(1, 4)
     with Runtime(lay, engine="native") as rt:
         rt.send("W0", 1, [1, 2])
         with pytest.raises(DeviceError, match="W0: 0 of 99 expected|no progress"):
