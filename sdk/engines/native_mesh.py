@@ -36,7 +36,7 @@ from hdl.mesh import MESH_TOP, check_mesh_shape, tile_verilog
 from hdl.profiles import get_profile
 from hdl.wavelet import EDGE_SIDES, WAVELET_BITS, Port
 
-from .verilator import BUILD, MESH_ARGS, MESH_VLT, Model, _tail, _tool_versions, build_once
+from .verilator import BUILD, MESH_ARGS, MESH_VLT, BuiltOnce, Model, _tail, _tool_versions
 
 __all__ = ["native_top_verilog", "TileLibrary", "native_mesh_model", "NATIVE_CPP"]
 
@@ -106,7 +106,7 @@ endmodule
 """
 
 
-class TileLibrary:
+class TileLibrary(BuiltOnce):
     """The tile verilated and compiled once into ``Vtile__ALL.a`` (C++ class ``Vtile``)."""
 
     def __init__(self, profile="small", core: bool = True, name: str | None = None):
@@ -117,17 +117,10 @@ class TileLibrary:
         self.key = h.hexdigest()[:16]
         self.name = name or f"tile_lib_{self.profile.name}" + ("" if core else "_fabric")
         self.dir = BUILD / "models" / f"{self.name}-{self.key}"
-        self.build_seconds = None
 
     @property
     def archive(self) -> Path:
         return self.dir / "Vtile__ALL.a"
-
-    def build(self) -> Path:
-        seconds = build_once(self.dir, self._build)
-        if seconds is not None:
-            self.build_seconds = seconds
-        return self.dir
 
     def _build(self):
         src = self.dir / "tessera_tile.v"

