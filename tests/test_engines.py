@@ -22,8 +22,9 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 def _axpy_data():
+    """16 elements (4 per PE): the simulated board moves every word through its UART at 4 cycles a bit."""
     rng = np.random.default_rng(7)
-    return rng.standard_normal(64).astype(np.float32), rng.standard_normal(64).astype(np.float32), np.float32(-1.25)
+    return rng.standard_normal(16).astype(np.float32), rng.standard_normal(16).astype(np.float32), np.float32(-1.25)
 
 
 @pytest.fixture(scope="module")
