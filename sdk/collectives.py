@@ -230,7 +230,7 @@ class Collective:
     def build(cls, op: str, layout: Layout, region: Region | None = None, n: int = 64, root=None) -> Collective:
         if op not in OPS:
             raise SdkError(f"unknown collective {op!r}; collectives: {', '.join(OPS)}")
-        region = layout._check_region(region)
+        region = layout.check_region(region)
         if isinstance(n, bool) or not isinstance(n, int) or n < 1:
             raise SdkError(f"{op}: n={n!r} words must be a positive integer")
         self = cls(op, layout, region, n, root)

@@ -23,7 +23,7 @@ symbols that fit the SRAM and do not overlap each other or the program's data.
 
 Interface:
     Layout(rows, cols, profile="small", clear_memory=True)
-        .all() / .region(row, col, rows=1, cols=1) / .row(r) / .col(c) -> Region
+        .all() / .region(row, col, rows=1, cols=1) / .row(r) / .col(c) -> Region; .check_region(region)
         .color(name=None, color=None) -> Color          .colors -> {name: Color}
         .route(color, pattern, region=None)              .route_chain((c0, c1), toward, region=None)
         .program(source, symbols=None, params=None, name=None) -> Program
@@ -227,7 +227,8 @@ class Layout:
     def col(self, c: int) -> Region:
         return self.region(0, c, self.rows, 1)
 
-    def _check_region(self, region) -> Region:
+    def check_region(self, region) -> Region:
+        """``region`` checked against this mesh (None: the whole mesh); LayoutError if outside."""
         if region is None:
             return self.all()
         if not isinstance(region, Region):
@@ -266,7 +267,7 @@ class Layout:
     def route(self, color, pattern: RoutePattern, region: Region | None = None):
         """Route ``color`` by ``pattern`` over ``region`` (default: the whole mesh)."""
         color = self._check_color(color)
-        region = self._check_region(region)
+        region = self.check_region(region)
         if not isinstance(pattern, RoutePattern):
             raise LayoutError(f"{pattern!r} is not a route pattern (see sdk.routes)")
         routes = pattern.routes(self.rows, self.cols, region)
@@ -323,7 +324,7 @@ class Layout:
         of symbols, {name: array} (every PE the same) or {name: function pe -> array}."""
         if not isinstance(program, Program) or program.layout is not self:
             raise LayoutError("place() takes a Program made by this layout's program()")
-        region = self._check_region(region)
+        region = self.check_region(region)
         for pe in region.pes():
             if pe in self._owner:
                 other = self._placements[self._owner[pe]].program.name

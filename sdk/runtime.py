@@ -138,7 +138,7 @@ class Runtime:
         return self._pending
 
     def _region(self, region):
-        return self.layout._check_region(region)
+        return self.layout.check_region(region)
 
     def _symbol(self, name: str, region) -> dict:
         """{pe: (address, Symbol)} of symbol ``name`` over the region; SdkError if a PE lacks it."""
