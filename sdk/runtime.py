@@ -258,7 +258,6 @@ class Runtime:
         """Run the mesh until ``until``: "idle", a number of cycles, or ``Until.outputs({link:
         (color, count)})`` (counted among the wavelets not yet received). DeviceError on a fault
         or when nothing moves for ``max_idle`` cycles."""
-        self._flush()
         return self._run(Until.of(until), max_idle, progress, counters)
 
     def _run(self, until, max_idle=20000, progress=0, counters=False) -> RunResult:

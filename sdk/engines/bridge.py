@@ -30,6 +30,7 @@ Interface:
 
 from __future__ import annotations
 
+import os
 import time
 
 from hdl.fault import FAULT
@@ -258,13 +259,13 @@ class SimulatedBoard:
     seconds of wall time for the first byte."""
 
     def __init__(self, rows, cols, profile="small", divisor: int = 4, timeout: float = 0.2, console=False,
-                 run_name="fpga-sim"):
+                 run_name=None):
         self.model = board_core_model(rows, cols, profile, divisor)
         self.timeout = timeout
         self._rx = bytearray()
         try:
             self._session = SimulatorSession(self.model, "sdk.engines.board_server", "serve", {"divisor": divisor},
-                                             run_name, console=console)
+                                             run_name or f"fpga-sim-{os.getpid()}", console=console)
         except CocotbFailure as e:
             raise DeviceError(f"the simulated board did not start: {e}") from None
         self._sock = self._session.sock

@@ -19,6 +19,7 @@ Interface:
 
 from __future__ import annotations
 
+import os
 import time
 
 from hdl.mesh import EdgeLink
@@ -44,7 +45,8 @@ class SimEngine(Engine):
         self.model = model or mesh_model(rows, cols, self.profile, core, engine=self.kind, waves=waves,
                                          threads=threads)
         self.waves, self.console, self.seed, self.noise = waves, console, seed, noise
-        self.run_name = run_name or "sdk"
+        # a folder of its own per process by default: two simulators on one model never share one
+        self.run_name = run_name or f"sdk-{os.getpid()}"
         self.run_dir = BUILD / "runs" / f"{self.model.name}-{self.model.key}" / self.run_name
         self.waves_path = self.run_dir / "dump.fst" if waves else None
         self._sock = None
