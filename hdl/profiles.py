@@ -39,6 +39,9 @@ class Profile:
     # The management color: reserved for loading through the mesh edge (docs/mesh.md). Its route
     # comes out of reset as RX {W}, TX {E, RAMP}. None = the last color.
     mgmt_color: int | None = None
+    # The tiles' activity counters (hdl/probe.py: about 1,300 flip-flops a tile). Without them the
+    # probe's counters read 0; the status snapshot and the trace events remain.
+    counters: bool = True
 
     def __post_init__(self):
         if not 1 <= self.colors <= 2**COLOR_BITS:
@@ -74,7 +77,7 @@ PROFILES: dict[str, Profile] = {
     # FPGA builds (docs/fpga.md): the fewest colors the GEMM and GEMV kernels use, half the
     # micro-threads and instruction memory: a smaller PE tile for an ECP5-85F.
     "fpga": Profile(name="fpga", colors=5, fifo_depth=2, sram_kib=8, sram_banks=4, simd_f16=4,
-                    imem_words=512, uthreads=2),
+                    imem_words=512, uthreads=2, counters=False),
 }
 
 

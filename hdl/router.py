@@ -28,6 +28,8 @@ Interface (an ``amaranth.lib.wiring.Component``):
     out_n, out_e, out_s, out_w, out_ramp  Out(LinkSignature(colors))
     cfg      In(CfgSignature)   we, addr, data — see hdl/router_config.py
     drops    Out(16)            saturating count of dropped wavelets (never cleared but by reset)
+    stalls   Out(5)             bit = output port: this cycle a FIFO head waits for that output
+                                while its color's ready is low there (activity counters, hdl/probe.py)
     errors   Out(5)             sticky flags, bit = RouterError value
 """
 
@@ -95,6 +97,7 @@ class Router(wiring.Component):
             members[f"out_{p.letter}"] = Out(LinkSignature(c))
         members["cfg"] = In(CfgSignature)
         members["drops"] = Out(DROP_COUNTER_BITS)
+        members["stalls"] = Out(len(Port))
         members["errors"] = Out(len(RouterError))
         super().__init__(members)
 
@@ -219,6 +222,9 @@ class Router(wiring.Component):
             with m.If(req.any()):
                 m.d.sync += last_grant.eq(grant)
             grants.append(grant)
+            m.d.comb += self.stalls[o].eq(_any(
+                eligible[p][c] & tx_cur[c][o] & ~sent[p][c][o] & ~outs[o].ready[c]
+                for c in range(C) for p in range(P)))
 
             out = outs[o]
             m.d.comb += [

@@ -25,6 +25,11 @@ Interface (``wiring.Component``):
     fault_in   In(FaultInfo)    the fault word from the west neighbour (0 at the west edge)
     fault_out  Out(FaultInfo)   registered: fault_in if it is valid, else this tile's report if
                                 ``err``, else 0; to the east neighbour (the row's output at the east edge)
+    probe      Out(ProbeLayout)   activity counters, the PE's status word, the router's error flags
+                                and drop counter (hdl/probe.py). Not wired to the mesh top: engines
+                                that see inside the tiles (native, flat) read it
+    events     Out(TraceEvents)   this cycle's task and vector-op events, for timeline traces
+                                (``trace`` would collide with Verilator's own method)
 """
 
 from amaranth import Cat, Module, Signal
@@ -34,6 +39,7 @@ from amaranth.lib.wiring import In, Out
 from .fault import FaultInfo
 from .mgmt import COL_BITS, MgmtLoader
 from .pe import PE
+from .probe import ProbeCounters, ProbeLayout, TraceEvents
 from .profiles import get_profile
 from .router import LinkSignature, Router
 from .wavelet import EDGE_SIDES
@@ -52,7 +58,8 @@ class Tile(wiring.Component):
         members = {f"in_{s}": In(LinkSignature(c)) for s in _SIDES}
         members.update({f"out_{s}": Out(LinkSignature(c)) for s in _SIDES})
         members.update(col=In(COL_BITS), err=Out(1), idle=Out(1), halted=Out(1),
-                       fault_in=In(FaultInfo), fault_out=Out(FaultInfo))
+                       fault_in=In(FaultInfo), fault_out=Out(FaultInfo), probe=Out(ProbeLayout),
+                       events=Out(TraceEvents))
         super().__init__(members)
 
     def elaborate(self, platform):
@@ -85,6 +92,7 @@ class Tile(wiring.Component):
                 self.idle.eq(1),
             ]
             self._fault_chain(m, router, mgmt, pe_status=0)
+            self._probe(m, router, None)
             return m
 
         m.submodules.pe = pe = PE(prof)
@@ -104,7 +112,30 @@ class Tile(wiring.Component):
             self.halted.eq(pe.status.halted),
         ]
         self._fault_chain(m, router, mgmt, pe_status=pe.status.word)
+        self._probe(m, router, pe)
         return m
+
+    def _probe(self, m, router, pe):
+        """The activity counters (when the profile has them) and the status snapshot."""
+        pr = self.probe
+        m.d.comb += [pr.router_errors.eq(router.errors), pr.drops.eq(router.drops)]
+        if pe is not None:
+            m.d.comb += [pr.pe_status.eq(pe.status.word),
+                         self.events.task_start.eq(pe.events.task_start), self.events.task_end.eq(pe.events.task_end),
+                         self.events.task.eq(pe.events.task), self.events.vec_issue.eq(pe.events.vec_issue),
+                         self.events.vec_done.eq(pe.events.vec_done)]
+        if not self.profile.counters:
+            return
+        m.submodules.counters = ctr = ProbeCounters(has_pe=pe is not None)
+        sides = [router.link_out(p) for p in EDGE_SIDES]
+        m.d.comb += [
+            ctr.link_out.eq(Cat(*(s.valid for s in sides))),
+            ctr.link_stall.eq(Cat(*(router.stalls[p] for p in EDGE_SIDES))),
+            ctr.to_ramp.eq(router.out_ramp.valid),
+            pr.counters.eq(ctr.counters),
+        ]
+        if pe is not None:
+            m.d.comb += ctr.pe.eq(pe.events)
 
     def _fault_chain(self, m, router, mgmt, pe_status):
         """fault_out <= fault_in if it is valid, else this tile's report while ``err``, else 0."""

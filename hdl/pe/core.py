@@ -31,6 +31,7 @@ running   Out(1)                        a task runs (not IDLE)
 busy      Out(1)                        not IDLE nor HALT
 pc        Out(16)
 retire    Out(1)                        an instruction retires this cycle
+task      Out(5)                        the task running (the last one started)
 """
 
 from __future__ import annotations
@@ -124,6 +125,7 @@ class ScalarCore(wiring.Component):
             "running": Out(1),
             "busy": Out(1),
             "pc": Out(16),
+            "task": Out(5),
             "retire": Out(1),
         })
 
@@ -132,6 +134,7 @@ class ScalarCore(wiring.Component):
         d = _Decoded()
         d.pc = self.pc
         d.cur_task = Signal(5)
+        m.d.comb += self.task.eq(d.cur_task)
         self._decode(m, d)
         self._alu(m, d)
         self._vector_op(m, d)

@@ -16,9 +16,9 @@ Executes docs/isa.md programs (docs/pe.md "Core"). This module only instantiates
     vector     VectorEngine           contexts, I stage, pipeline     (vector.py)
     status     StatusCounters         status word, halt, counters     (status.py)
 
-and answers the debug read port from the register files, the task table and the SRAM. The wires
-``busy_cycles`` and ``vec_elems`` repeat two status counters under the names flat mesh models
-read inside each tile.
+and answers the debug read port from the register files, the task table and the SRAM. Its
+``events`` port says what it did each cycle, for the tile's activity counters and timeline trace
+(hdl/probe.py).
 
 Interfaces (``PE(profile)``, a ``wiring.Component``; domain ``sync``):
     ramp_in   In(LinkSignature(colors))    wavelets from the router; the PE drives ready[color]
@@ -30,16 +30,20 @@ Interfaces (``PE(profile)``, a ``wiring.Component``; domain ``sync``):
     status    Out(StatusSignature)         word (Status layout), halted, idle, running, pc,
                                            retired, cycles, busy_cycles, vec_elems, task_starts,
                                            clearing
+    events    Out(PeEvents)                lane operations by class, vector busy, SRAM port use,
+                                           retire, task start/end, vector op issue/finish, RAMP
+                                           transfers, halted (hdl/probe.py)
 """
 
 from __future__ import annotations
 
-from amaranth import Module, Signal
+from amaranth import Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from ..loadmap import DbgRegion, DbgSignature, LoadSignature
+from ..probe import PeEvents
 from ..profiles import get_profile
 from ..router import LinkSignature
 from ..sram import BankedSRAM
@@ -68,6 +72,7 @@ class PE(wiring.Component):
             "load": In(LoadSignature),
             "dbg": In(DbgSignature),
             "status": Out(StatusSignature),
+            "events": Out(PeEvents),
         })
 
     def elaborate(self, platform):
@@ -135,11 +140,7 @@ class PE(wiring.Component):
         for sub in (sched, regs, core, vec, st):
             m.d.comb += sub.clear.eq(clear)
         wiring.connect(m, st.status, wiring.flipped(self.status))
-        # Flat mesh models read each PE's counters inside the tile by these names
-        # (tile.pe.busy_cycles, tile.pe.vec_elems: per-PE utilisation of a GEMM).
-        busy_cycles = Signal(32, name="busy_cycles")
-        vec_elems = Signal(32, name="vec_elems")
-        m.d.comb += [busy_cycles.eq(st.status.busy_cycles), vec_elems.eq(st.status.vec_elems)]
+        self._events(m, core, vec, sram, st)
 
         # debug read port
         dreg = self.dbg.addr[:5]
@@ -156,3 +157,22 @@ class PE(wiring.Component):
             with m.Case(DbgRegion.BIND):
                 m.d.comb += self.dbg.rdata.eq(sched.dbg_bind)
         return m
+
+    def _events(self, m, core, vec, sram, st):
+        ev = self.events
+        was_running = Signal()
+        m.d.sync += was_running.eq(core.running)
+        m.d.comb += [
+            ev.lane_valid.eq(vec.elems.valid), ev.lane_op.eq(vec.lane_op), ev.lane_k.eq(vec.elems.k),
+            ev.vec_busy.eq(vec.busy),
+            ev.sram_rd0.eq(sram.rd0.req & sram.rd0.gnt), ev.sram_rd1.eq(sram.rd1.req & sram.rd1.gnt),
+            ev.sram_wr.eq(sram.wr.req & sram.wr.gnt),
+            ev.retire.eq(core.retire), ev.task_start.eq(core.sched.start),
+            ev.task_end.eq(was_running & ~core.running),
+            # the starting task's number is the scheduler's pick until the core has latched it
+            ev.task.eq(Mux(core.sched.start, core.sched.next.task, core.task)),
+            ev.vec_issue.eq(core.vec.launch), ev.vec_done.eq(vec.finish),
+            # a sender presents a wavelet only while its color is ready: valid is the transfer
+            ev.ramp_in.eq(self.ramp_in.valid), ev.ramp_out.eq(self.ramp_out.valid),
+            ev.halted.eq(st.halted),
+        ]

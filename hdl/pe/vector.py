@@ -27,6 +27,8 @@ claimed   Out(colors)                colors read by in-flight ops
 done      Out(32)                    done tasks of completing asynchronous ops
 busy      Out(1)                     an op is active or a group is in flight
 elems     Out(valid, k)              k elements written back or sent this cycle
+lane_op   Out(LaneOp)                their class (hdl/probe.py activity counters)
+finish    Out(1)                     an op (any context) finishes this cycle
 err       Out(ErrorReport)           an element error, pipeline drained
 halted, halt, clear   In(1)
 """
@@ -38,6 +40,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..isa import NUM_TASKS
+from ..probe import LaneOp
 from ..wavelet import WaveletLayout
 from .common import ErrorReport, QueueSignature, VecOp, VectorMemSignature
 from .vcontexts import VectorContexts
@@ -77,6 +80,8 @@ class VectorEngine(wiring.Component):
             "done": Out(NUM_TASKS),
             "busy": Out(1),
             "elems": Out(data.StructLayout({"valid": 1, "k": range(lanes16 + 1)})),
+            "lane_op": Out(LaneOp),
+            "finish": Out(1),
             "err": Out(ErrorReport),
             "halted": In(1),
             "halt": In(1),
@@ -117,7 +122,8 @@ class VectorEngine(wiring.Component):
         m.d.comb += [
             pipe.issue.eq(iss.issue.valid), pipe.group.eq(iss.group), pipe.hold.eq(iss.hold),
             pipe.rd0_data.eq(mem.rd0.data), pipe.rd1_data.eq(mem.rd1.data),
-            self.elems.valid.eq(pipe.wb.done), self.elems.k.eq(pipe.wb.k),
+            self.elems.valid.eq(pipe.wb.done), self.elems.k.eq(pipe.wb.k), self.lane_op.eq(pipe.wb_op),
+            self.finish.eq(ctx.finish.any()),
         ]
         for sub in (ctx, iss, pipe):
             m.d.comb += [sub.halt.eq(self.halt), sub.clear.eq(self.clear)]

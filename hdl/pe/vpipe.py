@@ -24,6 +24,7 @@ empty       Out(1)               no group in C, F or D
 wr          Out(WritePortSignature)   the write-back's row write (gnt: done this cycle)
 out         Out(stream.Signature(WaveletLayout))   the write-back's FOUT element
 wb          Out(done, ctx, k)    a group of k elements of context ctx completes this cycle
+wb_op       Out(LaneOp)          the class of that group's lane operations (hdl/probe.py)
 clear, halt In(1)                drop every group in flight
 """
 
@@ -34,6 +35,8 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..fpu import FPLane, FpOp
+from ..isa import FmacMode
+from ..probe import LaneOp
 from ..sram import WritePortSignature
 from ..wavelet import WaveletLayout
 from .common import RowSrc, VecFunc, group_layout, pending_write_layout
@@ -43,6 +46,8 @@ __all__ = ["VectorPipeline"]
 
 #: FpOp per fmac mode (the instruction's m field, FmacMode order)
 _FMAC_OPS = [FpOp.FMAC_F32_F16, FpOp.FMAC_F32, FpOp.FMAC_F16, FpOp.MAC_I32_I16]
+# wb_op is the fmac mode itself for fmac groups
+assert all(LaneOp(int(m)).name.endswith(m.name) for m in FmacMode)
 
 
 class VectorPipeline(wiring.Component):
@@ -61,6 +66,7 @@ class VectorPipeline(wiring.Component):
             "wr": Out(WritePortSignature(row_bits)),
             "out": Out(stream.Signature(WaveletLayout)),
             "wb": Out(data.StructLayout({"done": 1, "ctx": range(nctx), "k": range(lanes16 + 1)})),
+            "wb_op": Out(LaneOp),
             "clear": In(1),
             "halt": In(1),
         })
@@ -213,6 +219,17 @@ class VectorPipeline(wiring.Component):
         with m.Else():
             m.d.comb += [self.wr.req.eq(wb_valid), self.wr.addr.eq(wg.drow), self.wr.data.eq(wdata),
                          self.wr.mask.eq(wmask), wb_ok.eq(self.wr.gnt)]
+        # the class of the group's lane operations (activity counters, hdl/probe.py)
+        with m.If(p.di[D - 1]):
+            m.d.comb += self.wb_op.eq(LaneOp.INT)
+        with m.Else():
+            with m.Switch(wg.func):
+                with m.Case(VecFunc.FMAC):
+                    m.d.comb += self.wb_op.eq(wg.m)  # LaneOp lists the fmac modes first, in FmacMode order
+                with m.Case(VecFunc.ADD):
+                    m.d.comb += self.wb_op.eq(Mux(wg.m == 0, LaneOp.ADD_F16, LaneOp.ADD_F32))
+                with m.Case(VecFunc.MUL):
+                    m.d.comb += self.wb_op.eq(Mux(wg.m == 0, LaneOp.MUL_F16, LaneOp.MUL_F32))
         m.d.comb += [
             p.en.eq(~wb_valid | wb_ok),
             self.wb.done.eq(wb_valid & wb_ok),
