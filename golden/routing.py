@@ -23,7 +23,8 @@ Interface:
     MeshRoutes(rows, cols, colors, routes, open_edges="NESW")
         .validate()                            raises RouteError naming PE, color and port
         .exits() / .entries()                  (pe, port) pairs at the fabric boundary
-    simulate(mesh, injections, state=None) -> FabricResult
+    simulate(mesh, injections, state=None) -> FabricResult   (.outputs per exit, .drops, .links:
+                                               wavelets that left each PE on each side)
     FabricState                                switch positions and wavelets still waiting in the
                                                fabric; pass ``result.state`` to the next call to
                                                carry on from where one call stopped
@@ -127,6 +128,7 @@ class FabricResult:
     stuck: list = field(default_factory=list)  # (pe, port, color, payload) left waiting for a switch
     final_positions: dict = field(default_factory=dict)  # (pe, color) -> position
     state: FabricState | None = None  # to continue in a later call
+    links: Counter = field(default_factory=Counter)  # (pe, port N/E/S/W) -> wavelets that left pe that way
 
     def exit_multiset(self, exit_) -> Counter:
         return Counter((d.color, d.payload, d.ctrl) for d in self.outputs.get(exit_, []))
@@ -321,6 +323,8 @@ def simulate(mesh: MeshRoutes, injections, max_steps: int | None = None, state: 
                     res.drop_reasons[(pe, "no_tx")] += 1
                     continue
                 for pout in ports_of(tx):
+                    if pout != Port.RAMP:
+                        res.links[(pe, pout)] += 1
                     nb = mesh.neighbour(pe, pout)
                     if nb is None:
                         if pout != Port.RAMP and pout not in mesh.open_edges:
