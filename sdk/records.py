@@ -2,13 +2,15 @@
 JSON round trip (``to_json()`` / ``from_json()``), and the SDK's exceptions.
 
 Interface:
-    Fault(pe, code, task, pc, async_, halted, router_errors, loader_error)   one faulty tile;
+    Fault(pe, code, task, pc, async_, halted, router_errors, loader_error, drops)   one faulty tile
+        (defined in sdk/fault.py);
         ``str(fault)``: "PE (0, 2) halted: SRAM_RANGE in task 1 at pc 12"
         Fault.from_word(row, word)   decode an hdl/fault.py FaultInfo word of a row
     MeshStatus(row_err, row_idle, row_halted, faults)     .ok  .all_idle
-    RunResult(cycles, reason, status, busy_rows, wall_seconds, counters)
+    RunResult(cycles, reason, status, busy_rows, wall_seconds, activity, trace)
         cycles: the engine's clock cycles of the run (None on the golden engine, which is not
-        cycle-accurate); reason: "idle" | "outputs" | "cycles"
+        cycle-accurate); reason: "idle" | "outputs" | "cycles"; activity: the tiles' counters over
+        the run (sdk/activity.py Activity, when asked); trace: the raw timeline (sdk/trace.py)
     KernelRecord        one kernel run's figures and checks: fixed fields plus ``figures``; reads
                         like a dict (``record["utilization"]``) and serialises flat
     DeviceError         a run-time error on the mesh: faulty tiles (``.faults``) or no progress
@@ -17,12 +19,10 @@ Interface:
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 
-from hdl.fault import FAULT
-from hdl.isa import ErrorCode
-from hdl.router import RouterError
+from .activity import Activity
+from .fault import Fault, _Json
 
 __all__ = ["Fault", "MeshStatus", "RunResult", "KernelRecord", "DeviceError", "SdkError"]
 
@@ -41,58 +41,6 @@ class DeviceError(RuntimeError):
         if self.faults:
             message += "\n  " + "\n  ".join(str(f) for f in self.faults)
         super().__init__(message)
-
-
-class _Json:
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    def to_json(self) -> str:
-        return json.dumps(self.to_dict())
-
-    @classmethod
-    def from_json(cls, text: str):
-        return cls.from_dict(json.loads(text))
-
-    @classmethod
-    def from_dict(cls, d: dict):
-        return cls(**{f.name: d[f.name] for f in fields(cls) if f.name in d})
-
-
-@dataclass
-class Fault(_Json):
-    pe: tuple
-    code: str = "NONE"  # the PE's ErrorCode name
-    task: int = 0
-    pc: int = 0
-    async_: bool = False
-    halted: bool = False
-    router_errors: list = field(default_factory=list)  # RouterError names
-    loader_error: bool = False
-
-    def __post_init__(self):
-        self.pe = tuple(self.pe)
-
-    @classmethod
-    def from_word(cls, row: int, word: int) -> Fault | None:
-        f = FAULT.unpack(word)
-        if not f["valid"]:
-            return None
-        return cls(pe=(row, f["col"]), code=ErrorCode(f["pe_status.code"]).name, task=f["pe_status.task"],
-                   pc=f["pe_status.pc"], async_=bool(f["pe_status.async_"]), halted=bool(f["pe_status.halted"]),
-                   router_errors=[e.name for e in RouterError if f["router_errors"] >> e & 1],
-                   loader_error=bool(f["mgmt_error"]))
-
-    def __str__(self) -> str:
-        parts = []
-        if self.code != "NONE":
-            where = "an asynchronous vector op issued by task" if self.async_ else "task"
-            parts.append(f"{'halted: ' if self.halted else ''}{self.code} in {where} {self.task} at pc {self.pc}")
-        if self.router_errors:
-            parts.append("router error " + ", ".join(self.router_errors))
-        if self.loader_error:
-            parts.append("malformed management header")
-        return f"PE {self.pe}: " + "; ".join(parts or ["error"])
 
 
 @dataclass
@@ -123,12 +71,22 @@ class RunResult(_Json):
     status: MeshStatus
     busy_rows: list | None = None  # per row: the fraction of the run's cycles some PE was busy
     wall_seconds: float = 0.0
-    counters: dict | None = None  # per-PE counters (flat engine, when asked)
+    activity: object | None = None  # sdk.activity.Activity over the run (native, flat engines, when asked)
+    trace: dict | None = None  # the raw timeline trace (native engine, when asked)
+
+    def to_dict(self) -> dict:
+        d = {f.name: getattr(self, f.name) for f in fields(self)}
+        d["status"] = self.status.to_dict()
+        if self.activity is not None:
+            d["activity"] = self.activity.to_dict()
+        return d
 
     @classmethod
     def from_dict(cls, d: dict):
         d = dict(d)
         d["status"] = MeshStatus.from_dict(d["status"])
+        if d.get("activity") is not None:
+            d["activity"] = Activity.from_dict(d["activity"])
         return super().from_dict.__func__(cls, d)
 
 
@@ -148,15 +106,17 @@ class KernelRecord(_Json):
     first_mismatch: dict | None = None
     wall_seconds: float = 0.0
     figures: dict = field(default_factory=dict)  # kernel-specific: shape, utilisation, errors, ...
+    #: the run's sdk.activity.Activity when counters were asked for (not serialised: its figures are)
+    activity: object = field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> dict:
         """Flat: the fixed fields and the kernel's figures side by side (the JSON reports' shape)."""
-        d = asdict(self)
-        return {**{k: v for k, v in d.items() if k != "figures"}, **d["figures"]}
+        d = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("figures", "activity")}
+        return {**d, **self.figures}
 
     @classmethod
     def from_dict(cls, d: dict):
-        names = {f.name for f in fields(cls)} - {"figures"}
+        names = {f.name for f in fields(cls)} - {"figures", "activity"}
         return cls(**{k: v for k, v in d.items() if k in names},
                    figures={k: v for k, v in d.items() if k not in names})
 
@@ -170,7 +130,7 @@ class KernelRecord(_Json):
 
     def __setitem__(self, key, value):
         """``record["dense_cycles"] = ...``: a fixed field, or else a figure."""
-        if key in {f.name for f in fields(self)} - {"figures"}:
+        if key in {f.name for f in fields(self)} - {"figures", "activity"}:
             setattr(self, key, value)
         else:
             self.figures[key] = value

@@ -30,7 +30,11 @@ Interface:
         .launch(task, region=None)    start a task (its number or its entry label) on every PE
         .send(link, color, values, ctrl=0)     values: numpy array (16-bit values go two per
                                       wavelet) or a list of 32-bit payloads
-        .run(until="idle", max_idle=20000, progress=0, counters=False) -> RunResult
+        .run(until="idle", max_idle=20000, progress=0, counters=False, trace=None) -> RunResult
+                                      counters=True: RunResult.activity, the tiles' activity
+                                      counters over the run (sdk/activity.py); trace: a
+                                      sdk/trace.py TraceSpec, RunResult.trace (native engine)
+        .activity() -> Activity       every tile's counters since the mesh's reset, now
         .receive(link=None, color=None, dtype=None) -> {EdgeLink: [Wavelet]}, [Wavelet] or an array
         .status() -> MeshStatus      .note(text)      .close()  (also a context manager)
     make_engine(spec, rows, cols, profile, **options) -> Engine
@@ -56,6 +60,7 @@ from .layout import DTYPES, Layout, LayoutError, to_bytes
 from .loader import MeshLoader, sram_writes
 from .records import DeviceError, RunResult, SdkError
 from .routes import readout as readout_routes
+from .trace import TraceSpec
 
 __all__ = ["Runtime", "make_engine", "ENGINE_NAMES"]
 
@@ -254,15 +259,32 @@ class Runtime:
         self._flush()
         self.engine.inject(link, wavelets)
 
-    def run(self, until="idle", max_idle: int = 20000, progress: int = 0, counters: bool = False) -> RunResult:
+    def run(self, until="idle", max_idle: int = 20000, progress: int = 0, counters: bool = False,
+            trace: TraceSpec | None = None) -> RunResult:
         """Run the mesh until ``until``: "idle", a number of cycles, or ``Until.outputs({link:
         (color, count)})`` (counted among the wavelets not yet received). DeviceError on a fault
-        or when nothing moves for ``max_idle`` cycles."""
-        return self._run(Until.of(until), max_idle, progress, counters)
+        or when nothing moves for ``max_idle`` cycles. ``counters``: the result's ``activity`` is
+        what every tile did in the run; ``trace``: the result's ``trace`` is the timeline of the
+        chosen PEs and links (write it with sdk/trace.py ``write_trace``)."""
+        spec = None
+        if trace is not None:
+            if not isinstance(trace, TraceSpec):
+                raise SdkError(f"run(trace=...) takes a sdk.trace.TraceSpec, not {type(trace).__name__}")
+            try:
+                trace.check(self.rows, self.cols)
+            except ValueError as e:
+                raise SdkError(f"trace: {e}") from None
+            spec = trace.to_dict(self.rows, self.cols)
+        return self._run(Until.of(until), max_idle, progress, counters, spec)
 
-    def _run(self, until, max_idle=20000, progress=0, counters=False) -> RunResult:
+    def activity(self):
+        """Every tile's activity counters since the mesh's reset, and its status (sdk/activity.py)."""
         self._flush()
-        res = self.engine.run(until, max_idle=max_idle, progress=progress, counters=counters)
+        return self.engine.probe()
+
+    def _run(self, until, max_idle=20000, progress=0, counters=False, trace=None) -> RunResult:
+        self._flush()
+        res = self.engine.run(until, max_idle=max_idle, progress=progress, counters=counters, trace=trace)
         self.last = res
         if res.cycles is not None:
             self.cycles += res.cycles

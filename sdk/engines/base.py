@@ -13,7 +13,12 @@ Interface:
                                                   left the east edge (the echo is discarded) and,
                                                   with settle, once nothing moves any more
         .inject(link, wavelets)                   queue wavelets on an edge input link
-        .run(until, max_idle, progress=0, counters=False) -> RunResult   (until: see Until)
+        .run(until, max_idle, progress=0, counters=False, trace=None) -> RunResult   (until: see
+                                                  Until; counters: RunResult.activity holds the
+                                                  tiles' counters over the run; trace: a
+                                                  sdk/trace.py TraceSpec dict, RunResult.trace)
+        .probe() -> sdk.activity.Activity         every tile's counters and status now (engines that
+                                                  see inside their tiles: native, flat)
         .take() -> {EdgeLink: [Wavelet]}          wavelets that left the edge since the last take
         .status() -> MeshStatus                   row flags and fault reports
         .note(text)                               a progress line in the engine's log
@@ -88,7 +93,17 @@ class Engine(ABC):
     def inject(self, link: EdgeLink, wavelets): ...
 
     @abstractmethod
-    def run(self, until: dict, max_idle: int = 20000, progress: int = 0, counters: bool = False) -> RunResult: ...
+    def run(self, until: dict, max_idle: int = 20000, progress: int = 0, counters: bool = False,
+            trace: dict | None = None) -> RunResult: ...
+
+    def probe(self):
+        raise SdkError(f"the {self.name} engine cannot read its tiles' counters (the native and flat engines can)")
+
+    def _no_probes(self, counters, trace):
+        """Refuse counters or a trace on an engine without probes, before anything runs."""
+        if counters or trace:
+            what = "per-tile counters" if counters else "a timeline trace"
+            raise SdkError(f"{what}: the {self.name} engine has none (the native engine has both; flat has counters)")
 
     @abstractmethod
     def take(self) -> dict: ...

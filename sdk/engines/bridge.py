@@ -198,9 +198,9 @@ class BridgeEngine(Engine):
         key = (link.side.letter, link.index)
         return sum(1 for w in self.client.wavelets.get(key, [])[self._taken.get(key, 0):] if w.color == color)
 
-    def run(self, until: dict, max_idle: int = 20000, progress: int = 0, counters: bool = False) -> RunResult:
-        if counters:
-            raise SdkError("per-PE counters need the flat Verilator engine")
+    def run(self, until: dict, max_idle: int = 20000, progress: int = 0, counters: bool = False,
+            trace: dict | None = None) -> RunResult:
+        self._no_probes(counters, trace)
         c = self.client
         t0 = time.monotonic()
         st0 = c.status()

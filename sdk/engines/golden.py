@@ -67,13 +67,15 @@ class GoldenEngine(Engine):
         for w in wavelets:
             self.model.inject(pe, e.side, *w)
 
-    def run(self, until: dict, max_idle: int = 20000, progress: int = 0, counters: bool = False) -> RunResult:
+    def run(self, until: dict, max_idle: int = 20000, progress: int = 0, counters: bool = False,
+            trace: dict | None = None) -> RunResult:
+        self._no_probes(counters, trace)
         t0 = time.monotonic()
         reason = self._run()
         if reason == "idle" and until["kind"] == "outputs":
             reason = "outputs"
         return RunResult(cycles=None, reason=reason, status=self.status(), busy_rows=None,
-                         wall_seconds=time.monotonic() - t0, counters=None)
+                         wall_seconds=time.monotonic() - t0)
 
     def take(self) -> dict:
         out = {}

@@ -23,10 +23,26 @@
 //
 // Threads: with threads > 1 the tiles are shared out in row bands and each phase runs in
 // parallel, with a barrier between phases.
+//
+// Probes and traces (docs/observability.md), called from Python in the simulator process through
+// ctypes (the model is linked with -rdynamic so these symbols are visible):
+//   tessera_native_mesh_cycle()                 clock edges so far
+//   tessera_native_mesh_probe(out, words)       every tile's probe port (hdl/probe.py), row-major,
+//                                               `words` 32-bit words per tile
+//   tessera_native_mesh_trace_start(...)        record, from a given edge on, the events port of
+//                                               chosen tiles and the wavelets leaving chosen
+//                                               tiles on chosen sides, up to max_events events
+//   tessera_native_mesh_trace_count/_take/_stop the records: 5 x int64 each (cycle, tile index,
+//                                               kind: 0..3 task_start, task_end, vec_issue,
+//                                               vec_done, 4 + side: a wavelet; task or color; ctrl)
+// A trace samples each cycle's values just before the edge that ends it, when the testbench's
+// ready bits of that cycle are final: a wavelet recorded there is one that crossed the link.
+// Nothing is recorded, and nothing costs more than one test a cycle, while no trace runs.
 
 #include "Vtile.h"
 #include "svdpi.h"
 
+#include <algorithm>
 #include <atomic>
 #include <barrier>
 #include <cstdint>
@@ -43,6 +59,9 @@
 #endif
 #ifndef TESSERA_FAULT_BITS
 #error "build with -DTESSERA_FAULT_BITS=<bits> (sdk/engines/native_mesh.py does)"
+#endif
+#ifndef TESSERA_TRACE_TASK
+#error "build with the -DTESSERA_TRACE_* and -DTESSERA_WAVELET_* field offsets (sdk/engines/native_mesh.py does)"
 #endif
 
 namespace {
@@ -108,6 +127,14 @@ struct Mesh {
     std::vector<uint64_t> edge_id[4];
     std::vector<uint64_t> edge_or[4];
     bool rst = false;
+    long long cycle = 0;  // clock edges so far
+    // the trace being recorded (tracing = false: none)
+    bool tracing = false;
+    long long tr_start = 0, tr_end = -1, tr_max = 0;
+    bool tr_truncated = false;
+    std::vector<int> tr_tiles;                   // tiles whose trace port is recorded
+    std::vector<std::pair<int, int>> tr_links;  // (tile, side) whose outgoing wavelets are recorded
+    std::vector<long long> tr_events;
     std::unique_ptr<std::barrier<>> bar;
     std::vector<std::thread> workers;
     std::atomic<int> phase{0};
@@ -224,6 +251,33 @@ struct Mesh {
         fo[i] = tiles[i]->fault_out;
     }
 
+    // One cycle's trace records, sampled before the edge that ends the cycle.
+    void record(long long cyc) {
+        if (cyc < tr_start || (tr_end >= 0 && cyc >= tr_end)) return;
+        auto put = [&](int tile, int kind, long long a, long long b) {
+            if ((long long)tr_events.size() / 5 >= tr_max) {
+                tr_truncated = true;
+                return;
+            }
+            tr_events.insert(tr_events.end(), {cyc, (long long)tile, (long long)kind, a, b});
+        };
+        for (int i : tr_tiles) {
+            uint32_t ev = tiles[i]->events;  // hdl/probe.py TraceEvents; field offsets from the build
+            if (!ev) continue;
+            long long task = (ev >> TESSERA_TRACE_TASK) & 31;
+            if ((ev >> TESSERA_TRACE_TASK_START) & 1) put(i, 0, task, 0);
+            if ((ev >> TESSERA_TRACE_TASK_END) & 1) put(i, 1, task, 0);
+            if ((ev >> TESSERA_TRACE_VEC_ISSUE) & 1) put(i, 2, task, 0);
+            if ((ev >> TESSERA_TRACE_VEC_DONE) & 1) put(i, 3, task, 0);
+        }
+        for (auto [i, s] : tr_links) {
+            size_t j = size_t(i) * 4 + s;
+            if (!ov[j]) continue;
+            uint64_t w = od[j];  // hdl/wavelet.py WaveletLayout; field offsets from the build
+            put(i, 4 + s, (long long)((w >> TESSERA_WAVELET_COLOR) & 31), (long long)((w >> TESSERA_WAVELET_CTRL) & 1));
+        }
+    }
+
     void run_phase(int ph, int k) {
         // row bands: worker k owns rows [k * R / T, (k + 1) * R / T)
         int lo = idx(k * R / T, 0), hi = idx((k + 1) * R / T, 0);
@@ -289,6 +343,8 @@ extern "C" long long tessera_native_mesh_seq(
     read_edge_inputs(m, E, e_in_valid, e_in_data);
     read_edge_inputs(m, S, s_in_valid, s_in_data);
     read_edge_inputs(m, W, w_in_valid, w_in_data);
+    if (m.tracing) m.record(m.cycle);
+    ++m.cycle;
     m.parallel(1);
     m.parallel(2);
     svBitVecVal* ready[4] = {n_in_ready, e_in_ready, s_in_ready, w_in_ready};
@@ -339,4 +395,55 @@ extern "C" void tessera_native_mesh_comb(
             put_bits(valid[s], int(e), 1, m.ov[j]);
             put_bits(data[s], int(e) * m.WB, m.WB, m.od[j]);
         }
+}
+
+// ---- probes and traces, through ctypes (see the top of this file) ----------------------------------
+
+extern "C" long long tessera_native_mesh_cycle() { return g_mesh ? g_mesh->cycle : 0; }
+
+extern "C" int tessera_native_mesh_probe(uint32_t* out, int words) {
+    if (!g_mesh) return -1;
+    Mesh& m = *g_mesh;
+    constexpr int have = int(sizeof(std::declval<Vtile&>().probe) / sizeof(uint32_t));
+    if (words != have) return -have;  // the caller's probe layout is not this tile's
+    for (size_t i = 0; i < m.tiles.size(); ++i)
+        for (int w = 0; w < words; ++w) out[i * size_t(words) + size_t(w)] = m.tiles[i]->probe[w];
+    return int(m.tiles.size());
+}
+
+extern "C" int tessera_native_mesh_trace_start(const int* tiles, int ntiles, const int* links, int nlinks,
+                                               long long start, long long end, long long max_events) {
+    if (!g_mesh) return -1;
+    Mesh& m = *g_mesh;
+    m.tr_tiles.assign(tiles, tiles + ntiles);
+    m.tr_links.clear();
+    for (int k = 0; k < nlinks; ++k) m.tr_links.emplace_back(links[2 * k], links[2 * k + 1]);
+    for (int i : m.tr_tiles)
+        if (i < 0 || size_t(i) >= m.tiles.size()) return -2;
+    for (auto [i, s] : m.tr_links)
+        if (i < 0 || size_t(i) >= m.tiles.size() || s < 0 || s > 3) return -2;
+    m.tr_start = start;
+    m.tr_end = end;
+    m.tr_max = max_events;
+    m.tr_truncated = false;
+    m.tr_events.clear();
+    m.tracing = true;
+    return 0;
+}
+
+extern "C" long long tessera_native_mesh_trace_count() { return g_mesh ? (long long)g_mesh->tr_events.size() / 5 : 0; }
+
+extern "C" int tessera_native_mesh_trace_take(long long* out, long long n) {
+    if (!g_mesh) return -1;
+    Mesh& m = *g_mesh;
+    size_t k = std::min(size_t(n) * 5, m.tr_events.size());
+    std::copy(m.tr_events.begin(), m.tr_events.begin() + long(k), out);
+    return m.tr_truncated ? 1 : 0;
+}
+
+extern "C" void tessera_native_mesh_trace_stop() {
+    if (!g_mesh) return;
+    g_mesh->tracing = false;
+    g_mesh->tr_events.clear();
+    g_mesh->tr_events.shrink_to_fit();
 }

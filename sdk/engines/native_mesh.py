@@ -33,8 +33,10 @@ from pathlib import Path
 
 from hdl.fault import FAULT_BITS
 from hdl.mesh import MESH_TOP, check_mesh_shape, tile_verilog
+from hdl.packing import Packer
+from hdl.probe import TRACE
 from hdl.profiles import get_profile
-from hdl.wavelet import EDGE_SIDES, WAVELET_BITS, Port
+from hdl.wavelet import EDGE_SIDES, WAVELET_BITS, Port, WaveletLayout
 
 from .verilator import BUILD, MESH_ARGS, MESH_VLT, BuiltOnce, Model, _tail, _tool_versions
 
@@ -42,6 +44,16 @@ __all__ = ["native_top_verilog", "TileLibrary", "native_mesh_model", "NATIVE_CPP
 
 NATIVE_CPP = Path(__file__).resolve().parent / "native_mesh.cpp"
 _TILE_ARGS = ["-Wno-fatal", "-Wno-lint", "-Wno-style", "-O3", "--x-assign", "fast", "--x-initial", "fast"]
+
+
+def _field_defines() -> list:
+    """-D flags with the bit offsets the C++ reads trace ports and wavelets with (one definition:
+    the layouts of hdl/probe.py and hdl/wavelet.py)."""
+    out = [f"-DTESSERA_TRACE_{name.upper()}={TRACE.fields[name][0]}"
+           for name in ("task_start", "task_end", "task", "vec_issue", "vec_done")]
+    wav = Packer(WaveletLayout)
+    out += [f"-DTESSERA_WAVELET_{name.upper()}={wav.fields[name][0]}" for name in ("color", "ctrl")]
+    return out
 
 
 def native_top_verilog(rows: int, cols: int, colors: int, threads: int = 1) -> str:
@@ -140,7 +152,10 @@ class _NativeMeshModel(Model):
     def __init__(self, name, top: str, lib: TileLibrary, waves: bool = False):
         cpp = NATIVE_CPP.read_text()
         args = [*MESH_ARGS, str(NATIVE_CPP), str(lib.archive),
-                "-CFLAGS", f"-I{lib.dir} -DTESSERA_WAVELET_BITS={WAVELET_BITS} -DTESSERA_FAULT_BITS={FAULT_BITS}",
+                "-CFLAGS", f"-I{lib.dir} -DTESSERA_WAVELET_BITS={WAVELET_BITS} -DTESSERA_FAULT_BITS={FAULT_BITS} "
+                + " ".join(_field_defines()),
+                # the probe and trace functions are called through ctypes from the simulator's Python
+                "-LDFLAGS", "-rdynamic",
                 # the tile library's key and the harness source are part of this model's key
                 "-CFLAGS", f"-DTESSERA_TILE_LIB={lib.key}-{hashlib.sha256(cpp.encode()).hexdigest()[:12]}"]
         super().__init__(name, {f"{MESH_TOP}.sv": top}, MESH_TOP, waves=waves, threads=1,

@@ -25,7 +25,8 @@ import time
 from hdl.mesh import EdgeLink
 from hdl.wavelet import Wavelet
 
-from ..records import DeviceError, Fault, MeshStatus, RunResult
+from ..activity import Activity
+from ..records import DeviceError, Fault, MeshStatus, RunResult, SdkError
 from .base import Engine
 from .models import ENGINES, mesh_model
 from .sim_server import recv_msg, send_msg
@@ -103,11 +104,23 @@ class SimEngine(Engine):
     def inject(self, link, wavelets):
         self._call("inject", link=str(EdgeLink.of(link)), wavelets=[list(w) for w in wavelets])
 
-    def run(self, until: dict, max_idle: int = 20000, progress: int = 0, counters: bool = False) -> RunResult:
+    def run(self, until: dict, max_idle: int = 20000, progress: int = 0, counters: bool = False,
+            trace: dict | None = None) -> RunResult:
+        if trace and self.kind != "native":
+            raise SdkError(f"a timeline trace needs the native engine, not {self.kind}")
+        if counters and self.kind == "hierarchical":
+            raise SdkError("per-tile counters: the hierarchical engine cannot see inside its tiles (native and "
+                           "flat can)")
         t0 = time.monotonic()
-        r = self._call("run", until=until, max_idle=max_idle, progress=progress, counters=counters)
+        r = self._call("run", until=until, max_idle=max_idle, progress=progress, counters=counters, trace=trace)
+        act = Activity.from_dict(r["activity"]) if r["activity"] is not None else None
         return RunResult(cycles=r["cycles"], reason=r["reason"], status=self.status(), busy_rows=r["busy_rows"],
-                         wall_seconds=time.monotonic() - t0, counters=r["counters"])
+                         wall_seconds=time.monotonic() - t0, activity=act, trace=r["trace"])
+
+    def probe(self) -> Activity:
+        if self.kind == "hierarchical":
+            return super().probe()
+        return Activity.from_dict(self._call("probe")["activity"])
 
     def take(self) -> dict:
         out = self._call("take")["outputs"]
@@ -115,9 +128,12 @@ class SimEngine(Engine):
 
     def status(self) -> MeshStatus:
         s = self._call("status")
-        faults = []
-        if s["row_fault"] is not None:
+        if s.get("faults") is not None:  # every faulty tile, from the probes
+            faults = [Fault.from_dict(f) for f in s["faults"]]
+        elif s["row_fault"] is not None:  # the westernmost faulty tile of each row, from the fault chain
             faults = [f for r, w in enumerate(s["row_fault"]) if (f := Fault.from_word(r, w)) is not None]
+        else:
+            faults = []
         return MeshStatus(s["row_err"], s["row_idle"], s["row_halted"], faults)
 
     def note(self, text: str):

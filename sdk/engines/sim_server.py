@@ -15,12 +15,14 @@ Messages are JSON objects, each preceded by its length (4 bytes, big-endian). Co
                                                           nothing moves (tasks started by the load
                                                           run to where they wait)
     {"cmd": "inject", "link": "W0", "wavelets": [...]} -> {}
-    {"cmd": "run", "until", "max_idle", "progress", "counters", "settle"}
+    {"cmd": "run", "until", "max_idle", "progress", "counters", "trace", "settle"}
                                                        -> {"cycles", "reason", "busy_rows",
-                                                          "wall_seconds", "counters"}
+                                                          "wall_seconds", "activity", "trace"}
     {"cmd": "take"}                                    -> {"outputs": {"E0": [[c, p, k]]}}
     {"cmd": "status"}                                  -> {"row_err", "row_idle", "row_halted",
-                                                          "row_fault": [int per row] | null}
+                                                          "row_fault": [int per row] | null,
+                                                          "faults": [Fault dict] | null}
+    {"cmd": "probe"}                                   -> {"activity": Activity dict}
     {"cmd": "note", "text"}                            -> {}   (logged by the simulator)
     {"cmd": "close"}                                   ends the test
 A command that fails answers {"error": "..."}; the server keeps serving.
@@ -29,11 +31,21 @@ A command that fails answers {"error": "..."}; the server keeps serving.
 first cycle of the run to the cycle the condition was met (for "idle", the last cycle in which
 anything moved or a PE was busy). The run also stops — reason "fault" — when a row raises its
 error flag (checked every 1024 cycles, then given time for the fault report to reach the edge),
-and — reason "stalled" — when nothing entered or left the mesh for ``max_idle`` cycles.
+and — reason "stalled" — when nothing entered or left the mesh for ``max_idle`` cycles. With
+``counters`` the reply's ``activity`` is the tiles' counters over the run (sdk/activity.py, cycles
+set); with ``trace`` (sdk/trace.py ``TraceSpec.to_dict()``, native engine) ``trace`` is the raw trace
+of the run's window.
+
+Probes (hdl/probe.py): the native engine reads every tile's probe from its C++ mesh (through
+ctypes), the flat engine from each tile's port in the Verilog hierarchy; the hierarchical engine
+cannot see inside its tiles. ``status`` then lists every faulty tile from the probes (status word,
+router error flags, drop counter); without probes, the westernmost faulty tile of each row from
+the fault chain.
 """
 
 from __future__ import annotations
 
+import ctypes
 import json
 import random
 import socket
@@ -41,10 +53,13 @@ import struct
 import time
 
 import cocotb
+import numpy as np
 
 from hdl.mesh import EdgeLink
+from hdl.probe import PROBE
 from hdl.profiles import get_profile
 
+from ..activity import Activity
 from .edge import IDLE_QUIET, EdgeHarness, load_through_west_edge, value_of
 from .verilator import tb_config
 
@@ -80,6 +95,7 @@ class Server:
         for d in self.h.drivers.values():
             d.log = _Discard()  # the server never replays stimulus; keep memory flat on long runs
         self.log = dut._log
+        self.probes = Probes(dut, rows, cols)
 
     def _mon(self, link):
         return self.h.monitors[self.h.link(link)]
@@ -125,7 +141,10 @@ class Server:
         def done_count():
             return sum(min(n, got(link, c)) for link, (c, n) in expect.items())
 
-        counters0 = self._pe_counts() if msg.get("counters") else None
+        probe0 = self.probes.read() if msg.get("counters") else None
+        tracing = msg.get("trace")
+        if tracing:
+            self.probes.trace_start(tracing)
         start = h.cycle
         last_change, last_seen, last_busy = h.cycle, (-1, -1), h.cycle
         busy = [0] * self.rows
@@ -164,33 +183,21 @@ class Server:
             cycles = max(last_change, last_busy) - start
         else:
             cycles = h.cycle - start
-        counters = None
-        if counters0 is not None:
-            counters1 = self._pe_counts()
-            counters = {key: [[round((b[key] - a[key]) / max(1, cycles), 4) for a, b in zip(r0, r1, strict=True)]
-                              for r0, r1 in zip(counters0, counters1, strict=True)] for key in ("busy", "elems")}
+        activity = None
+        if probe0 is not None:
+            delta = self.probes.read() - probe0
+            delta.cycles = h.cycle - start
+            activity = delta.to_dict()
+        trace = self.probes.trace_take(h.cycle - start) if tracing else None
         settle = msg.get("settle", 8) if reason in ("outputs", "fault", "stalled") else 0
         if reason == "fault":
             settle = max(settle, self.cols + 4)  # the fault report crosses the row to the east edge
         await h.run_cycles(settle)
         return {"cycles": cycles, "reason": reason, "busy_rows": [b / max(1, cycles) for b in busy],
-                "wall_seconds": time.monotonic() - t0, "counters": counters}
+                "wall_seconds": time.monotonic() - t0, "activity": activity, "trace": trace}
 
-    def _pe_counts(self):
-        """Each PE's busy-cycle and vector-element counters (docs/pe.md), read from inside the tiles:
-        only a flat model (every tile's signals visible) has them."""
-        out = []
-        for r in range(self.rows):
-            row = []
-            for c in range(self.cols):
-                try:
-                    pe = self.dut.g_row[r].g_col[c].tile.pe
-                except AttributeError:
-                    raise AssertionError("per-PE counters need the flat engine (the tiles' insides are "
-                                         "not visible in this model)") from None
-                row.append({"busy": value_of(pe.busy_cycles), "elems": value_of(pe.vec_elems)})
-            out.append(row)
-        return out
+    async def probe(self, msg):
+        return {"activity": self.probes.read().to_dict()}
 
     async def take(self, msg):
         out = {}
@@ -202,12 +209,95 @@ class Server:
 
     async def status(self, msg):
         st = self.h.row_status()
+        faults = None
+        if self.probes.available:
+            faults = [f.to_dict() for f in self.probes.read(status_only=True).faults()]
         return {"row_err": st["err"], "row_idle": st["idle"], "row_halted": st["halted"],
-                "row_fault": self.h.row_faults()}
+                "row_fault": self.h.row_faults(), "faults": faults}
 
     async def note(self, msg):
         self.log.info("%s", msg["text"])
         return {}
+
+
+class Probes:
+    """Every tile's probe (hdl/probe.py), from the native mesh's C++ or the flat model's hierarchy."""
+
+    def __init__(self, dut, rows, cols):
+        self.dut, self.rows, self.cols = dut, rows, cols
+        self.words = (PROBE.width + 31) // 32
+        self.native = None
+        try:
+            lib = ctypes.CDLL(None)
+            self.native = lib if hasattr(lib, "tessera_native_mesh_probe") else None
+        except OSError:
+            pass
+        if self.native is not None:
+            for name, res in (("tessera_native_mesh_cycle", ctypes.c_longlong),
+                              ("tessera_native_mesh_trace_count", ctypes.c_longlong)):
+                getattr(self.native, name).restype = res
+        self.flat = self.native is None and self._tile(0, 0) is not None
+        self.available = self.native is not None or self.flat
+
+    def _tile(self, r, c):
+        try:
+            return self.dut.g_row[r].g_col[c].tile.probe
+        except (AttributeError, IndexError, KeyError):
+            return None
+
+    def read(self, status_only: bool = False) -> Activity:
+        if self.native is not None:
+            buf = np.zeros(self.rows * self.cols * self.words, dtype=np.uint32)
+            n = self.native.tessera_native_mesh_probe(buf.ctypes.data_as(ctypes.POINTER(ctypes.c_uint32)),
+                                                      self.words)
+            if n != self.rows * self.cols:
+                raise AssertionError(f"the native mesh answered {n} to a probe read of {self.words} words a tile "
+                                     "(a negative count: the tile's probe has that many words)")
+            return Activity.from_words(self.rows, self.cols, buf.reshape(self.rows * self.cols, self.words),
+                                       status_only)
+        if self.flat:
+            return Activity.from_ints(self.rows, self.cols, [value_of(self._tile(r, c)) for r in range(self.rows)
+                                                             for c in range(self.cols)], status_only)
+        raise AssertionError("per-tile counters need the native or the flat engine (this model does not show "
+                             "the insides of its tiles)")
+
+    def trace_start(self, spec: dict):
+        if self.native is None:
+            raise AssertionError("timeline traces need the native engine")
+        c0 = self.native.tessera_native_mesh_cycle()
+        start, end = spec["window"]
+        tiles = [r * self.cols + c for r, c in spec["pes"]]
+        links = [x for r, c, s in spec["links"] for x in (r * self.cols + c, s)]
+        arr = lambda v: (ctypes.c_int * max(1, len(v)))(*v)  # noqa: E731
+        rc = self.native.tessera_native_mesh_trace_start(arr(tiles), len(tiles), arr(links), len(spec["links"]),
+                                                         ctypes.c_longlong(c0 + start),
+                                                         ctypes.c_longlong(-1 if end < 0 else c0 + end),
+                                                         ctypes.c_longlong(spec["max_events"]))
+        if rc:
+            raise AssertionError(f"trace_start refused the trace ({rc}): a PE or link outside the mesh")
+        self.trace_base, self.trace_spec = c0, spec
+
+    def trace_take(self, cycles: int) -> dict:
+        n = self.native.tessera_native_mesh_trace_count()
+        buf = np.zeros(max(1, n) * 5, dtype=np.int64)
+        truncated = self.native.tessera_native_mesh_trace_take(buf.ctypes.data_as(ctypes.POINTER(ctypes.c_longlong)),
+                                                               ctypes.c_longlong(n))
+        self.native.tessera_native_mesh_trace_stop()
+        pe_events, link_events = [], []
+        for cyc, tile, kind, a, b in buf[:n * 5].reshape(n, 5).tolist():
+            r, c = divmod(tile, self.cols)
+            if kind < len(TRACE_KINDS):
+                pe_events.append([cyc - self.trace_base, r, c, TRACE_KINDS[kind], a])
+            else:
+                link_events.append([cyc - self.trace_base, r, c, kind - len(TRACE_KINDS), a, b])
+        start, end = self.trace_spec["window"]
+        return {"window": [start, cycles if end < 0 else min(end, cycles)], "pe_events": pe_events,
+                "link_events": link_events, "truncated": bool(truncated), "pes": self.trace_spec["pes"],
+                "links": self.trace_spec["links"]}
+
+
+#: the kinds of PE trace records, in the order of the native mesh's record kinds 0..3
+TRACE_KINDS = ("task_start", "task_end", "vec_issue", "vec_done")
 
 
 class _Discard(list):

@@ -11,8 +11,10 @@ Interface:
     gemv_case(rows, cols, m, k, density, profile="small", seed=1, name=None) -> Case
     run_case(rt, case, progress=0, counters=False) -> KernelRecord
     run_cases(cases, engine="native", progress=0, counters=False, **engine_options) -> [KernelRecord]
-        every case on one Runtime (all cases share rows, cols and profile); counters: per-PE busy
-        and vector occupancy ("pe_busy"; the flat engine only)
+        every case on one Runtime (all cases share rows, cols and profile); counters: the tiles'
+        activity over each run (native and flat engines): the record's figures "activity" (an
+        sdk/activity.py Activity dict), "pe_vec_busy" (per PE: vector-busy cycles / cycles) and
+        "macs_counted" (fmac lane operations, every PE), and ``record.activity`` (the Activity)
     format_table(records) -> str
 """
 
@@ -79,13 +81,19 @@ def run_case(rt: Runtime, case: Case, progress: int = 0, counters: bool = False)
                        figures.pop("bit_exact"), figures.pop("mismatches"), figures.pop("first_mismatch"),
                        round(time.monotonic() - t0, 2))
     rec.figures = {**{k: v for k, v in summary.items() if k not in ("rows", "cols", "profile")}, **case.extra,
-                   "busy_rows": [round(b, 4) for b in res.busy_rows] if res.busy_rows else None,
-                   "pe_busy": res.counters}
+                   "busy_rows": [round(b, 4) for b in res.busy_rows] if res.busy_rows else None}
+    rec.activity = res.activity
+    if res.activity is not None:
+        act = res.activity
+        rec.figures["pe_vec_busy"] = np.round(act.counters["vec_busy"] / max(1, act.cycles), 4).tolist()
+        rec.figures["macs_counted"] = int(act.macs.sum())
+        rec.figures["activity"] = act.to_dict()
     if case.kind == "gemm":
         lanes = p.lanes
         rec.figures["utilization"] = (round(p.useful_macs / (p.rows * p.cols * lanes * res.cycles), 4)
                                       if res.cycles else None)
         rec.figures["ideal_cycles"] = round(p.ideal_cycles())
+        rec.figures["padded_macs"] = p.padded_macs
     else:
         rec.figures["dtype"] = "f16"
     rec.figures.update(figures)
@@ -99,8 +107,6 @@ def run_cases(cases, engine="native", progress: int = 0, counters: bool = False,
         raise SdkError(f"cases for different meshes in one run: {sorted(shapes)}")
     first = cases[0]
     layout = first.kernel.layout() if first.kind == "gemm" else first.kernel.layout(first.inputs["a"])
-    if counters and engine in ("native", "hierarchical"):
-        engine = "flat"  # only a flat model shows the counters inside the tiles
     if progress and isinstance(engine, str):
         engine_options.setdefault("console", True)  # the simulator's progress lines on the terminal
     out = []

@@ -184,6 +184,11 @@ class GemmPlan:
         return self.m * self.k * self.n
 
     @property
+    def padded_macs(self):
+        """The MACs the PEs perform: every PE's padded tile over the padded K (zeros included)."""
+        return self.rows * self.cols * self.mt * self.nt * self.k_pad
+
+    @property
     def west_cols(self):
         """Columns whose tiles leave through the west edge (the western half)."""
         return self.cols // 2
