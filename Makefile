@@ -15,6 +15,11 @@ PROFILE  ?= small
 DENSITY  ?= 0.1
 SEED     ?= 1
 WAVES    ?= 0
+# TRACE=1: a Perfetto timeline of the GEMM's first TRACE_CYCLES cycles; ENERGY=file.json overrides
+# the energy table (docs/observability.md)
+TRACE    ?= 0
+TRACE_CYCLES ?= 4000
+ENERGY   ?=
 # `make sim-fabric` knob
 WAVELETS ?= 20000
 # pytest-xdist workers for `make test`
@@ -25,7 +30,7 @@ JOBS     ?= 2
 all: help
 
 help:
-	@echo "make sim      GEMM + sparse GEMV on a PE mesh, bit-exact vs golden (ROWS COLS M K N DTYPE PROFILE DENSITY SEED WAVES=1)"
+	@echo "make sim      GEMM + sparse GEMV on a PE mesh, bit-exact vs golden, heat maps and energy (ROWS COLS M K N DTYPE PROFILE DENSITY SEED WAVES=1 TRACE=1 ENERGY=file.json)"
 	@echo "make sim-fabric  fabric traffic demo vs the golden routing model (ROWS COLS PROFILE WAVELETS SEED WAVES=1)"
 	@echo "make test     full regression (pytest -n $(JOBS))"
 	@echo "make verilog  emit Verilog under build/verilog"
@@ -45,7 +50,8 @@ $(STAMP): pyproject.toml
 
 sim: $(STAMP)
 	$(PY) -m demo.gemm --rows $(ROWS) --cols $(COLS) --m $(M) --k $(K) --n $(N) --dtype $(DTYPE) \
-	    --profile $(PROFILE) --density $(DENSITY) --seed $(SEED) $(if $(filter-out 0,$(WAVES)),--waves,)
+	    --profile $(PROFILE) --density $(DENSITY) --seed $(SEED) $(if $(filter-out 0,$(WAVES)),--waves,) \
+	    $(if $(filter-out 0,$(TRACE)),--trace --trace-cycles $(TRACE_CYCLES),) $(if $(ENERGY),--energy $(ENERGY),)
 
 sim-fabric: $(STAMP)
 	$(PY) -m demo.fabric --rows $(ROWS) --cols $(COLS) --profile $(PROFILE) \

@@ -6,9 +6,17 @@ f32) and y = A.x with x of the given density. Prints progress while they run, a 
 cycles, MAC utilisation, bit-exact, max error against float64) and writes a JSON report; with
 --waves also an FST waveform.
 
+Every tile's activity counters are read over each run (docs/observability.md): per-PE heat maps of
+vector-busy fraction, SRAM traffic, MACs and instructions and a per-link traffic map (PNG, next to
+the report), the energy of each kernel (sdk/energy.py: joules, pJ per useful MAC, GFLOPS/W, a
+breakdown by component and its stacked-bar PNG; --energy FILE overrides the energy table) and the
+power of a wafer-sized mesh running the GEMM. With --trace the GEMM's first --trace-cycles cycles
+are recorded as a Perfetto timeline (every PE, every link).
+
 Usage:
     python -m demo.gemm [--rows 4] [--cols 4] [--m 64] [--k 64] [--n 64] [--dtype f16]
                         [--profile small] [--density 0.1] [--seed 1] [--waves] [--json PATH]
+                        [--trace] [--trace-cycles 4000] [--energy FILE]
 """
 
 from __future__ import annotations
@@ -19,9 +27,12 @@ import sys
 import time
 from pathlib import Path
 
+from sdk.energy import EnergyModel
 from sdk.engines.verilator import BUILD
 from sdk.kernels.cases import format_table, gemm_case, gemv_case, run_cases
+from sdk.kernels.observe import observe
 from sdk.records import SdkError
+from sdk.trace import TraceSpec
 
 
 def main(argv=None) -> int:
@@ -33,6 +44,9 @@ def main(argv=None) -> int:
     ap.add_argument("--density", type=float, default=0.1, help="fraction of x's elements that are nonzero")
     ap.add_argument("--waves", action="store_true")
     ap.add_argument("--json", default=str(BUILD / "sim" / "gemm_report.json"))
+    ap.add_argument("--trace", action="store_true", help="record the GEMM's timeline (Perfetto JSON)")
+    ap.add_argument("--trace-cycles", type=int, default=4000, help="cycles of the GEMM the trace covers")
+    ap.add_argument("--energy", default=None, help="JSON file overriding the energy table (sdk/energy_defaults.json)")
     try:
         args = ap.parse_args(argv)
     except SystemExit as e:
@@ -40,7 +54,14 @@ def main(argv=None) -> int:
     try:
         cases = [gemm_case(args.rows, args.cols, args.m, args.k, args.n, args.dtype, args.profile, args.seed),
                  gemv_case(args.rows, args.cols, args.m, args.k, args.density, args.profile, args.seed)]
-    except (SdkError, ValueError) as e:
+        energy = EnergyModel.load(args.energy)
+        trace = None
+        if args.trace and args.waves:
+            raise ValueError("--trace needs the native engine and --waves the flat one: choose one")
+        if args.trace:
+            trace = TraceSpec(pes="all", links="all", window=(0, args.trace_cycles), max_events=1_000_000)
+            trace.check(args.rows, args.cols)
+    except (SdkError, ValueError, OSError) as e:
         print(f"make sim: error: {e}", file=sys.stderr)
         return 2
     g = cases[0].plan
@@ -50,13 +71,15 @@ def main(argv=None) -> int:
     print("make sim: building or reusing the Verilator model, then running (progress every 2,000 cycles) ...",
           flush=True)
     t0 = time.monotonic()
-    recs = run_cases(cases, progress=2000, waves=args.waves, console=True,
+    recs = run_cases(cases, progress=2000, counters=True, trace=trace, waves=args.waves, console=True,
                      run_name="make-sim" + ("-waves" if args.waves else ""))
     wall = time.monotonic() - t0
     print()
     print(format_table(recs))
-    report = {"records": [r.to_dict() for r in recs], "wall_seconds": round(wall, 1)}
     path = Path(args.json)
+    seen = observe(recs, path.parent, energy, prefix="sim_")
+    report = {"records": [r.to_dict() for r in recs], "wall_seconds": round(wall, 1), "pictures": seen["pictures"],
+              "wafer_power_projection": seen["wafer"], "trace": seen["trace"]}
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(report, indent=2))
     print(f"\nreport: {path}")

@@ -108,15 +108,17 @@ class KernelRecord(_Json):
     figures: dict = field(default_factory=dict)  # kernel-specific: shape, utilisation, errors, ...
     #: the run's sdk.activity.Activity when counters were asked for (not serialised: its figures are)
     activity: object = field(default=None, repr=False, compare=False)
+    #: the run's raw timeline trace (sdk/trace.py) when one was asked for (not serialised)
+    trace: dict | None = field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> dict:
         """Flat: the fixed fields and the kernel's figures side by side (the JSON reports' shape)."""
-        d = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("figures", "activity")}
+        d = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("figures", "activity", "trace")}
         return {**d, **self.figures}
 
     @classmethod
     def from_dict(cls, d: dict):
-        names = {f.name for f in fields(cls)} - {"figures", "activity"}
+        names = {f.name for f in fields(cls)} - {"figures", "activity", "trace"}
         return cls(**{k: v for k, v in d.items() if k in names},
                    figures={k: v for k, v in d.items() if k not in names})
 
@@ -130,7 +132,7 @@ class KernelRecord(_Json):
 
     def __setitem__(self, key, value):
         """``record["dense_cycles"] = ...``: a fixed field, or else a figure."""
-        if key in {f.name for f in fields(self)} - {"figures", "activity"}:
+        if key in {f.name for f in fields(self)} - {"figures", "activity", "trace"}:
             setattr(self, key, value)
         else:
             self.figures[key] = value

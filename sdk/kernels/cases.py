@@ -9,12 +9,14 @@ golden/matmul.py, the largest error against float64 and whether it is within the
 Interface:
     gemm_case(rows, cols, m, k, n, dtype="f16", profile="small", seed=1, kind="normal", name=None) -> Case
     gemv_case(rows, cols, m, k, density, profile="small", seed=1, name=None) -> Case
-    run_case(rt, case, progress=0, counters=False) -> KernelRecord
-    run_cases(cases, engine="native", progress=0, counters=False, **engine_options) -> [KernelRecord]
+    run_case(rt, case, progress=0, counters=False, trace=None) -> KernelRecord
+    run_cases(cases, engine="native", progress=0, counters=False, trace=None, **engine_options)
+        -> [KernelRecord]
         every case on one Runtime (all cases share rows, cols and profile); counters: the tiles'
         activity over each run (native and flat engines): the record's figures "activity" (an
         sdk/activity.py Activity dict), "pe_vec_busy" (per PE: vector-busy cycles / cycles) and
-        "macs_counted" (fmac lane operations, every PE), and ``record.activity`` (the Activity)
+        "macs_counted" (fmac lane operations, every PE), and ``record.activity`` (the Activity);
+        trace (an sdk/trace.py TraceSpec): the first case's timeline in ``record.trace``
     format_table(records) -> str
 """
 
@@ -65,14 +67,16 @@ def gemv_case(rows, cols, m, k, density, profile="small", seed=1, name=None) -> 
                 {"seed": seed, "density": density, "nonzeros": Gemv.nonzeros(x)})
 
 
-def run_case(rt: Runtime, case: Case, progress: int = 0, counters: bool = False) -> KernelRecord:
+def run_case(rt: Runtime, case: Case, progress: int = 0, counters: bool = False, trace=None) -> KernelRecord:
     t0 = time.monotonic()
     load_before = rt.load_cycles
     if case.kind == "gemm":
-        got, res = case.kernel.run(rt, case.inputs["a"], case.inputs["b"], progress=progress, counters=counters)
+        got, res = case.kernel.run(rt, case.inputs["a"], case.inputs["b"], progress=progress, counters=counters,
+                                   trace=trace)
         figures = case.kernel.check(got, case.inputs["a"], case.inputs["b"])
     else:
-        got, res = case.kernel.run(rt, case.inputs["a"], case.inputs["x"], progress=progress, counters=counters)
+        got, res = case.kernel.run(rt, case.inputs["a"], case.inputs["x"], progress=progress, counters=counters,
+                                   trace=trace)
         figures = case.kernel.check(got, case.inputs["a"], case.inputs["x"])
     p = case.plan
     summary = p.summary()
@@ -83,6 +87,7 @@ def run_case(rt: Runtime, case: Case, progress: int = 0, counters: bool = False)
     rec.figures = {**{k: v for k, v in summary.items() if k not in ("rows", "cols", "profile")}, **case.extra,
                    "busy_rows": [round(b, 4) for b in res.busy_rows] if res.busy_rows else None}
     rec.activity = res.activity
+    rec.trace = res.trace
     if res.activity is not None:
         act = res.activity
         rec.figures["pe_vec_busy"] = np.round(act.counters["vec_busy"] / max(1, act.cycles), 4).tolist()
@@ -100,7 +105,8 @@ def run_case(rt: Runtime, case: Case, progress: int = 0, counters: bool = False)
     return rec
 
 
-def run_cases(cases, engine="native", progress: int = 0, counters: bool = False, **engine_options) -> list:
+def run_cases(cases, engine="native", progress: int = 0, counters: bool = False, trace=None,
+              **engine_options) -> list:
     """Play every case on one Runtime (one simulator launch for the Verilator engines)."""
     shapes = {(c.plan.rows, c.plan.cols, c.plan.profile) for c in cases}
     if len(shapes) != 1:
@@ -113,7 +119,7 @@ def run_cases(cases, engine="native", progress: int = 0, counters: bool = False,
     with Runtime(layout, engine=engine, **engine_options) as rt:
         for i, case in enumerate(cases):
             rt.note(f"job {i + 1}/{len(cases)}: {case.kind} {case.plan.summary()}")
-            rec = run_case(rt, case, progress=progress, counters=counters)
+            rec = run_case(rt, case, progress=progress, counters=counters, trace=trace if i == 0 else None)
             rt.note(f"job {i + 1}: {rec.cycles} cycles (load {rec.load_cycles}), {rec.wall_seconds:.1f} s")
             out.append(rec)
         if getattr(rt.engine, "waves_path", None):

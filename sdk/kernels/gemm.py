@@ -18,7 +18,8 @@ Interface:
     Gemm(rows, cols, m, k, n, dtype="f16", profile="small")
         .plan  .layout() -> Layout  .inputs(a_bits, b_bits) -> {EdgeLink: (color, [payload])}
         .expect() -> {EdgeLink: (color, count)}   .decode(received) -> C bits (M x N uint32)
-        .run(rt, a_bits, b_bits, progress=0) -> (C bits, RunResult)    on an sdk.Runtime
+        .run(rt, a_bits, b_bits, progress=0, counters=False, trace=None) -> (C bits, RunResult)
+                                                     on an sdk.Runtime (see Runtime.run)
         .check(c_bits, a_bits, b_bits) -> figures: bit-exact against golden.matmul, float64 error
     CA, CB, CE, CW   the kernel's colors
 """
@@ -340,7 +341,7 @@ class Gemm:
                         np.array([w.payload for w in seg[:-1]], np.uint32).reshape(p.mt, p.nt)
         return cp[:p.m, :p.n]
 
-    def run(self, rt, a_bits, b_bits, progress: int = 0, counters: bool = False):
+    def run(self, rt, a_bits, b_bits, progress: int = 0, counters: bool = False, trace=None):
         """Load, stream A and B through the edge, run until every tile has left; (C bits, RunResult).
         The panels go out panel by panel over all links: an engine that injects one message at a
         time (the FPGA bridge) then never holds a PE's next panel behind another PE's current one."""
@@ -351,7 +352,8 @@ class Gemm:
             for link, (color, payloads) in feeds.items():
                 part = len(payloads) // p.panels
                 rt.send(link, color, payloads[q * part:(q + 1) * part])
-        res = rt.run(Until.outputs(self.expect()), max_idle=self.max_idle(), progress=progress, counters=counters)
+        res = rt.run(Until.outputs(self.expect()), max_idle=self.max_idle(), progress=progress, counters=counters,
+                     trace=trace)
         return self.decode(rt.receive()), res
 
     def check(self, c_bits, a_bits, b_bits) -> dict:

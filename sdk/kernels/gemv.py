@@ -177,7 +177,7 @@ class Gemv:
                 y[b * p.mt:(b + 1) * p.mt] = [w.payload for w in seg[:-1]]
         return y[:p.m]
 
-    def run(self, rt, a_bits, x_bits, progress: int = 0, counters: bool = False):
+    def run(self, rt, a_bits, x_bits, progress: int = 0, counters: bool = False, trace=None):
         feeds = self.inputs(x_bits)
         rt.load(self.layout(a_bits))
         for link, (color, stream) in feeds.items():
@@ -185,7 +185,7 @@ class Gemv:
             if data:
                 rt.send(link, color, [pl for pl, _ in data])
             rt.send(link, color, [stream[-1][0]], ctrl=1)
-        res = rt.run(Until.outputs(self.expect()), max_idle=20000, progress=progress, counters=counters)
+        res = rt.run(Until.outputs(self.expect()), max_idle=20000, progress=progress, counters=counters, trace=trace)
         return self.decode(rt.receive()), res
 
     def check(self, y_bits, a_bits, x_bits) -> dict:
