@@ -3,13 +3,10 @@
 For the mesh given, runs the f16 -> f32 GEMM at each size of ``--sizes`` (square M = K = N) plus
 ``--shape``, optionally the f32 GEMM at ``--shape``, and the sparse GEMV at ``--density`` and dense
 (every x nonzero, the same kernel), all checked bit for bit against golden/matmul.py. Writes a
-list of records (JSON) and PNG plots next to it: MAC utilisation against matrix size, and the busy
-fraction over the mesh — per row of PEs on the main mesh (the mesh exposes each row's idle flag at
-its edge; counters inside the native mesh's compiled tiles are not visible to the testbench), and,
-with ``--heatmap-mesh RxC``, per PE: a flat (the Verilog mesh verilated whole, slower to build) model of that mesh
-runs one more f16 GEMM (32 x 32 tiles, K = 256) and the testbench reads every PE's counters: the
-fraction of cycles it was not idle, and its vector-engine occupancy (vector elements completed per
-cycle over the 2 lanes of 32-bit ops).
+list of records (JSON) and PNG plots next to it: MAC utilisation against matrix size, and for the
+largest GEMM the per-PE pictures of sdk/plots.py from every tile's activity counters (read from the
+native mesh, docs/observability.md): vector-busy fraction, SRAM row accesses per cycle, MACs,
+instructions, and wavelets per link.
 
 Records: rows, cols, profile, M, K, N, dtype, cycles, utilization, bit_exact, max_abs_err_f64, ...
 and for GEMV: density, nonzeros, cycles, dense_cycles, ratio.
@@ -32,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.common import require_extra  # noqa: E402
 from sdk.engines.verilator import BUILD  # noqa: E402
 from sdk.kernels.cases import format_table, gemm_case, gemv_case, run_cases  # noqa: E402
+from sdk.plots import activity_maps  # noqa: E402
 from sdk.records import SdkError  # noqa: E402
 
 
@@ -66,41 +64,12 @@ def plots(records, path: Path):
         p = path.with_name(path.stem + "_utilization.png")
         fig.savefig(p, dpi=120)
         out.append(p)
-    for r in records:
-        if r.get("pe_busy"):
-            import numpy as np
-            fig, axes = plt.subplots(1, 2, figsize=(8, 3.5))
-            for ax, key, title in ((axes[0], "busy", "not idle"), (axes[1], "elems", "vector occupancy")):
-                data = np.array(r["pe_busy"][key], dtype=float) / (1 if key == "busy" else 2)
-                im = ax.imshow(data, vmin=0, vmax=1, cmap="viridis")
-                for (i, j), v in np.ndenumerate(data):
-                    ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=7,
-                            color="white" if v < 0.6 else "black")
-                ax.set_title(f"{title} per PE")
-                ax.set_xlabel("column")
-                ax.set_ylabel("row")
-                fig.colorbar(im, ax=ax, fraction=0.046)
-            fig.suptitle(f"{r['M']}x{r['K']}x{r['N']} f16 GEMM on {r['rows']}x{r['cols']}: "
-                         f"{100 * r['utilization']:.1f} % MAC utilisation")
-            fig.tight_layout()
-            p = path.with_name(path.stem + "_pe_heatmap.png")
-            fig.savefig(p, dpi=120)
-            out.append(p)
-    big = max((r for r in records if r["kind"] == "gemm" and not r.get("pe_busy")),
+    big = max((r for r in records if r["kind"] == "gemm" and r.activity is not None),
               key=lambda r: r["M"] * r["K"] * r["N"], default=None)
     if big:
-        import numpy as np
-        rows = np.array(big["busy_rows"])[:, None].repeat(big["cols"], axis=1)
-        fig, ax = plt.subplots(figsize=(4.5, 3.5))
-        im = ax.imshow(rows, vmin=0, vmax=1, cmap="viridis")
-        fig.colorbar(im, ax=ax, label="busy fraction")
-        ax.set_title(f"busy, {big['M']}x{big['K']}x{big['N']} {big['dtype']} (per row)")
-        ax.set_xlabel("column")
-        ax.set_ylabel("row")
-        fig.tight_layout()
-        p = path.with_name(path.stem + "_busy.png")
-        fig.savefig(p, dpi=120)
-        out.append(p)
+        # per-PE pictures from the tiles' own counters (native mesh): vector busy, SRAM, MACs, links
+        tag = f"{path.stem}_{big['M']}x{big['K']}x{big['N']}_{big['dtype']}"
+        out += list(activity_maps(big.activity, path.parent, tag).values())
     return out
 
 
@@ -115,7 +84,6 @@ def main(argv=None) -> int:
     ap.add_argument("--profile", default="small")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--no-plots", action="store_true")
-    ap.add_argument("--heatmap-mesh", default="", help="RxC: also run a flat model of this mesh for a per-PE heat map")
     args = ap.parse_args(argv)
     rows, cols = _dims(args.mesh, 2, "mesh")
     m, k, n = _dims(args.shape, 3, "shape")
@@ -135,12 +103,7 @@ def main(argv=None) -> int:
     print(f"[gemm] {rows}x{cols} {args.profile}: {len(cases)} kernels (model build on first use; "
           "progress every 10,000 cycles)", flush=True)
     t0 = time.monotonic()
-    recs = run_cases(cases, progress=10_000, run_name=f"bench-{m}x{k}x{n}")
-    if args.heatmap_mesh:
-        hr, hc = _dims(args.heatmap_mesh, 2, "heatmap-mesh")
-        print(f"[gemm] per-PE heat map: flat {hr}x{hc} model (slow to build) ...", flush=True)
-        recs += run_cases([gemm_case(hr, hc, 32 * hr, 256, 32 * hc, "f16", args.profile, args.seed)],
-                          progress=10_000, counters=True, run_name=f"heatmap-{hr}x{hc}")
+    recs = run_cases(cases, progress=10_000, counters=True, run_name=f"bench-{m}x{k}x{n}")
     dense = next(r for r in recs if r["name"] == "gemv-dense")
     for r in recs:
         if r["kind"] == "gemv":
