@@ -66,17 +66,20 @@ class LinkDriver:
 
     def __init__(self, link, colors, rng):
         self.link = link
+        self.colors = colors
         self.queues = [deque() for _ in range(colors)]
         self.rng = rng
         self.idle_prob = 0.0
         self.ignore_ready = False  # protocol violation on purpose: tests the OVERFLOW error
         self._rr = 0
         self.sent = 0
+        self.pending = 0  # wavelets queued, not yet sent
         self.log = []  # everything queued, in order: the stimulus the golden model is given
 
     def send(self, color, payload, ctrl=0):
         w = Wavelet(color, payload, ctrl)
         self.log.append(w)
+        self.pending += 1
         # Colors beyond the profile still go out (the router must drop and count them): queue them
         # on a shared extra queue.
         if color >= len(self.queues):
@@ -85,13 +88,12 @@ class LinkDriver:
             return
         self.queues[color].append(w)
 
-    @property
-    def pending(self):
-        return sum(len(q) for q in self.queues)
-
-    def pick(self, ready_bits):
-        """The wavelet to present this cycle, or None; round-robin over ready colors."""
+    def pick(self, ready_bits: int):
+        """The wavelet to present this cycle, or None; round-robin over ready colors
+        (``ready_bits``: the link's ready vector, bit c = color c)."""
         if self.idle_prob and self.rng.random() < self.idle_prob:
+            return None
+        if not self.pending:
             return None
         n = len(self.queues)
         for i in range(n):
@@ -100,9 +102,10 @@ class LinkDriver:
             if q:
                 color = q[0].color
                 # A color with no ready bit (out of range) is sent regardless: it tests dropping.
-                if color >= len(ready_bits) or ready_bits[color] or self.ignore_ready:
+                if color >= self.colors or ready_bits >> color & 1 or self.ignore_ready:
                     self._rr = (k + 1) % n
                     self.sent += 1
+                    self.pending -= 1
                     return q.popleft()
         return None
 
@@ -120,6 +123,9 @@ class LinkMonitor:
         self.ready = (1 << colors) - 1
 
     def choose_ready(self):
+        if not self.stall_prob and not self.hold_colors:
+            self.ready = (1 << self.colors) - 1  # the common case: no draw, every color ready
+            return self.ready
         r = 0
         for c in range(self.colors):
             if c in self.hold_colors:
@@ -154,6 +160,7 @@ class EdgeHarness:
         self.transfers_in = 0
         self.transfers_out = 0
         self._clock = None
+        self._last_driven = {}  # group -> [in_valid, in_data, out_ready] last written
 
     def _extra_groups(self):
         """Link groups a subclass's DUT has besides the four edges (driven first)."""
@@ -183,6 +190,7 @@ class EdgeHarness:
             h["in_valid"].value = 0
             h["in_data"].value = 0
             h["out_ready"].value = 0
+        self._last_driven = {g: [0, 0, 0] for g in self.handles}
         for _ in range(cycles):
             await RisingEdge(self.dut.clk)
         self.dut.rst.value = 0
@@ -200,20 +208,27 @@ class EdgeHarness:
         driven = {}
         for g, links in self.groups.items():
             h = self.handles[g]
+            last = self._last_driven.setdefault(g, [None, None, None])
             ready_vec = value_of(h["in_ready"])
             valid, data = 0, 0
             for i, link in enumerate(links):
-                bits = (ready_vec >> (i * colors)) & cmask
-                w = self.drivers[link].pick([bits >> c & 1 for c in range(colors)])
+                d = self.drivers[link]
+                if not d.pending and not d.idle_prob:
+                    continue  # nothing to send and no random idle to draw: the link stays idle
+                w = d.pick((ready_vec >> (i * colors)) & cmask)
                 if w is not None:
                     valid |= 1 << i
                     data |= pack_wavelet(*w) << (i * W)
-            h["in_valid"].value = valid
-            h["in_data"].value = data
+            # A write through the simulator interface costs more than the comparison: write what changed.
+            if valid != last[0]:
+                h["in_valid"].value = last[0] = valid
+            if data != last[1]:
+                h["in_data"].value = last[1] = data
             out_ready = 0
             for i, link in enumerate(links):
                 out_ready |= self.monitors[link].choose_ready() << (i * colors)
-            h["out_ready"].value = out_ready
+            if out_ready != last[2]:
+                h["out_ready"].value = last[2] = out_ready
             driven[g] = (valid, ready_vec)
         await ReadOnly()
         moved = False

@@ -6,8 +6,9 @@ Engines (docs/mesh.md, "Simulation models"):
                   benchmarks use. ``threads``: row bands evaluated in parallel.
     hierarchical  the generated Verilog mesh top, the tile a Verilator hierarchical block (compiled
                   once, per-instance glue in the top); checks the Verilog top against native.
-    flat          the generated Verilog mesh top verilated whole: waveforms of every tile, counters
-                  inside the tiles readable by the testbench; slow to build. ``waves`` implies it.
+    flat          the generated Verilog mesh top verilated whole: waveforms of every tile (``waves``
+                  implies it, every signal public), or — without waves — only the mesh ports and
+                  each tile's probe public (the counters, sdk/activity.py); slower to build.
 ``threads`` is Verilator's ``--threads`` for the Verilog engines.
 
 Interface:
@@ -20,9 +21,13 @@ from __future__ import annotations
 from hdl.board_core import CORE_MODULE, core_sources
 from hdl.mesh import MESH_TOP, mesh_sources
 from hdl.profiles import get_profile
+from hdl.tile import TILE_MODULE
 
 from .native_mesh import native_mesh_model
 from .verilator import MESH_ARGS, MESH_VLT, Model
+
+#: the tile's probe port, readable in a flat model (sdk/engines/sim_server.py ``Probes``)
+FLAT_PROBE_VLT = f'public_flat_rw -module "{TILE_MODULE}" -var "probe"\n'
 
 __all__ = ["mesh_model", "board_core_model", "ENGINES"]
 
@@ -41,8 +46,13 @@ def mesh_model(rows: int, cols: int, profile="small", core: bool = True, engine:
     flat = engine == "flat"
     name = name or (f"tile_mesh_{rows}x{cols}_{prof.name}" + ("" if core else "_fabric")
                     + ("_flat" if flat else "") + ("_waves" if waves else ""))
-    if flat:
+    if flat and waves:
         return Model(name, mesh_sources(rows, cols, prof, core), MESH_TOP, waves=waves, threads=threads)
+    if flat:
+        # Without waves only the mesh ports and each tile's probe (hdl/probe.py) need to be visible:
+        # the build is much smaller than with every signal public.
+        return Model(name, mesh_sources(rows, cols, prof, core), MESH_TOP, threads=threads, extra_args=MESH_ARGS,
+                     extra_vlt=MESH_VLT + FLAT_PROBE_VLT)
     return Model(name, mesh_sources(rows, cols, prof, core), MESH_TOP, threads=threads,
                  hier_blocks=("tessera_tile",), extra_args=MESH_ARGS, extra_vlt=MESH_VLT)
 

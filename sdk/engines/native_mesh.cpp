@@ -45,6 +45,7 @@
 #include <algorithm>
 #include <atomic>
 #include <barrier>
+#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -298,6 +299,33 @@ struct Mesh {
 
 Mesh* g_mesh = nullptr;
 
+// TESSERA_NATIVE_PROFILE=1: where the wall time of a simulation goes, printed to stderr at exit.
+struct Profile {
+    using Clock = std::chrono::steady_clock;
+    bool on = std::getenv("TESSERA_NATIVE_PROFILE") != nullptr;
+    double clock_s = 0, settle_s = 0, seq_s = 0, comb_s = 0;
+    long long cycles = 0, comb_calls = 0;
+    Clock::time_point first, last;
+    static double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+    ~Profile() {
+        if (!on || cycles < 2 || !g_mesh) return;
+        double wall = std::chrono::duration<double>(last - first).count();
+        double tiles = double(g_mesh->R) * g_mesh->C;
+        std::fprintf(stderr,
+                     "tessera native mesh profile: %lld cycles of %d x %d tiles, %.3f s between the first and last edge"
+                     " (%.0f tile-cycles/s)\n"
+                     "  clock phase   %6.1f %%  (%.2f us a tile-cycle)\n"
+                     "  settle phase  %6.1f %%  (%.2f us a tile-cycle)\n"
+                     "  edge glue     %6.1f %%  (DPI argument packing around the phases)\n"
+                     "  comb calls    %6.1f %%  (%lld calls: edge tiles re-evaluated for the testbench's ready)\n"
+                     "  outside       %6.1f %%  (the testbench: cocotb, Python edge drivers, the Verilator top)\n",
+                     cycles, g_mesh->R, g_mesh->C, wall, cycles * tiles / wall,
+                     100 * clock_s / wall, 1e6 * clock_s / (cycles * tiles), 100 * settle_s / wall,
+                     1e6 * settle_s / (cycles * tiles), 100 * (seq_s - clock_s - settle_s) / wall, 100 * comb_s / wall,
+                     comb_calls, 100 * (wall - seq_s - comb_s) / wall);
+    }
+} g_prof;
+
 Mesh& mesh(int rows, int cols, int colors, int threads) {
     if (!g_mesh) {
         g_mesh = new Mesh(rows, cols, colors, threads);  // never freed: worker threads outlive main
@@ -337,6 +365,11 @@ extern "C" long long tessera_native_mesh_seq(
     svBitVecVal* n_in_ready, svBitVecVal* e_in_ready, svBitVecVal* s_in_ready, svBitVecVal* w_in_ready,
     svBitVecVal* row_err, svBitVecVal* row_idle, svBitVecVal* row_halted, svBitVecVal* row_fault) {
     static long long seq = 0;
+    Profile::Clock::time_point t0;
+    if (g_prof.on) {
+        t0 = Profile::Clock::now();
+        if (!g_prof.cycles) g_prof.first = t0;
+    }
     Mesh& m = mesh(rows, cols, colors, threads);
     m.rst = rst;
     read_edge_inputs(m, N, n_in_valid, n_in_data);
@@ -345,8 +378,17 @@ extern "C" long long tessera_native_mesh_seq(
     read_edge_inputs(m, W, w_in_valid, w_in_data);
     if (m.tracing) m.record(m.cycle);
     ++m.cycle;
-    m.parallel(1);
-    m.parallel(2);
+    if (g_prof.on) {
+        auto t1 = Profile::Clock::now();
+        m.parallel(1);
+        g_prof.clock_s += Profile::since(t1);
+        auto t2 = Profile::Clock::now();
+        m.parallel(2);
+        g_prof.settle_s += Profile::since(t2);
+    } else {
+        m.parallel(1);
+        m.parallel(2);
+    }
     svBitVecVal* ready[4] = {n_in_ready, e_in_ready, s_in_ready, w_in_ready};
     for (int s = 0; s < 4; ++s)
         for (size_t e = 0; e < m.edge_iv[s].size(); ++e)
@@ -364,6 +406,11 @@ extern "C" long long tessera_native_mesh_seq(
         put_bits(row_halted, r, 1, halted);
         put_bits(row_fault, r * m.FB, m.FB, m.fo[size_t(m.idx(r, m.C - 1))]);
     }
+    if (g_prof.on) {
+        g_prof.seq_s += Profile::since(t0);
+        g_prof.last = Profile::Clock::now();
+        ++g_prof.cycles;
+    }
     return ++seq;
 }
 
@@ -374,6 +421,8 @@ extern "C" void tessera_native_mesh_comb(
     svBitVecVal* n_out_valid, svBitVecVal* n_out_data, svBitVecVal* e_out_valid, svBitVecVal* e_out_data,
     svBitVecVal* s_out_valid, svBitVecVal* s_out_data, svBitVecVal* w_out_valid, svBitVecVal* w_out_data) {
     (void)seq;  // only there so that the caller re-evaluates after every edge
+    Profile::Clock::time_point t0;
+    if (g_prof.on) t0 = Profile::Clock::now();
     Mesh& m = mesh(rows, cols, colors, threads);
     const svBitVecVal* ready[4] = {n_out_ready, e_out_ready, s_out_ready, w_out_ready};
     svBitVecVal* valid[4] = {n_out_valid, e_out_valid, s_out_valid, w_out_valid};
@@ -395,6 +444,10 @@ extern "C" void tessera_native_mesh_comb(
             put_bits(valid[s], int(e), 1, m.ov[j]);
             put_bits(data[s], int(e) * m.WB, m.WB, m.od[j]);
         }
+    if (g_prof.on) {
+        g_prof.comb_s += Profile::since(t0);
+        ++g_prof.comb_calls;
+    }
 }
 
 // ---- probes and traces, through ctypes (see the top of this file) ----------------------------------

@@ -43,7 +43,8 @@ from .verilator import BUILD, MESH_ARGS, MESH_VLT, BuiltOnce, Model, _tail, _too
 __all__ = ["native_top_verilog", "TileLibrary", "native_mesh_model", "NATIVE_CPP"]
 
 NATIVE_CPP = Path(__file__).resolve().parent / "native_mesh.cpp"
-_TILE_ARGS = ["-Wno-fatal", "-Wno-lint", "-Wno-style", "-O3", "--x-assign", "fast", "--x-initial", "fast"]
+_TILE_ARGS = ["-Wno-fatal", "-Wno-lint", "-Wno-style", "-O3", "--x-assign", "fast", "--x-initial", "fast",
+              "-MAKEFLAGS", "OPT_FAST=-O2"]
 
 
 def _field_defines() -> list:
