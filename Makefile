@@ -25,7 +25,7 @@ WAVELETS ?= 20000
 # pytest-xdist workers for `make test`
 JOBS     ?= 2
 
-.PHONY: all sim sim-fabric test verilog lint wave bench fpga clean distclean venv help
+.PHONY: all sim sim-fabric test verilog lint wave bench formal fpga clean distclean venv help
 
 all: help
 
@@ -37,6 +37,7 @@ help:
 	@echo "make lint     verilator --lint-only -Wall on the emitted Verilog, and ruff"
 	@echo "make wave TEST=tests/test_router.py::'test_router[fair_arbitration-small]'   rerun one test with FST waves"
 	@echo "make bench    fabric figures (bench/fabric.py) into build/bench/"
+	@echo "make formal   router properties proven with SymbiYosys (installs the formal extra; build/formal/summary.json)"
 	@echo "make fpga BOARD=ulx3s [ROWS=1 COLS=1 PROFILE=fpga FREQ=MHz FABRIC=1]   bitstream under build/fpga/ (docs/fpga.md)"
 	@echo "make clean    remove build products; make distclean also removes .venv"
 
@@ -87,6 +88,15 @@ $(BENCH_STAMP): pyproject.toml $(STAMP)
 
 bench: $(BENCH_STAMP)
 	$(PY) bench/fabric.py --json build/bench/fabric.json
+
+FORMAL_STAMP := $(VENV)/.tessera-formal-installed
+$(FORMAL_STAMP): pyproject.toml $(STAMP)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[formal]'
+	@touch $@
+
+# formal properties of the router with SymbiYosys (tb/formal/, docs/verification.md)
+formal: $(FORMAL_STAMP)
+	$(PY) -m tb.formal.run
 
 # `make fpga` knobs. ROWS/COLS default to 1x1 and PROFILE to fpga here (the `make sim` defaults
 # do not fit or route on an ECP5): only values given on the command line or in the environment
