@@ -172,6 +172,13 @@ class _Tagged(_Harness):
     def payload(self, k):
         return self.tag_payload[32 * k:32 * (k + 1)]
 
+    def setup(self, m):
+        """The router, the shadow of its routes and the tag constants: (router, rx, tx)."""
+        r = self.router(m)
+        rx, tx = self.shadow_routes(m)
+        self.constants(m)
+        return r, rx, tx
+
     def tag_link(self, m):
         """The tag port's input this cycle: (valid, payload, color)."""
         valid, payload, color = Signal(), Signal(32), Signal(5)
@@ -200,9 +207,7 @@ class Flow(_Tagged):
 
     def elaborate(self, platform):
         m = Module()
-        r = self.router(m)
-        rx, tx = self.shadow_routes(m)
-        self.constants(m)
+        r, rx, tx = self.setup(m)
         V, col, port = self.payload(0), self.tag_color, self.tag_port
         tagged = Signal()  # the tagged wavelet has entered
         entering = Signal()
@@ -253,9 +258,7 @@ class Order(_Tagged):
 
     def elaborate(self, platform):
         m = Module()
-        r = self.router(m)
-        rx, tx = self.shadow_routes(m)
-        self.constants(m)
+        r, rx, tx = self.setup(m)
         V0, V1, col, port = self.payload(0), self.payload(1), self.tag_color, self.tag_port
         m.d.comb += Assume(V0 != V1)
         entered = Signal(2)
@@ -292,9 +295,7 @@ class Traversal(_Tagged):
 
     def elaborate(self, platform):
         m = Module()
-        r = self.router(m)
-        rx, tx = self.shadow_routes(m)
-        self.constants(m)
+        r, rx, tx = self.setup(m)
         V, col, port = self.payload(0), self.tag_color, self.tag_port
         # zero load: every input idle except the tagged wavelet, entering on its route with ready high
         entering = Signal()
