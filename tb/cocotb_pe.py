@@ -6,6 +6,7 @@ Config (from tests/test_pe.py or bench/pe.py through sdk.engines.verilator.tb_co
     results   path where the actual values of every case are written (JSON list)
     profile   the PE profile the model was built for
     compare   false: only record (benchmarks)
+    run_name  names the coverage files this run writes (tb/pe_coverage.py, build/coverage/)
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import cocotb
 
 from hdl.profiles import get_profile
 from sdk.engines.verilator import tb_config
+from tb.pe_coverage import PeCoverage
 from tb.pe_harness import PEHarness, compare
 
 
@@ -25,7 +27,8 @@ async def run_cases(dut):
     cfg = tb_config()
     cases = json.loads(open(cfg["cases"]).read())
     prof = get_profile(cfg.get("profile", "small"))
-    h = PEHarness(dut, prof.colors, random.Random(cfg.get("seed", 1)))
+    cov = PeCoverage(cfg.get("profile", "small"))
+    h = PEHarness(dut, prof.colors, random.Random(cfg.get("seed", 1)), coverage=cov)
     await h.start()
     results, failures = [], []
     for case in cases:
@@ -43,4 +46,5 @@ async def run_cases(dut):
             dut._log.error(failures[-1])
     with open(cfg["results"], "w") as fh:
         json.dump(results, fh)
+    cov.save(cfg.get("run_name", "pe"))
     assert not failures, f"{len(failures)} of {len(cases)} cases failed:\n" + "\n".join(failures[:5])

@@ -33,6 +33,7 @@ from hdl.router import RouterError
 from hdl.router_config import cfg_addr
 from sdk.engines.verilator import tb_config
 from tb.fabric import FabricHarness
+from tb.router_coverage import RouterCoverage
 from tb.scoreboard import compare_fabric
 
 PE = (0, 0)
@@ -40,11 +41,18 @@ ALL_SETS = list(range(1, 32))  # every non-empty subset of the 5 ports
 
 
 def _setup(dut, seed=1):
+    """The 1 x 1 fixture's harness, with the router coverage monitor (tb/router_coverage.py) on."""
     cfg = tb_config()
-    prof = get_profile(cfg.get("profile", "small"))
+    name = cfg.get("profile", "small")
+    prof = get_profile(name)
     rng = random.Random(cfg.get("seed", seed))
-    h = FabricHarness(dut, 1, 1, prof.colors, rng)
+    h = FabricHarness(dut, 1, 1, prof.colors, rng, coverage=RouterCoverage(prof.colors, name))
     return h, prof, rng
+
+
+def _save_coverage(h, test):
+    h.clear()
+    h.coverage.save(f"{test}-{h.coverage.flow.name.split('[')[1].rstrip(']')}")
 
 
 def _link(port):
@@ -66,31 +74,45 @@ async def _check_round(h, mesh, check_drops=True):
 
 @cocotb.test()
 async def every_input_color_to_every_tx_set(dut):
-    """Every (input port, color) reaches every one of the 31 TX sets, multicast included, under
-    random idles and backpressure; functional coverage of the (input, color, TX set) bins."""
+    """Every (input port, color) reaches every one of the 31 TX sets, multicast included, once
+    without backpressure and once stalled; the coverage monitor must see every (input, color, TX
+    set, stalled/free) bin."""
     h, prof, rng = _setup(dut)
     await h.reset()
-    h.start_noise(idle_prob=0.25, stall_prob=0.25)
-    covered = set()
     total = 0
+    everything = set(range(prof.colors))
     for rnd in range(len(ALL_SETS)):
         mesh = MeshRoutes(1, 1, prof.colors)
         for c in range(prof.colors):
             mesh.set(PE, c, ColorRoute(((0b11111, ALL_SETS[(rnd + c) % len(ALL_SETS)]),)))
         mesh.validate()
         await h.configure(mesh)
+        # free: random idles at the inputs, every output ready
+        h.start_noise(idle_prob=0.25, stall_prob=0.0)
         for port in Port:
             for c in range(prof.colors):
-                for k in range(2):
-                    h.drivers[_link(port)].send(c, _tag(port, rnd * 2 + k, c))
-                covered.add((port, c, ALL_SETS[(rnd + c) % len(ALL_SETS)]))
+                h.drivers[_link(port)].send(c, _tag(port, rnd * 2, c))
+        await h.run_until_idle()
+        # stalled: every output holds every color until all are admitted, then random backpressure
+        for mon in h.monitors.values():
+            mon.hold_colors = everything
+        for port in Port:
+            for c in range(prof.colors):
+                h.drivers[_link(port)].send(c, _tag(port, rnd * 2 + 1, c))
+        while h.pending:
+            await h.step()
+        await h.run_cycles(2)
+        for mon in h.monitors.values():
+            mon.hold_colors = set()
+        h.start_noise(idle_prob=0.25, stall_prob=0.25)
         await h.run_until_idle()
         _, summary = await _check_round(h, mesh)
         total += summary["wavelets_checked"]
-    want = {(p, c, s) for p in Port for c in range(prof.colors) for s in ALL_SETS}
-    assert covered == want, f"coverage holes: {sorted(want - covered)[:10]}"
+    holes = h.coverage.flow.holes()
+    assert not holes, f"{len(holes)} coverage holes, e.g. {holes[:10]}"
     assert all(e == 0 for _, e in h.status().values()), f"unexpected error flags {h.status()}"
-    dut._log.info("checked %d deliveries over %d (input, color, TX set) bins", total, len(covered))
+    _save_coverage(h, "every_input_color_to_every_tx_set")
+    dut._log.info("checked %d deliveries over %d (input, color, TX set, stalled) bins", total, h.coverage.flow.covered)
 
 
 @cocotb.test()
@@ -160,6 +182,7 @@ async def rx_violation_and_errors(dut):
     drops, errors = h.status()[PE]
     assert errors >> RouterError.BAD_CFG & 1, f"errors={errors:#b}"
     assert drops == expected_drops, "a configuration error must not count as a drop"
+    _save_coverage(h, "rx_violation_and_errors")
 
 
 @cocotb.test()
@@ -194,6 +217,7 @@ async def stalled_color_never_blocks_others(dut):
     await h.run_until_idle()
     await _check_round(h, mesh)
     dut._log.info("other colors at %.3f wavelets/cycle with color 0 stalled", rate)
+    _save_coverage(h, "stalled_color_never_blocks_others")
 
 
 @cocotb.test()
@@ -227,6 +251,7 @@ async def fair_arbitration(dut):
     await h.run_until_idle()
     await _check_round(h, mesh)
     dut._log.info("shared link: %d wavelets in %d cycles, max/min %.3f", len(got), window, ratio)
+    _save_coverage(h, "fair_arbitration")
 
 
 @cocotb.test()
@@ -247,6 +272,8 @@ async def switch_advance_reset_ring(dut):
         mesh.set(PE, 2, ColorRoute(((w, e), (n, s))))
     mesh.validate()
     await h.configure(mesh)
+    for c, route in mesh.routes[PE].items():
+        h.coverage.watch_switch(c, route.positions, route.ring)
     ADV, RST = 1, 2
     seq = itertools.count()
 
@@ -278,6 +305,7 @@ async def switch_advance_reset_ring(dut):
     exits = {p: [d.payload for d in golden.outputs.get((PE, p), []) if d.color == 0] for p in Port}
     assert [len(exits[p]) for p in (Port.E, Port.S, Port.W, Port.N)] == [4, 2, 6, 6], exits
     dut._log.info("switch test: %d deliveries checked", summary["wavelets_checked"])
+    _save_coverage(h, "switch_advance_reset_ring")
 
 
 # ---- a mesh of routers ------------------------------------------------------------------------

@@ -9,6 +9,8 @@ engines play host programs with); this module adds:
     configuration     .queue_cfg(pe, addr, data), .queue_routes(mesh_routes), await .configure(mesh)
                       (one write per cycle on cfg_we/cfg_sel/cfg_addr/cfg_data)
     .status() -> {pe: (drops, errors)}   the fixture's per-router drop counters and error flags
+    .coverage         a tb.router_coverage.RouterCoverage (1 x 1 fixture) sampled every cycle, its
+                      round closed by .clear() and the status words fed to it; None: no sampling
 
 On a generated tile mesh (hdl/mesh.py) neither exists: it is configured through its west edge
 (sdk/loader.py) and FabricHarness behaves as the plain EdgeHarness.
@@ -31,8 +33,9 @@ __all__ = ["FabricHarness", "LinkDriver", "LinkMonitor", "NoProgress"]
 
 
 class FabricHarness(EdgeHarness):
-    def __init__(self, dut, rows, cols, colors, rng=None, clock_ns=2):
+    def __init__(self, dut, rows, cols, colors, rng=None, clock_ns=2, coverage=None):
         self.cfg_queue = deque()
+        self.coverage = coverage
         self.has_ramp = hasattr(dut, "ramp_in_valid")
         self.has_cfg = hasattr(dut, "cfg_we")
         super().__init__(dut, rows, cols, colors, rng, clock_ns)
@@ -81,6 +84,16 @@ class FabricHarness(EdgeHarness):
     def pending(self):
         return super().pending + len(self.cfg_queue)
 
+    async def step(self):
+        await super().step()
+        if self.coverage is not None:
+            self.coverage.sample_cycle(self)  # still in the read-only phase of this cycle
+
+    def clear(self):
+        if self.coverage is not None:
+            self.coverage.finish_round()
+        super().clear()
+
     def status(self):
         drops = value_of(self.dut.drops)
         errors = value_of(self.dut.errors)
@@ -91,4 +104,6 @@ class FabricHarness(EdgeHarness):
                 i = self.pe_index((r, c))
                 out[(r, c)] = ((drops >> (i * DROP_COUNTER_BITS)) & (2**DROP_COUNTER_BITS - 1),
                                (errors >> (i * nerr)) & (2**nerr - 1))
+                if self.coverage is not None:
+                    self.coverage.sample_status(out[(r, c)][1])
         return out

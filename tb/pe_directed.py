@@ -21,6 +21,10 @@ Interface
         0x100 (d2), b at 0x200 (d3), ``scalar`` in r5; types are 0 f16, 1 f32, 2 i16, 3 i32
         (TNAME); ``.program`` is the Program
     VECTOR_PROGRAMS: name -> VectorProgram
+    operand_kind_programs() -> {name: Program}
+        one program per legal (vector opcode, destination kind, operand A kind, operand B kind,
+        sync/async) of docs/isa.md: memory or fabric operands (FIN colors 1 and 2, FOUT color 3),
+        4 i32/i16 elements, ``done=1`` for the asynchronous form
         "fmac.<mode>" / "fmacs.<mode>" for every mode of FMAC_MODES, "<op>.<type>" for every op of
         VECTOR_OPS and every type, and hand-value cases "<insn>-hand"
     FMAC_MODES: mode -> (accumulator type, operand type); VECTOR_OPS; DATA: type -> (a, b, bytes)
@@ -46,7 +50,7 @@ from golden import fp
 from hdl.isa import ErrorCode, Opcode, encode_i, encode_r
 from tb.programs import sparse_gemv_source
 
-__all__ = ["directed_programs", "Program", "PROGRAMS", "VectorProgram", "VECTOR_PROGRAMS", "FMAC_MODES",
+__all__ = ["directed_programs", "operand_kind_programs", "Program", "PROGRAMS", "VectorProgram", "VECTOR_PROGRAMS", "FMAC_MODES",
            "VECTOR_OPS", "DATA", "TNAME", "ERROR_CASES", "error_program", "SPARSE_GEMV_ROWS", "SPARSE_GEMV_W",
            "SPARSE_GEMV_X", "main", "words"]
 
@@ -139,6 +143,44 @@ def _vector_programs() -> dict[str, VectorProgram]:
 
 
 VECTOR_PROGRAMS = _vector_programs()
+
+
+# ---- every operand-kind combination of every vector opcode ------------------------------------
+
+def operand_kind_programs() -> dict[str, Program]:
+    """{"<insn>-<dest>-<a>-<b>-<sync|async>": Program} for every legal combination (docs/isa.md
+    "Vector operations"): fmac accumulates in memory; FIN is a source kind, FOUT a destination."""
+    n = 4
+    forms = {  # mnemonic -> (operand type, has A, B: "dsr" | "scalar" | None, fmac)
+        "fmac.i32.i16": ("i16", True, "dsr", True), "fmacs.i32.i16": ("i16", True, "scalar", True),
+        "vadd.i32": ("i32", True, "dsr", False), "vadds.i32": ("i32", True, "scalar", False),
+        "vmul.i32": ("i32", True, "dsr", False), "vmuls.i32": ("i32", True, "scalar", False),
+        "vmov.i32": ("i32", True, None, False), "vfill.i32": ("i32", False, None, False),
+    }
+    progs = {}
+    for insn, (otype, has_a, b_form, fmac) in forms.items():
+        for dest in (("mem",) if fmac else ("mem", "fout")):
+            for a in (("mem", "fin") if has_a else ("none",)):
+                for b in (("mem", "fin") if b_form == "dsr" else ("none",)):
+                    for mode in ("sync", "async"):
+                        head = [".task 1, fin" if mode == "async" else "",
+                                f".dsr d1, mem.i32, 0x000, {n}, 1" if dest == "mem" else f".dsr d1, fout.i32, 3, {n}"]
+                        deliveries = []
+                        for reg, kind, color, base in (("d2", a, 1, 0x100), ("d3", b, 2, 0x200)):
+                            if kind == "mem":
+                                head += [f".dsr {reg}, mem.{otype}, {base:#x}, {n}, 1", f".data {base:#x}",
+                                         words([3 + k + color for k in range(n)], 2 if otype == "i16" else 4)]
+                            elif kind == "fin":
+                                head.append(f".dsr {reg}, fin.{otype}, {color}, {n}")
+                                deliveries += [(color, 5 * k + color) for k in range(n)]
+                        ops = ["d1"] + (["d2"] if has_a else []) + (["d3"] if b_form == "dsr" else [])
+                        ops += ["r5"] if b_form == "scalar" or insn.startswith("vfill") else []
+                        line = f"{insn} {', '.join(ops)}" + (", done=1" if mode == "async" else "")
+                        src = main(f"    li r5, 7\n    {line}", "\n".join(head))
+                        if mode == "async":
+                            src += "fin: end\n"
+                        progs[f"{insn}-{dest}-{a}-{b}-{mode}"] = Program(src, tuple(deliveries))
+    return progs
 
 
 # ---- errors ------------------------------------------------------------------------------------

@@ -14,8 +14,8 @@ word. Many cases run in one simulator launch.
 Interface
 ---------
 golden_case(name, source_or_image, inputs=(), profile="small", sram_window=None, **opts) -> dict
-PEHarness(dut, profile, rng)                        cocotb side
-    await .start(); await .run_case(case) -> dict (actual values, cycles, mismatches)
+PEHarness(dut, colors, rng, coverage=None)           cocotb side; coverage: a tb.pe_coverage.PeCoverage
+    await .start(); await .run_case(case) -> dict (actual values, cycles, mismatches)   sampled every cycle
 run_cases(cases, run_name, profile="small") -> [dict]   a batch in one simulator launch
 """
 
@@ -118,15 +118,17 @@ def run_cases(cases, run_name, profile="small", compare=True) -> list[dict]:
     cpath, rpath = d / f"{run_name}-{profile}.cases.json", d / f"{run_name}-{profile}.results.json"
     cpath.write_text(json.dumps(cases))
     pe_model(profile).run("tb.cocotb_pe", testcase="run_cases", run_name=f"{run_name}-{profile}",
-                          config={"cases": str(cpath), "results": str(rpath), "profile": profile, "compare": compare})
+                          config={"cases": str(cpath), "results": str(rpath), "profile": profile, "compare": compare,
+                                  "run_name": f"{run_name}-{profile}"})
     return json.loads(rpath.read_text())
 
 
 # ---------------------------------------------------------------------------- cocotb side
 
 class PEHarness:
-    def __init__(self, dut, colors, rng=None):
+    def __init__(self, dut, colors, rng=None, coverage=None):
         self.dut = dut
+        self.coverage = coverage
         self.colors = colors
         self.rng = rng or random.Random(1)
         self.cycle = 0
@@ -192,6 +194,8 @@ class PEHarness:
         if value_of(dut.ramp_out__valid):
             w = value_of(dut.ramp_out__data)
             self.received.append(tuple(unpack_wavelet(w)))
+        if self.coverage is not None:
+            self.coverage.sample_cycle(dut)
 
     async def load_image(self, image, sram_bytes):
         await self.step(load=(load_addr(Region.CTRL, 0), int(Ctrl.CLEAR | Ctrl.ZERO)))
@@ -208,6 +212,8 @@ class PEHarness:
         self.stall_prob = case.get("stall_prob", 0.0)
         self.idle_prob = case.get("idle_prob", 0.0)
         await self.load_image(case["image"], case["sram_bytes"])
+        if self.coverage is not None:
+            self.coverage.case(case["image"]["imem"])
         delay = case.get("input_delay", 0)
         if not delay:
             for color, payload, ctrl in case["inputs"]:
@@ -242,6 +248,8 @@ class PEHarness:
             "vec_elems": value_of(dut.status__vec_elems), "starts": value_of(dut.status__task_starts),
             "arrivals": list(self.arrivals), "first_exec": first_exec, "t_run": t0,
         }
+        if self.coverage is not None:
+            self.coverage.sample_status(actual["status"])
         # stop the scheduler before reading back (the debug port shares rd1 with the core)
         await self.step(load=(load_addr(Region.CTRL, 0), 0))
         regs, dsrs = [], []

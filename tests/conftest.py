@@ -18,3 +18,49 @@ def pytest_runtest_setup(item):
     if getattr(item.config.option, "loadgroup", False) and item.get_closest_marker("xdist_group") \
             and "@" not in item.nodeid:
         raise pytest.fail(_UNGROUPED, pytrace=False)
+
+
+# ---- functional coverage: merged after the session (tb/coverage.py) -------------------------------
+
+def _controller(config) -> bool:
+    return not hasattr(config, "workerinput")
+
+
+def _whole_regression(config) -> bool:
+    """No paths, no -k/-m selection, no -x: the run is the full regression, whose coverage must close."""
+    opt = config.option
+    return not config.args_source == pytest.Config.ArgsSource.ARGS and not opt.keyword and not opt.markexpr \
+        and not opt.exitfirst
+
+
+def pytest_sessionstart(session):
+    if _controller(session.config):
+        import shutil
+
+        from tb.coverage import COVERAGE_DIR
+        shutil.rmtree(COVERAGE_DIR, ignore_errors=True)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if not _controller(session.config):
+        return
+    from tb.coverage import COVERAGE_DIR, write_report
+    summary, text, undeclared = write_report()
+    session.config._tessera_coverage = (summary, text, undeclared)
+    if undeclared and _whole_regression(session.config) and session.exitstatus == 0:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    session.config._tessera_coverage_dir = COVERAGE_DIR
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    cov = getattr(config, "_tessera_coverage", None)
+    if not cov or not cov[0]:
+        return
+    summary, text, undeclared = cov
+    terminalreporter.section("functional coverage (build/coverage/summary.txt)")
+    terminalreporter.write(text)
+    if undeclared:
+        verdict = ("FAILED: undeclared coverage holes (close them with stimulus, or declare them with a "
+                   "reason in tb/coverage_holes.py)" if _whole_regression(config)
+                   else "holes not enforced: only part of the regression ran")
+        terminalreporter.write_line(verdict)

@@ -19,8 +19,8 @@ import os
 import random
 
 from golden import fp
-from hdl.isa import Opcode
-from tb.pe_directed import directed_programs
+from hdl.isa import ErrorCode
+from tb.pe_directed import directed_programs, operand_kind_programs
 from tb.pe_harness import golden_case, run_cases
 from tb.programs import random_program, sparse_gemv_source
 
@@ -280,14 +280,45 @@ def test_rtl_directed():
     assert all(not r["mismatches"] for r in results)
 
 
-def test_instruction_and_mode_coverage():
-    """The programs the RTL is checked on (directed + random) use every opcode and every mode."""
-    images = [c["image"] for c in rtl_directed_cases() + random_cases(range(1, 101))]
-    images += [golden_case("x", src, d)["image"] for _, src, d in directed_programs()]
-    seen = {}
-    for im in images:
-        for w in im["imem"]:
-            seen.setdefault(w & 0x3F, set()).add(w >> 14 & 3)
-    assert not [o.name for o in Opcode if o not in seen]
-    for op in range(Opcode.FMAC, Opcode.VFILL + 1):
-        assert seen[op] == {0, 1, 2, 3}, Opcode(op).name
+def _rare_path_programs():
+    """Paths the directed and random programs never execute: bind/unbind, a control send, and an
+    element error in a micro-thread at a misaligned address."""
+    bind = """
+        .task 0, t0, 1
+        .task 6, t6
+        t0: bind 2, 6
+            unbind 1
+            end
+        t6: addi r9, r9, 1
+            end
+    """
+    send_ctrl = ".task 0, m\n.start 0\n.text\nm: li r1, 0x11\n    send.c r1, 3\n    end\n"
+    misaligned_async = """
+        .task 0, m
+        .task 1, fin
+        .start 0
+        .dsr d1, mem.i32, 0x000, 4, 1
+        .dsr d2, mem.i32, 0x100, 4, 1
+        .text
+        m: li r1, 0x102
+           dbase d2, r1, 0
+           vmov.i32 d1, d2, done=1
+           end
+        fin: end
+    """
+    return [("bind_unbind_executed", bind, [(1, 5), (2, 6)]), ("send_ctrl", send_ctrl, []),
+            ("misaligned_async_element", misaligned_async, [])]
+
+
+def test_every_vector_operand_kind_and_rare_paths():
+    """Directed stimulus for the coverage bins random programs do not reach (tb/pe_coverage.py):
+    every legal (vector op, destination kind, A kind, B kind, sync/async), bind/unbind and a control
+    send retired, an asynchronous misaligned element; all against the golden model."""
+    cases = [golden_case(name, p.source, list(p.deliveries), sram_window=(0, 0x300), stall_prob=0.2, idle_prob=0.2,
+                         seed=k) for k, (name, p) in enumerate(operand_kind_programs().items())]
+    cases += [golden_case(name, src, d, sram_window=(0, 0x300)) for name, src, d in _rare_path_programs()]
+    status = cases[-1]["expect"]["status"]
+    assert status & 0xF == ErrorCode.MISALIGNED and status >> 5 & 1, hex(status)  # async element error
+    results = run_cases(cases, "operand_kinds")
+    bad = [(r["name"], r["mismatches"]) for r in results if r["mismatches"]]
+    assert not bad, bad[:3]
