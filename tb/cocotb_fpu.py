@@ -25,7 +25,8 @@ cocotb test (configuration from TESSERA_TB_CONFIG, see sdk.engines.verilator.tb_
     lane_op_stream   op=<FpOp name>, n_random, seed, stall_prob, bubble_prob: streams the edge and
                      random vectors one per cycle with en deasserted at random, and checks every
                      result bit for bit, in order, exactly FPLane.LATENCY enabled edges after its
-                     input, and that outputs hold while en = 0.
+                     input, and that outputs hold while en = 0. The operands read back from the
+                     ports and each result feed the rounding-datapath coverage (tb/fpu_coverage.py).
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ from golden import fp
 from hdl.fpu import FPLane, FpOp
 from sdk.engines.verilator import tb_config
 from tb.fp_stimulus import EDGES, LAYOUT, OPS, WIDTH, random_operands, to_hex
+from tb.fpu_coverage import FpuCoverage
 
 __all__ = ["LaneOp", "fp_lane_ops", "LANE_OPS", "edge_vectors", "random_vectors", "expected",
            "port_values", "describe", "EDGES", "LAYOUT", "WIDTH"]
@@ -200,7 +202,10 @@ async def lane_op_stream(dut):
 
     latency = FPLane.LATENCY
     out_mask = (1 << WIDTH[lop.out]) - 1
-    pending = deque()  # (vector index, index of the enabled edge that accepted it)
+    pending = deque()  # (vector index, index of the enabled edge that accepted it, operands seen on the ports)
+    cov = FpuCoverage(lop.name, [kind for _, kind in lop.args], lop.out)
+    port_h = {"acc": acc_h, "a": a_h, "b": b_h}
+    arg_h = [port_h[port] for port, _ in lop.args]
     mismatches, errors = [], []
     sent = consumed = edge = stalls = bubbles = held_checks = cycles = 0
     last = None  # (en, out_valid, result) of the previous cycle
@@ -237,8 +242,9 @@ async def lane_op_stream(dut):
                 if not pending:
                     errors.append(f"cycle {cycles}: out_valid with no operation in flight")
                 else:
-                    idx, accepted_at = pending.popleft()
+                    idx, accepted_at, seen = pending.popleft()
                     consumed += 1
+                    cov.sample(seen, res)
                     if edge - accepted_at != latency:
                         errors.append(f"vector {idx}: result after {edge - accepted_at} enabled edges, "
                                       f"expected {latency}")
@@ -249,7 +255,7 @@ async def lane_op_stream(dut):
                 pending.popleft()
                 consumed += 1
             if offer:
-                pending.append((sent, edge))
+                pending.append((sent, edge, [h.value.to_unsigned() for h in arg_h]))
                 sent += 1
             edge += 1
         if len(errors) > 20:
@@ -260,5 +266,6 @@ async def lane_op_stream(dut):
     assert not errors, "protocol errors:\n" + "\n".join(errors[:20])
     assert consumed == n and not pending, f"{consumed}/{n} results, {len(pending)} still in flight"
     assert stalls > 0.05 * cycles and held_checks > 0 and bubbles > 0, (stalls, held_checks, bubbles, cycles)
+    cov.save(f"{lop.name}-{seed}")
     dut._log.info("%s: %d vectors (%d edge/directed, %d random) checked in %d cycles, %d stall cycles, "
                   "%d bubbles", lop.name, n, len(edges), n_random, cycles, stalls, bubbles)
