@@ -50,7 +50,8 @@ from golden import fp
 from hdl.isa import ErrorCode, Opcode, encode_i, encode_r
 from tb.programs import sparse_gemv_source
 
-__all__ = ["directed_programs", "operand_kind_programs", "Program", "PROGRAMS", "VectorProgram", "VECTOR_PROGRAMS", "FMAC_MODES",
+__all__ = ["directed_programs", "operand_kind_programs", "Program", "PROGRAMS", "VectorProgram", "VECTOR_PROGRAMS",
+           "FMAC_MODES",
            "VECTOR_OPS", "DATA", "TNAME", "ERROR_CASES", "error_program", "SPARSE_GEMV_ROWS", "SPARSE_GEMV_W",
            "SPARSE_GEMV_X", "main", "words"]
 
