@@ -30,7 +30,7 @@ def _whole_regression(config) -> bool:
     """No paths, no -k/-m selection, no -x: the run is the full regression, whose coverage must close."""
     opt = config.option
     return not config.args_source == pytest.Config.ArgsSource.ARGS and not opt.keyword and not opt.markexpr \
-        and not opt.exitfirst
+        and not opt.maxfail
 
 
 def pytest_sessionstart(session):
