@@ -28,7 +28,8 @@ Interface:
     FabricState                                switch positions and wavelets still waiting in the
                                                fabric; pass ``result.state`` to the next call to
                                                carry on from where one call stopped
-    zero_load_latency(mesh, pe, port, color) -> {(pe, port): cycles}
+    zero_load_latency(mesh, pe, port, color, die=None, stages=0) -> {(pe, port): cycles}
+                                       (die boundaries add ``stages`` per crossing: link_extra_cycles)
     Delivery                                   (color, payload, ctrl, source) at an exit
 """
 
@@ -40,7 +41,7 @@ from dataclasses import dataclass, field
 
 __all__ = ["Port", "OPPOSITE", "STEP", "MAX_POSITIONS", "COLOR_LIMIT", "ColorRoute", "MeshRoutes",
            "RouteError", "Delivery", "FabricResult", "FabricState", "simulate", "zero_load_latency", "ports_of",
-           "mask_of"]
+           "mask_of", "link_extra_cycles"]
 
 MAX_POSITIONS = 4
 COLOR_LIMIT = 32  # the wavelet's color field is 5 bits
@@ -347,10 +348,19 @@ def simulate(mesh: MeshRoutes, injections, max_steps: int | None = None, state: 
     return res
 
 
-def zero_load_latency(mesh: MeshRoutes, pe, port, color) -> dict:
+def link_extra_cycles(a, b, die=None, stages: int = 0) -> int:
+    """Cycles a hop from PE ``a`` to its neighbour ``b`` takes beyond one: ``stages`` if the link
+    crosses a die boundary (dies of ``die`` = (rows, cols) PEs, docs/wafer.md), else 0."""
+    if die is None:
+        return 0
+    return stages if (a[0] // die[0] != b[0] // die[0] or a[1] // die[1] != b[1] // die[1]) else 0
+
+
+def zero_load_latency(mesh: MeshRoutes, pe, port, color, die=None, stages: int = 0) -> dict:
     """Cycles from a wavelet entering at (pe, port) to its leaving at each exit, on an idle fabric
     with every switch at position 0: one cycle per router traversed (so 1 for a RAMP-to-RAMP turn
-    in one router, and hops + 1 in general)."""
+    in one router, and hops + 1 in general), plus ``stages`` for every die boundary crossed (dies
+    of ``die`` = (rows, cols) PEs)."""
     pe, port = _check_entry(mesh, pe, port)
     out = {}
     frontier = deque([(pe, port, 1)])
@@ -371,5 +381,5 @@ def zero_load_latency(mesh: MeshRoutes, pe, port, color) -> dict:
             if nb is None:
                 out[(at, pout)] = cycles
             else:
-                frontier.append((nb, OPPOSITE[pout], cycles + 1))
+                frontier.append((nb, OPPOSITE[pout], cycles + 1 + link_extra_cycles(at, nb, die, stages)))
     return out

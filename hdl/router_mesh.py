@@ -12,27 +12,34 @@ All ports are packed vectors so that a testbench touches a handful of signals pe
     {w,e}_in_*, {w,e}_out_*      [R] links on the west/east edge, index = row
     cfg_we, cfg_sel, cfg_addr, cfg_data   configuration bus; cfg_sel = router index
     drops [R*C*16], errors [R*C*5]        each router's status
+    boundary_overflow [1]                 with dies: OR of every boundary link's sticky overflow flag
+
+With ``die=(DR, DC)`` the routers are grouped into dies of DR x DC; every link between two dies
+goes through a ``BoundaryLink`` (hdl/boundary.py) of ``stages`` register stages each way.
 
 The RAMP ports stand in for the PE cores, which the full PE mesh (docs/architecture.md) keeps
 inside; this fixture exists to verify routing, not as a product top level.
 
 Interface:
-    RouterMesh(rows, cols, profile)    Elaboratable
-    emit_router_mesh(rows, cols, profile) -> {filename: verilog text}
+    RouterMesh(rows, cols, profile, die=None, stages=1)    Elaboratable
+    emit_router_mesh(rows, cols, profile, die=None, stages=1) -> {filename: verilog text}
+    check_die(rows, cols, die) -> (DR, DC) | None          clear errors for a die that does not tile the mesh
+    crosses_die(die, a, b) -> bool                          routers a and b sit on different dies
 """
 
 from __future__ import annotations
 
-from amaranth import ClockSignal, Elaboratable, Instance, Module, ResetSignal, Signal
+from amaranth import Cat, ClockSignal, Elaboratable, Instance, Module, ResetSignal, Signal
 from amaranth.back import verilog
 
+from .boundary import BoundaryLink, check_stages
 from .mesh import check_mesh_shape
 from .profiles import get_profile
 from .router import DROP_COUNTER_BITS, Router, RouterError
 from .router_config import CFG_ADDR_BITS, CFG_DATA_BITS
 from .wavelet import EDGE_SIDES, OPPOSITE, STEP, WAVELET_BITS, Port
 
-__all__ = ["RouterMesh", "emit_router", "emit_router_mesh", "ROUTER_MODULE"]
+__all__ = ["RouterMesh", "emit_router", "emit_router_mesh", "ROUTER_MODULE", "check_die", "crosses_die"]
 
 ROUTER_MODULE = "tessera_router"
 
@@ -41,9 +48,32 @@ def emit_router(profile="small") -> str:
     return verilog.convert(Router(profile), name=ROUTER_MODULE)
 
 
+def check_die(rows: int, cols: int, die) -> tuple[int, int] | None:
+    """``die`` as (rows, cols) of routers, or None; a ValueError naming the value if it does not tile the mesh."""
+    if die is None:
+        return None
+    try:
+        dr, dc = (int(x) for x in die)
+    except (TypeError, ValueError):
+        raise ValueError(f"die {die!r}: expected (rows, cols)") from None
+    if dr < 1 or dc < 1:
+        raise ValueError(f"die {dr}x{dc}: both sides must be at least 1")
+    if rows % dr or cols % dc:
+        raise ValueError(f"die {dr}x{dc} does not divide the {rows}x{cols} mesh "
+                         f"({'rows' if rows % dr else 'columns'} {rows if rows % dr else cols} are not a multiple "
+                         f"of {dr if rows % dr else dc})")
+    return dr, dc
+
+
+def crosses_die(die, a, b) -> bool:
+    return die is not None and (a[0] // die[0] != b[0] // die[0] or a[1] // die[1] != b[1] // die[1])
+
+
 class RouterMesh(Elaboratable):
-    def __init__(self, rows: int, cols: int, profile="small"):
+    def __init__(self, rows: int, cols: int, profile="small", die=None, stages: int = 1):
         check_mesh_shape(rows, cols)
+        self.die = check_die(rows, cols, die)
+        self.stages = check_stages(stages)
         self.rows, self.cols = rows, cols
         self.profile = get_profile(profile)
         n, colors = rows * cols, self.profile.colors
@@ -67,6 +97,8 @@ class RouterMesh(Elaboratable):
         add("cfg_data", CFG_DATA_BITS, "i")
         add("drops", n * DROP_COUNTER_BITS, "o")
         add("errors", n * len(RouterError), "o")
+        if self.die is not None:
+            add("boundary_overflow", 1, "o")
 
     def __getattr__(self, name):
         ports = self.__dict__.get("ports", {})
@@ -94,6 +126,25 @@ class RouterMesh(Elaboratable):
                                         Signal(W, name=f"l{r}_{c}_{p.letter}_data"),
                                         Signal(colors, name=f"l{r}_{c}_{p.letter}_ready"))
 
+        # A link between dies: the sender drives links[...]; the receiver reads far[...], the far
+        # end of a BoundaryLink.
+        far = {}
+        overflows = []
+        for (r, c, p), (v, d, rdy) in links.items():
+            dr, dc = STEP[p]
+            if not crosses_die(self.die, (r, c), (r + dr, c + dc)) or self._edge(r, c, p) is not None:
+                continue
+            bl = BoundaryLink(colors, self.stages)
+            m.submodules[f"boundary_{r}_{c}_{p.letter}"] = bl
+            fv, fd, fr = (Signal(name=f"f{r}_{c}_{p.letter}_valid"), Signal(W, name=f"f{r}_{c}_{p.letter}_data"),
+                          Signal(colors, name=f"f{r}_{c}_{p.letter}_ready"))
+            m.d.comb += [bl.tx.valid.eq(v), bl.tx.data.as_value().eq(d), rdy.eq(bl.tx.ready),
+                         fv.eq(bl.rx.valid), fd.eq(bl.rx.data.as_value()), bl.rx.ready.eq(fr)]
+            far[(r, c, p)] = (fv, fd, fr)
+            overflows.append(bl.overflow)
+        if self.die is not None:
+            m.d.comb += self.boundary_overflow.eq(Cat(*overflows).any() if overflows else 0)
+
         def slot(vec, idx, width):
             return vec[idx * width:(idx + 1) * width]
 
@@ -117,7 +168,8 @@ class RouterMesh(Elaboratable):
                                slot(getattr(self, f"{g}_out_ready"), k, colors))
                     else:
                         dr, dc = STEP[p]
-                        src = links[(r + dr, c + dc, OPPOSITE[p])]
+                        key = (r + dr, c + dc, OPPOSITE[p])
+                        src = far.get(key, links[key])
                         dst = links[(r, c, p)]
                     ports[f"i_in_{s}__valid"] = src[0]
                     ports[f"i_in_{s}__data"] = src[1]
@@ -137,8 +189,9 @@ class RouterMesh(Elaboratable):
         return [sig for sig, _ in self.ports.values()]
 
 
-def emit_router_mesh(rows: int, cols: int, profile="small", top="router_mesh") -> dict[str, str]:
+def emit_router_mesh(rows: int, cols: int, profile="small", top="router_mesh", die=None,
+                     stages: int = 1) -> dict[str, str]:
     """Verilog for the mesh: the router module once, plus a top that instantiates it."""
-    mesh = RouterMesh(rows, cols, profile)
+    mesh = RouterMesh(rows, cols, profile, die, stages)
     top_v = verilog.convert(mesh, name=top, ports=mesh.top_ports())
     return {f"{ROUTER_MODULE}.v": emit_router(profile), f"{top}.v": top_v}

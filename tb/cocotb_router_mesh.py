@@ -349,6 +349,8 @@ async def random_multicast_patterns(dut):
     golden = simulate(mesh, h.injections())
     summary = compare_fabric(golden, h.observed(), h.status())
     assert h.transfers_in == total, f"{h.transfers_in} of {total} injected"
+    if hasattr(dut, "boundary_overflow"):  # dies: no boundary link may have dropped anything
+        assert not dut.boundary_overflow.value, "a die-boundary link overflowed"
     assert all(err == 0 and drops == 0 for drops, err in h.status().values()), h.status()
     if cfg.get("report"):
         with open(cfg["report"], "w") as fh:
@@ -404,9 +406,10 @@ async def fabric_figures(dut):
     cfg = tb_config()
     prof = get_profile(cfg["profile"])
     cols = cfg["cols"]
+    die, stages = (tuple(cfg["die"]), cfg["stages"]) if cfg.get("die") else (None, 0)
     h = FabricHarness(dut, 1, cols, prof.colors, random.Random(1))
     await h.reset()
-    out = {"profile": prof.name, "colors": prof.colors, "line_routers": cols}
+    out = {"profile": prof.name, "colors": prof.colors, "line_routers": cols, "die": die, "stages": stages}
 
     # Zero-load latency through 1..cols routers, each on its own color-route, checked against the
     # golden model's prediction (routers traversed).
@@ -414,7 +417,7 @@ async def fabric_figures(dut):
     for dest in range(cols):
         mesh = _line_to_ramp(cols, prof.colors, 0, dest)
         got = await _latency(h, mesh, 0, dest)
-        want = zero_load_latency(mesh, (0, 0), Port.RAMP, 0)[((0, dest), Port.RAMP)]
+        want = zero_load_latency(mesh, (0, 0), Port.RAMP, 0, die, stages)[((0, dest), Port.RAMP)]
         assert got == want, f"latency through {dest + 1} routers: {got} cycles, golden model says {want}"
         lat[dest + 1] = got
         await h.reset()

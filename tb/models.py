@@ -34,10 +34,12 @@ BOARD_DIVISOR = 4  # the fastest UART the board core allows: 4 clock cycles per 
 
 
 @functools.lru_cache(maxsize=None)
-def router_mesh_model(rows: int, cols: int, profile: str) -> Model:
+def router_mesh_model(rows: int, cols: int, profile: str, die=None, stages: int = 1) -> Model:
+    """The router-only mesh; with ``die`` = (rows, cols), die-boundary links of ``stages`` stages."""
     waves = waves_requested()
-    return Model(f"router_mesh_{rows}x{cols}_{profile}" + ("_waves" if waves else ""),
-                 emit_router_mesh(rows, cols, profile), "router_mesh", waves=waves)
+    tag = f"_die{die[0]}x{die[1]}_l{stages}" if die else ""
+    return Model(f"router_mesh_{rows}x{cols}_{profile}{tag}" + ("_waves" if waves else ""),
+                 emit_router_mesh(rows, cols, profile, die=die, stages=stages), "router_mesh", waves=waves)
 
 
 @functools.lru_cache(maxsize=None)

@@ -93,3 +93,16 @@ def test_cost_grows_with_stages_and_colors():
     for bad in (0, 9, 1.5):
         with pytest.raises(ValueError, match="boundary stages"):
             check_stages(bad)
+
+
+def test_a_die_that_does_not_tile_the_mesh_is_refused_naming_it():
+    from hdl.router_mesh import check_die, crosses_die
+
+    assert check_die(4, 6, (2, 3)) == (2, 3) and check_die(4, 6, None) is None
+    with pytest.raises(ValueError, match=r"die 3x3 does not divide the 4x6 mesh \(rows 4 are not a multiple of 3\)"):
+        check_die(4, 6, (3, 3))
+    with pytest.raises(ValueError, match=r"columns 6 are not a multiple of 4"):
+        check_die(4, 6, (2, 4))
+    with pytest.raises(ValueError, match="at least 1"):
+        check_die(4, 6, (0, 2))
+    assert crosses_die((2, 3), (1, 2), (1, 3)) and not crosses_die((2, 3), (0, 0), (1, 2))

@@ -124,3 +124,18 @@ def test_standard_patterns_validate_and_reach_every_ramp(rows, cols):
     # the row broadcast (color 0) reaches every RAMP except the sources in column 0
     got = {ex[0] for ex, ds in res.outputs.items() if ex[1] == R and any(d.color == 0 for d in ds)}
     assert got == {(r, c) for r in range(rows) for c in range(1, cols)}
+
+
+def test_zero_load_latency_counts_die_boundary_stages():
+    """Each hop between dies adds the boundary's stages (docs/wafer.md); hops inside a die do not."""
+    R = Port.RAMP
+    m = MeshRoutes(1, 6, 2)
+    m.set((0, 0), 0, ColorRoute.simple([R], ["E"]))
+    for c in range(1, 5):
+        m.set((0, c), 0, ColorRoute.simple(["W"], ["E"]))
+    m.set((0, 5), 0, ColorRoute.simple(["W"], [R]))
+    plain = zero_load_latency(m, (0, 0), R, 0)[((0, 5), R)]
+    assert plain == 6
+    assert zero_load_latency(m, (0, 0), R, 0, die=(1, 2), stages=1)[((0, 5), R)] == plain + 2
+    assert zero_load_latency(m, (0, 0), R, 0, die=(1, 3), stages=3)[((0, 5), R)] == plain + 3
+    assert zero_load_latency(m, (0, 0), R, 0, die=(1, 6), stages=3)[((0, 5), R)] == plain
