@@ -37,7 +37,7 @@ help:
 	@echo "make lint     verilator --lint-only -Wall on the emitted Verilog, and ruff"
 	@echo "make wave TEST=tests/test_router.py::'test_router[fair_arbitration-small]'   rerun one test with FST waves"
 	@echo "make bench    fabric figures (bench/fabric.py) into build/bench/"
-	@echo "make formal   router properties proven with SymbiYosys (installs the formal extra; build/formal/summary.json)"
+	@echo "make formal   router, loader and bridge properties proven with SymbiYosys (build/formal/summary.json; installs the formal extra for z3)"
 	@echo "make fpga BOARD=ulx3s [ROWS=1 COLS=1 PROFILE=fpga FREQ=MHz FABRIC=1]   bitstream under build/fpga/ (docs/fpga.md)"
 	@echo "make clean    remove build products; make distclean also removes .venv"
 
@@ -94,7 +94,8 @@ $(FORMAL_STAMP): pyproject.toml $(STAMP)
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[formal]'
 	@touch $@
 
-# formal properties of the router with SymbiYosys (tb/formal/, docs/verification.md)
+# formal properties of the router, the management loader and the bridge's frame decoder with
+# SymbiYosys (tb/formal/, docs/verification.md); `--faults` shows each check failing on its fault
 formal: $(FORMAL_STAMP)
 	$(PY) -m tb.formal.run
 
