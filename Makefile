@@ -25,7 +25,7 @@ WAVELETS ?= 20000
 # pytest-xdist workers for `make test`
 JOBS     ?= 2
 
-.PHONY: all sim sim-fabric test verilog lint wave bench formal fpga clean distclean venv help
+.PHONY: all sim sim-fabric test verilog lint wave bench formal mutate fpga clean distclean venv help
 
 all: help
 
@@ -38,6 +38,7 @@ help:
 	@echo "make wave TEST=tests/test_router.py::'test_router[fair_arbitration-small]'   rerun one test with FST waves"
 	@echo "make bench    fabric figures (bench/fabric.py) into build/bench/"
 	@echo "make formal   router, loader and bridge properties proven with SymbiYosys (build/formal/summary.json; installs the formal extra for z3)"
+	@echo "make mutate [BLOCK=router|mgmt|fpu|bridge|pe] [SAMPLE=n SEED=s]   mutation testing of the RTL against its unit tests (build/mutate/<block>.json; fails below 90 % killed)"
 	@echo "make fpga BOARD=ulx3s [ROWS=1 COLS=1 PROFILE=fpga FREQ=MHz FABRIC=1]   bitstream under build/fpga/ (docs/fpga.md)"
 	@echo "make clean    remove build products; make distclean also removes .venv"
 
@@ -98,6 +99,14 @@ $(FORMAL_STAMP): pyproject.toml $(STAMP)
 # SymbiYosys (tb/formal/, docs/verification.md); `--faults` shows each check failing on its fault
 formal: $(FORMAL_STAMP)
 	$(PY) -m tb.formal.run
+
+# `make mutate` knobs (tb/mutate/, docs/verification.md "Mutation testing"): the blocks, and the
+# sample size and seed when given on the command line (default: the tool's fixed sample)
+BLOCK ?= all
+
+mutate: $(STAMP)
+	$(PY) -m tb.mutate.run --block $(BLOCK) \
+	    $(if $(SAMPLE),--sample $(SAMPLE),) $(if $(filter command line environment,$(origin SEED)),--seed $(SEED),)
 
 # `make fpga` knobs. ROWS/COLS default to 1x1 and PROFILE to fpga here (the `make sim` defaults
 # do not fit or route on an ECP5): only values given on the command line or in the environment

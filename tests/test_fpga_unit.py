@@ -775,3 +775,4 @@ def test_serial_gemm_demo_takes_the_profile_from_the_board():
         BridgeEngine(client, "small")
     with pytest.raises(ValueError, match="no known profile has that many"):
         board_profile(BridgeClient(FakePort(colors=6), timeout=0.5))
+

@@ -201,3 +201,37 @@ def test_reserved_op_codes_give_canonical_nan_and_f16_zero_extends():
     assert got[:n_res] == [F32_QNAN] * n_res
     for (lop, v), r in zip(f16_vecs, got[n_res:], strict=True):
         assert r == lop.golden(*v) and r >> 15 == 1, describe(lop, v, r, lop.golden(*v))
+
+
+def test_fma_addend_far_below_a_tie_decides_the_rounding():
+    """a * b exactly halfway between two floats, plus an addend so far below that it only survives
+    as the sticky bit: +tiny rounds the tie up, -tiny down, 0 to even (RNE). The random vectors
+    almost never hit an exact tie together with such an addend."""
+    tie32 = 0x3F800800  # (1 + 2**-12)**2 = 1 + 2**-11 + 2**-24: the 2**-24 is half an f32 ulp
+    tiny32, neg = 0x0DA24260, 0x80000000
+    tie16a, tie16b = 0x3C20, 0x3C10  # (1 + 2**-5)(1 + 2**-6) = 1 + 2**-5 + 2**-6 + 2**-11: half an f16 ulp
+    cases = [
+        ("FMAC_F32", (0, tie32, tie32), 0x3F801000), ("FMAC_F32", (tiny32, tie32, tie32), 0x3F801001),
+        ("FMAC_F32", (tiny32 | neg, tie32, tie32), 0x3F801000),
+        ("FMAC_F32", (tiny32, tie32 | neg, tie32), 0xBF801000), ("FMAC_F32", (tiny32 | neg, tie32, tie32 | neg),
+                                                                    0xBF801001),
+        ("FMAC_F16", (0x0000, tie16a, tie16b), None), ("FMAC_F16", (0x0001, tie16a, tie16b), None),
+        ("FMAC_F16", (0x8001, tie16a, tie16b), None),
+    ]
+    rng = random.Random(6)
+    items, want = [], []
+    for name, args, value in cases:
+        lop = LANE_OPS[name]
+        golden = lop.golden(*args)
+        assert value is None or golden == value, (name, [hex(a) for a in args], hex(golden))
+        items.append((lop.op, port_values(lop, args, rng)))
+        want.append(golden)
+    assert want[5] != want[6], "the f16 tie must be decided by the tiny addend"
+    out = {}
+
+    async def bench(ctx, dut):
+        out["got"] = await stream(ctx, dut, items)
+
+    run(bench)
+    for (name, args, _), (got, _), w in zip(cases, out["got"], want, strict=True):
+        assert got == w, describe(LANE_OPS[name], args, got, w)

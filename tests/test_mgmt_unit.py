@@ -8,7 +8,8 @@ from hdl.mgmt import MGMT_BROADCAST, MgmtLoader, MgmtTarget, mgmt_header
 
 
 def run(col, stream):
-    """Feed (payload, ctrl) wavelets (None = idle cycle); return (cfg writes, load writes, error)."""
+    """Feed (payload, ctrl) wavelets (None = idle cycle; (payload, ctrl, 0) = idle with those
+    values on the wires); return (cfg writes, load writes, error)."""
     dut = MgmtLoader()
     sim = Simulator(dut)
     sim.add_clock(1e-6)
@@ -20,7 +21,7 @@ def run(col, stream):
             if w is None:
                 ctx.set(dut.wav.valid, 0)
             else:
-                ctx.set(dut.wav.valid, 1)
+                ctx.set(dut.wav.valid, w[2] if len(w) > 2 else 1)
                 ctx.set(dut.wav.payload, w[0])
                 ctx.set(dut.wav.ctrl, w[1])
             assert ctx.get(dut.wav.ready)
@@ -58,3 +59,24 @@ def test_malformed_header_selects_nothing_and_flags():
     out = run(1, stream)
     assert out["load"] == [] and out["cfg"] == []
     assert out["error"] == 1
+
+
+def test_long_bursts_write_every_address_and_data_bit():
+    """Bursts of several words from even and odd start addresses: every address increments by one
+    and every data bit (both values of bit 0 included) arrives unchanged, on both targets."""
+    words = [0xFFFFFFFF, 0x00000000, 0x80000001, 0x7FFFFFFE, 0x12345679]
+    stream = [(mgmt_header(2, MgmtTarget.PE, 0x201), 1), *[(w, 0) for w in words],
+              (mgmt_header(2, MgmtTarget.ROUTER, 0x40), 1), *[(w, 0) for w in words]]
+    out = run(2, stream)
+    assert out["load"] == [(0x201 + i, w) for i, w in enumerate(words)]
+    assert out["cfg"] == [(0x40 + i, w) for i, w in enumerate(words)]
+    assert out["error"] == 0
+
+
+def test_payload_and_ctrl_without_valid_are_ignored():
+    """Idle cycles carrying a header-like or data-like word (valid low) change nothing."""
+    stream = [(mgmt_header(5, MgmtTarget.PE, 0x10), 1), (0xA, 0),
+              (mgmt_header(6, MgmtTarget.ROUTER, 0x3), 1, 0), (0xB, 0), (0x77, 0, 0), (0xC, 0)]
+    out = run(5, stream)
+    assert out["load"] == [(0x10, 0xA), (0x11, 0xB), (0x12, 0xC)] and out["cfg"] == []
+    assert out["error"] == 0
