@@ -776,3 +776,116 @@ def test_serial_gemm_demo_takes_the_profile_from_the_board():
     with pytest.raises(ValueError, match="no known profile has that many"):
         board_profile(BridgeClient(FakePort(colors=6), timeout=0.5))
 
+
+
+# ---- the frame decoder with a slow host, short frames, the UART's error pulses, collection -----
+
+class _SlowHost(EdgeModel):
+    """Offers the host's bytes one every ``gap`` cycles, as a UART at a low baud rate does."""
+
+    gap = 9
+
+    async def step(self):
+        held = None
+        if self.host_out and self.cycle % self.gap:
+            held, self.host_out = self.host_out, bytearray()
+        await super().step()
+        if held is not None:
+            self.host_out = held
+
+
+def _slow_run(bench, gap, **kw):
+    dut = HostBridge(2, 3, "small", **kw)
+
+    async def tb(ctx, d):
+        e = _SlowHost(ctx, d, random.Random(3))
+        e.gap = gap
+        await bench(e)
+
+    run(dut, tb)
+
+
+def test_bytes_spaced_out_below_the_timeout_make_whole_frames():
+    async def bench(e):
+        ws = [(1, 0x1234, 0), (2, 0xABCD, 1)]
+        ack = await e.request(inject_frames("w", 1, ws)[0], "ack")
+        assert ack[3] == 0 and e.injected == {("w", 1): ws}
+        assert (await e.status())["flags"] == 0
+
+    _slow_run(bench, gap=9, timeout=64)
+
+
+@pytest.mark.parametrize("cut", [1, 2], ids=["after_command", "after_link"])
+def test_a_frame_cut_after_its_command_or_link_byte_times_out(cut):
+    async def bench(e):
+        e.host_out += bytes([Cmd.INJECT, link_byte("w", 0), 3])[:cut]
+        await e.until(lambda: e.frames("ack"), max_cycles=1000)
+        assert e.frames("ack")[0][3] == 1 << Flag.TIMEOUT and e.injected == {}
+
+    bridge_run(bench, timeout=64)
+
+
+def test_an_inject_of_no_wavelets_is_acknowledged():
+    async def bench(e):
+        ack = await e.request(bytes([Cmd.INJECT, link_byte("n", 2), 0]), "ack")
+        assert ack[3] == 0 and e.injected == {}
+
+    bridge_run(bench)
+
+
+@pytest.mark.parametrize("pulse, flag", [(0b01, Flag.RX_OVERRUN), (0b10, Flag.RX_FRAMING)])
+def test_each_uart_error_pulse_sets_its_own_flag(pulse, flag):
+    async def bench(e):
+        e.ctx.set(e.dut.uart_error, pulse)
+        await e.step()
+        e.ctx.set(e.dut.uart_error, 0)
+        assert (await e.status())["flags"] == 1 << flag
+
+    bridge_run(bench)
+
+
+def test_error_output_follows_the_flags_and_the_rows():
+    """``error`` (the board's LED) is low on a clean bridge, high once a flag is set, and high while
+    a row reports an error."""
+    async def bench(e):
+        await e.step()
+        assert not e.ctx.get(e.dut.error)
+        e.row_err = 0b01
+        await e.step()
+        assert e.ctx.get(e.dut.error)
+        e.row_err = 0
+        await e.step()
+        assert not e.ctx.get(e.dut.error)
+        e.host_out += bytes([0x7F])  # an unknown command sets BAD_COMMAND
+        await e.until(lambda: e.ctx.get(e.dut.error), max_cycles=100)
+
+    bridge_run(bench)
+
+
+def test_every_output_link_is_looked_at_once_per_round():
+    """The collector's round robin looks at one output link per cycle, taken or not, and at every
+    link once per round of the n links: a wavelet waiting alone on a link is framed after the
+    pipeline's cycles plus 0 to n - 1 cycles of waiting for its turn, depending on the phase it came
+    in at (the spread over phases is n - 1 at most, and is reached)."""
+    async def bench(e):
+        e.tx_stall = 0.0
+        links = e.links()
+        n = len(links)
+        waits = {}
+        for k, link in enumerate(links):
+            for delay in range(2 * n):  # the phases of the round robin
+                for _ in range(delay):
+                    await e.step()
+                before = len(e.frames("wavelet"))
+                e.to_send[link] = [pack_wavelet(1, k, 0)]
+                while e.to_send[link]:  # the edge presents it when it likes: time from the transfer
+                    await e.step()
+                start = e.cycle
+                while len(e.frames("wavelet")) == before:
+                    await e.step()
+                    assert e.cycle - start < 10 * n, f"{link}: never collected"
+                waits.setdefault(link, []).append(e.cycle - start)
+        spread = {link: max(w) - min(w) for link, w in waits.items()}
+        assert max(spread.values()) == n - 1, f"turn waits per link for {n} links: {spread}"
+
+    bridge_run(bench)
