@@ -20,7 +20,7 @@ import random
 
 from golden import fp
 from hdl.isa import ErrorCode
-from tb.pe_directed import directed_programs, operand_kind_programs
+from tb.pe_directed import PROGRAMS, directed_programs, operand_kind_programs
 from tb.pe_harness import golden_case, run_cases
 from tb.programs import random_program, sparse_gemv_source
 
@@ -283,15 +283,8 @@ def test_rtl_directed():
 def _rare_path_programs():
     """Paths the directed and random programs never execute: bind/unbind, a control send, and an
     element error in a micro-thread at a misaligned address."""
-    bind = """
-        .task 0, t0, 1
-        .task 6, t6
-        t0: bind 2, 6
-            unbind 1
-            end
-        t6: addi r9, r9, 1
-            end
-    """
+    # the directed program whose task 0 never starts (nothing on color 1): here it does
+    bind = PROGRAMS["unbound_color_waits_and_bind_unbind"].source
     send_ctrl = ".task 0, m\n.start 0\n.text\nm: li r1, 0x11\n    send.c r1, 3\n    end\n"
     misaligned_async = """
         .task 0, m
