@@ -31,7 +31,9 @@ import json
 import os
 from pathlib import Path
 
-__all__ = ["CoverGroup", "IllegalBin", "save", "merge", "report", "COVERAGE_DIR"]
+from .coverage_holes import DECLARED_HOLES
+
+__all__ = ["CoverGroup", "IllegalBin", "save", "merge", "report", "write_report", "COVERAGE_DIR"]
 
 COVERAGE_DIR = Path(__file__).resolve().parents[1] / "build" / "coverage"
 
@@ -117,7 +119,7 @@ def report(folder: Path | None = None, holes: dict | None = None):
 
     ``holes``: {group: {bin tuple: reason}} of holes accepted on purpose (tb/coverage_holes.py)."""
     if holes is None:
-        from .coverage_holes import DECLARED_HOLES as holes
+        holes = DECLARED_HOLES
     groups = merge(folder)
     summary, undeclared = {}, {}
     lines = [f"{'group':<24} {'bins':>6} {'hit':>6} {'declared holes':>15} {'undeclared':>11} {'samples':>11}",
