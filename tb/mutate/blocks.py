@@ -106,6 +106,18 @@ DOCUMENTED_EQUIVALENT: dict[tuple[str, str, str, str, str], str] = {
         "both we stay 0 (the last If clears them unless selected), the next header reloads addr and "
         "selected, and addr/data are read only with we (docs/router.md, docs/pe.md load bus): no write "
         "differs",
+    ("pe", "hdl/pe/ports.py", "drop_assign", "ld.gnt.eq(wr.gnt)", "(removed)"):
+        "the load decoder never reads its write grant (hdl/pe/loadbus.py drives req, addr, data and "
+        "mask only: the load bus has the write port first and every bank), so the grant is a dangling "
+        "wire; Yosys is not tried because the difference reaches the PE top, which holds the memories",
+    ("pe", "hdl/pe/vcontexts.py", "stuck_at", "act_vec & ~(1 << k)", "act_vec & ~(1 << k) with bit 0 stuck at 1"):
+        "bit 0 of older[k] is context 0 in flight when k launched: for k = 0 the held-color mux skips "
+        "j = k, and a context k > 0 launches only while context 0 is busy (synchronous ops take "
+        "context 0, asynchronous ones the lowest free one: hdl/pe/core.py, vcontexts.py free), so the "
+        "bit is 1 either way; Yosys cannot see the invariant, which spans the core",
+    ("pe", "hdl/pe/vpipe.py", "stuck_at", "p.f_valid & ~is_int", "p.f_valid & ~is_int with bit 0 stuck at 1"):
+        "the lanes' in_valid only feeds their out_valid, which the pipeline never reads (it tracks its "
+        "own stage valids, p.dv): the lane's result for a bubble is computed and dropped either way",
 }
 
 
