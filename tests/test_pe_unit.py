@@ -166,7 +166,7 @@ def _run_directed(cases, seed):
                 received.append((w.color, w.payload, w.ctrl))
             e = ctx.get(dut.events)
             for name in ("retire", "task_start", "task_end", "ramp_in", "ramp_out", "vec_issue", "vec_done",
-                         "vec_busy"):
+                         "vec_busy", "sram_rd0", "sram_rd1", "sram_wr"):
                 ev[name] = ev.get(name, 0) + getattr(e, name)
             ev["lanes"] = ev.get("lanes", 0) + (e.lane_k if e.lane_valid else 0)
             ev["running"] = ev.get("running", 0) + ctx.get(dut.status.running)
@@ -353,3 +353,59 @@ def test_long_fmacs_and_three_stream_fmac_bit_exact_at_rate():
     for mode, (*_, peak) in _FMAC_MODES.items():
         assert cycles[f"fmacs.{mode}"] <= _LONG // peak + 7, cycles  # ~6 cycles of pipeline fill
     assert _LONG / cycles["fmac.f16"] > 2.0, cycles
+
+
+def test_fmacs_reads_each_accumulator_row_once_when_its_operand_waits():
+    """docs/pe.md: a granted row is held until its group issues, not read again. fmacs.f32 over 16
+    elements (8 accumulator rows, on read port 1) with the operand at each bank offset, so that in
+    some of them its reads collide with the write-back and the group waits: read port 1 still
+    serves exactly one read per accumulator row."""
+    cases = []
+    for k in range(4):
+        a_base = 0x100 + 8 * k
+        src = (f".task 0, t0\n.start 0\n.dsr d0, mem.f32, 0, 16, 1\n.dsr d1, mem.f32, {a_base}, 16, 1\n"
+               f".data {a_base}\n.word " + ", ".join(hex(0x3f800000 + (j << 18)) for j in range(16))
+               + "\n.text\nt0: li r5, 0x3fc00000\n fmacs.f32 d0, d1, r5\n end\n")
+        image, want = _golden(src, ())
+        cases.append((f"offset{k}", image, [], want))
+    got = _run_directed(cases, seed=3)
+    for name, _, _, want in cases:
+        a = got[name]
+        assert (a["status"], a["sram"]) == (want["status"], want["sram"]), name
+        assert a["events"]["sram_rd1"] == 8, (name, a["events"])
+
+
+def _fmac_bank_sweep_source(t, d_row, n):
+    """fmac.T d0 += d1 * d2, all three in SRAM: A at row 32, B at row 80, the accumulator at
+    ``d_row``; full random significands (every bit of a held row matters)."""
+    rng = random.Random(d_row)
+    size, d = {"f16": (2, ".half"), "f32": (4, ".word")}[t]
+
+    def values():  # finite, normal, random low bits
+        if t == "f16":
+            return ", ".join(hex(rng.choice((0x2000, 0xa000)) | rng.getrandbits(13)) for _ in range(n))
+        return ", ".join(hex(rng.choice((0x3c000000, 0xbc000000)) | rng.getrandbits(25)) for _ in range(n))
+
+    rows = {"d0": d_row, "d1": 32, "d2": 80}
+    dsrs = "".join(f".dsr {r}, mem.{t}, {8 * row}, {n}, 1\n" for r, row in rows.items())
+    data = "".join(f".data {8 * row}\n{d} {values()}\n" for row in rows.values())
+    return f".task 0, t0\n.start 0\n{dsrs}{data}.text\nt0: fmac.{t} d0, d1, d2\n end\n"
+
+
+def test_fmac_with_three_rows_in_memory_at_every_bank_relation():
+    """docs/pe.md: fmac with A, B and the accumulator in SRAM prefetches the next A row on the idle
+    read port, or takes it on read port 0 when the accumulator's read leaves it idle, and holds the
+    rows a group got while it waits. The accumulator is placed at each bank relative to the next A
+    row (rows 0..15 against A at row 32 over 4 banks, 8 f16 rows or 16 f32 rows long), so every
+    combination of the prefetch's conditions occurs; the data use every significand bit, so a
+    wrong row or a wrong bit in a hold register changes the result."""
+    cases = []
+    for t, n in (("f16", 32), ("f32", 32)):
+        for d_row in range(0, 16, 3 if t == "f32" else 1):
+            image, want = _golden(_fmac_bank_sweep_source(t, d_row, n), ())
+            assert want["result"] == "idle"
+            cases.append((f"{t}/{d_row}", image, [], want))
+    got = _run_directed(cases, seed=5)
+    for name, _, _, want in cases:
+        a = got[name]
+        assert (a["status"], a["sram"], a["retired"]) == (want["status"], want["sram"], want["retired"]), name

@@ -95,8 +95,19 @@ class Mutant:
     needs_stuck_helper: bool = False
 
     @property
-    def key(self) -> str:
+    def site(self) -> str:
         return f"{self.file}:{self.line}:{self.col}:{self.operator}:{self.variant}"
+
+    @property
+    def key(self) -> str:
+        """Unique: nested terms of one chain (``a & b & c``) start at one column; the span tells
+        them apart."""
+        return f"{self.site}:{self.end - self.start}"
+
+    @property
+    def order(self) -> tuple:
+        """The sampling order: by site, then the wider of two nested terms first."""
+        return self.site, -(self.end - self.start)
 
     def apply(self, source: bytes) -> bytes:
         out = source[:self.start] + self.replacement.encode() + source[self.end:]

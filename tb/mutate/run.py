@@ -70,7 +70,7 @@ def select_mutants(block: Block, sample: int | None, seed: int) -> tuple[list[Mu
     every = []
     for rel in block.files:
         every += enumerate_mutants(block.root / rel, rel, block.extra)
-    every.sort(key=lambda mu: mu.key)
+    every.sort(key=lambda mu: mu.order)
     if sample is None or sample >= len(every):
         chosen = list(every)
     else:
@@ -326,7 +326,7 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=DEFAULT_SEED)
     ap.add_argument("--jobs", type=int, default=1, help="mutants run at once")
     ap.add_argument("--target", type=float, default=DEFAULT_TARGET, help="percent of non-equivalent mutants killed")
-    ap.add_argument("--only", default="", help="comma list of mutant keys (file:line:col:operator:variant)")
+    ap.add_argument("--only", default="", help="comma list of mutant keys (file:line:col:operator:variant:span)")
     ap.add_argument("--list", action="store_true", help="print the sampled mutants and exit")
     ap.add_argument("--out", type=Path, default=BUILD)
     args = ap.parse_args(argv)
