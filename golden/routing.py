@@ -356,14 +356,26 @@ def link_extra_cycles(a, b, die=None, stages: int = 0) -> int:
     return stages if (a[0] // die[0] != b[0] // die[0] or a[1] // die[1] != b[1] // die[1]) else 0
 
 
-def zero_load_latency(mesh: MeshRoutes, pe, port, color, die=None, stages: int = 0) -> dict:
+def zero_load_latency(mesh: MeshRoutes, pe, port, color, die=None, stages: int = 0, hop_extra=None) -> dict:
     """Cycles from a wavelet entering at (pe, port) to its leaving at each exit, on an idle fabric
     with every switch at position 0: one cycle per router traversed (so 1 for a RAMP-to-RAMP turn
     in one router, and hops + 1 in general), plus ``stages`` for every die boundary crossed (dies
-    of ``die`` = (rows, cols) PEs)."""
+    of ``die`` = (rows, cols) PEs).
+
+    On a wafer the physical links are given instead by ``hop_extra``: {(row, col, side letter):
+    extra cycles} of the link leaving logical PE (row, col) on that side (for an edge PE's side
+    facing the edge: the stretch between it and the mesh edge, both ways), one cycle per bypassed
+    defective or spare tile and the die stages (docs/wafer.md; hdl/wafer_mesh.py computes it from
+    the repair map). Missing keys count 0."""
     pe, port = _check_entry(mesh, pe, port)
     out = {}
-    frontier = deque([(pe, port, 1)])
+    extra = hop_extra or {}
+
+    def hop(at, side):
+        return extra.get((at[0], at[1], side.name), 0)
+
+    start = 1 + (hop(pe, port) if port != Port.RAMP else 0)
+    frontier = deque([(pe, port, start)])
     seen = set()
     while frontier:
         at, pin, cycles = frontier.popleft()
@@ -379,7 +391,8 @@ def zero_load_latency(mesh: MeshRoutes, pe, port, color, die=None, stages: int =
         for pout in ports_of(tx):
             nb = mesh.neighbour(at, pout)
             if nb is None:
-                out[(at, pout)] = cycles
+                out[(at, pout)] = cycles + hop(at, pout)
             else:
-                frontier.append((nb, OPPOSITE[pout], cycles + 1 + link_extra_cycles(at, nb, die, stages)))
+                step = 1 + hop(at, pout) + link_extra_cycles(at, nb, die, stages)
+                frontier.append((nb, OPPOSITE[pout], cycles + step))
     return out

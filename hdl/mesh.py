@@ -29,6 +29,9 @@ Interface:
                                  ``str(link)`` / ``EdgeLink.parse("W3")``, ``.pe(rows, cols)``,
                                  ``EdgeLink.at(pe, port, rows, cols)``, ``edge_links(rows, cols)``
     python -m hdl.mesh --rows R --cols C [--profile small] [--out DIR]   (also: `tessera-mesh ...`)
+        a wafer (hdl/wafer_mesh.py, docs/wafer.md): [--spares K/S] [--defects FILE.json |
+        --defect-rate P --seed N] [--die RxC] [--boundary-stages L]; a bad map, die or rate is
+        refused (exit 2) before anything is written
 """
 
 from __future__ import annotations
@@ -283,18 +286,25 @@ class MeshDescription:
     ports: list = field(default_factory=list)
     fault: dict = field(default_factory=dict)
     management: dict = field(default_factory=dict)
+    wafer: dict | None = None  # spares, defect map, physical columns, dies (hdl/wafer_mesh.py)
     generate_seconds: float = 0.0
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2)
 
 
-def generate_mesh(rows: int, cols: int, profile="small", out_dir=None, core: bool = True) -> MeshDescription:
-    """Write tessera_tile.v, tessera_mesh.v and mesh.json into ``out_dir``; return the description."""
+def generate_mesh(rows: int, cols: int, profile="small", out_dir=None, core: bool = True,
+                  wafer=None) -> MeshDescription:
+    """Write tessera_tile.v, tessera_mesh.v and mesh.json into ``out_dir``; return the description.
+    ``wafer`` (hdl.wafer_mesh.Wafer): the physical wafer top with repair cells and die boundaries."""
     check_mesh_shape(rows, cols)
     prof = get_profile(profile)
     t0 = time.monotonic()
-    sources = mesh_sources(rows, cols, prof, core)
+    if wafer is None:
+        sources = mesh_sources(rows, cols, prof, core)
+    else:
+        from .wafer_mesh import wafer_sources  # it builds on this module
+        sources = wafer_sources(rows, cols, prof, core, wafer)
     desc = MeshDescription(
         rows=rows, cols=cols, profile=prof.as_dict(), core=core, files=sorted(sources),
         ports=[{"name": n, "dir": d, "width": w, "indexed_by": _indexed_by(n)}
@@ -307,6 +317,12 @@ def generate_mesh(rows: int, cols: int, profile="small", out_dir=None, core: boo
                     "route": "RX {W}, TX {E, RAMP} out of reset", "column_broadcast": MGMT_BROADCAST,
                     "doc": "docs/mesh.md"},
     )
+    if wafer is not None:
+        desc.wafer = {"physical_cols": wafer.physical_cols(cols), "doc": "docs/wafer.md",
+                      "spare_scheme": None if wafer.repair is None else str(wafer.scheme),
+                      "phys": None if wafer.repair is None else wafer.repair.phys,
+                      "die": None if wafer.die is None else list(wafer.die), "boundary_stages": wafer.stages}
+        desc.instance = "g_row[r].g_col[p].g_tile.tile (p the physical column)"
     if out_dir is not None:
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
@@ -325,18 +341,60 @@ def main(argv=None) -> int:
     ap.add_argument("--profile", default="small", help=f"one of {', '.join(PROFILES)}")
     ap.add_argument("--out", type=Path, default=None, help="output folder (default build/mesh/<R>x<C>_<profile>)")
     ap.add_argument("--fabric-only", action="store_true", help="tiles without the PE core (router + loader)")
+    wa = ap.add_argument_group("wafer (docs/wafer.md)")
+    wa.add_argument("--spares", default=None, help="K/S: K spare columns per segment of S logical columns")
+    wa.add_argument("--defects", type=Path, default=None, help="defect map JSON: physical [row, col] pairs")
+    wa.add_argument("--defect-rate", type=float, default=None, help="random defect map: probability per physical PE")
+    wa.add_argument("--seed", type=int, default=1, help="seed of the random defect map")
+    wa.add_argument("--die", default=None, help="ROWSxCOLS logical PEs per die")
+    wa.add_argument("--boundary-stages", type=int, default=1, help="register stages of a die-boundary link")
     args = ap.parse_args(argv)
     try:
         check_mesh_shape(args.rows, args.cols)
         prof = get_profile(args.profile)
-    except (MeshShapeError, ProfileError) as e:
+        wafer = _wafer_from_args(args)
+    except (MeshShapeError, ProfileError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     out = args.out or Path("build") / "mesh" / f"{args.rows}x{args.cols}_{prof.name}"
-    desc = generate_mesh(args.rows, args.cols, prof, out, core=not args.fabric_only)
+    desc = generate_mesh(args.rows, args.cols, prof, out, core=not args.fabric_only, wafer=wafer)
     print(f"generated a {args.rows} x {args.cols} mesh ({args.rows * args.cols} tiles, profile {prof.name}) "
           f"in {desc.generate_seconds:.2f} s: {', '.join(str(out / f) for f in desc.files)}, {out / 'mesh.json'}")
     return 0
+
+
+def _wafer_from_args(args):
+    """The Wafer the command line asks for, or None; ValueError (RepairError, WaferError) naming
+    what is wrong."""
+    from .repair import DefectMap, RepairError, SpareScheme
+    from .wafer_mesh import Wafer, WaferError
+    if args.spares is None and (args.defects is not None or args.defect_rate is not None):
+        raise RepairError("a defect map needs a spare scheme: --spares K/S")
+    if args.defects is not None and args.defect_rate is not None:
+        raise RepairError("--defects and --defect-rate: give one of them")
+    die = None
+    if args.die is not None:
+        try:
+            die = tuple(int(x) for x in args.die.lower().split("x"))
+            if len(die) != 2:
+                raise ValueError
+        except ValueError:
+            raise WaferError(f"--die {args.die!r}: expected ROWSxCOLS, e.g. 4x4") from None
+    if args.spares is None and die is None:
+        if args.boundary_stages != 1:
+            raise WaferError("--boundary-stages needs dies: --die ROWSxCOLS")
+        return None
+    repair = None
+    if args.spares is not None:
+        scheme = SpareScheme.parse(args.spares)
+        if args.defects is not None:
+            dm = DefectMap.load(args.defects, args.rows, args.cols, scheme)
+        elif args.defect_rate is not None:
+            dm = DefectMap.random(args.rows, args.cols, scheme, args.defect_rate, args.seed)
+        else:
+            dm = DefectMap(args.rows, args.cols, scheme)
+        repair = dm.repair()
+    return Wafer(repair, die, args.boundary_stages).check(args.rows, args.cols)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,12 @@ in cycles. Works for PE tiles and fabric-only tiles (the config says which).
 ``front_door_program``: routes and one program broadcast through the west edge; results checked at
 the east edge. ``clock_run``: simulation speed of a streaming mesh.
 
+``wafer_latency``: straight W -> E routes on every row and N -> S routes on every column, loaded
+through the west edge; one wavelet at a time on an idle mesh, its cycles from the edge it enters
+to the edge it leaves against the golden model's zero-load latency, given the wafer's extra
+cycles per link (config ``hop_extra``: [row, col, side, cycles] items, hdl/wafer_mesh.py): on a
+repaired mesh each bypassed tile and die stage shows up where the golden model says.
+
 ``fault_report``: one PE error (PE mesh) or a loader and a router error (fabric mesh) provoked
 through the edge; the mesh top's ``row_fault`` words must name the tile and the error, with the
 chain's latency, and nothing for the other rows (hdl/fault.py, docs/mesh.md).
@@ -25,7 +31,7 @@ from collections import Counter
 import cocotb
 
 from golden.route_patterns import edge_patterns, edge_to_edge
-from golden.routing import MeshRoutes, Port, simulate
+from golden.routing import MeshRoutes, Port, simulate, zero_load_latency
 from hdl.fault import FAULT, FAULT_BITS
 from hdl.mgmt import MGMT_BROADCAST, MgmtTarget, mgmt_header
 from hdl.profiles import get_profile
@@ -160,6 +166,48 @@ async def front_door_program(dut):
     assert row_faults(dut, rows) == [0] * rows, f"fault words without an error: {row_faults(dut, rows)}"
     dut._log.info("front-door program: %d wavelets loaded in %d cycles; %d results checked in %d cycles",
                   sum(len(s) for s in streams.values()), load_cycles, rows * cols * n, cycles)
+
+
+@cocotb.test()
+async def wafer_latency(dut):
+    cfg = tb_config()
+    prof = get_profile(cfg.get("profile", "small"))
+    rows, cols = cfg["rows"], cfg["cols"]
+    hop_extra = {(r, c, side): n for r, c, side, n in cfg.get("hop_extra", [])}
+    M = prof.mgmt_color
+    across, down = [c for c in range(prof.colors) if c != M][:2]
+    mesh = MeshRoutes(rows, cols, prof.colors)
+    sources = edge_to_edge(mesh, across, Port.W) + edge_to_edge(mesh, down, Port.N)
+    loader = MeshLoader(rows, cols, prof)
+    loader.routes(mesh)
+    h = FabricHarness(dut, rows, cols, prof.colors, random.Random(1))
+    await h.reset()
+    await load_through_west_edge(h, loader.streams(), M)
+    h.clear()
+    golden_mesh = management_routes(copy.deepcopy(mesh), prof)
+    measured = []
+    for (pe, port), color in sources:
+        [(exit_, want)] = zero_load_latency(golden_mesh, pe, port, color, hop_extra=hop_extra).items()
+        drv, mon = h.drivers[(pe, port)], h.monitors[exit_]
+        drv.send(color, 0x5A5A0000 | len(measured) << 2)
+        sent_at = None
+        for _ in range(50 * (rows + cols) + 100):
+            before = drv.sent
+            await h.step()
+            if sent_at is None and drv.sent > before:
+                sent_at = h.cycle
+            if mon.received:
+                break
+        assert mon.received, f"the wavelet from {pe} {port.name} never left at {exit_}"
+        got = h.cycle - sent_at
+        assert got == want, f"{pe} {port.name} -> {exit_}: {got} cycles, the golden model says {want}"
+        measured.append({"entry": [list(pe), port.name], "exit": [list(exit_[0]), exit_[1].name], "cycles": got})
+        h.clear()
+    status = h.row_status()
+    assert all(v == 0 for v in status["err"]), f"error flags raised: {status}"
+    if cfg.get("report"):
+        with open(cfg["report"], "w") as fh:
+            json.dump({"rows": rows, "cols": cols, "latencies": measured}, fh, indent=2)
 
 
 def row_faults(dut, rows) -> list[int]:

@@ -18,6 +18,7 @@ Interface:
 from __future__ import annotations
 
 import functools
+import hashlib
 
 from amaranth.back import verilog
 
@@ -49,10 +50,11 @@ def tile_mesh_model(rows: int, cols: int, profile: str, core: bool = True, threa
 
 
 @functools.lru_cache(maxsize=None)
-def verilog_mesh_model(rows: int, cols: int, profile: str, core: bool = True) -> Model:
+def verilog_mesh_model(rows: int, cols: int, profile: str, core: bool = True, wafer=None) -> Model:
     """The generated Verilog mesh top itself (the tile a Verilator hierarchical block), to check
-    that it behaves exactly as the native-mesh model the other tests use."""
-    return mesh_model(rows, cols, profile, core, engine="hierarchical")
+    that it behaves exactly as the native-mesh model the other tests use; with ``wafer``
+    (hdl.wafer_mesh.Wafer) the physical wafer top with its repair cells and die boundaries."""
+    return mesh_model(rows, cols, profile, core, engine="hierarchical", wafer=wafer)
 
 
 @functools.lru_cache(maxsize=None)
@@ -75,8 +77,10 @@ def pe_model(profile: str = "small") -> Model:
 def run_cocotb(model: Model, module: str, testcase: str, **config):
     """Run one cocotb test; with TESSERA_WAVES=1 record an FST and print where it is."""
     waves = waves_requested()
-    run_dir = model.run(module, testcase=testcase, config=config, waves=waves,
-                        run_name=f"{testcase}-" + "-".join(f"{k}{v}" for k, v in sorted(config.items())))
+    run_name = f"{testcase}-" + "-".join(f"{k}{v}" for k, v in sorted(config.items()))
+    if len(run_name) > 100:  # long configs (lists) make a name no file system takes
+        run_name = f"{run_name[:60]}-{hashlib.sha1(run_name.encode()).hexdigest()[:12]}"
+    run_dir = model.run(module, testcase=testcase, config=config, waves=waves, run_name=run_name)
     if waves:
         print(f"\nwaveform: {run_dir / 'dump.fst'}")
     return run_dir

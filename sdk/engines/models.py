@@ -13,7 +13,9 @@ Engines (docs/mesh.md, "Simulation models"):
 
 Interface:
     mesh_model(rows, cols, profile="small", core=True, engine="native", waves=False, threads=1,
-               name=None, lib=None) -> sdk.engines.verilator.Model   (built on first use, then cached on disk)
+               name=None, lib=None, wafer=None) -> sdk.engines.verilator.Model   (built on first use, then
+               cached on disk). ``wafer`` (hdl.wafer_mesh.Wafer: spares and a defect map, dies): the
+               physical wafer top (hdl/wafer_mesh.py) behind the same logical ports; Verilog engines only
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from hdl.board_core import CORE_MODULE, core_sources
 from hdl.mesh import MESH_TOP, mesh_sources
 from hdl.profiles import get_profile
 from hdl.tile import TILE_MODULE
+from hdl.wafer_mesh import wafer_sources
 
 from .native_mesh import native_mesh_model
 from .verilator import MESH_ARGS, MESH_VLT, Model
@@ -35,25 +38,30 @@ ENGINES = ("native", "hierarchical", "flat")
 
 
 def mesh_model(rows: int, cols: int, profile="small", core: bool = True, engine: str = "native",
-               waves: bool = False, threads: int = 1, name: str | None = None, lib=None) -> Model:
+               waves: bool = False, threads: int = 1, name: str | None = None, lib=None, wafer=None) -> Model:
     if engine not in ENGINES:
         raise ValueError(f"unknown mesh engine {engine!r}; one of {', '.join(ENGINES)}")
     if waves:
         engine = "flat"  # only a flat build traces every tile's signals
     prof = get_profile(profile)
+    if wafer is not None and engine == "native":
+        raise ValueError("the native engine does not model a wafer (spares, defects, dies) yet: "
+                         "use engine='hierarchical' (or 'flat')")
     if engine == "native":
         return native_mesh_model(rows, cols, prof, core, threads, name=name, lib=lib)
     flat = engine == "flat"
     name = name or (f"tile_mesh_{rows}x{cols}_{prof.name}" + ("" if core else "_fabric")
+                    + (f"_{wafer.tag()}" if wafer is not None else "")
                     + ("_flat" if flat else "") + ("_waves" if waves else ""))
+    sources = mesh_sources(rows, cols, prof, core) if wafer is None else wafer_sources(rows, cols, prof, core, wafer)
     if flat and waves:
-        return Model(name, mesh_sources(rows, cols, prof, core), MESH_TOP, waves=waves, threads=threads)
+        return Model(name, sources, MESH_TOP, waves=waves, threads=threads)
     if flat:
         # Without waves only the mesh ports and each tile's probe (hdl/probe.py) need to be visible:
         # the build is much smaller than with every signal public.
-        return Model(name, mesh_sources(rows, cols, prof, core), MESH_TOP, threads=threads, extra_args=MESH_ARGS,
+        return Model(name, sources, MESH_TOP, threads=threads, extra_args=MESH_ARGS,
                      extra_vlt=MESH_VLT + FLAT_PROBE_VLT)
-    return Model(name, mesh_sources(rows, cols, prof, core), MESH_TOP, threads=threads,
+    return Model(name, sources, MESH_TOP, threads=threads,
                  hier_blocks=("tessera_tile",), extra_args=MESH_ARGS, extra_vlt=MESH_VLT)
 
 

@@ -10,11 +10,13 @@ its state; it ends with ``close()`` (or when the host process exits: the socket 
 
 Interface:
     SimEngine(rows, cols, profile="small", kind="native", threads=1, waves=False, console=False,
-              run_name=None, model=None, seed=1, core=True, noise=None)
+              run_name=None, model=None, seed=1, core=True, noise=None, wafer=None)
         an Engine; .model (sdk.engines.verilator.Model), .run_dir, .waves_path (with waves).
         core=False: fabric tiles (router and loader, no PE: for routing studies). noise=(idle,
         stall): every edge input link idles and every output link withholds each color's ready
-        with these probabilities each cycle (random backpressure, seeded by ``seed``)
+        with these probabilities each cycle (random backpressure, seeded by ``seed``).
+        wafer (hdl.wafer_mesh.Wafer): spares with a defect map, dies: the physical wafer top behind
+        the same logical edge (Verilog engines; docs/wafer.md)
 """
 
 from __future__ import annotations
@@ -37,14 +39,17 @@ __all__ = ["SimEngine"]
 
 class SimEngine(Engine):
     def __init__(self, rows, cols, profile="small", kind="native", threads=1, waves=False, console=False,
-                 run_name=None, model=None, seed=1, core=True, noise=None):
+                 run_name=None, model=None, seed=1, core=True, noise=None, wafer=None):
         super().__init__(rows, cols, profile)
         if kind not in ENGINES:
             raise ValueError(f"unknown Verilator engine {kind!r}; one of {', '.join(ENGINES)}")
         self.kind = "flat" if waves else kind
         self.name = self.kind
-        self.model = model or mesh_model(rows, cols, self.profile, core, engine=self.kind, waves=waves,
-                                         threads=threads)
+        try:
+            self.model = model or mesh_model(rows, cols, self.profile, core, engine=self.kind, waves=waves,
+                                             threads=threads, wafer=wafer)
+        except ValueError as e:  # a wafer the mesh cannot have, or one the engine cannot model
+            raise SdkError(str(e)) from None
         self.waves, self.console, self.seed, self.noise = waves, console, seed, noise
         # a folder of its own per process by default: two simulators on one model never share one
         self.run_name = run_name or f"sdk-{os.getpid()}"
