@@ -31,6 +31,11 @@ Wafer(repair=None, die=None, stages=1)        what makes a mesh a wafer; ``.chec
              of the spare scheme's segment, so a segment never straddles two dies
 wafer_top_verilog(rows, cols, colors, wafer) -> str        the top (module tessera_mesh)
 wafer_sources(rows, cols, profile, core, wafer) -> {file: text}
+link_chains(rows, cols, wafer) -> {(kind, r, c, side letter): [stages, ...]}   the stages each logical
+    link passes through, in travel order, as the top above builds them: kind "out" is the link
+    leaving logical (r, c) on that side (to its neighbour or to the edge), kind "in" the edge link
+    entering (r, c) there; a bypassed tile is a 1-stage link, a die boundary a ``stages`` one
+    (the native engine, sdk/engines/native_mesh.py, wires its tiles through these)
 hop_extra_cycles(rows, cols, wafer) -> {(r, c, side letter): cycles}   per logical link leaving (r, c)
     on that side (at the edge: the stretch between the tile and the mesh edge, both ways); the
     golden latency model's ``hop_extra`` (golden/routing.py zero_load_latency)
@@ -52,7 +57,8 @@ from .repair import RepairMap, SpareScheme
 from .repair_cell import REPAIR_MODULE, RepairCell
 from .wavelet import WAVELET_BITS, Port
 
-__all__ = ["Wafer", "WaferError", "wafer_top_verilog", "wafer_sources", "hop_extra_cycles", "BOUNDARY_MODULE"]
+__all__ = ["Wafer", "WaferError", "wafer_top_verilog", "wafer_sources", "link_chains", "hop_extra_cycles",
+           "BOUNDARY_MODULE"]
 
 BOUNDARY_MODULE = "tessera_boundary"
 
@@ -466,6 +472,46 @@ def wafer_sources(rows: int, cols: int, profile="small", core: bool = True, wafe
             "tessera_repair.v": verilog.convert(RepairCell(prof.colors, K), name=REPAIR_MODULE),
             "tessera_boundary.v": verilog.convert(BoundaryLink(prof.colors, wafer.stages), name=BOUNDARY_MODULE),
             "tessera_mesh.v": wafer_top_verilog(rows, cols, prof.colors, wafer)}
+
+
+def link_chains(rows: int, cols: int, wafer: Wafer) -> dict:
+    wafer.check(rows, cols)
+    CP = wafer.physical_cols(cols)
+    L = wafer.stages
+    out = {}
+
+    def east(p0, p1):
+        """Stages from physical column p0 to p1 > p0 eastward (p0 = -1: the west edge, p1 = CP:
+        the east edge): the slot west of each column p0 < p <= p1, then the bypass of each fused
+        column strictly between."""
+        seq = []
+        for p in range(p0 + 1, p1 + 1):
+            if 0 < p < CP and wafer.crosses_h(p, cols):
+                seq.append(L)
+            if p < p1:
+                seq.append(1)
+        return seq
+
+    for r in range(rows):
+        for c in range(cols):
+            p = wafer.phys(r, c)
+            e = east(p, wafer.phys(r, c + 1) if c + 1 < cols else CP)
+            w = east(wafer.phys(r, c - 1) if c > 0 else -1, p)
+            out[("out", r, c, "E")] = e
+            out[("out", r, c, "W")] = w[::-1]
+            if c == 0:
+                out[("in", r, c, "W")] = w
+            if c == cols - 1:
+                out[("in", r, c, "E")] = e[::-1]
+            n = [L] if r > 0 and wafer.crosses_v(r) else []
+            s_ = [L] if r + 1 < rows and wafer.crosses_v(r + 1) else []
+            out[("out", r, c, "N")] = n
+            out[("out", r, c, "S")] = s_
+            if r == 0:
+                out[("in", r, c, "N")] = []
+            if r == rows - 1:
+                out[("in", r, c, "S")] = []
+    return {k: v for k, v in out.items() if v}
 
 
 def hop_extra_cycles(rows: int, cols: int, wafer: Wafer) -> dict:

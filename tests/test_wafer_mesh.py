@@ -11,7 +11,8 @@ import sys
 import pytest
 
 from hdl.repair import DefectMap, RepairError, SpareScheme
-from hdl.wafer_mesh import Wafer, WaferError, hop_extra_cycles
+from hdl.wafer_mesh import Wafer, WaferError, hop_extra_cycles, link_chains
+from sdk.engines.models import mesh_model
 from sdk.kernels.cases import gemm_case, gemv_case, run_cases
 from tb.models import run_cocotb, verilog_mesh_model
 
@@ -99,6 +100,14 @@ def test_hop_extra_cycles_follow_the_map():
     assert all(extra[(r, c, s)] == 0 for r in range(ROWS) for c in range(COLS) for s in "NESW"
                if s in "NS" and not ((r == 1 and s == "S") or (r == 2 and s == "N")))
     assert hop_extra_cycles(ROWS, COLS, Wafer()) == {k: 0 for k in extra}
+    # the native engine's chains: the same stages, in travel order (a die stage where the slot is)
+    chains = link_chains(ROWS, COLS, w)
+    # logical (1, 2) -> (1, 3): physical 3 -> 5 across the die edge west of 4, then the fused 4
+    assert chains[("out", 1, 2, "E")] == [2, 1] and chains[("out", 1, 3, "W")] == [1, 2]
+    assert chains[("in", 0, 0, "W")] == [1] and chains[("out", 0, 0, "W")] == [1]
+    assert chains[("out", 1, 0, "S")] == [2] and ("out", 0, 0, "S") not in chains
+    for (kind, r, c, side), stages in chains.items():
+        assert sum(stages) == extra[(r, c, side)], (kind, r, c, side)
 
 
 @pytest.mark.parametrize("which", list(WAFERS))
@@ -107,7 +116,7 @@ def test_repaired_mesh_routing_latency_and_kernels(which, tmp_path):
     through the west edge, five colors of multicast under 20 % idles and backpressure) checked
     against the golden model with no loss and no error flag; every row's and column's zero-load
     latency equal to the golden model's from the repair map; GEMM (f16, f32) and sparse GEMV
-    bit-exact."""
+    bit-exact, and on the native engine with the same wafer the same bits in the same cycles."""
     wafer = WAFERS[which]()
     model = verilog_mesh_model(ROWS, COLS, "small", True, wafer)
     report = tmp_path / "routing.json"
@@ -121,8 +130,17 @@ def test_repaired_mesh_routing_latency_and_kernels(which, tmp_path):
     run_cocotb(model, "tb.cocotb_tile_mesh", "wafer_latency", profile="small", rows=ROWS, cols=COLS,
                hop_extra=hop_extra, report=str(lat))
     assert len(json.loads(lat.read_text())["latencies"]) == ROWS + COLS
-    cases = [gemm_case(ROWS, COLS, 13, 20, 17, "f16", seed=41), gemm_case(ROWS, COLS, 7, 9, 12, "f32", seed=42),
-             gemv_case(ROWS, COLS, 15, 24, 0.5, seed=43)]
-    recs = run_cases(cases, engine="hierarchical", model=model, run_name=f"wafer-{which}")
-    assert [(r["name"], r["bit_exact"], r["mismatches"]) for r in recs] == \
-        [(c.name, True, 0) for c in cases]
+    def cases():
+        return [gemm_case(ROWS, COLS, 13, 20, 17, "f16", seed=41), gemm_case(ROWS, COLS, 7, 9, 12, "f32", seed=42),
+                gemv_case(ROWS, COLS, 15, 24, 0.5, seed=43)]
+
+    keys = ("name", "cycles", "load_cycles", "bit_exact", "mismatches")
+    got = {}
+    for engine in ("hierarchical", "native"):
+        m = model if engine == "hierarchical" else mesh_model(ROWS, COLS, "small", True, engine="native", wafer=wafer)
+        got[engine] = [{k: r[k] for k in keys} for r in run_cases(cases(), engine=engine, model=m,
+                                                                  run_name=f"wafer-{which}-{engine}")]
+    assert [(r["name"], r["bit_exact"], r["mismatches"]) for r in got["hierarchical"]] == \
+        [(c.name, True, 0) for c in cases()]
+    # the native engine wires the same stages: the same bits in the same cycles
+    assert got["native"] == got["hierarchical"]

@@ -15,7 +15,7 @@ Interface:
     mesh_model(rows, cols, profile="small", core=True, engine="native", waves=False, threads=1,
                name=None, lib=None, wafer=None) -> sdk.engines.verilator.Model   (built on first use, then
                cached on disk). ``wafer`` (hdl.wafer_mesh.Wafer: spares and a defect map, dies): the
-               physical wafer top (hdl/wafer_mesh.py) behind the same logical ports; Verilog engines only
+               physical wafer top (hdl/wafer_mesh.py) behind the same logical ports (native: its link stages)
 """
 
 from __future__ import annotations
@@ -44,11 +44,8 @@ def mesh_model(rows: int, cols: int, profile="small", core: bool = True, engine:
     if waves:
         engine = "flat"  # only a flat build traces every tile's signals
     prof = get_profile(profile)
-    if wafer is not None and engine == "native":
-        raise ValueError("the native engine does not model a wafer (spares, defects, dies) yet: "
-                         "use engine='hierarchical' (or 'flat')")
     if engine == "native":
-        return native_mesh_model(rows, cols, prof, core, threads, name=name, lib=lib)
+        return native_mesh_model(rows, cols, prof, core, threads, name=name, lib=lib, wafer=wafer)
     flat = engine == "flat"
     name = name or (f"tile_mesh_{rows}x{cols}_{prof.name}" + ("" if core else "_fabric")
                     + (f"_{wafer.tag()}" if wafer is not None else "")

@@ -21,6 +21,15 @@
 // This relies on the tile's ready outputs depending on its state only (they are registers in the
 // router) — the property that lets the Verilog mesh settle without combinational loops.
 //
+// A wafer (hdl/wafer_mesh.py: defective tiles bypassed, die boundaries) puts chains of
+// ``BoundaryLink`` stages (hdl/boundary.py) on some links. The plan, a string both DPI functions
+// receive (parsed once), lists them: groups of ``kind r c side n L1 .. Ln`` (kind 0: the link
+// leaving logical tile (r, c) on that side; kind 1: the edge link entering it there), each stage
+// a Verilated link model (class Vlink1 for one stage, VlinkL for TESSERA_LINK_L stages), clocked
+// and settled like a tile: its ready output is a register, its output depends on its state and the
+// receiver's ready. Every input and ready is wired through index tables, so a perfect mesh and a
+// wafer share one evaluation loop. A link's sticky overflow raises its row's row_err.
+//
 // Threads: with threads > 1 the tiles are shared out in row bands and each phase runs in
 // parallel, with a barrier between phases.
 //
@@ -41,6 +50,12 @@
 
 #include "Vtile.h"
 #include "svdpi.h"
+#ifdef TESSERA_LINKS
+#include "Vlink1.h"
+#if TESSERA_LINK_L != 1
+#include "VlinkL.h"
+#endif
+#endif
 
 #include <algorithm>
 #include <atomic>
@@ -51,6 +66,8 @@
 #include <cstdlib>
 #include <functional>
 #include <memory>
+#include <sstream>
+#include <string>
 #include <thread>
 #include <type_traits>
 #include <vector>
@@ -111,15 +128,84 @@ void put_bits(svBitVecVal* v, int lsb, int width, uint64_t x) {
     }
 }
 
+// One stage chain element: a Verilated BoundaryLink behind a small interface.
+struct LinkModel {
+    virtual ~LinkModel() = default;
+    virtual void clock(bool rst, uint8_t valid, uint64_t data) = 0;  // returns via ready()
+    virtual void settle(uint64_t rx_ready) = 0;
+    virtual uint64_t ready() const = 0;
+    virtual uint8_t out_valid() const = 0;
+    virtual uint64_t out_data() const = 0;
+    virtual bool overflow() const = 0;
+};
+
+#ifdef TESSERA_LINKS
+template <class V>
+struct LinkImpl final : LinkModel {
+    std::unique_ptr<V> m;
+    using RReady = std::remove_reference_t<decltype(std::declval<V&>().rx___05Fready)>;
+    LinkImpl(VerilatedContext* ctx, const char* name) : m(new V{ctx, name}) {
+        m->clk = 0;
+        m->rst = 1;
+        m->eval();
+    }
+    void clock(bool rst, uint8_t valid, uint64_t data) override {
+        m->tx___05Fvalid = valid;
+        m->tx___05Fdata = data;
+        m->rst = rst;
+        m->clk = 1;
+        m->eval();
+    }
+    void settle(uint64_t rx_ready) override {
+        m->rx___05Fready = RReady(rx_ready);
+        m->clk = 0;
+        m->eval();
+    }
+    uint64_t ready() const override { return m->tx___05Fready; }
+    uint8_t out_valid() const override { return m->rx___05Fvalid; }
+    uint64_t out_data() const override { return m->rx___05Fdata; }
+    bool overflow() const override { return m->overflow; }
+};
+#endif
+
+std::unique_ptr<LinkModel> make_link(int stages, VerilatedContext* ctx, const char* name) {
+#ifdef TESSERA_LINKS
+    if (stages == 1) return std::make_unique<LinkImpl<Vlink1>>(ctx, name);
+#if TESSERA_LINK_L != 1
+    if (stages == TESSERA_LINK_L) return std::make_unique<LinkImpl<VlinkL>>(ctx, name);
+#endif
+#endif
+    (void)ctx;
+    (void)name;
+    std::fprintf(stderr, "tessera native mesh: the plan asks for a %d-stage link this build has no model of\n", stages);
+    std::abort();
+}
+
 struct Mesh {
     int R, C, K, WB, FB, T;
     std::vector<std::unique_ptr<VerilatedContext>> contexts;
     std::vector<std::unique_ptr<Vtile>> tiles;
     std::vector<Ports> p;
-    // Latched link values, index (r * C + c) * 4 + side: what each tile drives on each side.
+    // Latched values, one index space: a tile's side (r * C + c) * 4 + side, then link j at
+    // LB + j, then edge slot e at EB + e (sides N, E, S, W, each by column or row).
+    //   ov/od  what each drives: a tile side's output, a link's far end, the testbench's edge input
+    //   ir     each one's ready: a tile side's input ready, a link's sender-side ready, the
+    //          testbench's ready on an edge output
+    size_t LB = 0, EB = 0;
     std::vector<uint8_t> ov;
     std::vector<uint64_t> od;
     std::vector<uint64_t> ir;
+    // wiring: where tile side i*4+s takes its input (ov/od index) and its output's ready (ir index)
+    std::vector<size_t> src_in, src_rdy;
+    // links: the models, where each takes its input and its output's ready, and its row
+    std::vector<std::unique_ptr<LinkModel>> links;
+    std::vector<size_t> lsrc, lrdy;
+    std::vector<int> lrow;
+    std::vector<std::vector<int>> band_links;
+    // per edge slot: which index takes the testbench's input (its ir is the edge's in ready) and
+    // which drives the edge output (its ov/od go to the testbench)
+    std::vector<size_t> edge_taker, edge_driver;
+    size_t edge_off[4] = {0, 0, 0, 0};
     // Latched fault_out of every tile, index r * C + c (registered: depends on state only).
     std::vector<uint64_t> fo;
     // The edge's inputs from the testbench: in valid/data (latched by seq), out ready (by comb).
@@ -140,7 +226,7 @@ struct Mesh {
     std::vector<std::thread> workers;
     std::atomic<int> phase{0};
 
-    Mesh(int rows, int cols, int colors, int threads)
+    Mesh(int rows, int cols, int colors, int threads, const char* plan)
         : R(rows), C(cols), K(colors), WB(TESSERA_WAVELET_BITS), FB(TESSERA_FAULT_BITS),
           T(threads < 1 ? 1 : threads) {
         if (T > R) T = R;
@@ -166,18 +252,18 @@ struct Mesh {
                 t.eval();
                 p.push_back(ports_of(t));
             }
-        Verilated::threadContextp(top);
-        size_t links = size_t(R) * C * 4;
-        ov.assign(links, 0);
-        od.assign(links, 0);
-        ir.assign(links, 0);
         fo.assign(size_t(R) * C, 0);
+        size_t ne = 0;
         for (int s = 0; s < 4; ++s) {
             int n = (s == N || s == S) ? C : R;
+            edge_off[s] = ne;
+            ne += size_t(n);
             edge_iv[s].assign(n, 0);
             edge_id[s].assign(n, 0);
             edge_or[s].assign(n, 0);
         }
+        wire(plan, ne);
+        Verilated::threadContextp(top);
         if (T > 1) {
             bar = std::make_unique<std::barrier<>>(T);
             for (int k = 1; k < T; ++k) {
@@ -206,41 +292,130 @@ struct Mesh {
         }
     }
 
-    // Phase 1: clock every tile with the valid/data latched before the edge; record its ready.
-    void clock_tile(int i) {
-        int r = i / C, c = i % C;
-        Vtile& t = *tiles[i];
-        const Ports& q = p[i];
-        for (int s = 0; s < 4; ++s) {
-            int e = edge_slot(r, c, s);
-            if (e >= 0) {
-                *q.in_valid[s] = edge_iv[s][e];
-                *q.in_data[s] = edge_id[s][e];
-            } else {
-                int j = idx(r + DR[s], c + DC[s]) * 4 + OPP[s];
-                *q.in_valid[s] = ov[j];
-                *q.in_data[s] = od[j];
+    // The index tables: plain neighbour wiring, then the plan's chains of link stages.
+    void wire(const char* plan, size_t ne) {
+        size_t NT = size_t(R) * C;
+        std::vector<std::vector<int>> chain_out(NT * 4), chain_in(NT * 4);
+        std::istringstream in(plan ? plan : "");
+        int kind, r, c, side, n;
+        while (in >> kind >> r >> c >> side >> n) {
+            if (r < 0 || r >= R || c < 0 || c >= C || side < 0 || side > 3 || n < 0 || kind < 0 || kind > 1 ||
+                (kind == 1 && edge_slot(r, c, side) < 0)) {
+                std::fprintf(stderr, "tessera native mesh: a malformed plan entry (%d %d %d %d %d)\n", kind, r, c,
+                             side, n);
+                std::abort();
+            }
+            std::vector<int>& ch = (kind ? chain_in : chain_out)[size_t(idx(r, c)) * 4 + side];
+            for (int k = 0; k < n; ++k) {
+                int L;
+                in >> L;
+                ch.push_back(L);
             }
         }
-        t.fault_in = c == 0 ? 0 : fo[size_t(i) - 1];
+        size_t nl = 0;
+        for (auto& ch : chain_out) nl += ch.size();
+        for (auto& ch : chain_in) nl += ch.size();
+        LB = NT * 4;
+        EB = LB + nl;
+        ov.assign(EB + ne, 0);
+        od.assign(EB + ne, 0);
+        ir.assign(EB + ne, 0);
+        src_in.assign(NT * 4, 0);
+        src_rdy.assign(NT * 4, 0);
+        edge_taker.assign(ne, 0);
+        edge_driver.assign(ne, 0);
+        band_links.assign(size_t(T), {});
+        auto band_of = [&](int row) {
+            int b = 0;
+            while ((b + 1) * R / T <= row) ++b;
+            return b;
+        };
+        // a chain from `from` (an ov/od index) to `to` (an ir index); returns (first ready index
+        // for the sender, last output index for the receiver)
+        auto build = [&](const std::vector<int>& stages, size_t from, size_t to, int row, const char* what) {
+            size_t first = to, prev = from;
+            for (size_t k = 0; k < stages.size(); ++k) {
+                size_t j = links.size();
+                char name[64];
+                std::snprintf(name, sizeof name, "%s_%zu", what, k);
+                links.push_back(make_link(stages[k], contexts[size_t(band_of(row))].get(), name));
+                lsrc.push_back(prev);
+                lrdy.push_back(0);
+                lrow.push_back(row);
+                band_links[size_t(band_of(row))].push_back(int(j));
+                if (k == 0) first = LB + j;
+                else lrdy[j - 1] = LB + j;
+                prev = LB + j;
+            }
+            if (!stages.empty()) lrdy.back() = to;
+            return std::pair<size_t, size_t>(first, prev);
+        };
+        for (int r = 0; r < R; ++r)
+            for (int c = 0; c < C; ++c)
+                for (int s = 0; s < 4; ++s) {
+                    size_t i = size_t(idx(r, c)) * 4 + s;
+                    int e = edge_slot(r, c, s);
+                    size_t far = e >= 0 ? EB + edge_off[s] + size_t(e)
+                                        : size_t(idx(r + DR[s], c + DC[s])) * 4 + OPP[s];
+                    char what[48];
+                    std::snprintf(what, sizeof what, "link_%d_%d_%c", r, c, "NESW"[s]);
+                    // the output of side s: through its chain to the neighbour's input or the edge
+                    auto [rdy, last] = build(chain_out[i], i, far, r, what);
+                    src_rdy[i] = rdy;
+                    if (e >= 0) {
+                        edge_driver[edge_off[s] + size_t(e)] = last;
+                        // the edge's input on this side: through its own chain into this tile
+                        std::snprintf(what, sizeof what, "edge_%d_%d_%c", r, c, "NESW"[s]);
+                        auto [taker, into] = build(chain_in[i], far, i, r, what);
+                        edge_taker[edge_off[s] + size_t(e)] = taker;
+                        src_in[i] = into;
+                    } else {
+                        // the neighbour's input on the facing side takes this output
+                        src_in[far] = last;
+                    }
+                }
+    }
+
+    // Phase 1: clock every tile with the valid/data latched before the edge; record its ready.
+    void clock_tile(int i) {
+        Vtile& t = *tiles[i];
+        const Ports& q = p[i];
+        size_t b = size_t(i) * 4;
+        for (int s = 0; s < 4; ++s) {
+            *q.in_valid[s] = ov[src_in[b + s]];
+            *q.in_data[s] = od[src_in[b + s]];
+        }
+        t.fault_in = i % C == 0 ? 0 : fo[size_t(i) - 1];
         t.rst = rst;
         t.clk = 1;
         t.eval();
-        for (int s = 0; s < 4; ++s) ir[size_t(i) * 4 + s] = *q.in_ready[s];
+        for (int s = 0; s < 4; ++s) ir[b + s] = *q.in_ready[s];
     }
 
     // Phase 2: with the new state, give every tile its neighbours' ready and settle its outputs.
     void settle_tile(int i) {
-        int r = i / C, c = i % C;
         Vtile& t = *tiles[i];
         const Ports& q = p[i];
-        for (int s = 0; s < 4; ++s) {
-            int e = edge_slot(r, c, s);
-            *q.out_ready[s] = Ready(e >= 0 ? edge_or[s][e] : ir[size_t(idx(r + DR[s], c + DC[s])) * 4 + OPP[s]]);
-        }
+        size_t b = size_t(i) * 4;
+        for (int s = 0; s < 4; ++s) *q.out_ready[s] = Ready(ir[src_rdy[b + s]]);
         t.clk = 0;
         t.eval();
         latch_outputs(i);
+    }
+
+    void clock_link(int j) {
+        links[j]->clock(rst, ov[lsrc[j]], od[lsrc[j]]);
+        ir[LB + size_t(j)] = links[j]->ready();
+    }
+
+    void settle_link(int j) {
+        links[j]->settle(ir[lrdy[j]]);
+        latch_link(j);
+    }
+
+    void latch_link(int j) {
+        ov[LB + size_t(j)] = links[j]->out_valid();
+        od[LB + size_t(j)] = links[j]->out_data();
     }
 
     void latch_outputs(int i) {
@@ -283,6 +458,7 @@ struct Mesh {
         // row bands: worker k owns rows [k * R / T, (k + 1) * R / T)
         int lo = idx(k * R / T, 0), hi = idx((k + 1) * R / T, 0);
         for (int i = lo; i < hi; ++i) ph == 1 ? clock_tile(i) : settle_tile(i);
+        for (int j : band_links[size_t(k)]) ph == 1 ? clock_link(j) : settle_link(j);
     }
 
     void parallel(int ph) {
@@ -326,9 +502,9 @@ struct Profile {
     }
 } g_prof;
 
-Mesh& mesh(int rows, int cols, int colors, int threads) {
+Mesh& mesh(int rows, int cols, int colors, int threads, const char* plan) {
     if (!g_mesh) {
-        g_mesh = new Mesh(rows, cols, colors, threads);  // never freed: worker threads outlive main
+        g_mesh = new Mesh(rows, cols, colors, threads, plan);  // never freed: worker threads outlive main
     } else if (g_mesh->R != rows || g_mesh->C != cols || g_mesh->K != colors) {
         std::fprintf(stderr, "tessera native mesh: one mesh per simulation (%dx%d already exists)\n",
                      g_mesh->R, g_mesh->C);
@@ -342,22 +518,15 @@ void read_edge_inputs(Mesh& m, int s, const svBitVecVal* valid, const svBitVecVa
     for (size_t e = 0; e < m.edge_iv[s].size(); ++e) {
         m.edge_iv[s][e] = uint8_t(get_bits(valid, int(e), 1));
         m.edge_id[s][e] = get_bits(data, int(e) * m.WB, m.WB);
-    }
-}
-
-int edge_tile(const Mesh& m, int s, int e) {
-    switch (s) {
-        case N: return m.idx(0, e);
-        case S: return m.idx(m.R - 1, e);
-        case W: return m.idx(e, 0);
-        default: return m.idx(e, m.C - 1);
+        m.ov[m.EB + m.edge_off[s] + e] = m.edge_iv[s][e];
+        m.od[m.EB + m.edge_off[s] + e] = m.edge_id[s][e];
     }
 }
 
 }  // namespace
 
 extern "C" long long tessera_native_mesh_seq(
-    int rows, int cols, int colors, int threads, svBit rst,
+    int rows, int cols, int colors, int threads, const char* plan, svBit rst,
     const svBitVecVal* n_in_valid, const svBitVecVal* n_in_data,
     const svBitVecVal* e_in_valid, const svBitVecVal* e_in_data,
     const svBitVecVal* s_in_valid, const svBitVecVal* s_in_data,
@@ -370,7 +539,7 @@ extern "C" long long tessera_native_mesh_seq(
         t0 = Profile::Clock::now();
         if (!g_prof.cycles) g_prof.first = t0;
     }
-    Mesh& m = mesh(rows, cols, colors, threads);
+    Mesh& m = mesh(rows, cols, colors, threads, plan);
     m.rst = rst;
     read_edge_inputs(m, N, n_in_valid, n_in_data);
     read_edge_inputs(m, E, e_in_valid, e_in_data);
@@ -392,9 +561,11 @@ extern "C" long long tessera_native_mesh_seq(
     svBitVecVal* ready[4] = {n_in_ready, e_in_ready, s_in_ready, w_in_ready};
     for (int s = 0; s < 4; ++s)
         for (size_t e = 0; e < m.edge_iv[s].size(); ++e)
-            put_bits(ready[s], int(e) * m.K, m.K, m.ir[size_t(edge_tile(m, s, int(e))) * 4 + s]);
+            put_bits(ready[s], int(e) * m.K, m.K, m.ir[m.edge_taker[m.edge_off[s] + e]]);
+    std::vector<uint8_t> link_err(size_t(m.R), 0);
+    for (size_t j = 0; j < m.links.size(); ++j) link_err[size_t(m.lrow[j])] |= m.links[j]->overflow();
     for (int r = 0; r < m.R; ++r) {
-        bool err = false, idle = true, halted = false;
+        bool err = link_err[size_t(r)], idle = true, halted = false;
         for (int c = 0; c < m.C; ++c) {
             Vtile& t = *m.tiles[m.idx(r, c)];
             err |= t.err;
@@ -415,7 +586,7 @@ extern "C" long long tessera_native_mesh_seq(
 }
 
 extern "C" void tessera_native_mesh_comb(
-    int rows, int cols, int colors, int threads, long long seq,
+    int rows, int cols, int colors, int threads, const char* plan, long long seq,
     const svBitVecVal* n_out_ready, const svBitVecVal* e_out_ready,
     const svBitVecVal* s_out_ready, const svBitVecVal* w_out_ready,
     svBitVecVal* n_out_valid, svBitVecVal* n_out_data, svBitVecVal* e_out_valid, svBitVecVal* e_out_data,
@@ -423,24 +594,31 @@ extern "C" void tessera_native_mesh_comb(
     (void)seq;  // only there so that the caller re-evaluates after every edge
     Profile::Clock::time_point t0;
     if (g_prof.on) t0 = Profile::Clock::now();
-    Mesh& m = mesh(rows, cols, colors, threads);
+    Mesh& m = mesh(rows, cols, colors, threads, plan);
     const svBitVecVal* ready[4] = {n_out_ready, e_out_ready, s_out_ready, w_out_ready};
     svBitVecVal* valid[4] = {n_out_valid, e_out_valid, s_out_valid, w_out_valid};
     svBitVecVal* data[4] = {n_out_data, e_out_data, s_out_data, w_out_data};
     for (int s = 0; s < 4; ++s)
         for (size_t e = 0; e < m.edge_or[s].size(); ++e) {
             uint64_t v = get_bits(ready[s], int(e) * m.K, m.K);
-            int i = edge_tile(m, s, int(e));
+            size_t slot = m.edge_off[s] + e;
             if (v != m.edge_or[s][e]) {
                 m.edge_or[s][e] = v;
-                *m.p[i].out_ready[s] = Ready(v);
-                m.tiles[i]->eval();
-                m.latch_outputs(i);
+                m.ir[m.EB + slot] = v;
+                size_t d = m.edge_driver[slot];  // a tile's side, or the last stage of its chain
+                if (d < m.LB) {
+                    int i = int(d / 4);
+                    *m.p[size_t(i)].out_ready[s] = Ready(v);
+                    m.tiles[size_t(i)]->eval();
+                    m.latch_outputs(i);
+                } else {
+                    m.settle_link(int(d - m.LB));
+                }
             }
         }
     for (int s = 0; s < 4; ++s)
         for (size_t e = 0; e < m.edge_or[s].size(); ++e) {
-            size_t j = size_t(edge_tile(m, s, int(e))) * 4 + s;
+            size_t j = m.edge_driver[m.edge_off[s] + e];
             put_bits(valid[s], int(e), 1, m.ov[j]);
             put_bits(data[s], int(e) * m.WB, m.WB, m.od[j]);
         }

@@ -14,14 +14,21 @@ machine's memory. A native-mesh model instead:
    row status and the fault chain along each row (``row_fault``).
 
 The C++ compiled for a mesh is therefore the same for 2 x 2 and 750 x 994; only the memory of the
-running simulation grows with the mesh. ``threads`` runs the tiles in that many row bands in
-parallel. The Verilog mesh top stays the deliverable (synthesis, flat models for waveforms and
-per-PE counters); tests/test_mesh.py runs the same front-door scenario on both and compares.
+running simulation grows with the mesh. A wafer (hdl/wafer_mesh.py: spares and a defect map, dies)
+adds the link stages of its bypassed tiles and die boundaries: ``BoundaryLink`` (hdl/boundary.py)
+verilated once per stage count (``LinkLibrary``), instantiated per stage by the plan the top hands
+to the C++ (hdl.wafer_mesh.link_chains), cycle for cycle what the wafer's Verilog top does.
+``threads`` runs the tiles in that many row bands in parallel. The Verilog mesh top stays the
+deliverable (synthesis, flat models for waveforms and per-PE counters); tests/test_mesh.py runs
+the same front-door scenario on both and compares (tests/test_wafer_mesh.py: on wafers too).
 
 Interface:
-    native_top_verilog(rows, cols, colors, threads) -> str   the DPI mesh top
+    native_top_verilog(rows, cols, colors, threads, plan="") -> str   the DPI mesh top
     TileLibrary(profile, core=True, name=None)               .build() -> Path (cached, file-locked)
-    native_mesh_model(rows, cols, profile, core=True, threads=1, name=None) -> sdk.engines.verilator.Model
+    LinkLibrary(colors, stages)                              a BoundaryLink as C++ class Vlink1 / VlinkL
+    wafer_plan(rows, cols, wafer) -> str                     the link chains, as the C++ reads them
+    native_mesh_model(rows, cols, profile, core=True, threads=1, name=None, lib=None, wafer=None)
+        -> sdk.engines.verilator.Model
 """
 
 from __future__ import annotations
@@ -31,16 +38,20 @@ import json
 import subprocess
 from pathlib import Path
 
+from amaranth.back import verilog
+
+from hdl.boundary import BoundaryLink
 from hdl.fault import FAULT_BITS
 from hdl.mesh import MESH_TOP, check_mesh_shape, tile_verilog
 from hdl.packing import Packer
 from hdl.probe import TRACE
 from hdl.profiles import get_profile
+from hdl.wafer_mesh import link_chains
 from hdl.wavelet import EDGE_SIDES, WAVELET_BITS, Port, WaveletLayout
 
 from .verilator import BUILD, MESH_ARGS, MESH_VLT, BuiltOnce, Model, _tail, _tool_versions
 
-__all__ = ["native_top_verilog", "TileLibrary", "native_mesh_model", "NATIVE_CPP"]
+__all__ = ["native_top_verilog", "TileLibrary", "LinkLibrary", "wafer_plan", "native_mesh_model", "NATIVE_CPP"]
 
 NATIVE_CPP = Path(__file__).resolve().parent / "native_mesh.cpp"
 _TILE_ARGS = ["-Wno-fatal", "-Wno-lint", "-Wno-style", "-O3", "--x-assign", "fast", "--x-initial", "fast",
@@ -57,7 +68,18 @@ def _field_defines() -> list:
     return out
 
 
-def native_top_verilog(rows: int, cols: int, colors: int, threads: int = 1) -> str:
+def wafer_plan(rows: int, cols: int, wafer) -> str:
+    """The wafer's link chains as ``kind r c side n L1 .. Ln`` groups (native_mesh.cpp reads them)."""
+    if wafer is None:
+        return ""
+    sides = {p.letter.upper(): i for i, p in enumerate(EDGE_SIDES)}  # N E S W, the C++ Side order
+    groups = []
+    for (kind, r, c, side), stages in sorted(link_chains(rows, cols, wafer).items()):
+        groups.append(" ".join(str(x) for x in (int(kind == "in"), r, c, sides[side], len(stages), *stages)))
+    return " ".join(groups)
+
+
+def native_top_verilog(rows: int, cols: int, colors: int, threads: int = 1, plan: str = "") -> str:
     """The mesh top: hdl/mesh.py's ports, with the tiles behind two DPI calls."""
     check_mesh_shape(rows, cols)
     R, C, K, W = rows, cols, colors, WAVELET_BITS
@@ -95,11 +117,13 @@ module {MESH_TOP} (
     {sep.join(ports)}
 );
   import "DPI-C" function longint tessera_native_mesh_seq(
-    input int rows, input int cols, input int colors, input int threads, input bit rst,
+    input int rows, input int cols, input int colors, input int threads, input string plan, input bit rst,
     {sep.join(seq_in + seq_out)});
   import "DPI-C" function void tessera_native_mesh_comb(
-    input int rows, input int cols, input int colors, input int threads, input longint seq,
+    input int rows, input int cols, input int colors, input int threads, input string plan, input longint seq,
     {sep.join(comb_in + comb_out)});
+  // the wafer's link stages (hdl/wafer_mesh.py link_chains; empty: a perfect mesh)
+  localparam string PLAN = "{plan}";
 
 {regs}
   longint seq = 0;
@@ -107,12 +131,12 @@ module {MESH_TOP} (
   // Rising edge: every tile samples its inputs and is clocked; the edge's ready, the row status
   // and the row fault words come back (they depend on the tiles' state only).
   always @(posedge clk)
-    seq <= tessera_native_mesh_seq({R}, {C}, {K}, {threads}, rst, {seq_args});
+    seq <= tessera_native_mesh_seq({R}, {C}, {K}, {threads}, PLAN, rst, {seq_args});
 
   // The edge's out valid/data depend on the testbench's out ready: re-evaluated when it changes
   // and after every edge (seq).
   always_comb
-    tessera_native_mesh_comb({R}, {C}, {K}, {threads}, seq, {comb_args});
+    tessera_native_mesh_comb({R}, {C}, {K}, {threads}, PLAN, seq, {comb_args});
 
 {assigns}
 endmodule
@@ -147,14 +171,47 @@ class TileLibrary(BuiltOnce):
                                + _tail(self.dir / "build.log"))
 
 
-class _NativeMeshModel(Model):
-    """A Model whose build first makes sure the tile library exists."""
+class LinkLibrary(BuiltOnce):
+    """A ``BoundaryLink(colors, stages)`` verilated and compiled once into ``<prefix>__ALL.a``
+    (C++ class ``Vlink1`` for one stage, ``VlinkL`` otherwise)."""
 
-    def __init__(self, name, top: str, lib: TileLibrary, waves: bool = False):
+    def __init__(self, colors: int, stages: int):
+        self.prefix = "Vlink1" if stages == 1 else "VlinkL"
+        self.verilog = verilog.convert(BoundaryLink(colors, stages), name="tessera_link")
+        h = hashlib.sha256(json.dumps([self.verilog, self.prefix, _TILE_ARGS, _tool_versions()]).encode())
+        self.key = h.hexdigest()[:16]
+        self.name = f"link_lib_c{colors}_l{stages}"
+        self.dir = BUILD / "models" / f"{self.name}-{self.key}"
+
+    @property
+    def archive(self) -> Path:
+        return self.dir / f"{self.prefix}__ALL.a"
+
+    def _build(self):
+        src = self.dir / "tessera_link.v"
+        src.write_text(self.verilog)
+        cmd = ["verilator", "--cc", "--build", "-j", "2", "--prefix", self.prefix, "--top-module", "tessera_link",
+               "-Mdir", str(self.dir), *_TILE_ARGS, str(src)]
+        with open(self.dir / "build.log", "w") as log:
+            p = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=self.dir)
+        if p.returncode or not self.archive.exists():
+            raise RuntimeError(f"Verilator build of the link library {self.name} failed:\n"
+                               + _tail(self.dir / "build.log"))
+
+
+class _NativeMeshModel(Model):
+    """A Model whose build first makes sure the tile library (and any link library) exists."""
+
+    def __init__(self, name, top: str, lib: TileLibrary, waves: bool = False, links=()):
         cpp = NATIVE_CPP.read_text()
-        args = [*MESH_ARGS, str(NATIVE_CPP), str(lib.archive),
+        links = list(links)
+        link_flags = ""
+        if links:
+            stages = max(int(lk.name.rsplit("_l", 1)[1]) for lk in links)
+            link_flags = " -DTESSERA_LINKS -DTESSERA_LINK_L=" + str(stages) + "".join(f" -I{lk.dir}" for lk in links)
+        args = [*MESH_ARGS, str(NATIVE_CPP), str(lib.archive), *(str(lk.archive) for lk in links),
                 "-CFLAGS", f"-I{lib.dir} -DTESSERA_WAVELET_BITS={WAVELET_BITS} -DTESSERA_FAULT_BITS={FAULT_BITS} "
-                + " ".join(_field_defines()),
+                + " ".join(_field_defines()) + link_flags,
                 # the probe and trace functions are called through ctypes from the simulator's Python
                 "-LDFLAGS", "-rdynamic",
                 # the tile library's key and the harness source are part of this model's key
@@ -162,21 +219,32 @@ class _NativeMeshModel(Model):
         super().__init__(name, {f"{MESH_TOP}.sv": top}, MESH_TOP, waves=waves, threads=1,
                          extra_args=args, extra_vlt=MESH_VLT)
         self.lib = lib
+        self.links = links
 
     def build(self) -> Path:
         if not self.built:
             self.lib.build()
+            for lk in self.links:
+                lk.build()
         return super().build()
 
 
 def native_mesh_model(rows: int, cols: int, profile="small", core: bool = True, threads: int = 1,
-                      name: str | None = None, lib: TileLibrary | None = None) -> Model:
-    """A native-mesh model of the generated R x C mesh (built on first use, then cached)."""
+                      name: str | None = None, lib: TileLibrary | None = None, wafer=None) -> Model:
+    """A native-mesh model of the generated R x C mesh (built on first use, then cached); with
+    ``wafer`` (hdl.wafer_mesh.Wafer) the wafer's bypass and die-boundary stages on its links."""
     check_mesh_shape(rows, cols)
     if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
         raise ValueError(f"threads={threads!r}: must be a positive integer")
     prof = get_profile(profile)
     lib = lib or TileLibrary(prof, core)
+    plan = ""
+    links = []
+    if wafer is not None:
+        wafer.check(rows, cols)
+        plan = wafer_plan(rows, cols, wafer)
+        if plan:
+            links = [LinkLibrary(prof.colors, s) for s in sorted({1, wafer.stages})]
     name = name or f"native_mesh_{rows}x{cols}_{prof.name}" + ("" if core else "_fabric") + \
-        (f"_t{threads}" if threads > 1 else "")
-    return _NativeMeshModel(name, native_top_verilog(rows, cols, prof.colors, threads), lib)
+        (f"_{wafer.tag()}" if wafer is not None and wafer.tag() else "") + (f"_t{threads}" if threads > 1 else "")
+    return _NativeMeshModel(name, native_top_verilog(rows, cols, prof.colors, threads, plan), lib, links=links)

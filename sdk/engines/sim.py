@@ -16,7 +16,7 @@ Interface:
         stall): every edge input link idles and every output link withholds each color's ready
         with these probabilities each cycle (random backpressure, seeded by ``seed``).
         wafer (hdl.wafer_mesh.Wafer): spares with a defect map, dies: the physical wafer top behind
-        the same logical edge (Verilog engines; docs/wafer.md)
+        the same logical edge (docs/wafer.md)
 """
 
 from __future__ import annotations
