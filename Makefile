@@ -20,6 +20,8 @@ WAVES    ?= 0
 TRACE    ?= 0
 TRACE_CYCLES ?= 4000
 ENERGY   ?=
+# WAFER="--spares 1/4 --defect-rate 0.02 --die 2x4": run on a repaired wafer with dies (docs/wafer.md)
+WAFER    ?=
 # `make sim-fabric` knob
 WAVELETS ?= 20000
 # pytest-xdist workers for `make test`
@@ -30,7 +32,7 @@ JOBS     ?= 2
 all: help
 
 help:
-	@echo "make sim      GEMM + sparse GEMV on a PE mesh, bit-exact vs golden, heat maps and energy (ROWS COLS M K N DTYPE PROFILE DENSITY SEED WAVES=1 TRACE=1 ENERGY=file.json)"
+	@echo "make sim      GEMM + sparse GEMV on a PE mesh, bit-exact vs golden, heat maps and energy (ROWS COLS M K N DTYPE PROFILE DENSITY SEED WAVES=1 TRACE=1 ENERGY=file.json WAFER=\"...\")"
 	@echo "make sim-fabric  fabric traffic demo vs the golden routing model (ROWS COLS PROFILE WAVELETS SEED WAVES=1)"
 	@echo "make test     full regression (pytest -n $(JOBS))"
 	@echo "make verilog  emit Verilog under build/verilog"
@@ -53,7 +55,8 @@ $(STAMP): pyproject.toml
 sim: $(STAMP)
 	$(PY) -m demo.gemm --rows $(ROWS) --cols $(COLS) --m $(M) --k $(K) --n $(N) --dtype $(DTYPE) \
 	    --profile $(PROFILE) --density $(DENSITY) --seed $(SEED) $(if $(filter-out 0,$(WAVES)),--waves,) \
-	    $(if $(filter-out 0,$(TRACE)),--trace --trace-cycles $(TRACE_CYCLES),) $(if $(ENERGY),--energy $(ENERGY),)
+	    $(if $(filter-out 0,$(TRACE)),--trace --trace-cycles $(TRACE_CYCLES),) $(if $(ENERGY),--energy $(ENERGY),) \
+	    $(WAFER)
 
 sim-fabric: $(STAMP)
 	$(PY) -m demo.fabric --rows $(ROWS) --cols $(COLS) --profile $(PROFILE) \

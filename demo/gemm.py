@@ -13,10 +13,15 @@ breakdown by component and its stacked-bar PNG; --energy FILE overrides the ener
 power of a wafer-sized mesh running the GEMM. With --trace the GEMM's first --trace-cycles cycles
 are recorded as a Perfetto timeline (every PE, every link).
 
+On a wafer (docs/wafer.md): --spares K/S with --defects FILE or --defect-rate P [--defect-seed N]
+repairs a defective physical mesh, --die RxC [--boundary-stages L] adds die boundaries; the
+kernels run unchanged on the logical R x C mesh.
+
 Usage:
     python -m demo.gemm [--rows 4] [--cols 4] [--m 64] [--k 64] [--n 64] [--dtype f16]
                         [--profile small] [--density 0.1] [--seed 1] [--waves] [--json PATH]
                         [--trace] [--trace-cycles 4000] [--energy FILE]
+                        [--spares K/S] [--defects FILE | --defect-rate P] [--die RxC] [--boundary-stages L]
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ import sys
 import time
 from pathlib import Path
 
+from hdl.wafer_mesh import add_wafer_arguments, wafer_from_arguments
 from sdk.energy import EnergyModel
 from sdk.engines.verilator import BUILD
 from sdk.kernels.cases import format_table, gemm_case, gemv_case, run_cases
@@ -47,6 +53,7 @@ def main(argv=None) -> int:
     ap.add_argument("--trace", action="store_true", help="record the GEMM's timeline (Perfetto JSON)")
     ap.add_argument("--trace-cycles", type=int, default=4000, help="cycles of the GEMM the trace covers")
     ap.add_argument("--energy", default=None, help="JSON file overriding the energy table (sdk/energy_defaults.json)")
+    add_wafer_arguments(ap)
     try:
         args = ap.parse_args(argv)
     except SystemExit as e:
@@ -55,6 +62,7 @@ def main(argv=None) -> int:
         cases = [gemm_case(args.rows, args.cols, args.m, args.k, args.n, args.dtype, args.profile, args.seed),
                  gemv_case(args.rows, args.cols, args.m, args.k, args.density, args.profile, args.seed)]
         energy = EnergyModel.load(args.energy)
+        wafer = wafer_from_arguments(args, args.rows, args.cols)
         trace = None
         if args.trace and args.waves:
             raise ValueError("--trace needs the native engine and --waves the flat one: choose one")
@@ -68,11 +76,16 @@ def main(argv=None) -> int:
     print(f"make sim: {args.rows}x{args.cols} mesh ({args.profile}); GEMM {args.m}x{args.k}x{args.n} {args.dtype} "
           f"(tiles {g.mt}x{g.nt}, {g.panels} panels of {g.kp}); sparse GEMV {args.m}x{args.k} at density "
           f"{args.density}", flush=True)
+    if wafer is not None:
+        pcols = wafer.physical_cols(args.cols)
+        defects = "" if wafer.repair is None else f"spares {wafer.scheme}, {pcols} physical columns"
+        dies = "" if wafer.die is None else f"dies {wafer.die[0]}x{wafer.die[1]}, {wafer.stages}-stage boundaries"
+        print(f"make sim: a wafer: {'; '.join(x for x in (defects, dies) if x)}", flush=True)
     print("make sim: building or reusing the Verilator model, then running (progress every 2,000 cycles) ...",
           flush=True)
     t0 = time.monotonic()
     recs = run_cases(cases, progress=2000, counters=True, trace=trace, waves=args.waves, console=True,
-                     run_name="make-sim" + ("-waves" if args.waves else ""))
+                     run_name="make-sim" + ("-waves" if args.waves else ""), wafer=wafer)
     wall = time.monotonic() - t0
     print()
     print(format_table(recs))

@@ -341,18 +341,13 @@ def main(argv=None) -> int:
     ap.add_argument("--profile", default="small", help=f"one of {', '.join(PROFILES)}")
     ap.add_argument("--out", type=Path, default=None, help="output folder (default build/mesh/<R>x<C>_<profile>)")
     ap.add_argument("--fabric-only", action="store_true", help="tiles without the PE core (router + loader)")
-    wa = ap.add_argument_group("wafer (docs/wafer.md)")
-    wa.add_argument("--spares", default=None, help="K/S: K spare columns per segment of S logical columns")
-    wa.add_argument("--defects", type=Path, default=None, help="defect map JSON: physical [row, col] pairs")
-    wa.add_argument("--defect-rate", type=float, default=None, help="random defect map: probability per physical PE")
-    wa.add_argument("--seed", type=int, default=1, help="seed of the random defect map")
-    wa.add_argument("--die", default=None, help="ROWSxCOLS logical PEs per die")
-    wa.add_argument("--boundary-stages", type=int, default=1, help="register stages of a die-boundary link")
+    from .wafer_mesh import add_wafer_arguments, wafer_from_arguments  # it builds on this module
+    add_wafer_arguments(ap)
     args = ap.parse_args(argv)
     try:
         check_mesh_shape(args.rows, args.cols)
         prof = get_profile(args.profile)
-        wafer = _wafer_from_args(args)
+        wafer = wafer_from_arguments(args, args.rows, args.cols)
     except (MeshShapeError, ProfileError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -361,40 +356,6 @@ def main(argv=None) -> int:
     print(f"generated a {args.rows} x {args.cols} mesh ({args.rows * args.cols} tiles, profile {prof.name}) "
           f"in {desc.generate_seconds:.2f} s: {', '.join(str(out / f) for f in desc.files)}, {out / 'mesh.json'}")
     return 0
-
-
-def _wafer_from_args(args):
-    """The Wafer the command line asks for, or None; ValueError (RepairError, WaferError) naming
-    what is wrong."""
-    from .repair import DefectMap, RepairError, SpareScheme
-    from .wafer_mesh import Wafer, WaferError
-    if args.spares is None and (args.defects is not None or args.defect_rate is not None):
-        raise RepairError("a defect map needs a spare scheme: --spares K/S")
-    if args.defects is not None and args.defect_rate is not None:
-        raise RepairError("--defects and --defect-rate: give one of them")
-    die = None
-    if args.die is not None:
-        try:
-            die = tuple(int(x) for x in args.die.lower().split("x"))
-            if len(die) != 2:
-                raise ValueError
-        except ValueError:
-            raise WaferError(f"--die {args.die!r}: expected ROWSxCOLS, e.g. 4x4") from None
-    if args.spares is None and die is None:
-        if args.boundary_stages != 1:
-            raise WaferError("--boundary-stages needs dies: --die ROWSxCOLS")
-        return None
-    repair = None
-    if args.spares is not None:
-        scheme = SpareScheme.parse(args.spares)
-        if args.defects is not None:
-            dm = DefectMap.load(args.defects, args.rows, args.cols, scheme)
-        elif args.defect_rate is not None:
-            dm = DefectMap.random(args.rows, args.cols, scheme, args.defect_rate, args.seed)
-        else:
-            dm = DefectMap(args.rows, args.cols, scheme)
-        repair = dm.repair()
-    return Wafer(repair, die, args.boundary_stages).check(args.rows, args.cols)
 
 
 if __name__ == "__main__":

@@ -36,6 +36,9 @@ link_chains(rows, cols, wafer) -> {(kind, r, c, side letter): [stages, ...]}   t
     leaving logical (r, c) on that side (to its neighbour or to the edge), kind "in" the edge link
     entering (r, c) there; a bypassed tile is a 1-stage link, a die boundary a ``stages`` one
     (the native engine, sdk/engines/native_mesh.py, wires its tiles through these)
+add_wafer_arguments(argparser); wafer_from_arguments(args, rows, cols) -> Wafer | None
+    the command-line options --spares K/S, --defects FILE | --defect-rate P [--defect-seed N],
+    --die RxC, --boundary-stages L (hdl.mesh, demo.gemm); ValueError naming what is wrong
 hop_extra_cycles(rows, cols, wafer) -> {(r, c, side letter): cycles}   per logical link leaving (r, c)
     on that side (at the edge: the stretch between the tile and the mesh edge, both ways); the
     golden latency model's ``hop_extra`` (golden/routing.py zero_load_latency)
@@ -53,12 +56,12 @@ from .fault import FAULT_BITS
 from .mesh import MESH_TOP, _ports, check_mesh_shape, tile_verilog
 from .mgmt import COL_BITS
 from .profiles import get_profile
-from .repair import RepairMap, SpareScheme
+from .repair import DefectMap, RepairError, RepairMap, SpareScheme
 from .repair_cell import REPAIR_MODULE, RepairCell
 from .wavelet import WAVELET_BITS, Port
 
 __all__ = ["Wafer", "WaferError", "wafer_top_verilog", "wafer_sources", "link_chains", "hop_extra_cycles",
-           "BOUNDARY_MODULE"]
+           "add_wafer_arguments", "wafer_from_arguments", "BOUNDARY_MODULE"]
 
 BOUNDARY_MODULE = "tessera_boundary"
 
@@ -538,3 +541,45 @@ def hop_extra_cycles(rows: int, cols: int, wafer: Wafer) -> dict:
             out[(r, c, Port.N.name)] = L if (r > 0 and wafer.crosses_v(r)) else 0
             out[(r, c, Port.S.name)] = L if (r + 1 < rows and wafer.crosses_v(r + 1)) else 0
     return out
+
+
+def add_wafer_arguments(ap) -> None:
+    wa = ap.add_argument_group("wafer (docs/wafer.md)")
+    wa.add_argument("--spares", default=None, help="K/S: K spare columns per segment of S logical columns")
+    wa.add_argument("--defects", default=None, help="defect map JSON: physical [row, col] pairs")
+    wa.add_argument("--defect-rate", type=float, default=None, help="random defect map: probability per physical PE")
+    wa.add_argument("--defect-seed", type=int, default=1, help="seed of the random defect map")
+    wa.add_argument("--die", default=None, help="ROWSxCOLS logical PEs per die")
+    wa.add_argument("--boundary-stages", type=int, default=1, help="register stages of a die-boundary link")
+
+
+def wafer_from_arguments(args, rows: int, cols: int) -> Wafer | None:
+    """The Wafer the options ask for, or None; ValueError (RepairError, WaferError) naming what is
+    wrong, before anything is built."""
+    if args.spares is None and (args.defects is not None or args.defect_rate is not None):
+        raise RepairError("a defect map needs a spare scheme: --spares K/S")
+    if args.defects is not None and args.defect_rate is not None:
+        raise RepairError("--defects and --defect-rate: give one of them")
+    die = None
+    if args.die is not None:
+        try:
+            die = tuple(int(x) for x in args.die.lower().split("x"))
+            if len(die) != 2:
+                raise ValueError
+        except ValueError:
+            raise WaferError(f"--die {args.die!r}: expected ROWSxCOLS, e.g. 4x4") from None
+    if args.spares is None and die is None:
+        if args.boundary_stages != 1:
+            raise WaferError("--boundary-stages needs dies: --die ROWSxCOLS")
+        return None
+    repair = None
+    if args.spares is not None:
+        scheme = SpareScheme.parse(args.spares)
+        if args.defects is not None:
+            dm = DefectMap.load(args.defects, rows, cols, scheme)
+        elif args.defect_rate is not None:
+            dm = DefectMap.random(rows, cols, scheme, args.defect_rate, args.defect_seed)
+        else:
+            dm = DefectMap(rows, cols, scheme)
+        repair = dm.repair()
+    return Wafer(repair, die, args.boundary_stages).check(rows, cols)

@@ -144,3 +144,11 @@ def test_repaired_mesh_routing_latency_and_kernels(which, tmp_path):
         [(c.name, True, 0) for c in cases()]
     # the native engine wires the same stages: the same bits in the same cycles
     assert got["native"] == got["hierarchical"]
+
+
+def test_make_sim_refuses_a_bad_wafer_before_building(capsys):
+    from demo import gemm
+    assert gemm.main(["--rows", "4", "--cols", "6", "--spares", "1/3", "--defect-rate", "0.2"]) == 2
+    assert "defect rate 0.2" in capsys.readouterr().err
+    assert gemm.main(["--rows", "4", "--cols", "6", "--die", "3x3"]) == 2
+    assert "die 3x3 does not divide the 4x6 mesh" in capsys.readouterr().err
