@@ -342,7 +342,7 @@ def main(argv=None) -> int:
     ap.add_argument("--out", type=Path, default=None, help="output folder (default build/mesh/<R>x<C>_<profile>)")
     ap.add_argument("--fabric-only", action="store_true", help="tiles without the PE core (router + loader)")
     from .wafer_mesh import add_wafer_arguments, wafer_from_arguments  # it builds on this module
-    add_wafer_arguments(ap)
+    add_wafer_arguments(ap, seed_alias=True)
     args = ap.parse_args(argv)
     try:
         check_mesh_shape(args.rows, args.cols)
@@ -353,7 +353,8 @@ def main(argv=None) -> int:
         return 2
     out = args.out or Path("build") / "mesh" / f"{args.rows}x{args.cols}_{prof.name}"
     desc = generate_mesh(args.rows, args.cols, prof, out, core=not args.fabric_only, wafer=wafer)
-    print(f"generated a {args.rows} x {args.cols} mesh ({args.rows * args.cols} tiles, profile {prof.name}) "
+    on = "" if wafer is None else f" on {args.rows} x {wafer.physical_cols(args.cols)} physical tiles"
+    print(f"generated a {args.rows} x {args.cols} mesh ({args.rows * args.cols} tiles{on}, profile {prof.name}) "
           f"in {desc.generate_seconds:.2f} s: {', '.join(str(out / f) for f in desc.files)}, {out / 'mesh.json'}")
     return 0
 

@@ -36,7 +36,7 @@ link_chains(rows, cols, wafer) -> {(kind, r, c, side letter): [stages, ...]}   t
     leaving logical (r, c) on that side (to its neighbour or to the edge), kind "in" the edge link
     entering (r, c) there; a bypassed tile is a 1-stage link, a die boundary a ``stages`` one
     (the native engine, sdk/engines/native_mesh.py, wires its tiles through these)
-add_wafer_arguments(argparser); wafer_from_arguments(args, rows, cols) -> Wafer | None
+add_wafer_arguments(argparser, seed_alias=False); wafer_from_arguments(args, rows, cols) -> Wafer | None
     the command-line options --spares K/S, --defects FILE | --defect-rate P [--defect-seed N],
     --die RxC, --boundary-stages L (hdl.mesh, demo.gemm); ValueError naming what is wrong
 hop_extra_cycles(rows, cols, wafer) -> {(r, c, side letter): cycles}   per logical link leaving (r, c)
@@ -543,12 +543,15 @@ def hop_extra_cycles(rows: int, cols: int, wafer: Wafer) -> dict:
     return out
 
 
-def add_wafer_arguments(ap) -> None:
+def add_wafer_arguments(ap, seed_alias: bool = False) -> None:
+    """The wafer options on ``ap``; ``seed_alias``: --seed also names the defect map's seed (for
+    commands that have no other seed)."""
     wa = ap.add_argument_group("wafer (docs/wafer.md)")
     wa.add_argument("--spares", default=None, help="K/S: K spare columns per segment of S logical columns")
     wa.add_argument("--defects", default=None, help="defect map JSON: physical [row, col] pairs")
     wa.add_argument("--defect-rate", type=float, default=None, help="random defect map: probability per physical PE")
-    wa.add_argument("--defect-seed", type=int, default=1, help="seed of the random defect map")
+    wa.add_argument("--defect-seed", *(("--seed",) if seed_alias else ()), dest="defect_seed", type=int, default=1,
+                    help="seed of the random defect map")
     wa.add_argument("--die", default=None, help="ROWSxCOLS logical PEs per die")
     wa.add_argument("--boundary-stages", type=int, default=1, help="register stages of a die-boundary link")
 
