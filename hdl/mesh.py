@@ -44,36 +44,15 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
-from amaranth.back import verilog
-
+from . import wafer_mesh
 from .fault import FAULT, FAULT_BITS
+from .mesh_common import MAX_COLS, MAX_ROWS, MESH_TOP, MeshShapeError, check_mesh_shape, mesh_ports, tile_verilog
 from .mgmt import COL_BITS, MGMT_BROADCAST
 from .profiles import PROFILES, ProfileError, get_profile
-from .tile import TILE_MODULE, Tile
 from .wavelet import EDGE_SIDES, WAVELET_BITS, Port
 
 __all__ = ["EdgeLink", "edge_links", "generate_mesh", "mesh_sources", "mesh_top_verilog", "check_mesh_shape",
            "MeshShapeError", "MeshDescription", "MAX_ROWS", "MAX_COLS", "MESH_TOP", "main"]
-
-MESH_TOP = "tessera_mesh"
-MAX_COLS = MGMT_BROADCAST  # columns are addressed by 10-bit management headers; 1023 means "all"
-MAX_ROWS = 1024
-_tile_cache: dict = {}
-
-
-class MeshShapeError(ValueError):
-    """Mesh dimensions that cannot be built."""
-
-
-def check_mesh_shape(rows, cols):
-    for what, v, limit in (("rows", rows, MAX_ROWS), ("cols", cols, MAX_COLS)):
-        if isinstance(v, bool) or not isinstance(v, int):
-            raise MeshShapeError(f"mesh {what} must be an integer, got {v!r}")
-        if v < 1:
-            raise MeshShapeError(f"mesh {what}={v}: must be at least 1")
-        if v > limit:
-            raise MeshShapeError(f"mesh {what}={v} exceeds the maximum {limit}")
-
 
 class EdgeLink(NamedTuple):
     """One link at the mesh edge: ``side`` N, E, S or W; ``index`` the column (N, S) or row (E, W).
@@ -134,20 +113,6 @@ def edge_links(rows: int, cols: int) -> list[EdgeLink]:
     return [EdgeLink(s, i) for s in EDGE_SIDES for i in range(cols if s in (Port.N, Port.S) else rows)]
 
 
-def _ports(rows, cols, K):
-    """(direction, name, width) of every top-level port."""
-    W = WAVELET_BITS
-    ports = [("input", "clk", 1), ("input", "rst", 1)]
-    for side, n in (("n", cols), ("s", cols), ("w", rows), ("e", rows)):
-        ports += [("input", f"{side}_in_valid", n), ("input", f"{side}_in_data", n * W),
-                  ("output", f"{side}_in_ready", n * K),
-                  ("output", f"{side}_out_valid", n), ("output", f"{side}_out_data", n * W),
-                  ("input", f"{side}_out_ready", n * K)]
-    ports += [("output", "row_err", rows), ("output", "row_idle", rows), ("output", "row_halted", rows),
-              ("output", "row_fault", rows * FAULT_BITS)]
-    return ports
-
-
 def _indexed_by(port: str):
     if port.startswith(("n_", "s_")):
         return "column"
@@ -159,7 +124,7 @@ def _indexed_by(port: str):
 def mesh_top_verilog(rows: int, cols: int, colors: int, tile_module: str = "tessera_tile") -> str:
     check_mesh_shape(rows, cols)
     R, C, K, W, FB = rows, cols, colors, WAVELET_BITS, FAULT_BITS
-    ports = _ports(R, C, K)
+    ports = mesh_ports(R, C, K)
     decl = ",\n".join(f"    {d} wire [{w - 1}:0] {n}" for d, n, w in ports)
     H = R * (C + 1)  # horizontal link slots: eastward e* and westward w*, index r*(C+1)+c
     V = (R + 1) * C  # vertical link slots: southward s* and northward n*, index r*C+c
@@ -255,15 +220,6 @@ endmodule
 """
 
 
-def tile_verilog(profile, core: bool = True) -> str:
-    """The tile module's Verilog (Amaranth), cached per (profile, core) within this process."""
-    prof = get_profile(profile)
-    key = (prof.name, core)
-    if key not in _tile_cache:
-        _tile_cache[key] = verilog.convert(Tile(prof, core=core), name=TILE_MODULE)
-    return _tile_cache[key]
-
-
 def mesh_sources(rows: int, cols: int, profile="small", core: bool = True) -> dict[str, str]:
     """The mesh's Verilog: ``core=False`` tiles the fabric only (router + loader, no PE)."""
     check_mesh_shape(rows, cols)
@@ -303,12 +259,11 @@ def generate_mesh(rows: int, cols: int, profile="small", out_dir=None, core: boo
     if wafer is None:
         sources = mesh_sources(rows, cols, prof, core)
     else:
-        from .wafer_mesh import wafer_sources  # it builds on this module
-        sources = wafer_sources(rows, cols, prof, core, wafer)
+        sources = wafer_mesh.wafer_sources(rows, cols, prof, core, wafer)
     desc = MeshDescription(
         rows=rows, cols=cols, profile=prof.as_dict(), core=core, files=sorted(sources),
         ports=[{"name": n, "dir": d, "width": w, "indexed_by": _indexed_by(n)}
-               for d, n, w in _ports(rows, cols, prof.colors)],
+               for d, n, w in mesh_ports(rows, cols, prof.colors)],
         fault={"port": "row_fault", "bits_per_row": FAULT_BITS, "row": "bits r*bits_per_row +: bits_per_row",
                "fields": {path: {"offset": o, "width": w} for path, (o, w, _) in FAULT.fields.items()},
                "chain": "west to east, one register per tile; the westernmost faulty tile of the row",
@@ -341,13 +296,12 @@ def main(argv=None) -> int:
     ap.add_argument("--profile", default="small", help=f"one of {', '.join(PROFILES)}")
     ap.add_argument("--out", type=Path, default=None, help="output folder (default build/mesh/<R>x<C>_<profile>)")
     ap.add_argument("--fabric-only", action="store_true", help="tiles without the PE core (router + loader)")
-    from .wafer_mesh import add_wafer_arguments, wafer_from_arguments  # it builds on this module
-    add_wafer_arguments(ap, seed_alias=True)
+    wafer_mesh.add_wafer_arguments(ap, seed_alias=True)
     args = ap.parse_args(argv)
     try:
         check_mesh_shape(args.rows, args.cols)
         prof = get_profile(args.profile)
-        wafer = wafer_from_arguments(args, args.rows, args.cols)
+        wafer = wafer_mesh.wafer_from_arguments(args, args.rows, args.cols)
     except (MeshShapeError, ProfileError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -53,7 +53,7 @@ from amaranth.back import verilog
 
 from .boundary import BoundaryLink, check_stages
 from .fault import FAULT_BITS
-from .mesh import MESH_TOP, _ports, check_mesh_shape, tile_verilog
+from .mesh_common import MESH_TOP, check_mesh_shape, mesh_ports, tile_verilog
 from .mgmt import COL_BITS
 from .profiles import get_profile
 from .repair import DefectMap, RepairError, RepairMap, SpareScheme
@@ -191,7 +191,7 @@ def wafer_top_verilog(rows: int, cols: int, colors: int, wafer: Wafer) -> str:
     flat = lambda grid: [v for row in grid for v in row]  # noqa: E731
     xh = [int(0 < p < CP and wafer.crosses_h(p, C)) for p in range(CP + 1)]
     xv = [int(0 < r < R and wafer.crosses_v(r)) for r in range(R + 1)]
-    ports = _ports(R, C, KC)
+    ports = mesh_ports(R, C, KC)
     decl = ",\n".join(f"    {d} wire [{w - 1}:0] {n}" for d, n, w in ports)
     H = R * (CP + 1)
     V = (R + 1) * CP
