@@ -8,11 +8,14 @@ scalar in a register: two row reads and one row write per lane group), timed as 
 the busy cycles of the same program with n = 1024 and n = 0 (so the task's other instructions
 cancel out); a data task's activation (the wavelet's cycle on ramp_in to the cycle its first
 instruction executes); ``fmac.f16`` with all three operands in memory (docs/isa.md: 2/3 of the
-lanes). Then one Yosys ``synth -flatten`` of the PE with its memories (SRAM banks, instruction
-memory) kept as one ``$mem_v2`` cell each (bench/fabric.py ``yosys_cells(keep_memories=True)``:
-flattening 48 KiB of SRAM into flip-flops would measure the SRAM, not the PE, and takes hours).
+lanes); the element-wise ops ``vmax`` / ``vmaxs`` / ``vcvt`` over 512 unit-stride elements in
+memory (elements per cycle, against their lanes), timed the same way. Then one Yosys
+``synth -flatten`` of the PE with its memories (SRAM banks, instruction memory) kept as one
+``$mem_v2`` cell each (bench/fabric.py ``yosys_cells(keep_memories=True)``: flattening 48 KiB of
+SRAM into flip-flops would measure the SRAM, not the PE, and takes hours).
 
     {"profile", "macs_per_cycle": {mode: x}, "simd_peak": {mode: lanes}, "utilisation": {mode: x},
+     "elems_per_cycle": {op: x}, "elem_peak": {op: lanes},
      "task_activation_cycles", "pe_cells", "profiles": {name: {the same figures}}}
 
 Usage:
@@ -88,6 +91,42 @@ def fmac_elementwise_program(profile) -> str:
     """
 
 
+N_ELEM = 512
+#: element-wise op -> (destination type, operand A type, operand B: "dsr" | "scalar" | None)
+ELEMENTWISE = {"vmax.f16": ("f16", "f16", "dsr"), "vmax.f32": ("f32", "f32", "dsr"),
+               "vmaxs.f16": ("f16", "f16", "scalar"), "vcvt.f32.f16": ("f32", "f16", None),
+               "vcvt.f16.f32": ("f16", "f32", None)}
+
+
+def elementwise_program(op: str, n: int) -> tuple[str, int]:
+    """``op`` over ``n`` (of N_ELEM) unit-stride elements: destination, A and B one after another,
+    each one row past the previous one's end (their rows then fall into different banks)."""
+    dt, at, b = ELEMENTWISE[op]
+    size = {"f16": 2, "f32": 4}
+    rng = random.Random(9)
+    a_base = N_ELEM * size[dt] + 8
+    b_base = a_base + N_ELEM * size[at] + 8
+    top = b_base + (N_ELEM * size[at] if b == "dsr" else 0)
+    vals = ", ".join(hex(rng.getrandbits(30 if at == "f32" else 14) | rng.getrandbits(1) << (31 if at == "f32" else 15))
+                     for _ in range(2 * N_ELEM))
+    direc = ".half" if at == "f16" else ".word"
+    operands = {"dsr": "d0, d1, d2", "scalar": "d0, d1, r5", None: "d0, d1"}[b]
+    src = f"""
+        .task 0, t0
+        .start 0
+        .dsr d0, mem.{dt}, 0, {n}, 1
+        .dsr d1, mem.{at}, {a_base}, {n}, 1
+        .dsr d2, mem.{at}, {b_base}, {n}, 1
+        .data {a_base}
+        {direc} {vals}
+        .text
+        t0: li r5, 0
+            {op} {operands}
+            end
+    """
+    return src, top
+
+
 def measure(profile: str) -> dict:
     prof = get_profile(profile)
     cases = []
@@ -99,6 +138,10 @@ def measure(profile: str) -> dict:
     cases.append(golden_case("fmac.f16/elementwise", ew_src, profile=profile, sram_window=(0, 3 * 2 * N + 16)))
     cases.append(golden_case("fmac.f16/elementwise0", ew_src.replace(f", {N}, 1", ", 0, 1"), profile=profile,
                              sram_window=(0, 16)))
+    for op in ELEMENTWISE:
+        for n in (N_ELEM, 0):
+            src, top = elementwise_program(op, n)
+            cases.append(golden_case(f"{op}/{n}", src, profile=profile, sram_window=(0, top)))
     act = """
         .task 3, t3, 2
         .text
@@ -123,15 +166,22 @@ def measure(profile: str) -> dict:
         util[mode] = round(N / cyc / lanes, 3)
     cyc = res["fmac.f16/elementwise"]["busy_cycles"] - res["fmac.f16/elementwise0"]["busy_cycles"]
     elementwise = round(N / cyc, 3)  # docs/isa.md: 2/3 of the f16 lanes (three row reads per group)
+    elems, elem_peak = {}, {}
+    for op, (dt, at, _) in ELEMENTWISE.items():
+        cyc = res[f"{op}/{N_ELEM}"]["busy_cycles"] - res[f"{op}/0"]["busy_cycles"]
+        elems[op] = round(N_ELEM / cyc, 3)
+        # docs/isa.md: the result's lanes, at most one 64-bit row per operand and group
+        elem_peak[op] = min(prof.simd_f16 if dt == at == "f16" else prof.simd_f16 // 2, 4 if dt == at == "f16" else 2)
     a = res["activation"]
     activation = a["first_exec"] - a["arrivals"][0][0]
     return {"macs_per_cycle": macs, "simd_peak": peak, "utilisation": util, "task_activation_cycles": activation,
-            "fmac_f16_elementwise_macs_per_cycle": elementwise}
+            "fmac_f16_elementwise_macs_per_cycle": elementwise, "elems_per_cycle": elems, "elem_peak": elem_peak}
 
 
 def main(argv=None) -> int:
     args = bench_args(__doc__.splitlines()[0], BUILD / "bench" / "pe.json").parse_args(argv)
-    keys = ("macs_per_cycle", "simd_peak", "utilisation", "task_activation_cycles", "pe_cells")
+    keys = ("macs_per_cycle", "simd_peak", "utilisation", "elems_per_cycle", "elem_peak", "task_activation_cycles",
+            "pe_cells")
     per = run_profiles(args, measure, PE, "tessera_pe", "pe_cells", keys, "pe", keep_memories=True)
     if per is None:
         return 2
@@ -141,6 +191,9 @@ def main(argv=None) -> int:
     for mode in MODES:
         print(f"{'macs_per_cycle fmacs.' + mode:34}"
               + "".join(f"{per[p]['macs_per_cycle'][mode]:>7} / {per[p]['simd_peak'][mode]:<2}" for p in profiles))
+    for op in ELEMENTWISE:
+        print(f"{'elems_per_cycle ' + op:34}"
+              + "".join(f"{per[p]['elems_per_cycle'][op]:>7} / {per[p]['elem_peak'][op]:<2}" for p in profiles))
     for k in ("fmac_f16_elementwise_macs_per_cycle", "task_activation_cycles", "pe_cells"):
         print(f"{k:34}" + "".join(f"{str(per[p].get(k, '-')):>12}" for p in profiles))
     print(f"\nwrote {args.json}")

@@ -22,11 +22,12 @@ Interface (all arguments and results are unsigned bit patterns)
 ``fmac_f32(acc, a, b)``      f32 acc + f32 a * f32 b, fused, one rounding to f32
 ``fmac_f16(acc, a, b)``      f16 acc + f16 a * f16 b, fused, one rounding to f16
 ``mac_i32_i16(acc, a, b)``   i32 acc + i16 a * i16 b, two's complement, wraps modulo 2**32
+``max_f16(a, b)``, ``max_f32(a, b)``   the larger of a and b: any NaN -> canonical NaN, -0 < +0
 ``is_nan_f16(h)``, ``is_nan_f32(f)``
 ``f32_bits(x)``, ``f16_bits(x)``, ``bits_f32(b)``, ``bits_f16(b)``  host-float helpers for tests only
 
 Generic core: ``Format`` (``F16``, ``F32``), ``decode(fmt, bits)``,
-``round_to(fmt, sign, sig, exp)``, ``add``, ``mul``, ``fmac``, ``convert``.
+``round_to(fmt, sign, sig, exp)``, ``add``, ``mul``, ``fmac``, ``convert``, ``maximum``.
 
 Arithmetic rules
 ----------------
@@ -50,6 +51,9 @@ Arithmetic rules
   give identical bits; for fmac_f32 and fmac_f16 they differ.
 * Integer MAC: inputs are interpreted as two's complement of their width, the
   result is (acc + a*b) mod 2**32 as an unsigned 32-bit pattern.
+* Maximum: IEEE 754-2019 ``maximum`` with the canonical NaN: any NaN input gives the
+  canonical quiet NaN; otherwise the larger operand, bit for bit, with -0 < +0 (so
+  max(-0, +0) = +0 in both orders). It never rounds.
 """
 
 from __future__ import annotations
@@ -234,6 +238,20 @@ def fmac(out: Format, mul_fmt: Format, acc: int, a: int, b: int) -> int:
     return _sum_round(out, sc, mc, ec, psign, ma * mb, ea + eb)
 
 
+def _order_key(fmt: Format, bits: int) -> int:
+    """An integer that orders the non-NaN patterns of ``fmt`` by value, with -0 below +0."""
+    sign = bits >> fmt.sign_shift
+    magnitude = bits & ((1 << fmt.sign_shift) - 1)
+    return -magnitude - 1 if sign else magnitude
+
+
+def maximum(fmt: Format, a: int, b: int) -> int:
+    """The larger of a and b (a pattern of one of them); any NaN -> canonical NaN; -0 < +0."""
+    if decode(fmt, a)[0] == NAN or decode(fmt, b)[0] == NAN:
+        return fmt.qnan
+    return a if _order_key(fmt, a) >= _order_key(fmt, b) else b
+
+
 # --- Public per-format operations -------------------------------------------------
 
 
@@ -285,6 +303,16 @@ def fmac_f32(acc: int, a: int, b: int) -> int:
 def fmac_f16(acc: int, a: int, b: int) -> int:
     """f16 acc + f16 a * f16 b, fused (product not rounded), one RNE rounding."""
     return fmac(F16, F16, acc, a, b)
+
+
+def max_f16(a: int, b: int) -> int:
+    """f16 maximum: any NaN -> 0x7E00; max(-0, +0) = +0; exact otherwise."""
+    return maximum(F16, a, b)
+
+
+def max_f32(a: int, b: int) -> int:
+    """f32 maximum: any NaN -> 0x7FC00000; max(-0, +0) = +0; exact otherwise."""
+    return maximum(F32, a, b)
 
 
 def _to_signed(value: int, width: int) -> int:

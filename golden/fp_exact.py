@@ -13,7 +13,8 @@ Interface
 ---------
 The same public operation names as golden/fp.py (``f16_to_f32``, ``f32_to_f16``,
 ``add_f16``, ``add_f32``, ``mul_f16``, ``mul_f32``, ``fmac_f32_f16``, ``fmac_f32``,
-``fmac_f16``, ``mac_i32_i16``), taking and returning unsigned bit patterns, plus:
+``fmac_f16``, ``mac_i32_i16``, ``max_f16``, ``max_f32``), taking and returning unsigned bit
+patterns, plus:
 
 ``exact(op, *args)``          the unrounded result as a value tuple (see below)
 ``value_of(fmt, bits)``       decode a pattern to a value tuple
@@ -257,3 +258,26 @@ def mac_i32_i16(acc: int, a: int, b: int) -> int:
     total = _twos(acc, 32) + _twos(a, 16) * _twos(b, 16)
     wrapped = (total + 2**31) % 2**32 - 2**31
     return wrapped + 2**32 if wrapped < 0 else wrapped
+
+
+def _maximum(fmt: str, a: int, b: int) -> int:
+    """IEEE 754-2019 maximum with the canonical NaN, decided on exact values: a NaN operand gives
+    the canonical quiet NaN; of two values the greater; of two zeros +0 unless both are -0."""
+    x, y = value_of(fmt, a), value_of(fmt, b)
+    if x[0] == "nan" or y[0] == "nan":
+        return round_value(fmt, NAN)
+
+    def rank(v):  # (value, zero sign) compared lexicographically; inf as +-2 * max finite
+        mag = 2 * max_finite(fmt) if v[0] == "inf" else v[2]
+        signed = -mag if v[1] else mag
+        return (signed, 0 if v[1] else 1)
+
+    return a if rank(x) >= rank(y) else b
+
+
+def max_f16(a: int, b: int) -> int:
+    return _maximum("f16", a, b)
+
+
+def max_f32(a: int, b: int) -> int:
+    return _maximum("f32", a, b)

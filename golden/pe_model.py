@@ -56,6 +56,9 @@ ADDI, LUI, ANDI, ORI, XORI, SLLI, SRLI, SRAI, SLTI, SLTIU = range(0x20, 0x2A)
 LW, LH, LHU, SW, SH, DLD = range(0x2A, 0x30)
 FMAC, FMACS, VADD, VADDS, VMUL, VMULS, VMOV, VFILL = range(0x30, 0x38)
 DMEM, DFIN, DFOUT, DBASE, DLEN = range(0x38, 0x3D)
+VCVT, VMAX, VMAXS = range(0x3D, 0x40)
+VECTOR = frozenset(range(FMAC, VFILL + 1)) | {VCVT, VMAX, VMAXS}
+SCALAR_FORMS = frozenset({FMACS, VADDS, VMULS, VFILL, VMAXS})  # operand B is the scalar R[c]
 
 # ---- error codes (docs/isa.md "Errors and status") ----------------------------------------------
 E_NONE, E_ILLEGAL, E_PC_RANGE, E_SRAM_RANGE, E_MISALIGNED, E_DSR_KIND, E_DSR_TYPE, E_ARG_RANGE, E_TASK = range(9)
@@ -68,6 +71,8 @@ SIZE = {T_F16: 2, T_F32: 4, T_I16: 2, T_I32: 4}
 # fmac mode m -> (accumulator type, operand type, arithmetic)
 FMAC_MODES = {0: (T_F32, T_F16, fp.fmac_f32_f16), 1: (T_F32, T_F32, fp.fmac_f32),
               2: (T_F16, T_F16, fp.fmac_f16), 3: (T_I32, T_I16, fp.mac_i32_i16)}
+# vcvt mode m -> (destination type, source type, conversion); m = 2, 3 are reserved (ILLEGAL)
+CVT_MODES = {0: (T_F32, T_F16, fp.f16_to_f32), 1: (T_F16, T_F32, fp.f32_to_f16)}
 
 
 def _sext16(x):
@@ -94,6 +99,16 @@ def _mul(t, a, b):
     if t == T_F32:
         return fp.mul_f32(a, b)
     return (a * b) & (0xFFFF if t == T_I16 else MASK32)
+
+
+def _max(t, a, b):
+    """vmax: f16/f32 by golden/fp.py (NaN -> canonical NaN, -0 < +0); i16/i32 signed."""
+    if t == T_F16:
+        return fp.max_f16(a, b)
+    if t == T_F32:
+        return fp.max_f32(a, b)
+    key = _sext16 if t == T_I16 else _signed32
+    return a if key(a) >= key(b) else b
 
 
 class _Fault(Exception):
@@ -431,7 +446,7 @@ class PEModel:
             self._load_store(op, a, self._addr(b, imm))
         elif op == DLD:
             self.dsrs[a] = int.from_bytes(self._mem(self._addr(b, imm), 8), "little")
-        elif FMAC <= op <= VFILL:
+        elif op in VECTOR:
             return self._vector(op, a, b, c, m, x, t)
         elif DMEM <= op <= DLEN:
             self._dsr_setup(op, a, b, c, d, m, imm)
@@ -535,10 +550,12 @@ class PEModel:
     # ---- vector ops --------------------------------------------------------------------------
     def _vector(self, op, a, b, c, m, x, t) -> bool:
         """Issue a vector op (docs/isa.md "Vector operations"); False if it must stall."""
-        scalar_form = op & 1
+        if op == VCVT and m not in CVT_MODES:
+            raise _Fault(E_ILLEGAL)  # a reserved mode, before any DSR is looked at
+        scalar_form = op in SCALAR_FORMS
         dst = Dsr.unpack(self.dsrs[a])
         src_a = None if op == VFILL else Dsr.unpack(self.dsrs[b])
-        src_b = Dsr.unpack(self.dsrs[c]) if op in (FMAC, VADD, VMUL) else None
+        src_b = Dsr.unpack(self.dsrs[c]) if op in (FMAC, VADD, VMUL, VMAX) else None
         self._issue_checks(op, m, dst, src_a, src_b)
         done = None
         if x:
@@ -567,7 +584,7 @@ class PEModel:
         dst_kinds = (K_MEM,) if accumulate else (K_MEM, K_FOUT)
         if dst.kind not in dst_kinds or any(s is not None and s.kind not in (K_MEM, K_FIN) for s in (src_a, src_b)):
             raise _Fault(E_DSR_KIND)
-        acc_t, opnd_t = FMAC_MODES[m][:2] if accumulate else (m, m)
+        acc_t, opnd_t = FMAC_MODES[m][:2] if accumulate else CVT_MODES[m][:2] if op == VCVT else (m, m)
         if dst.type != acc_t or any(s is not None and s.type != opnd_t for s in (src_a, src_b)):
             raise _Fault(E_DSR_TYPE)
         for d in (dst, src_a, src_b):
@@ -619,10 +636,14 @@ class PEModel:
             _, opnd_t, mac = FMAC_MODES[vop.m]
             second = bv if f == FMAC else vop.scalar & (0xFFFF if SIZE[opnd_t] == 2 else MASK32)
             result = mac(self._read(vop.dst, addrs["dst"]), av, second)
+        elif f == VCVT:
+            result = CVT_MODES[vop.m][2](av)
         else:
-            # vadd/vmul/vmov/vfill: every operand, the scalar included, has the one type m.
+            # vadd/vmul/vmax/vmov/vfill: every operand, the scalar included, has the one type m.
             s = vop.scalar & (0xFFFF if SIZE[t] == 2 else MASK32)
-            if f in (VADD, VADDS):
+            if f in (VMAX, VMAXS):
+                result = _max(t, av, bv if f == VMAX else s)
+            elif f in (VADD, VADDS):
                 result = _add(t, av, bv if f == VADD else s)
             elif f in (VMUL, VMULS):
                 result = _mul(t, av, bv if f == VMUL else s)

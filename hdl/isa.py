@@ -13,7 +13,7 @@ half is either one 16-bit immediate (I layout) or more register fields (R layout
     [5:0]   op    opcode (Opcode)
     [9:6]   a     rd / value register / destination DSR
     [13:10] b     ra / base or index register / source DSR a
-    [15:14] m     mode: element type, fmac mode, SEND ctrl flag, BIND/UNBIND
+    [15:14] m     mode: element type, fmac mode, vcvt direction, SEND ctrl flag, BIND/UNBIND
     I layout:  [31:16] imm   16-bit immediate (sign- or zero-extended per opcode)
     R layout:  [19:16] c     rb / source DSR b / scalar register
                [23:20] d     fourth register (DMEM stride)
@@ -24,12 +24,13 @@ half is either one 16-bit immediate (I layout) or more register fields (R layout
 Interface
 ---------
 Constants   INSN_BITS, NUM_GPRS, NUM_DSRS, NUM_TASKS, DSR_BITS, pe_params(profile)
-Enums       Opcode, Fmt, DsrKind, ElemType, FmacMode, ErrorCode
+Enums       Opcode, Fmt, DsrKind, ElemType, FmacMode, CvtMode, ErrorCode
 Layouts     InsnI, InsnR, Insn (union), BindImm, FabImm, Dsr, Status, StartInfo
             (``amaranth.lib.data`` layouts the RTL uses for decode, DSR storage and status)
 Tables      FORMAT[op] -> Fmt; RESERVED_OPCODES; VECTOR_OPS; FORMS / FORM_BY_MNEMONIC / form_of(op, m):
             the assembler's mnemonics (Form: mnemonic, opcode, m, operand kinds); ELEM_SIZE;
-            ACC_TYPE / OPND_TYPE / FMAC_SUFFIX per fmac mode; TYPE_SUFFIX
+            ACC_TYPE / OPND_TYPE / FMAC_SUFFIX per fmac mode; CVT_DST_TYPE / CVT_SRC_TYPE /
+            CVT_SUFFIX per vcvt mode; TYPE_SUFFIX
 Helpers     encode_i(...), encode_r(...), fields(word) -> dict, sext16(x),
             pack_dsr(...), unpack_dsr(word) -> dict, pack_status(...), pack_start_info(...)
 """
@@ -46,8 +47,8 @@ from .profiles import get_profile
 
 __all__ = [
     "INSN_BITS", "NUM_GPRS", "NUM_DSRS", "NUM_TASKS", "DSR_BITS", "PC_BITS", "pe_params",
-    "RESERVED_OPCODES", "VECTOR_OPS", "FMAC_SUFFIX", "TYPE_SUFFIX",
-    "Opcode", "Fmt", "DsrKind", "ElemType", "FmacMode", "ErrorCode",
+    "RESERVED_OPCODES", "VECTOR_OPS", "FMAC_SUFFIX", "TYPE_SUFFIX", "CVT_SUFFIX", "CVT_DST_TYPE", "CVT_SRC_TYPE",
+    "Opcode", "Fmt", "DsrKind", "ElemType", "FmacMode", "CvtMode", "ErrorCode",
     "InsnI", "InsnR", "Insn", "BindImm", "FabImm", "Dsr", "Status", "StartInfo",
     "FORMAT", "Form", "FORMS", "FORM_BY_MNEMONIC", "form_of", "ELEM_SIZE", "ACC_TYPE", "OPND_TYPE",
     "encode_i", "encode_r", "fields", "sext16", "pack_dsr", "unpack_dsr", "pack_status", "unpack_status",
@@ -69,7 +70,7 @@ def pe_params(profile="small") -> dict:
 
 
 class Opcode(enum.IntEnum):
-    """6-bit opcodes. ALU ops keep their function in op[3:0]; vector ops in op[2:0]."""
+    """6-bit opcodes. ALU ops keep their function in op[3:0]; vector ops 0x30..0x37 in op[2:0]."""
     ILLEGAL = 0x00  # the all-zero word traps (runaway PCs land in zero-filled imem)
     NOP = 0x01
     END = 0x02
@@ -126,6 +127,9 @@ class Opcode(enum.IntEnum):
     DFOUT = 0x3A
     DBASE = 0x3B
     DLEN = 0x3C
+    VCVT = 0x3D  # m = CvtMode; m = 2, 3 are reserved (ILLEGAL)
+    VMAX = 0x3E  # op[0] = 0: operand B is a DSR ...
+    VMAXS = 0x3F  # ... op[0] = 1: the scalar R[c], as for 0x30..0x37
 
 
 RESERVED_OPCODES = frozenset(range(64)) - {int(o) for o in Opcode if o != Opcode.ILLEGAL}
@@ -139,10 +143,10 @@ class Fmt(enum.Enum):
 
 _R_OPS = {Opcode.ADD, Opcode.SUB, Opcode.AND, Opcode.OR, Opcode.XOR, Opcode.SLL, Opcode.SRL, Opcode.SRA,
           Opcode.SLT, Opcode.SLTU, Opcode.MUL, Opcode.FMAC, Opcode.FMACS, Opcode.VADD, Opcode.VADDS,
-          Opcode.VMUL, Opcode.VMULS, Opcode.VMOV, Opcode.VFILL, Opcode.DMEM}
+          Opcode.VMUL, Opcode.VMULS, Opcode.VMOV, Opcode.VFILL, Opcode.DMEM, Opcode.VCVT, Opcode.VMAX, Opcode.VMAXS}
 _N_OPS = {Opcode.ILLEGAL, Opcode.NOP, Opcode.END}
 FORMAT = {op: Fmt.N if op in _N_OPS else Fmt.R if op in _R_OPS else Fmt.I for op in Opcode}
-VECTOR_OPS = frozenset(range(Opcode.FMAC, Opcode.VFILL + 1))
+VECTOR_OPS = frozenset(range(Opcode.FMAC, Opcode.VFILL + 1)) | {Opcode.VCVT, Opcode.VMAX, Opcode.VMAXS}
 
 
 class DsrKind(enum.IntEnum):
@@ -176,6 +180,17 @@ OPND_TYPE = {FmacMode.F32_F16: ElemType.F16, FmacMode.F32: ElemType.F32, FmacMod
              FmacMode.I32_I16: ElemType.I16}
 FMAC_SUFFIX = {FmacMode.F32_F16: "f32.f16", FmacMode.F32: "f32", FmacMode.F16: "f16", FmacMode.I32_I16: "i32.i16"}
 TYPE_SUFFIX = {ElemType.F16: "f16", ElemType.F32: "f32", ElemType.I16: "i16", ElemType.I32: "i32"}
+
+
+class CvtMode(enum.IntEnum):
+    """vcvt m field: destination type <- source type (m = 2, 3 are reserved: ILLEGAL)."""
+    F32_F16 = 0  # f32 <- f16, exact
+    F16_F32 = 1  # f16 <- f32, round to nearest even
+
+
+CVT_DST_TYPE = {CvtMode.F32_F16: ElemType.F32, CvtMode.F16_F32: ElemType.F16}
+CVT_SRC_TYPE = {CvtMode.F32_F16: ElemType.F16, CvtMode.F16_F32: ElemType.F32}
+CVT_SUFFIX = {CvtMode.F32_F16: "f32.f16", CvtMode.F16_F32: "f16.f32"}
 
 
 class ErrorCode(enum.IntEnum):
@@ -268,9 +283,13 @@ def _forms() -> list[Form]:
               Form(f"vmuls.{sfx}", o.VMULS, t, ("dsr_a", "dsr_b", "gpr_c", "done")),
               Form(f"vmov.{sfx}", o.VMOV, t, ("dsr_a", "dsr_b", "done")),
               Form(f"vfill.{sfx}", o.VFILL, t, ("dsr_a", "gpr_c", "done")),
+              Form(f"vmax.{sfx}", o.VMAX, t, ("dsr_a", "dsr_b", "dsr_c", "done")),
+              Form(f"vmaxs.{sfx}", o.VMAXS, t, ("dsr_a", "dsr_b", "gpr_c", "done")),
               Form(f"dmem.{sfx}", o.DMEM, t, ("dsr_a", "gpr_b", "gpr_c", "gpr_d")),
               Form(f"dfin.{sfx}", o.DFIN, t, ("dsr_a", "color5", "gpr_b")),
               Form(f"dfout.{sfx}", o.DFOUT, t, ("dsr_a", "color5", "gpr_b", "ctrl"))]
+    for mode, sfx in CVT_SUFFIX.items():
+        f.append(Form(f"vcvt.{sfx}", o.VCVT, mode, ("dsr_a", "dsr_b", "done")))
     f += [Form("dbase", o.DBASE, None, ("dsr_a", "gpr_b", "simm")),
           Form("dlen", o.DLEN, None, ("dsr_a", "gpr_b", "simm"))]
     return f

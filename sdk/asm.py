@@ -291,7 +291,10 @@ class _Assembler:
         if self.section != "text":
             self.err(f"instruction {mnemonic!r} in a .data section")
         if mnemonic not in FORM_BY_MNEMONIC and mnemonic not in _PSEUDO:
-            self.err(f"unknown instruction {mnemonic!r}")
+            # a known instruction with a wrong or missing suffix: name the suffixes it has
+            base = mnemonic.split(".")[0]
+            known = [f for f in FORM_BY_MNEMONIC if f.split(".")[0] == base]
+            self.err(f"unknown instruction {mnemonic!r}" + (f" ({base} forms: {', '.join(known)})" if known else ""))
         size = 1
         if mnemonic == "li":
             if len(ops) != 2:

@@ -7,7 +7,8 @@ Three groups, filled from the DUT, not from the programs handed to it:
     pe.opcode[<profile>]   (opcode, mode) of every instruction that *retired*: the core's
                            ``retire`` strobe with the status port's PC, the word at that PC of the
                            loaded instruction memory; mode 0..3 for vector ops (fmac mode or
-                           element type), 0/1 for bind/unbind and send/send.c, "-" for the rest
+                           element type), 0/1 for vcvt (its direction; 2 and 3 are reserved and
+                           never retire), bind/unbind and send/send.c, "-" for the rest
     pe.vector[<profile>]   (opcode, destination kind, operand A kind, operand B kind, sync|async) of
                            every vector op the core *launched*: the ``core__launch`` strobe and the
                            op it hands the vector engine (hdl/pe/common.py VecOp); the legal
@@ -27,7 +28,7 @@ PeCoverage(profile)
 
 from __future__ import annotations
 
-from hdl.isa import VECTOR_OPS, ErrorCode, Opcode, fields, unpack_status
+from hdl.isa import VECTOR_OPS, CvtMode, ErrorCode, Opcode, fields, unpack_status
 from hdl.packing import Packer
 from hdl.pe.common import Operand, VecFunc, VecOp
 from sdk.engines.edge import value_of
@@ -41,11 +42,13 @@ _KIND = {Operand.NONE: "none", Operand.MEM: "mem", Operand.FIN: "fin"}
 #: the vector opcode of (func, scal) (hdl/pe/common.py VecFunc; scal: operand B is a scalar)
 _VOP = {(VecFunc.FMAC, 0): Opcode.FMAC, (VecFunc.FMAC, 1): Opcode.FMACS, (VecFunc.ADD, 0): Opcode.VADD,
         (VecFunc.ADD, 1): Opcode.VADDS, (VecFunc.MUL, 0): Opcode.VMUL, (VecFunc.MUL, 1): Opcode.VMULS,
-        (VecFunc.MOV, 0): Opcode.VMOV, (VecFunc.MOV, 1): Opcode.VFILL}
+        (VecFunc.MOV, 0): Opcode.VMOV, (VecFunc.MOV, 1): Opcode.VFILL, (VecFunc.MAX, 0): Opcode.VMAX,
+        (VecFunc.MAX, 1): Opcode.VMAXS, (VecFunc.CVT, 0): Opcode.VCVT}
 #: element errors can happen in a micro-thread (docs/isa.md "Errors and status")
 ASYNC_ERRORS = (ErrorCode.SRAM_RANGE, ErrorCode.MISALIGNED)
 #: the modes of an opcode that count as distinct bins (the m field, instruction bits 15:14)
-_MODES = {**{Opcode(op): range(4) for op in VECTOR_OPS}, Opcode.BIND: range(2), Opcode.SEND: range(2)}
+_MODES = {**{Opcode(op): range(4) for op in VECTOR_OPS}, Opcode.VCVT: range(len(CvtMode)), Opcode.BIND: range(2),
+          Opcode.SEND: range(2)}
 
 
 def vector_bins():
@@ -55,7 +58,7 @@ def vector_bins():
         op = Opcode(op)
         dests = ("mem",) if op in (Opcode.FMAC, Opcode.FMACS) else ("mem", "fout")
         a = ("none",) if op == Opcode.VFILL else ("mem", "fin")
-        b = ("mem", "fin") if op in (Opcode.FMAC, Opcode.VADD, Opcode.VMUL) else ("none",)
+        b = ("mem", "fin") if op in (Opcode.FMAC, Opcode.VADD, Opcode.VMUL, Opcode.VMAX) else ("none",)
         out += [(op.name, d, x, y, s) for d in dests for x in a for y in b for s in ("sync", "async")]
     return out
 

@@ -26,8 +26,13 @@ Interface
         sync/async) of docs/isa.md: memory or fabric operands (FIN colors 1 and 2, FOUT color 3),
         4 i32/i16 elements, ``done=1`` for the asynchronous form
         "fmac.<mode>" / "fmacs.<mode>" for every mode of FMAC_MODES, "<op>.<type>" for every op of
-        VECTOR_OPS and every type, and hand-value cases "<insn>-hand"
+        VECTOR_OPS and every type, "vcvt.<mode>" for both directions, and hand-value cases
+        "<insn>-hand"
     FMAC_MODES: mode -> (accumulator type, operand type); VECTOR_OPS; DATA: type -> (a, b, bytes)
+    CVT_MODES: mode -> (destination type, source type)
+    F16_EDGES, F32_EDGES, F32_TO_F16_BOUNDARIES
+        edge-class patterns of each format (every class, both signs, NaNs with payloads) and the f32
+        values at the f16 rounding boundaries, the operands of the vmax / vcvt edge programs
     ERROR_CASES: [(name, body, head, code)]
         a task-0 body whose line marked "<-" must halt the PE with ``code`` (hdl.isa.ErrorCode);
         error_program(body, head) -> Program puts it in its frame (task 1 bound to color 5 must
@@ -87,7 +92,46 @@ I32B = [5, 1, 2, 0xFFFFFFFF, 0x10000, 0x80000000, 9, 0xFFFFFFF9]
 DATA = {0: (F16, F16B, 2), 1: (F32, F32B, 4), 2: (I16, I16B, 2), 3: (I32, I32B, 4)}
 TNAME = {0: "f16", 1: "f32", 2: "i16", 3: "i32"}
 FMAC_MODES = {"f32.f16": (1, 0), "f32": (1, 1), "f16": (0, 0), "i32.i16": (3, 2)}
-VECTOR_OPS = ("vadd", "vmul", "vadds", "vmuls", "vmov", "vfill")
+VECTOR_OPS = ("vadd", "vmul", "vadds", "vmuls", "vmov", "vfill", "vmax", "vmaxs")
+CVT_MODES = {"f32.f16": (1, 0), "f16.f32": (0, 1)}
+
+# every class of each format, both signs: zeros, smallest / a middle / largest subnormal, smallest
+# normal, ordinary values, largest finite, infinities, quiet and signalling NaNs with payloads
+_F16_POS = [0x0000, 0x0001, 0x0155, 0x03FF, 0x0400, 0x3BFF, 0x3C00, 0x3C01, 0x4248, 0x7BFF, 0x7C00, 0x7E00,
+            0x7C01, 0x7F3F]
+F16_EDGES = _F16_POS + [h | 0x8000 for h in _F16_POS]
+_F32_POS = [0x00000000, 0x00000001, 0x00400000, 0x007FFFFF, 0x00800000, 0x3F7FFFFF, 0x3F800000, 0x3F800001,
+            0x477FE000, 0x7F7FFFFF, 0x7F800000, 0x7FC00000, 0x7F800001, 0x7FA5A5A5]
+F32_EDGES = _F32_POS + [f | 0x80000000 for f in _F32_POS]
+
+
+def _f32_boundaries() -> list[int]:
+    """f32 values at every kind of f16 rounding boundary (docs/floating-point.md), both signs."""
+    one = 0x3F800000
+    f16_ulp_at_one = 1 << 13  # an f16 ulp of 1.0 in f32 fraction units
+    pos = [
+        one + f16_ulp_at_one // 2,  # 1 + 2**-11: a tie, to even 1.0
+        one + f16_ulp_at_one // 2 - 1, one + f16_ulp_at_one // 2 + 1,  # below / above that tie
+        one + 3 * f16_ulp_at_one // 2,  # 1 + 3 * 2**-11: a tie, to even 1 + 2**-9 (up)
+        0x477FE000,  # 65504, the largest finite f16
+        0x477FEFFF,  # just below 65520: 65504
+        0x477FF000,  # 65520 = 65504 + ulp/2: a tie past the largest finite, inf
+        0x47800000,  # 65536: inf
+        0x7F7FFFFF,  # the largest f32: inf
+        0x33800000,  # 2**-24, the smallest f16 subnormal
+        0x33000000,  # 2**-25: a tie between 0 and 2**-24, to even 0
+        0x33000001,  # just above 2**-25: 2**-24
+        0x32FFFFFF,  # just below 2**-25: 0
+        0x33C00000,  # 1.5 * 2**-24: a tie, to even 2 * 2**-24
+        0x387FE000,  # 2**-14 - 2**-25: the tie between the largest subnormal and 2**-14, up (even)
+        0x38800000,  # 2**-14, the smallest f16 normal
+        0x00000001, 0x00800000,  # f32 subnormal / smallest normal: 0
+        0x7F800000, 0x7FC00000, 0x7F800001, 0x7FFFFFFF,  # inf, NaNs
+    ]
+    return pos + [f | 0x80000000 for f in pos]
+
+
+F32_TO_F16_BOUNDARIES = _f32_boundaries()
 
 
 def _vector_source(insn, dst_type, dst, a_type, a, b=None, scalar=None):
@@ -140,6 +184,12 @@ def _vector_programs() -> dict[str, VectorProgram]:
         progs[f"vmuls.{n}"] = VectorProgram(f"vmuls.{n} d1, d2, r5", t, zeros, t, a, scalar=b[2])
         progs[f"vmov.{n}"] = VectorProgram(f"vmov.{n} d1, d2", t, zeros, t, a)
         progs[f"vfill.{n}"] = VectorProgram(f"vfill.{n} d1, r5", t, zeros, t, a, scalar=b[3])
+        progs[f"vmax.{n}"] = VectorProgram(f"vmax.{n} d1, d2, d3", t, zeros, t, a, b)
+        # the 16-bit scalars carry junk in r5[31:16] (ignored); f16's is +0: a ReLU, max(-0, +0) = +0
+        scalar = {0: 0xFFFF0000, 1: b[4], 2: 0x5A5A0000 | b[4], 3: b[4]}[t]
+        progs[f"vmaxs.{n}"] = VectorProgram(f"vmaxs.{n} d1, d2, r5", t, zeros, t, a, scalar=scalar)
+    for mode, (dst_t, src_t) in CVT_MODES.items():
+        progs[f"vcvt.{mode}"] = VectorProgram(f"vcvt.{mode} d1, d2", dst_t, [0] * 8, src_t, DATA[src_t][0])
     return progs
 
 
@@ -150,30 +200,36 @@ VECTOR_PROGRAMS = _vector_programs()
 
 def operand_kind_programs() -> dict[str, Program]:
     """{"<insn>-<dest>-<a>-<b>-<sync|async>": Program} for every legal combination (docs/isa.md
-    "Vector operations"): fmac accumulates in memory; FIN is a source kind, FOUT a destination."""
+    "Vector operations"): fmac accumulates in memory; FIN is a source kind, FOUT a destination.
+    Both vcvt directions run every combination."""
     n = 4
-    forms = {  # mnemonic -> (operand type, has A, B: "dsr" | "scalar" | None, fmac)
-        "fmac.i32.i16": ("i16", True, "dsr", True), "fmacs.i32.i16": ("i16", True, "scalar", True),
-        "vadd.i32": ("i32", True, "dsr", False), "vadds.i32": ("i32", True, "scalar", False),
-        "vmul.i32": ("i32", True, "dsr", False), "vmuls.i32": ("i32", True, "scalar", False),
-        "vmov.i32": ("i32", True, None, False), "vfill.i32": ("i32", False, None, False),
+    forms = {  # mnemonic -> (destination type, operand type, has A, B: "dsr" | "scalar" | None, fmac)
+        "fmac.i32.i16": ("i32", "i16", True, "dsr", True), "fmacs.i32.i16": ("i32", "i16", True, "scalar", True),
+        "vadd.i32": ("i32", "i32", True, "dsr", False), "vadds.i32": ("i32", "i32", True, "scalar", False),
+        "vmul.i32": ("i32", "i32", True, "dsr", False), "vmuls.i32": ("i32", "i32", True, "scalar", False),
+        "vmov.i32": ("i32", "i32", True, None, False), "vfill.i32": ("i32", "i32", False, None, False),
+        "vmax.f32": ("f32", "f32", True, "dsr", False), "vmaxs.f16": ("f16", "f16", True, "scalar", False),
+        "vcvt.f32.f16": ("f32", "f16", True, None, False), "vcvt.f16.f32": ("f16", "f32", True, None, False),
     }
     progs = {}
-    for insn, (otype, has_a, b_form, fmac) in forms.items():
+    for insn, (dtype, otype, has_a, b_form, fmac) in forms.items():
         for dest in (("mem",) if fmac else ("mem", "fout")):
             for a in (("mem", "fin") if has_a else ("none",)):
                 for b in (("mem", "fin") if b_form == "dsr" else ("none",)):
                     for mode in ("sync", "async"):
                         head = [".task 1, fin" if mode == "async" else "",
-                                f".dsr d1, mem.i32, 0x000, {n}, 1" if dest == "mem" else f".dsr d1, fout.i32, 3, {n}"]
+                                f".dsr d1, mem.{dtype}, 0x000, {n}, 1" if dest == "mem"
+                                else f".dsr d1, fout.{dtype}, 3, {n}"]
                         deliveries = []
                         for reg, kind, color, base in (("d2", a, 1, 0x100), ("d3", b, 2, 0x200)):
                             if kind == "mem":
                                 head += [f".dsr {reg}, mem.{otype}, {base:#x}, {n}, 1", f".data {base:#x}",
-                                         words([3 + k + color for k in range(n)], 2 if otype == "i16" else 4)]
+                                         words(_kind_data(otype, color, n), 2 if otype in ("i16", "f16") else 4)]
                             elif kind == "fin":
                                 head.append(f".dsr {reg}, fin.{otype}, {color}, {n}")
-                                deliveries += [(color, 5 * k + color) for k in range(n)]
+                                fin = (_kind_data(otype, color + 8, n) if otype in ("f16", "f32")
+                                       else [5 * k + color for k in range(n)])
+                                deliveries += [(color, v) for v in fin]
                         ops = ["d1"] + (["d2"] if has_a else []) + (["d3"] if b_form == "dsr" else [])
                         ops += ["r5"] if b_form == "scalar" or insn.startswith("vfill") else []
                         line = f"{insn} {', '.join(ops)}" + (", done=1" if mode == "async" else "")
@@ -182,6 +238,14 @@ def operand_kind_programs() -> dict[str, Program]:
                             src += "fin: end\n"
                         progs[f"{insn}-{dest}-{a}-{b}-{mode}"] = Program(src, tuple(deliveries))
     return progs
+
+
+def _kind_data(otype, salt, n):
+    """Operand values of the operand-kind programs: small integers, or edge-class floats."""
+    if otype in ("f16", "f32"):
+        edges = F16_EDGES if otype == "f16" else F32_EDGES
+        return [edges[(salt * 5 + 3 * k) % len(edges)] for k in range(n)]
+    return [3 + k + salt for k in range(n)]
 
 
 # ---- errors ------------------------------------------------------------------------------------
@@ -225,6 +289,22 @@ ERROR_CASES = [
     ("task_bind_no_entry", _raw(encode_i(Opcode.BIND, 0, 0, 0, 1 | 6 << 8)) + "  ; <-", "", ErrorCode.TASK),
     ("task_done_no_entry", _raw(encode_r(Opcode.VFILL, 1, 0, 1, 0, 0, 1, 6)) + "  ; <-",
      ".dsr d1, mem.f32, 0, 1, 1", ErrorCode.TASK),
+    # vcvt's reserved modes 2 and 3: ILLEGAL, before the DSRs are looked at (d1, d2 are NONE)
+    ("illegal_vcvt_mode2", _raw(encode_r(Opcode.VCVT, 1, 2, 2)) + "  ; <-", "", ErrorCode.ILLEGAL),
+    ("illegal_vcvt_mode3_async", _raw(encode_r(Opcode.VCVT, 1, 2, 3, 0, 0, 1, 1)) + "  ; <-",
+     ".dsr d1, mem.f32, 0, 1, 1\n.dsr d2, mem.f16, 8, 1, 1", ErrorCode.ILLEGAL),
+    ("dsr_type_vcvt_source", "vcvt.f16.f32 d1, d2  ; <-", ".dsr d1, mem.f16, 0, 1, 1\n.dsr d2, mem.f16, 8, 1, 1",
+     ErrorCode.DSR_TYPE),
+    ("dsr_type_vcvt_dest", "vcvt.f32.f16 d1, d2  ; <-", ".dsr d1, mem.f16, 0, 1, 1\n.dsr d2, mem.f16, 8, 1, 1",
+     ErrorCode.DSR_TYPE),
+    ("dsr_kind_vcvt_fin_dest", "vcvt.f32.f16 d1, d2  ; <-", ".dsr d1, fin.f32, 1, 1\n.dsr d2, mem.f16, 8, 1, 1",
+     ErrorCode.DSR_KIND),
+    ("dsr_kind_vmax_fout_operand", "vmax.f32 d1, d2, d3  ; <-",
+     ".dsr d1, mem.f32, 0, 1, 1\n.dsr d2, mem.f32, 8, 1, 1\n.dsr d3, fout.f32, 1, 1", ErrorCode.DSR_KIND),
+    ("dsr_type_vmaxs", "vmaxs.f16 d1, d2, r0  ; <-", ".dsr d1, mem.f16, 0, 1, 1\n.dsr d2, mem.i16, 8, 1, 1",
+     ErrorCode.DSR_TYPE),
+    ("misaligned_vcvt_source", "li r1, 0x102\ndbase d2, r1, 0\nvcvt.f16.f32 d1, d2  ; <-",
+     ".dsr d1, mem.f16, 0, 2, 1\n.dsr d2, mem.f32, 0x100, 2, 1", ErrorCode.MISALIGNED),
 ]
 
 
@@ -253,6 +333,116 @@ SPARSE_GEMV_W, SPARSE_GEMV_X = _sparse_gemv_operands(rows=SPARSE_GEMV_ROWS)
 
 def _doc_example() -> str:
     return re.search(r"```\n(\.equ M, 4.*?)```", _ISA_DOC.read_text(), re.S).group(1)
+
+
+# ---- the inference ops: vmax over every class pair, vcvt at every rounding boundary -------------
+
+def _vmax_class_pairs(t):
+    """vmax.<t> over every (a, b) of the edge classes: 784 elements. f16: dst, a, b apart; f32 in
+    place (dD = dA, allowed: an element is read before it is written)."""
+    edges = F16_EDGES if t == "f16" else F32_EDGES
+    a = [x for x in edges for _ in edges]
+    b = [y for _ in edges for y in edges]
+    n, size = len(a), 2 if t == "f16" else 4
+    if t == "f16":
+        head = (f".dsr d1, mem.f16, 0, {n}, 1\n.dsr d2, mem.f16, 0x700, {n}, 1\n.dsr d3, mem.f16, 0xe00, {n}, 1\n"
+                f".data 0x700\n{words(a, size)}\n.data 0xe00\n{words(b, size)}")
+        return main("vmax.f16 d1, d2, d3", head)
+    head = (f".dsr d2, mem.f32, 0, {n}, 1\n.dsr d3, mem.f32, 0xc80, {n}, 1\n"
+            f".data 0\n{words(a, size)}\n.data 0xc80\n{words(b, size)}")
+    return main("vmax.f32 d2, d2, d3", head)
+
+
+def _f16_sweep():
+    """512 f16 patterns: every exponent field with several fractions, both signs."""
+    return [(k * 0x80 + (k * 37) % 0x80) & 0xFFFF for k in range(512)]
+
+
+def _cvt_programs() -> dict[str, Program]:
+    rng = random.Random(16)
+    # f32 values around the f16 range: every exponent from 2**-30 to 2**20 with random fractions
+    rand32 = [rng.getrandbits(1) << 31 | rng.randint(97, 147) << 23 | rng.getrandbits(23) for _ in range(120)]
+    narrow = F32_TO_F16_BOUNDARIES + F32_EDGES + rand32
+    n = len(narrow)
+    narrow_src = main(
+        "vcvt.f16.f32 d1, d2\nvcvt.f32.f16 d3, d1",  # and back: the f16 results widen exactly
+        f".dsr d1, mem.f16, 0, {n}, 1\n.dsr d2, mem.f32, 0x200, {n}, 1\n.dsr d3, mem.f32, 0x600, {n}, 1\n"
+        f".data 0x200\n{words(narrow, 4)}")
+    widen = F16_EDGES + _f16_sweep()
+    m = len(widen)
+    widen_src = main(
+        f"vcvt.f32.f16 d1, d2\nli r1, {m}\ndfout.f32 d4, 2, r1\nvcvt.f32.f16 d4, d2, done=1\nend\nfin:",
+        f".task 1, fin\n.dsr d1, mem.f32, 0x500, {m}, 1\n.dsr d2, mem.f16, 0, {m}, 1\n"
+        f".data 0\n{words(widen, 2)}")
+    return {"vcvt_f32_to_f16_boundaries_and_back": Program(narrow_src),
+            "vcvt_f16_to_f32_classes_to_memory_and_fabric": Program(widen_src)}
+
+
+# a small inference epilogue, docs/isa.md "Ordering": f32 accumulators through an async ReLU
+# (vmaxs with +0) and an async narrowing to f16 that reads the ReLU's results, then an FOUT vmov of
+# the f16 values, all issued back to back; a FIN -> FOUT conversion streams beside it, then odd
+# strides and offsets: a narrowing written backwards to a half-row offset from every other source
+# element, a 16-bit max from unaligned rows, an f32 max with stride 3, a widening of a reversed
+# source
+_EPILOGUE_ACC = [fp.f32_bits(v) for v in (1.5, -2.0, 0.0, -0.0, 1e-30, -1e30, 70000.0, 65519.0, 3.0e-8, -3.0e-8)] \
+    + [0x7FC00001, 0xFF800000]
+_STRIDE_F16 = [fp.f16_bits(v) for v in (0.5, -1.0, 2.0, -0.0, 0.0, 3.5, -7.0, 1e-7, 65504.0, -65504.0, 0.25, 5.0,
+                                        -0.125, 9.0)]
+
+_INFERENCE_PROGRAMS = {
+    "vmax_f16_every_class_pair": Program(_vmax_class_pairs("f16")),
+    "vmax_f32_every_class_pair": Program(_vmax_class_pairs("f32")),
+    **_cvt_programs(),
+    "relu_narrow_send_epilogue": Program(f"""
+        .task 0, t0
+        .start 0
+        .task 1, e1
+        .task 2, e2
+        .task 3, e3
+        .dsr d0, mem.f32, 0x100, 12, 1
+        .dsr d1, mem.f16, 0x200, 12, 1
+        .dsr d2, fout.f16, 4, 12
+        .dsr d3, fin.f32, 1, 5
+        .dsr d4, fout.f16, 6, 5, ctrl
+        .data 0x100
+        {words(_EPILOGUE_ACC, 4)}
+        .text
+        t0: vmaxs.f32 d0, d0, r0, done=1
+            vcvt.f16.f32 d1, d0, done=2
+            vmov.f16 d2, d1, done=3
+            vcvt.f16.f32 d4, d3
+            end
+        e1: end
+        e2: end
+        e3: end
+    """, tuple((1, v) for v in (fp.f32_bits(1.0), 0x477FF000, 0x33000001, 0xFF7FFFFF, 0x7F800001))),
+    "vmax_vcvt_strides_and_offsets": Program(main("""
+        vcvt.f16.f32 d1, d2
+        vmax.f16 d3, d4, d5
+        li r5, 0x3f800000
+        vmaxs.f32 d6, d7, r5, done=1
+        vcvt.f32.f16 d8, d9
+        end
+    fin:
+    """, f"""
+        .task 1, fin
+        .dsr d1, mem.f16, 0x01a, 7, -1
+        .dsr d2, mem.f32, 0x100, 7, 2
+        .dsr d3, mem.f16, 0x402, 13, 1
+        .dsr d4, mem.f16, 0x206, 13, 1
+        .dsr d5, mem.f16, 0x302, 13, 1
+        .dsr d6, mem.f32, 0x500, 5, 3
+        .dsr d7, mem.f32, 0x100, 5, 3
+        .dsr d8, mem.f32, 0x604, 9, 1
+        .dsr d9, mem.f16, 0x21a, 9, -1
+        .data 0x100
+        {words(F32_TO_F16_BOUNDARIES[:16], 4)}
+        .data 0x200
+        {words(_STRIDE_F16 + F16_EDGES[:2], 2)}
+        .data 0x300
+        {words(F16_EDGES[14:], 2)}
+    """)),
+}
 
 
 # ---- the fixed programs ------------------------------------------------------------------------
@@ -552,6 +742,7 @@ PROGRAMS: dict[str, Program] = {
         tuple((3, j << 16 | v) for j, v in SPARSE_GEMV_X) + ((3, 0, 1),)),
     # x[1] = 2 and x[0] = 1 arrive, then the control wavelet that sends y
     "docs_example": Program(_doc_example(), ((3, 1 << 16 | fp.f16_bits(2.0)), (3, fp.f16_bits(1.0)), (3, 0, 1))),
+    **_INFERENCE_PROGRAMS,
 }
 
 

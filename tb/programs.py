@@ -194,7 +194,7 @@ def random_program(seed: int, profile: str = "small") -> tuple[str, list]:
             t = rng.choice(["f16", "f32", "i16", "i32"])
             n = rng.randint(0, 6)
             size = 2 if t in ("f16", "i16") else 4
-            op = rng.choice(["vadd", "vmul", "vmov"])
+            op = rng.choice(["vadd", "vmul", "vmax", "vmov"])
             code += [f"li r1, {0x200 + rng.randrange(0, 32, size)}", f"li r2, {n}", "li r3, 1",
                      f"dmem.{t} d1, r1, r2, r3", f"li r1, {0x100 + rng.randrange(0, 32, size)}",
                      f"dmem.{t} d3, r1, r2, r3", f"dfin.{t} d5, 5, r2",
@@ -206,7 +206,7 @@ def random_program(seed: int, profile: str = "small") -> tuple[str, list]:
             used_async = True
             code += ["li r7, 0x300", "li r6, 8", "li r5, 1", "dmem.f16 d12, r7, r6, r5", "li r7, 0x310",
                      "dmem.f16 d13, r7, r6, r5", f"li r4, {rng.getrandbits(16)}",
-                     f"{rng.choice(['vadds.f16', 'vmuls.f16', 'fmacs.f16'])} d12, d13, r4, done=3"]
+                     f"{rng.choice(['vadds.f16', 'vmuls.f16', 'fmacs.f16', 'vmaxs.f16'])} d12, d13, r4, done=3"]
         elif kind < 0.97:
             code.append("activate 2")
         else:
@@ -224,9 +224,14 @@ def random_program(seed: int, profile: str = "small") -> tuple[str, list]:
 
 def _random_vector(rng) -> list[str]:
     """One synchronous vector op over the buffers at 0x100..0x2FF (no overlap between operands)."""
-    op = rng.choice(["vadd", "vadds", "vmul", "vmuls", "vmov", "vfill", "fmac", "fmacs", "fout"])
+    op = rng.choice(["vadd", "vadds", "vmul", "vmuls", "vmov", "vfill", "fmac", "fmacs", "fout", "vmax", "vmaxs",
+                     "vcvt"])
     n = rng.randint(0, 12)
-    if op in ("fmac", "fmacs"):
+    if op == "vcvt":
+        mode = rng.choice(["f32.f16", "f16.f32"])
+        dt, ot = mode.split(".")
+        acc16, op16 = dt == "f16", ot == "f16"
+    elif op in ("fmac", "fmacs"):
         mode = rng.choice(["f32.f16", "f32", "f16", "i32.i16"])
         acc16 = mode == "f16"
         op16 = mode != "f32"
@@ -253,9 +258,11 @@ def _random_vector(rng) -> list[str]:
         out.append(f"fmac.{mode} d1, d2, d3")
     elif op == "fmacs":
         out.append(f"fmacs.{mode} d1, d2, r4")
-    elif op in ("vadd", "vmul"):
+    elif op in ("vadd", "vmul", "vmax"):
         out.append(f"{op}.{dt} d1, d2, d3")
-    elif op in ("vadds", "vmuls"):
+    elif op == "vcvt":
+        out.append(f"vcvt.{mode} d1, d2")
+    elif op in ("vadds", "vmuls", "vmaxs"):
         out.append(f"{op}.{dt} d1, d2, r4")
     elif op == "vmov":
         out.append(f"vmov.{dt} d1, d2")

@@ -93,12 +93,22 @@ def test_every_form_round_trips(form):
 def test_forms_cover_every_opcode_and_reserved_words_disassemble_raw():
     covered = {f.opcode for f in FORMS}
     assert covered == set(Opcode) - {Opcode.ILLEGAL}
-    assert len(covered) == 55
+    assert len(covered) == 58
     for op in sorted(RESERVED_OPCODES):
         word = op | 0x12345600
         text = disassemble(word)
         assert text.startswith(".word")
         assert _assemble_one(text) == word
+
+
+def test_reserved_vcvt_modes_disassemble_raw():
+    """vcvt's m = 2, 3 have no mnemonic: the disassembler prints the raw word, which re-assembles."""
+    for m in (2, 3):
+        word = encode_r(Opcode.VCVT, 1, 2, m)
+        assert disassemble(word) == f".word {word:#010x}"
+        assert _assemble_one(disassemble(word)) == word
+    named = [disassemble(encode_r(Opcode.VCVT, 1, 2, m)) for m in (0, 1)]
+    assert named == ["vcvt.f32.f16 d1, d2", "vcvt.f16.f32 d1, d2"]
 
 
 def test_hand_encodings():
@@ -114,6 +124,11 @@ def test_hand_encodings():
     assert _assemble_one("bind 5, 17") == 0x07 | (5 | 17 << 8) << 16
     assert _assemble_one("unbind 5") == 0x07 | 1 << 14 | 5 << 16
     assert _assemble_one("activate 9") == 0x04 | 9 << 16
+    assert _assemble_one("vmax.f16 d1, d2, d3") == 0x3E | 1 << 6 | 2 << 10 | 0 << 14 | 3 << 16
+    assert (_assemble_one("vmaxs.i32 d1, d2, r7, done=9")
+            == 0x3F | 1 << 6 | 2 << 10 | 3 << 14 | 7 << 16 | 1 << 24 | 9 << 25)
+    assert _assemble_one("vcvt.f32.f16 d4, d5") == 0x3D | 4 << 6 | 5 << 10 | 0 << 14
+    assert _assemble_one("vcvt.f16.f32 d4, d5, done=2") == 0x3D | 4 << 6 | 5 << 10 | 1 << 14 | 1 << 24 | 2 << 25
     assert _assemble_one("end") == 0x02
     assert _assemble_one("nop") == 0x01
     assert disassemble(0) == ".word 0x00000000"  # opcode 0 is ILLEGAL
@@ -134,7 +149,7 @@ def test_layouts_and_packing():
     s = pack_status(5, 1, 1, 17, 0x123)
     assert s == 5 | 1 << 4 | 1 << 5 | 17 << 6 | 0x123 << 16
     assert unpack_status(s)["task"] == 17
-    r_ops = {op for op in Opcode if 0x10 <= op <= 0x1A or 0x30 <= op <= 0x38}
+    r_ops = {op for op in Opcode if 0x10 <= op <= 0x1A or 0x30 <= op <= 0x38 or 0x3D <= op <= 0x3F}
     assert {op for op in Opcode if FORMAT[op] == Fmt.R} == r_ops
 
 
@@ -289,6 +304,15 @@ ERRORS = [
     (".data 0\nnop\n", 2, "in a .data section"),
     ("nop\n.f16 1.0\n", 2, "in .text"),
     ("nop\nnop\nnop\nnop\nnop\n", 5, "beyond the instruction memory"),
+    ("nop\nvcvt.f16.f16 d1, d2\n", 2, "unknown instruction 'vcvt.f16.f16' (vcvt forms: vcvt.f32.f16, vcvt.f16.f32)"),
+    ("vcvt d1, d2\n", 1, "(vcvt forms: vcvt.f32.f16, vcvt.f16.f32)"),
+    ("vmax.bf16 d1, d2, d3\n", 1, "(vmax forms: vmax.f16, vmax.f32, vmax.i16, vmax.i32)"),
+    ("vmax.f32 d1, d2, r3\n", 1, "expected a DSR, got 'r3'"),
+    ("vmaxs.f32 d1, d2, d3\n", 1, "expected a register, got 'd3'"),
+    ("vmax.f32 d1, d2\n", 1, "vmax.f32 takes 3..4 operands, got 2"),
+    ("vcvt.f32.f16 d1, d2, d3\n", 1, "unexpected operand 'd3' (expected done)"),
+    ("vcvt.f32.f16 d1, d16\n", 1, "DSR d16 out of range"),
+    (".task 0, x\nx: vcvt.f16.f32 d1, d2, done=5\n", 2, "task 5 has no entry point"),
 ]
 
 
@@ -312,7 +336,7 @@ def _doc() -> str:
 
 def test_docs_opcode_map_matches_isa():
     """Every (opcode, mnemonic, format) cell of docs/isa.md's opcode map agrees with hdl/isa.py."""
-    section = _doc().split("### Opcode map")[1].split("55 instructions")[0]
+    section = _doc().split("### Opcode map")[1].split("58 instructions")[0]
     cells = re.findall(r"\| (0x[0-9A-F]{2}) \| ([^|]*?) \| ?([NIR]?) ?(?=\|)", section)
     assert len(cells) == 64
     for code, name, fmt in cells:

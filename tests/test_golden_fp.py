@@ -505,3 +505,197 @@ def test_host_float_helpers():
         if not is_nan("f16", h):
             assert fp.f16_bits(fp.bits_f16(h)) == h
             assert fp.f32_bits(fp.bits_f16(h)) == fp.f16_to_f32(h)
+
+
+# --- Maximum (vmax) and the f32 -> f16 conversion of vcvt ------------------------------------
+
+N_MAX_RANDOM = 300_000
+N_CVT_RANDOM = 1_000_000
+
+
+def _f16_classes() -> dict[str, list[int]]:
+    """Every f16 class with both signs: zero, subnormal, normal, inf, quiet and signalling NaN."""
+    pos = {"zero": [0x0000], "subnormal": [0x0001, 0x0200, 0x03FF], "normal": [0x0400, 0x3C00, 0x3C01, 0x7BFF],
+           "inf": [0x7C00], "qnan": [0x7E00, 0x7FFF], "snan": [0x7C01, 0x7D55]}
+    return {f"{sign}{name}": [v | (0x8000 if sign == "-" else 0) for v in vals]
+            for name, vals in pos.items() for sign in "+-"}
+
+
+def _max_by_value(kind: str, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Maximum from numpy float values, written from docs/floating-point.md "Maximum": a NaN
+    operand gives the canonical NaN; two zeros give -0 only if both are -0; otherwise the operand
+    whose value is greater (it is then unique), its own pattern."""
+    dtype = np.float16 if kind == "f16" else np.float32
+    with np.errstate(invalid="ignore"):  # signalling NaNs
+        x, y = a.view(dtype).astype(np.float64), b.view(dtype).astype(np.float64)
+    sign = sign_bit(kind)
+    both_zero = (x == 0) & (y == 0)
+    zero = np.where((a & sign) & (b & sign), a, np.where(a & sign, b, a))
+    out = np.where(both_zero, zero, np.where(x >= y, a, b))
+    return np.where(np.isnan(x) | np.isnan(y), QNAN[kind], out).astype(np.uint64)
+
+
+@pytest.mark.parametrize("kind", ["f16", "f32"])
+def test_max_every_class_pair(kind):
+    """Every pair of f16 classes (both signs, several members each) and of the edge set, in both
+    orders: the model, the exact reference and the float64 reasoning agree bit for bit."""
+    if kind == "f16":
+        values = sorted({v for vals in _f16_classes().values() for v in vals} | set(EDGES["f16"]))
+    else:
+        values = sorted(set(EDGES["f32"]))
+    uint = np.uint16 if kind == "f16" else np.uint32
+    a = np.array([x for x in values for _ in values], uint)
+    b = np.array([y for _ in values for y in values], uint)
+    want = _max_by_value(kind, a, b)
+    model, ref = getattr(fp, f"max_{kind}"), getattr(fx, f"max_{kind}")
+    got = np.array([model(int(x), int(y)) for x, y in zip(a, b, strict=True)], np.uint64)
+    exact = np.array([ref(int(x), int(y)) for x, y in zip(a, b, strict=True)], np.uint64)
+    op = f"max_{kind}"
+    _assert_no_mismatch(op, [(op, (int(a[i]), int(b[i])), int(got[i]), int(want[i]))
+                             for i in np.flatnonzero(got != want)], len(a))
+    _assert_no_mismatch(op + " (reference)", [(op, (int(a[i]), int(b[i])), int(exact[i]), int(want[i]))
+                                              for i in np.flatnonzero(exact != want)], len(a))
+
+
+def test_max_hand_values():
+    """The rules of docs/floating-point.md "Maximum", one by one, in both operand orders."""
+    cases = [
+        ("f16", 0x8000, 0x0000, 0x0000),  # max(-0, +0) = +0
+        ("f16", 0x8000, 0x8000, 0x8000),  # max(-0, -0) = -0
+        ("f16", 0x7E00, 0x3C00, 0x7E00),  # a quiet NaN wins
+        ("f16", 0xFD55, 0xFC00, 0x7E00),  # a negative signalling NaN: the canonical NaN
+        ("f16", 0x7C01, 0x7C00, 0x7E00),
+        ("f16", 0xFC00, 0x8001, 0x8001),  # -inf < -min subnormal
+        ("f16", 0x7BFF, 0x7C00, 0x7C00),
+        ("f16", 0x0001, 0x8000, 0x0001),  # min subnormal > -0
+        ("f16", 0xBC00, 0xBC01, 0xBC00),  # -1 > -(1 + ulp)
+        ("f32", 0x80000000, 0x00000000, 0x00000000),
+        ("f32", 0xFFC00001, 0x00000000, 0x7FC00000),
+        ("f32", 0x80000001, 0x80000002, 0x80000001),
+        ("f32", 0x7F7FFFFF, 0xFF800000, 0x7F7FFFFF),
+    ]
+    for kind, a, b, want in cases:
+        for impl in (fp, fx):
+            fn = getattr(impl, f"max_{kind}")
+            assert fn(a, b) == want and fn(b, a) == want, (impl.__name__, kind, hex(a), hex(b))
+
+
+@pytest.mark.parametrize("kind", ["f16", "f32"])
+def test_max_random_vs_numpy(kind):
+    """Seeded random pairs: uniform patterns (NaNs, infinities, subnormals included) and pairs of
+    nearby values of either sign, against numpy's float values."""
+    rng = np.random.default_rng(2024 if kind == "f16" else 2025)
+    width = 16 if kind == "f16" else 32
+    uint = np.uint16 if kind == "f16" else np.uint32
+    n = N_MAX_RANDOM // 2
+    a = rng.integers(0, 1 << width, n, dtype=np.uint64).astype(uint)
+    b = rng.integers(0, 1 << width, n, dtype=np.uint64).astype(uint)
+    # near pairs: b = a +- a few ulps, sign bits random (so -x against +x and -0 against +0 occur)
+    near = (a.astype(np.int64) + rng.integers(-3, 4, n)).clip(0, (1 << width) - 1).astype(uint)
+    flip = (rng.integers(0, 2, n) << (width - 1)).astype(uint)
+    a = np.concatenate([a, a])
+    b = np.concatenate([b, near ^ flip])
+    want = _max_by_value(kind, a, b)
+    model = getattr(fp, f"max_{kind}")
+    got = np.array([model(int(x), int(y)) for x, y in zip(a, b, strict=True)], np.uint64)
+    op = f"max_{kind}"
+    _assert_no_mismatch(op, [(op, (int(a[i]), int(b[i])), int(got[i]), int(want[i]))
+                             for i in np.flatnonzero(got != want)], len(a))
+    assert np.count_nonzero(got == QNAN[kind]) > 100  # NaNs were in the mix
+    assert np.count_nonzero((a ^ b) == sign_bit(kind)) > 100  # and x against -x
+
+
+def _f16_ordinal(bits: np.ndarray) -> np.ndarray:
+    """Position of a non-NaN f16 pattern on the number line; adjacent values differ by 1 (one
+    ulp), -0 and +0 are one point."""
+    mag = (bits & 0x7FFF).astype(np.int64)
+    return np.where(bits & 0x8000, -mag, mag)
+
+
+# (f32 pattern, f16 pattern, why) for every kind of boundary of the conversion
+F32_TO_F16_BOUNDARIES = [
+    (0x3F801000, 0x3C00, "1 + 2**-11: a tie, to the even 1.0"),
+    (0x3F800FFF, 0x3C00, "just below that tie"),
+    (0x3F801001, 0x3C01, "just above that tie"),
+    (0x3F803000, 0x3C02, "1 + 3 * 2**-11: a tie, to the even 1 + 2**-9 (up)"),
+    (0x477FE000, 0x7BFF, "65504, the largest finite f16"),
+    (0x477FEFFF, 0x7BFF, "just below 65520: the largest finite"),
+    (0x477FF000, 0x7C00, "65520 = max + ulp/2: a tie, the even neighbour is past max: inf"),
+    (0x47800000, 0x7C00, "65536: overflow"),
+    (0x7F7FFFFF, 0x7C00, "the largest f32: overflow"),
+    (0x33800000, 0x0001, "2**-24, the smallest subnormal"),
+    (0x33000000, 0x0000, "2**-25: a tie between 0 and 2**-24, to the even 0"),
+    (0x33000001, 0x0001, "just above 2**-25"),
+    (0x32FFFFFF, 0x0000, "just below 2**-25: underflow to 0"),
+    (0x33C00000, 0x0002, "1.5 * 2**-24: a tie, to the even 2 * 2**-24"),
+    (0x33A00000, 0x0001, "1.25 * 2**-24"),
+    (0x387FE000, 0x0400, "2**-14 - 2**-25: the largest subnormal's upper tie, to the even 2**-14"),
+    (0x387FC000, 0x03FF, "2**-14 - 2**-24, the largest subnormal"),
+    (0x38800000, 0x0400, "2**-14, the smallest normal"),
+    (0x00000001, 0x0000, "an f32 subnormal: 0"),
+    (0x7F800000, 0x7C00, "inf"),
+    (0x7FC00000, 0x7E00, "quiet NaN"),
+    (0x7F800001, 0x7E00, "signalling NaN"),
+]
+
+
+@pytest.mark.parametrize("f, h, why", F32_TO_F16_BOUNDARIES, ids=[w for _, _, w in F32_TO_F16_BOUNDARIES])
+def test_f32_to_f16_boundaries(f, h, why):
+    """Each boundary, both signs (a NaN stays the positive canonical NaN), in the model, the exact
+    reference and numpy."""
+    for sign in (0, 0x80000000):
+        want = h if h == 0x7E00 else h | sign >> 16
+        for impl in (fp, fx):
+            assert impl.f32_to_f16(f | sign) == want, (impl.__name__, hex(f | sign), why)
+        with np.errstate(over="ignore"):
+            ref = int(np.array([f | sign], np.uint32).view(np.float32).astype(np.float16).view(np.uint16)[0])
+        assert int(_canonical(np.array([ref], np.uint64), "f16")[0]) == want, (hex(f | sign), why)
+
+
+def _random_f32_for_f16(rng, n) -> np.ndarray:
+    """f32 patterns aimed at the conversion: a quarter uniform bits (mostly overflow or underflow,
+    NaNs, infinities, f32 subnormals), the rest with exponents from below the f16 subnormal range to
+    above its overflow threshold, and f16 midpoints (ties) with and without a nudge."""
+    q = n // 4
+    uniform = rng.integers(0, 1 << 32, q, dtype=np.uint64)
+    exps = rng.integers(127 - 27, 127 + 17, 2 * q, dtype=np.uint64)  # 2**-27 .. 2**16
+    ranged = rng.integers(0, 2, 2 * q, dtype=np.uint64) << 31 | exps << 23 | rng.integers(0, 1 << 23, 2 * q,
+                                                                                         dtype=np.uint64)
+    h = rng.integers(0, 0x7C00, n - 3 * q, dtype=np.uint64)  # a finite f16 and its upper midpoint
+    lo = h.astype(np.uint16).view(np.float16).astype(np.float64)
+    hi = np.where(h + 1 == 0x7C00, 65536.0, (h + 1).astype(np.uint16).view(np.float16).astype(np.float64))
+    mid = ((lo + hi) / 2).astype(np.float32).view(np.uint32).astype(np.int64)
+    ties = (mid + rng.integers(-1, 2, n - 3 * q)) | (rng.integers(0, 2, n - 3 * q) << 31)
+    specials = np.array([0, 0x80000000, 0x7F800000, 0xFF800000, 0x7FC00000, 0xFFFFFFFF, 0x00000001,
+                         0x807FFFFF, 0x7F7FFFFF, 0xFF7FFFFF], np.uint64)
+    out = np.concatenate([uniform, ranged, ties.astype(np.uint64) & 0xFFFFFFFF])
+    out[:len(specials)] = specials
+    return out.astype(np.uint32)
+
+
+def test_f32_to_f16_million_random_correctly_rounded():
+    """>= 10**6 seeded f32 inputs (range edges, subnormals, inf, NaN, ties) against numpy's float32 ->
+    float16 conversion (round to nearest even): the largest error is 0 ulp, bit for bit; numpy's
+    answers are themselves checked against the exact reference on a sample."""
+    rng = np.random.default_rng(16)
+    src = _random_f32_for_f16(rng, N_CVT_RANDOM)
+    assert len(src) >= 10**6
+    with np.errstate(over="ignore"):
+        ref = _canonical(src.view(np.float32).astype(np.float16).view(np.uint16).astype(np.uint32), "f16")
+    f32_to_f16 = fp.f32_to_f16
+    got = np.fromiter((f32_to_f16(int(f)) for f in src), np.uint64, len(src))
+    nan = (ref & 0x7FFF) > 0x7C00
+    assert np.array_equal(nan, (got & 0x7FFF) > 0x7C00)
+    finite = ~nan
+    ulp = np.abs(_f16_ordinal(got[finite]) - _f16_ordinal(ref[finite]))
+    bad = np.flatnonzero(got != ref)
+    _assert_no_mismatch("f32_to_f16", [("f32_to_f16", (int(src[i]),), int(got[i]), int(ref[i])) for i in bad],
+                        len(src))
+    assert int(ulp.max()) == 0
+    # the mix reached every class of result
+    mag = got & 0x7FFF
+    assert np.count_nonzero(mag == 0x7C00) > 1000 and np.count_nonzero(nan) > 1000  # overflow, NaN
+    assert np.count_nonzero((mag > 0) & (mag < 0x400)) > 1000  # subnormal results
+    assert np.count_nonzero((mag == 0) & ((src & 0x7FFFFFFF) != 0)) > 1000  # underflow to zero
+    sample = rng.choice(len(src), 5000, replace=False)
+    assert all(fx.f32_to_f16(int(src[i])) == int(ref[i]) for i in sample)

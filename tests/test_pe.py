@@ -272,6 +272,40 @@ def rtl_directed_cases():
     """ + "".join(f"\n        .task {t}, e{t}\n        .text\n        e{t}: end" for t in (1, 2, 3, 4, 6, 7, 8, 9))
     inputs = [(2, rng.getrandbits(32) & 0x3FFFFFFF, 0) for _ in range(3)]
     cases.append(golden_case("ordered_memory_only_ops", src, inputs, sram_window=(0, 0x400), stall_prob=0.3))
+    # vmax and vcvt: every operand in bank 0 (rows 128 apart), mixed-width groups at half-row offsets,
+    # an async narrowing of a max's results (RAW across contexts), and a FIN -> FOUT widening beside
+    # them under heavy back-pressure and input idles
+    src = f"""
+        .task 0, t0
+        .task 1, e1
+        .start 0
+        .dsr d0, mem.f16, 0x002, 61, 1
+        .dsr d1, mem.f16, 0x402, 61, 1
+        .dsr d2, mem.f16, 0x802, 61, 1
+        .dsr d3, mem.f32, 0xC00, 61, 1
+        .dsr d4, mem.f32, 0x1000, 61, 1
+        .dsr d5, fin.f16, 2, 24
+        .dsr d6, fout.f32, 3, 24
+        .dsr d7, mem.f16, 0x1400, 61, 1
+        .data 0x400
+        .half {_vals(rng, 62)}
+        .data 0x800
+        .half {_vals(rng, 62)}
+        .data 0x1000
+        .word {_vals(rng, 61, 32)}
+        .text
+        t0: vmax.f16 d0, d1, d2
+            li r1, 0xbf800000
+            vmaxs.f32 d3, d4, r1, done=1
+            vcvt.f16.f32 d7, d3, done=1
+            vcvt.f32.f16 d6, d5
+            vcvt.f32.f16 d4, d0
+            end
+        e1: end
+    """
+    inputs = [(2, rng.getrandbits(32), 0) for _ in range(24)]
+    cases.append(golden_case("vmax_vcvt_bank_conflicts_and_backpressure", src, inputs, sram_window=(0, 0x1500),
+                             stall_prob=0.7, idle_prob=0.5, seed=6))
     return cases
 
 

@@ -27,6 +27,7 @@ from hdl.pe.vcontexts import VectorContexts
 from hdl.pe.vector import VectorEngine
 from hdl.pe.vissue import PIPE_SLOTS, IssueStage
 from hdl.pe.vpipe import VectorPipeline
+from hdl.probe import LaneOp
 
 
 def simulate(dut, bench):
@@ -607,6 +608,48 @@ def test_vector_pipeline_latency_write_back_and_stall():
         ctx.set(dut.wr.gnt, 1)
         await ctx.tick()
         assert ctx.get(dut.empty) == 1
+
+    simulate(dut, bench)
+
+
+def test_vector_pipeline_max_and_conversion_lanes():
+    """vmax.f16 on the integer path (NaN -> canonical, -0 < +0, signs) and vcvt.f16.f32 on the
+    FPLanes (f32 rows in, f16 half-words out at a half-row offset), with their lane-op classes;
+    the expected rows are written from docs/floating-point.md."""
+    dut = VectorPipeline(nctx=3, lanes16=4, lanes32=2, row_bits=10)
+
+    async def bench(ctx):
+        g = dut.group
+        groups = [
+            # vmax.f16: max(-0, +0), max(NaN, 1), max(-inf, -min subnormal), max(1, 1 + ulp)
+            ({"k": 4, "func": VecFunc.MAX, "m": 0, "d16": 1, "o16": 1, "drow": 7},
+             0x3C00_FC00_7E01_8000, 0x3C01_8001_3C00_0000),
+            # vcvt.f16.f32 of 65520 (a tie above the largest finite: inf) and 2**-25 + ulp (2**-24)
+            # into half-words 2 and 3
+            ({"k": 2, "func": VecFunc.CVT, "m": 1, "d16": 1, "o16": 0, "dh": 2, "drow": 8},
+             0x33000001_477FF000, 0),
+        ]
+        ctx.set(dut.wr.gnt, 1)
+        for fields, row_a, row_b in groups:
+            for name, v in (("ctx", 1), ("amem", 1), ("bmem", 1), ("sa", RowSrc.RD0), ("sb", RowSrc.RD1),
+                            ("sd", RowSrc.RD1), ("dh", 0), *fields.items()):
+                ctx.set(getattr(g, name), v)
+            ctx.set(dut.issue, 1)
+            await ctx.tick()
+            ctx.set(dut.issue, 0)
+            ctx.set(dut.rd0_data, row_a)
+            ctx.set(dut.rd1_data, row_b)
+            await ctx.tick()
+        ctx.set(dut.rd0_data, 0)
+        ctx.set(dut.rd1_data, 0)
+        want = [(7, 0x3C01_8001_7E00_0000, 0xFF, LaneOp.INT, 4), (8, 0x0001_7C00_0000_0000, 0xF0, LaneOp.ADD_F16, 2)]
+        got = []
+        for _ in range(12):
+            if ctx.get(dut.wr.req):
+                got.append((ctx.get(dut.wr.addr), ctx.get(dut.wr.data), ctx.get(dut.wr.mask), ctx.get(dut.wb_op),
+                            ctx.get(dut.wb).k))
+            await ctx.tick()
+        assert got == want, [tuple(hex(v) if isinstance(v, int) else v for v in w) for w in got]
 
     simulate(dut, bench)
 

@@ -10,6 +10,9 @@ the assembler (sdk/asm.py); the model itself decodes the words with its own tabl
 
 from __future__ import annotations
 
+import math
+
+import numpy as np
 import pytest
 
 from golden import fp
@@ -20,7 +23,11 @@ from golden.routing import ColorRoute, MeshRoutes, Port, mask_of
 from hdl.isa import RESERVED_OPCODES, ErrorCode, Opcode, pe_params
 from sdk.asm import assemble
 from tb.pe_directed import (
+    CVT_MODES,
     ERROR_CASES,
+    F16_EDGES,
+    F32_EDGES,
+    F32_TO_F16_BOUNDARIES,
     FMAC_MODES,
     PROGRAMS,
     SPARSE_GEMV_ROWS,
@@ -173,6 +180,137 @@ def test_integer_vector_hand_values():
     # 0x80000000 and b = 5, 1, 2, -1, 0x10000, 0x80000000 (i32)
     assert _vector_run(VECTOR_PROGRAMS["vadd.i16"])[:4] == [3, 0x8000, 0, 0]
     assert _vector_run(VECTOR_PROGRAMS["vmul.i32"])[:6] == [50, 0x7FFFFFFF, 0xFFFFFFFE, 0xFFFFFFFD, 0, 0]
+
+
+# ---- vmax and vcvt: expectations from host floats and numpy, written from docs/floating-point.md ---
+
+_QNAN = {0: 0x7E00, 1: 0x7FC00000}
+
+
+def _spec_max(t, a, b):
+    """docs/floating-point.md "Maximum", from host float values (not golden/fp.py): any NaN gives
+    the canonical NaN; of two zeros -0 only if both are; else the operand of greater value.
+    i16/i32 compare as two's complement."""
+    if t in (2, 3):
+        w = 16 if t == 2 else 32
+        sa, sb = (x - (1 << w) if x >> (w - 1) else x for x in (a, b))
+        return a if sa >= sb else b
+    val = fp.bits_f16 if t == 0 else fp.bits_f32
+    x, y = val(a), val(b)
+    if math.isnan(x) or math.isnan(y):
+        return _QNAN[t]
+    if x == y == 0:
+        sign = 0x8000 if t == 0 else 0x80000000
+        return a if not a & sign else b
+    return a if x > y else b
+
+
+def _np_f32_to_f16(bits):
+    """numpy's float32 -> float16 conversion (round to nearest even), NaNs canonical."""
+    with np.errstate(over="ignore"):
+        h = int(np.array([bits], dtype=np.uint32).view(np.float32).astype(np.float16).view(np.uint16)[0])
+    return 0x7E00 if (h & 0x7FFF) > 0x7C00 else h
+
+
+def _np_f16_to_f32(bits):
+    f = int(np.array([bits], dtype=np.uint16).view(np.float16).astype(np.float32).view(np.uint32)[0])
+    return 0x7FC00000 if (f & 0x7FFFFFFF) > 0x7F800000 else f
+
+
+@pytest.mark.parametrize("t", [0, 1, 2, 3], ids=TNAME.get)
+def test_vmax_elementwise_and_scalar(t):
+    n = TNAME[t]
+    vmax, vmaxs = VECTOR_PROGRAMS[f"vmax.{n}"], VECTOR_PROGRAMS[f"vmaxs.{n}"]
+    assert _vector_run(vmax) == [_spec_max(t, x, y) for x, y in zip(vmax.a, vmax.b, strict=True)]
+    s = vmaxs.scalar & (0xFFFF if t in (0, 2) else 0xFFFFFFFF)  # a 16-bit type takes rS[15:0]
+    assert _vector_run(vmaxs) == [_spec_max(t, x, s) for x in vmaxs.a]
+
+
+def test_vmax_hand_values():
+    # f16 a = 1.5, -2, 0.1, 65504, min subnormal, inf, NaN, -0 against b = 2, 0.5, -3, 2, 1, -inf, 1, +0
+    got = _vector_run(VECTOR_PROGRAMS["vmax.f16"])
+    assert got == [0x4000, 0x3800, fp.f16_bits(0.1), 0x7BFF, 0x3C00, 0x7C00, 0x7E00, 0x0000]
+    # the ReLU: vmaxs.f16 with +0 (r5 = 0xffff0000: the high half is ignored)
+    assert _vector_run(VECTOR_PROGRAMS["vmaxs.f16"]) == [0x3E00, 0, fp.f16_bits(0.1), 0x7BFF, 1, 0x7C00, 0x7E00, 0]
+    # i16 a = 1, 0x7FFF, -1, -32768 against b = 2, 1, 1, -32768: signed
+    assert _vector_run(VECTOR_PROGRAMS["vmax.i16"])[:4] == [2, 0x7FFF, 1, 0x8000]
+
+
+@pytest.mark.parametrize("t", ["f16", "f32"])
+def test_vmax_every_class_pair(t):
+    """vmax over every (a, b) of the edge classes, both signs, NaNs with payloads (784 elements)."""
+    m = run_program(f"vmax_{t}_every_class_pair")
+    assert m.state == "idle"
+    edges, size, base, k = (F16_EDGES, 2, 0, 0) if t == "f16" else (F32_EDGES, 4, 0, 1)
+    want = [_spec_max(k, a, b) for a in edges for b in edges]
+    got = [int.from_bytes(m.sram[base + size * i:base + size * (i + 1)], "little") for i in range(len(want))]
+    bad = [(hex(a), hex(b), hex(g), hex(w)) for (a, b), g, w in
+           zip(((a, b) for a in edges for b in edges), got, want, strict=True) if g != w]
+    assert not bad, bad[:8]
+
+
+@pytest.mark.parametrize("mode", CVT_MODES)
+def test_vcvt_elementwise(mode):
+    p = VECTOR_PROGRAMS[f"vcvt.{mode}"]
+    conv = _np_f16_to_f32 if mode == "f32.f16" else _np_f32_to_f16
+    assert _vector_run(p) == [conv(x) for x in p.a]
+
+
+def test_vcvt_f32_to_f16_boundaries_and_back():
+    m = run_program("vcvt_f32_to_f16_boundaries_and_back")
+    assert m.state == "idle"
+    n = m.dsr(2).length
+    src = [u32(m, 0x200 + 4 * i) for i in range(n)]
+    narrow = [u16(m, 2 * i) for i in range(n)]
+    assert narrow == [_np_f32_to_f16(x) for x in src]
+    assert [u32(m, 0x600 + 4 * i) for i in range(n)] == [_np_f16_to_f32(h) for h in narrow]
+    # hand values (docs/floating-point.md): 1 + 2**-11 ties to 1.0, 1 + 3 * 2**-11 to 1 + 2**-9;
+    # 65504 stays, 65519.99 -> 65504, 65520 and 65536 -> inf; 2**-24 stays, 2**-25 -> 0, just
+    # above it -> 2**-24; 1.5 * 2**-24 -> 2 * 2**-24; the largest subnormal + half an ulp -> 2**-14
+    assert narrow[:16] == [0x3C00, 0x3C00, 0x3C01, 0x3C02, 0x7BFF, 0x7BFF, 0x7C00, 0x7C00, 0x7C00, 0x0001, 0x0000,
+                           0x0001, 0x0000, 0x0002, 0x0400, 0x0400]
+    half = len(F32_TO_F16_BOUNDARIES) // 2
+    assert narrow[half:half + 8] == [0xBC00, 0xBC00, 0xBC01, 0xBC02, 0xFBFF, 0xFBFF, 0xFC00, 0xFC00]
+    assert narrow[16:22] == [0, 0, 0x7C00, 0x7E00, 0x7E00, 0x7E00]  # f32 subnormals -> +0, inf, NaNs
+    assert narrow[half + 16:half + 18] == [0x8000, 0x8000]  # ... keeping the sign
+
+
+def test_vcvt_f16_to_f32_to_memory_and_fabric():
+    m = run_program("vcvt_f16_to_f32_classes_to_memory_and_fabric")
+    assert m.state == "idle" and m.task_activations == [0, 1]
+    n = m.dsr(2).length
+    want = [_np_f16_to_f32(u16(m, 2 * i)) for i in range(n)]
+    assert [u32(m, 0x500 + 4 * i) for i in range(n)] == want
+    assert m.emitted == [(2, w, 0) for w in want]
+    assert want[:3] == [0, 0x33800000, fp.f32_bits(0x155 * 2.0**-24)]  # subnormals become normal f32
+
+
+def test_relu_narrow_send_epilogue():
+    """An async ReLU, an async narrowing reading its results and an FOUT vmov, issued back to back
+    (docs/isa.md "Ordering"), beside a FIN -> FOUT narrowing."""
+    m = run_program("relu_narrow_send_epilogue")
+    assert m.state == "idle"
+    relu = [0x3FC00000, 0, 0, 0, fp.f32_bits(1e-30), 0, fp.f32_bits(70000.0), fp.f32_bits(65519.0),
+            fp.f32_bits(3.0e-8), 0, 0x7FC00000, 0]
+    assert [u32(m, 0x100 + 4 * i) for i in range(12)] == relu
+    f16 = [0x3E00, 0, 0, 0, 0, 0, 0x7C00, 0x7BFF, 0x0001, 0, 0x7E00, 0]  # 3e-8 is above 2**-25: 2**-24
+    assert [u16(m, 0x200 + 2 * i) for i in range(12)] == f16
+    assert [e for e in m.emitted if e[0] == 4] == [(4, h, 0) for h in f16]
+    assert [e for e in m.emitted if e[0] == 6] == [(6, h, 1) for h in (0x3C00, 0x7C00, 0x0001, 0xFC00, 0x7E00)]
+
+
+def test_vmax_vcvt_strides_and_offsets():
+    m = run_program("vmax_vcvt_strides_and_offsets")
+    assert m.state == "idle"
+    src32 = F32_TO_F16_BOUNDARIES[:16]
+    # vcvt.f16.f32 d1 (from 0x1a backwards) <- every other f32 from 0x100
+    assert [u16(m, 0x1A - 2 * i) for i in range(7)] == [_np_f32_to_f16(src32[2 * i]) for i in range(7)]
+    assert u16(m, 0x1A + 2) == 0 and u16(m, 0x1A - 14) == 0  # nothing outside
+    a16 = [u16(m, 0x206 + 2 * i) for i in range(13)]
+    b16 = [u16(m, 0x302 + 2 * i) for i in range(13)]
+    assert [u16(m, 0x402 + 2 * i) for i in range(13)] == [_spec_max(0, x, y) for x, y in zip(a16, b16, strict=True)]
+    assert [u32(m, 0x500 + 12 * i) for i in range(5)] == [_spec_max(1, src32[3 * i], 0x3F800000) for i in range(5)]
+    assert [u32(m, 0x604 + 4 * i) for i in range(9)] == [_np_f16_to_f32(u16(m, 0x21A - 2 * i)) for i in range(9)]
 
 
 def test_strides_and_scalar_width():

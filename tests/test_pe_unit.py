@@ -237,6 +237,11 @@ _DIRECTED_SETS = {
                "zero_length_op_and_dsr_not_advanced", "sparse_gemv", "vector_fmacs.f32.f16-hand",
                "vector_fmac.i32.i16-hand", "vector_vadd.f32", "vector_vadd.i32", "vector_vmul.i16",
                "vector_vmuls.i16", "vector_vfill.f16", "vector_vmov.i32"],
+    "inference": ["vector_vmax.f16", "vector_vmaxs.f16", "vector_vmax.f32", "vector_vmaxs.i16", "vector_vmax.i32",
+                  "vector_vcvt.f32.f16", "vector_vcvt.f16.f32", "relu_narrow_send_epilogue",
+                  "vmax_vcvt_strides_and_offsets", "vmax_f16_every_class_pair", "vmax_f32_every_class_pair",
+                  "vcvt_f32_to_f16_boundaries_and_back", "error_illegal_vcvt_mode3_async",
+                  "error_misaligned_vcvt_source"],
     "errors": ["vector_element_error", "async_element_error", "error_illegal_reserved", "error_sram_range_sw_negative",
                "error_misaligned_dld", "error_dsr_kind_fout_acc", "error_dsr_type_operand", "error_arg_range_send"],
 }

@@ -11,7 +11,7 @@ Interface
 ---------
 ADDR                        shape of an exact element address (base + i * stride * size)
 Operand                     how a vector op reads operand A or B: NONE, MEM, FIN
-VecFunc                     the vector function, op[2:1] of the vector opcodes
+VecFunc                     the vector function (op[2:1] of the opcodes 0x30..0x37; MAX, CVT)
 RowSrc                      where the C stage finds a group's row: RD0, RD1, HOLD, ABUF
 QEntry                      layout of one RAMP input queue entry (payload, ctrl)
 VecOp                       layout of a vector op as the core launches it into a context
@@ -55,14 +55,19 @@ class Operand(enum.IntEnum):
 
 
 class VecFunc(enum.IntEnum):
-    """Vector function: op[2:1] of the vector opcodes (op[0] selects the scalar form)."""
+    """Vector function. For the opcodes 0x30..0x37 it is op[2:1] (op[0] selects the scalar form);
+    vmax/vmaxs (op[0] likewise) and vcvt, decoded from their own opcodes, follow."""
     FMAC = (Opcode.FMAC >> 1) & 3
     ADD = (Opcode.VADD >> 1) & 3
     MUL = (Opcode.VMUL >> 1) & 3
     MOV = (Opcode.VMOV >> 1) & 3  # vmov and vfill (its scalar form)
+    MAX = 4  # vmax, vmaxs: a compare on the integer path beside the FPLanes
+    CVT = 5  # vcvt: the FPLane conversions
 
 
-assert (Opcode.VFILL >> 1) & 3 == VecFunc.MOV and len(VecFunc) == 4
+assert (Opcode.VFILL >> 1) & 3 == VecFunc.MOV and (Opcode.VMAX & 1, Opcode.VMAXS & 1) == (0, 1)
+#: bits of a VecFunc
+FUNC_BITS = 3
 
 
 class RowSrc(enum.IntEnum):
@@ -76,7 +81,7 @@ class RowSrc(enum.IntEnum):
 QEntry = data.StructLayout({"payload": 32, "ctrl": 1})
 
 VecOp = data.StructLayout({
-    "func": 2,  # VecFunc
+    "func": FUNC_BITS,  # VecFunc
     "scal": 1,  # operand B is the scalar register
     "m": 2,  # the instruction's mode field
     "d16": 1,  # destination elements are 16 bits
@@ -103,7 +108,7 @@ FlagReq = data.StructLayout({"activate": 1, "block": 1, "unblock": 1, "task": 5}
 def group_layout(nctx: int, lanes: int, row_bits: int) -> data.StructLayout:
     """An element group from I to write-back: what the later stages need of its context's op."""
     return data.StructLayout({
-        "ctx": range(nctx), "k": range(lanes + 1), "func": 2, "scal": 1, "m": 2, "d16": 1, "o16": 1,
+        "ctx": range(nctx), "k": range(lanes + 1), "func": FUNC_BITS, "scal": 1, "m": 2, "d16": 1, "o16": 1,
         "dfout": 1, "dcolor": 5, "dctrl": 1, "drow": row_bits, "dh": 2, "ah": 2, "bh": 2,
         "amem": 1, "bmem": 1, "fmac": 1, "sa": 2, "sb": 2, "sd": 2, "arow": 64, "fa": 32, "fb": 32, "scalar": 32,
     })

@@ -42,10 +42,13 @@ from amaranth.lib.wiring import In, Out
 
 from ..isa import (
     ACC_TYPE,
+    CVT_DST_TYPE,
+    CVT_SRC_TYPE,
     NUM_TASKS,
     OPND_TYPE,
     VECTOR_OPS,
     BindImm,
+    CvtMode,
     DsrKind,
     ErrorCode,
     FabImm,
@@ -192,16 +195,24 @@ class ScalarCore(wiring.Component):
         """Issue checks of a vector op (docs/isa.md "Vector operations") and the op to launch."""
         C = self.prof.colors
         op, fm, da, db, dc = d.op, d.fm, d.da, d.db, d.dc
-        v_func = op[1:3]
-        v_scal = op[0]
+        v_cvt = op == Opcode.VCVT
+        v_func = Signal(VecFunc)
+        m.d.comb += v_func.eq(Mux(v_cvt, VecFunc.CVT,
+                                  Mux((op == Opcode.VMAX) | (op == Opcode.VMAXS), VecFunc.MAX, op[1:3])))
+        v_scal = op[0] & ~v_cvt
         v_fmac = v_func == VecFunc.FMAC
         v_has_a = ~((v_func == VecFunc.MOV) & v_scal)  # not vfill
-        v_has_b = ~v_scal & (v_func != VecFunc.MOV)
+        v_has_b = ~v_scal & (v_func != VecFunc.MOV) & ~v_cvt
+        # vcvt's m[1] = 1 is reserved; m[0] selects the direction (CvtMode)
+        d.mode_bad = v_cvt & fm[1]
+        cvt_narrow = fm[0] == CvtMode.F16_F32
         acc_t = Signal(2)
         opnd_t = Signal(2)
         m.d.comb += [
-            acc_t.eq(Mux(v_fmac, Array([ACC_TYPE[FmacMode(i)] for i in range(4)])[fm], fm)),
-            opnd_t.eq(Mux(v_fmac, Array([OPND_TYPE[FmacMode(i)] for i in range(4)])[fm], fm)),
+            acc_t.eq(Mux(v_fmac, Array([ACC_TYPE[FmacMode(i)] for i in range(4)])[fm],
+                         Mux(v_cvt, Array([CVT_DST_TYPE[CvtMode(i)] for i in range(2)])[fm[0]], fm))),
+            opnd_t.eq(Mux(v_fmac, Array([OPND_TYPE[FmacMode(i)] for i in range(4)])[fm],
+                          Mux(v_cvt, Array([CVT_SRC_TYPE[CvtMode(i)] for i in range(2)])[fm[0]], fm))),
         ]
         d.kind_bad = (Mux(v_fmac, da.kind != DsrKind.MEM, (da.kind != DsrKind.MEM) & (da.kind != DsrKind.FOUT))
                       | (v_has_a & (db.kind != DsrKind.MEM) & (db.kind != DsrKind.FIN))
@@ -214,7 +225,8 @@ class ScalarCore(wiring.Component):
         lo = self.vec.op
         m.d.comb += [
             lo.func.eq(v_func), lo.scal.eq(v_scal), lo.m.eq(fm),
-            lo.d16.eq(Mux(v_fmac, fm == FmacMode.F16, ~fm[0])), lo.o16.eq(Mux(v_fmac, fm != FmacMode.F32, ~fm[0])),
+            lo.d16.eq(Mux(v_fmac, fm == FmacMode.F16, Mux(v_cvt, cvt_narrow, ~fm[0]))),
+            lo.o16.eq(Mux(v_fmac, fm != FmacMode.F32, Mux(v_cvt, ~cvt_narrow, ~fm[0]))),
             lo.dfout.eq(da.kind == DsrKind.FOUT), lo.dcolor.eq(da.target.fab.color),
             lo.dctrl.eq(da.target.fab.ctrl),
             lo.akind.eq(Mux(v_has_a, Mux(db.kind == DsrKind.FIN, Operand.FIN, Operand.MEM), Operand.NONE)),
@@ -417,7 +429,9 @@ class ScalarCore(wiring.Component):
 
     def _exec_vector(self, m, d):
         vec = self.vec
-        with m.If(d.kind_bad):
+        with m.If(d.mode_bad):
+            self._fail(m, ErrorCode.ILLEGAL)
+        with m.Elif(d.kind_bad):
             self._fail(m, ErrorCode.DSR_KIND)
         with m.Elif(d.type_bad):
             self._fail(m, ErrorCode.DSR_TYPE)

@@ -6,7 +6,8 @@ C   the group's rows are on the SRAM read ports (or in the issue stage's hold re
     the group itself for an A-row buffer hit); saved here if the group cannot move on at once,
     since a later grant replaces the data on a port
 F   operands extracted per lane into registers and presented to the ``lanes`` FPLanes
-    (hdl/fpu.py), or to the integer path (i16/i32 add and mul, mov/fill) beside them
+    (hdl/fpu.py: fmac, f16/f32 add and mul, the vcvt conversions), or to the integer path
+    (i16/i32 add and mul, max of every type, mov/fill) beside them
 D0..D3  the FPLane latency (the integer results wait in a delay line of the same length);
     D3 writes back: one SRAM row write with byte mask, or one wavelet to the output register
 The whole F..D3 pipeline advances with one enable (the FPLane ``en``): it stops only when the
@@ -34,8 +35,8 @@ from amaranth import Array, Cat, Const, Module, Mux, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from ..fpu import FPLane, FpOp
-from ..isa import FmacMode
+from ..fpu import F16_QNAN, F32_QNAN, FPLane, FpOp
+from ..isa import CvtMode, FmacMode
 from ..probe import LaneOp
 from ..sram import WritePortSignature
 from ..wavelet import WaveletLayout
@@ -157,9 +158,14 @@ class VectorPipeline(wiring.Component):
                 m.d.comb += fpop.eq(Mux(f_g.m == 0, FpOp.ADD_F16, FpOp.ADD_F32))
             with m.Case(VecFunc.MUL):
                 m.d.comb += fpop.eq(Mux(f_g.m == 0, FpOp.MUL_F16, FpOp.MUL_F32))
-        # i16/i32 add and mul (type codes 2 and 3: m[1]) and mov/fill take the integer path
+            with m.Case(VecFunc.CVT):
+                m.d.comb += fpop.eq(Mux(f_g.m[0] == CvtMode.F16_F32, FpOp.CVT_F32_F16, FpOp.CVT_F16_F32))
+        # i16/i32 add and mul (type codes 2 and 3: m[1]), max of every type (a compare: no
+        # rounding, so no FPLane) and mov/fill take the integer path
         is_int = Signal()
-        m.d.comb += is_int.eq((f_g.func == VecFunc.MOV) | ((f_g.func != VecFunc.FMAC) & f_g.m[1]))
+        m.d.comb += is_int.eq((f_g.func == VecFunc.MOV) | (f_g.func == VecFunc.MAX)
+                              | (((f_g.func == VecFunc.ADD) | (f_g.func == VecFunc.MUL)) & f_g.m[1]))
+        is_fp = ~f_g.m[1]  # the element type of add, mul and max: f16 0, f32 1, i16 2, i32 3
         D = FPLane.LATENCY
         p.dg = [Signal(self.group_layout, name=f"dg{s}") for s in range(D)]
         p.dv = [Signal(name=f"dv{s}") for s in range(D)]
@@ -181,6 +187,13 @@ class VectorPipeline(wiring.Component):
                         m.d.comb += ires.eq(p.f_a[j] * p.f_b[j])
                     else:  # lanes beyond the 32-bit ones only ever multiply i16 (smaller multiplier)
                         m.d.comb += ires.eq(p.f_a[j][:16] * p.f_b[j][:16])
+                with m.Case(VecFunc.MAX):
+                    mx16 = _maximum(m, p.f_a[j][:16], p.f_b[j][:16], 16, is_fp, f"max16_{j}")
+                    if j < self.lanes32:
+                        mx32 = _maximum(m, p.f_a[j], p.f_b[j], 32, is_fp, f"max32_{j}")
+                        m.d.comb += ires.eq(Mux(f_g.d16, mx16, mx32))
+                    else:  # lanes beyond the 32-bit ones only ever see 16-bit types
+                        m.d.comb += ires.eq(mx16)
                 with m.Default():
                     m.d.comb += ires.eq(Mux(f_g.scal, p.f_b[j], p.f_a[j]))
             with m.If(p.en):
@@ -230,6 +243,10 @@ class VectorPipeline(wiring.Component):
                     m.d.comb += self.wb_op.eq(Mux(wg.m == 0, LaneOp.ADD_F16, LaneOp.ADD_F32))
                 with m.Case(VecFunc.MUL):
                     m.d.comb += self.wb_op.eq(Mux(wg.m == 0, LaneOp.MUL_F16, LaneOp.MUL_F32))
+                with m.Case(VecFunc.CVT):
+                    # a conversion is the FPLane's a * 1.0 + (-0), an add's datapath and one
+                    # rounding: counted as an add of its result format
+                    m.d.comb += self.wb_op.eq(Mux(wg.d16, LaneOp.ADD_F16, LaneOp.ADD_F32))
         m.d.comb += [
             p.en.eq(~wb_valid | wb_ok),
             self.wb.done.eq(wb_valid & wb_ok),
@@ -239,6 +256,27 @@ class VectorPipeline(wiring.Component):
             self.out.payload.color.eq(wg.dcolor),
             self.out.payload.ctrl.eq(wg.dctrl),
         ]
+
+
+def _maximum(m, a, b, width, is_fp, name):
+    """max(a, b) of ``width``-bit patterns (docs/floating-point.md "Maximum"): floating point
+    (``is_fp``) with any NaN giving the canonical NaN and -0 < +0, else two's complement."""
+    sign = 1 << (width - 1)
+    man = 10 if width == 16 else 23
+    qnan = F16_QNAN if width == 16 else F32_QNAN
+
+    def key(x):
+        # an unsigned order of the patterns: a negative float's magnitude order is reversed, and
+        # flipping the sign bit puts every non-negative value above every negative one (two's
+        # complement integers only need that flip)
+        return Mux(is_fp & x[width - 1], ~x, x ^ sign)
+
+    def nan(x):
+        return x[man:width - 1].all() & x[:man].any()
+
+    res = Signal(width, name=name)
+    m.d.comb += res.eq(Mux(is_fp & (nan(a) | nan(b)), qnan, Mux(key(a) >= key(b), a, b)))
+    return res
 
 
 class _Pipe:
