@@ -112,38 +112,43 @@ def test_hop_extra_cycles_follow_the_map():
 
 @pytest.mark.parametrize("which", list(WAFERS))
 def test_repaired_mesh_routing_latency_and_kernels(which, tmp_path):
-    """A repaired 4 x 6 PE mesh, driven only through its logical edge: front-door routing (loaded
+    """A repaired 4 x 6 mesh, driven only through its logical edge: front-door routing (loaded
     through the west edge, five colors of multicast under 20 % idles and backpressure) checked
     against the golden model with no loss and no error flag; every row's and column's zero-load
     latency equal to the golden model's from the repair map; GEMM (f16, f32) and sparse GEMV
-    bit-exact, and on the native engine with the same wafer the same bits in the same cycles."""
+    bit-exact. The first map runs all of it on the wafer's Verilog top with PE tiles, and the
+    kernels again on the native engine, which must give the same bits in the same cycles; the
+    second runs routing and latency on the Verilog top with fabric tiles and the kernels on the
+    native engine."""
     wafer = WAFERS[which]()
-    model = verilog_mesh_model(ROWS, COLS, "small", True, wafer)
+    full = which == "edges_corners_segments_dies"
+    model = verilog_mesh_model(ROWS, COLS, "small", full, wafer)
     report = tmp_path / "routing.json"
     run_cocotb(model, "tb.cocotb_tile_mesh", "front_door_routing", profile="small", rows=ROWS, cols=COLS,
-               wavelets=4_000, seed=11, report=str(report))
+               core=full, wavelets=4_000, seed=11, report=str(report))
     routing = json.loads(report.read_text())
     assert routing["deliveries_checked"] >= routing["wavelets_injected"] > 0
     hop_extra = [[r, c, s, n] for (r, c, s), n in hop_extra_cycles(ROWS, COLS, wafer).items() if n]
     assert hop_extra, "the map must cost something somewhere"
     lat = tmp_path / "latency.json"
-    run_cocotb(model, "tb.cocotb_tile_mesh", "wafer_latency", profile="small", rows=ROWS, cols=COLS,
+    run_cocotb(model, "tb.cocotb_tile_mesh", "wafer_latency", profile="small", rows=ROWS, cols=COLS, core=full,
                hop_extra=hop_extra, report=str(lat))
     assert len(json.loads(lat.read_text())["latencies"]) == ROWS + COLS
+
     def cases():
         return [gemm_case(ROWS, COLS, 13, 20, 17, "f16", seed=41), gemm_case(ROWS, COLS, 7, 9, 12, "f32", seed=42),
                 gemv_case(ROWS, COLS, 15, 24, 0.5, seed=43)]
 
     keys = ("name", "cycles", "load_cycles", "bit_exact", "mismatches")
     got = {}
-    for engine in ("hierarchical", "native"):
+    for engine in ("hierarchical", "native") if full else ("native",):
         m = model if engine == "hierarchical" else mesh_model(ROWS, COLS, "small", True, engine="native", wafer=wafer)
         got[engine] = [{k: r[k] for k in keys} for r in run_cases(cases(), engine=engine, model=m,
                                                                   run_name=f"wafer-{which}-{engine}")]
-    assert [(r["name"], r["bit_exact"], r["mismatches"]) for r in got["hierarchical"]] == \
+    assert [(r["name"], r["bit_exact"], r["mismatches"]) for r in got["native"]] == \
         [(c.name, True, 0) for c in cases()]
-    # the native engine wires the same stages: the same bits in the same cycles
-    assert got["native"] == got["hierarchical"]
+    if full:  # the native engine wires the same stages: the same bits in the same cycles
+        assert got["native"] == got["hierarchical"]
 
 
 def test_make_sim_refuses_a_bad_wafer_before_building(capsys):
