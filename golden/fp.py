@@ -25,6 +25,10 @@ Interface (all arguments and results are unsigned bit patterns)
 ``max_f16(a, b)``, ``max_f32(a, b)``   the larger of a and b: any NaN -> canonical NaN, -0 < +0
 ``is_nan_f16(h)``, ``is_nan_f32(f)``
 ``f32_bits(x)``, ``f16_bits(x)``, ``bits_f32(b)``, ``bits_f16(b)``  host-float helpers for tests only
+``add_f32_np``, ``mul_f32_np``, ``fmac_f32_np``, ``max_f32_np``, ``f16_to_f32_np``, ``f32_to_f16_np``
+    array forms (numpy arrays of patterns) for sweeps of millions of elements; equal to the scalar
+    functions element for element. They use binary64 host arithmetic where that is provably exact
+    (see their section); the scalar functions above remain the definition.
 
 Generic core: ``Format`` (``F16``, ``F32``), ``decode(fmt, bits)``,
 ``round_to(fmt, sign, sig, exp)``, ``add``, ``mul``, ``fmac``, ``convert``, ``maximum``.
@@ -60,6 +64,8 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass, field
+
+import numpy as np
 
 # Kinds returned by decode().  FINITE covers normal and subnormal nonzero values.
 ZERO, FINITE, INF, NAN = "zero", "finite", "inf", "nan"
@@ -356,3 +362,85 @@ def bits_f32(b: int) -> float:
 def bits_f16(b: int) -> float:
     """Host float with the f16 value of pattern ``b``."""
     return struct.unpack("<e", struct.pack("<H", b & 0xFFFF))[0]
+
+
+# --- Array forms (numpy) of the f32 operations, for sweeps of millions of elements ----------
+#
+# Each takes and returns numpy arrays of bit patterns (uint32, or uint16 for f16) and equals the
+# scalar function above element for element; tests/test_golden_fp.py checks that on random and
+# edge-class operands. They compute with the host's IEEE binary64 arithmetic, exact by argument:
+#   * an f32 x f32 product has at most 48 significant bits and a magnitude in [2**-298, 2**256]:
+#     exact in binary64;
+#   * an f32 + f32 sum rounded to binary64 and then to f32 equals the sum rounded once to f32
+#     (double rounding is innocuous when 53 >= 2 * 24 + 2: Figueroa, "When is double rounding
+#     innocuous?", 1995);
+#   * a fused acc + a * b: the exact product plus acc is rounded to binary64 *to odd* (TwoSum gives
+#     the exact error; an inexact sum with an even last bit moves one binary64 ulp toward the
+#     error), and a round-to-odd result with 53 >= 24 + 2 bits rounds to f32 as the exact value
+#     would (Boldo and Melquiond, "Emulation of FMA and correctly rounded sums", 2008);
+#   * the f32 and f16 casts of numpy are IEEE conversions (RNE, subnormals, overflow to inf).
+# NaN results are replaced by the canonical NaN, as the scalar rules say.
+
+def _np_f32(bits):
+    return np.asarray(bits, dtype=np.uint32).view(np.float32).astype(np.float64)
+
+
+def _np_bits32(x64):
+    with np.errstate(over="ignore", invalid="ignore"):
+        out = np.asarray(x64, dtype=np.float64).astype(np.float32).view(np.uint32)
+    return np.where(np.isnan(x64), np.uint32(F32.qnan), out).astype(np.uint32)
+
+
+def add_f32_np(a, b):
+    """Array form of add_f32."""
+    with np.errstate(invalid="ignore"):
+        return _np_bits32(_np_f32(a) + _np_f32(b))
+
+
+def mul_f32_np(a, b):
+    """Array form of mul_f32."""
+    with np.errstate(invalid="ignore"):
+        return _np_bits32(_np_f32(a) * _np_f32(b))
+
+
+def fmac_f32_np(acc, a, b):
+    """Array form of fmac_f32: acc + a * b with one rounding."""
+    with np.errstate(invalid="ignore", over="ignore"):
+        p = _np_f32(a) * _np_f32(b)
+        c = _np_f32(acc)
+        s = p + c
+        bb = s - p  # TwoSum: s + err == p + c exactly while everything is finite
+        err = (p - (s - bb)) + (c - bb)
+        s_bits = s.view(np.uint64)
+        fix = np.isfinite(s) & (err != 0) & ((s_bits & 1) == 0)
+        odd = np.where(fix, np.nextafter(s, np.where(err > 0, np.inf, -np.inf)), s)
+    return _np_bits32(odd)
+
+
+def max_f32_np(a, b):
+    """Array form of max_f32."""
+    a = np.asarray(a, dtype=np.uint32)
+    b = np.asarray(b, dtype=np.uint32)
+
+    def key(x):
+        x = x.astype(np.int64)
+        mag = x & 0x7FFFFFFF
+        return np.where(x >> 31 != 0, -mag - 1, mag)
+
+    nan = ((a & 0x7FFFFFFF) > F32.inf) | ((b & 0x7FFFFFFF) > F32.inf)
+    out = np.where(key(a) >= key(b), a, b)
+    return np.where(nan, np.uint32(F32.qnan), out).astype(np.uint32)
+
+
+def f16_to_f32_np(h):
+    """Array form of f16_to_f32."""
+    h = np.asarray(h, dtype=np.uint16)
+    return _np_bits32(h.view(np.float16).astype(np.float64))
+
+
+def f32_to_f16_np(f):
+    """Array form of f32_to_f16."""
+    f = np.asarray(f, dtype=np.uint32)
+    with np.errstate(over="ignore", invalid="ignore"):
+        out = f.view(np.float32).astype(np.float16).view(np.uint16)
+    return np.where((f & 0x7FFFFFFF) > F32.inf, np.uint16(F16.qnan), out).astype(np.uint16)

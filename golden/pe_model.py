@@ -52,13 +52,14 @@ MASK32 = 0xFFFFFFFF
 NOP, END, SEND, ACTIVATE, BLOCK, UNBLOCK, BIND = range(0x01, 0x08)
 JAL, JALR, BEQ, BNE, BLT, BGE, BLTU, BGEU = range(0x08, 0x10)
 ADD, SUB, AND, OR, XOR, SLL, SRL, SRA, SLT, SLTU, MUL = range(0x10, 0x1B)
+VSH, VLOGS = 0x1B, 0x1C  # the i32 bit ops: vsll/vsrl/vsra and vands/vors/vxors, by the scalar R[c]
 ADDI, LUI, ANDI, ORI, XORI, SLLI, SRLI, SRAI, SLTI, SLTIU = range(0x20, 0x2A)
 LW, LH, LHU, SW, SH, DLD = range(0x2A, 0x30)
 FMAC, FMACS, VADD, VADDS, VMUL, VMULS, VMOV, VFILL = range(0x30, 0x38)
 DMEM, DFIN, DFOUT, DBASE, DLEN = range(0x38, 0x3D)
 VCVT, VMAX, VMAXS = range(0x3D, 0x40)
-VECTOR = frozenset(range(FMAC, VFILL + 1)) | {VCVT, VMAX, VMAXS}
-SCALAR_FORMS = frozenset({FMACS, VADDS, VMULS, VFILL, VMAXS})  # operand B is the scalar R[c]
+VECTOR = frozenset(range(FMAC, VFILL + 1)) | {VCVT, VMAX, VMAXS, VSH, VLOGS}
+SCALAR_FORMS = frozenset({FMACS, VADDS, VMULS, VFILL, VMAXS, VSH, VLOGS})  # operand B is the scalar R[c]
 
 # ---- error codes (docs/isa.md "Errors and status") ----------------------------------------------
 E_NONE, E_ILLEGAL, E_PC_RANGE, E_SRAM_RANGE, E_MISALIGNED, E_DSR_KIND, E_DSR_TYPE, E_ARG_RANGE, E_TASK = range(9)
@@ -73,6 +74,11 @@ FMAC_MODES = {0: (T_F32, T_F16, fp.fmac_f32_f16), 1: (T_F32, T_F32, fp.fmac_f32)
               2: (T_F16, T_F16, fp.fmac_f16), 3: (T_I32, T_I16, fp.mac_i32_i16)}
 # vcvt mode m -> (destination type, source type, conversion); m = 2, 3 are reserved (ILLEGAL)
 CVT_MODES = {0: (T_F32, T_F16, fp.f16_to_f32), 1: (T_F16, T_F32, fp.f32_to_f16)}
+# vsh / vlogs mode m -> the function of an i32 element and the scalar; m = 3 is reserved (ILLEGAL)
+SHIFT_MODES = {0: lambda a, s: a << (s & 31), 1: lambda a, s: a >> (s & 31),
+               2: lambda a, s: _signed32(a) >> (s & 31)}
+LOGIC_MODES = {0: lambda a, s: a & s, 1: lambda a, s: a | s, 2: lambda a, s: a ^ s}
+BIT_MODES = {VSH: SHIFT_MODES, VLOGS: LOGIC_MODES}
 
 
 def _sext16(x):
@@ -550,7 +556,7 @@ class PEModel:
     # ---- vector ops --------------------------------------------------------------------------
     def _vector(self, op, a, b, c, m, x, t) -> bool:
         """Issue a vector op (docs/isa.md "Vector operations"); False if it must stall."""
-        if op == VCVT and m not in CVT_MODES:
+        if (op == VCVT and m not in CVT_MODES) or (op in BIT_MODES and m not in BIT_MODES[op]):
             raise _Fault(E_ILLEGAL)  # a reserved mode, before any DSR is looked at
         scalar_form = op in SCALAR_FORMS
         dst = Dsr.unpack(self.dsrs[a])
@@ -584,7 +590,8 @@ class PEModel:
         dst_kinds = (K_MEM,) if accumulate else (K_MEM, K_FOUT)
         if dst.kind not in dst_kinds or any(s is not None and s.kind not in (K_MEM, K_FIN) for s in (src_a, src_b)):
             raise _Fault(E_DSR_KIND)
-        acc_t, opnd_t = FMAC_MODES[m][:2] if accumulate else CVT_MODES[m][:2] if op == VCVT else (m, m)
+        acc_t, opnd_t = (FMAC_MODES[m][:2] if accumulate else CVT_MODES[m][:2] if op == VCVT
+                         else (T_I32, T_I32) if op in BIT_MODES else (m, m))
         if dst.type != acc_t or any(s is not None and s.type != opnd_t for s in (src_a, src_b)):
             raise _Fault(E_DSR_TYPE)
         for d in (dst, src_a, src_b):
@@ -638,6 +645,8 @@ class PEModel:
             result = mac(self._read(vop.dst, addrs["dst"]), av, second)
         elif f == VCVT:
             result = CVT_MODES[vop.m][2](av)
+        elif f in BIT_MODES:
+            result = BIT_MODES[f][vop.m](av, vop.scalar) & MASK32
         else:
             # vadd/vmul/vmax/vmov/vfill: every operand, the scalar included, has the one type m.
             s = vop.scalar & (0xFFFF if SIZE[t] == 2 else MASK32)

@@ -13,7 +13,8 @@ half is either one 16-bit immediate (I layout) or more register fields (R layout
     [5:0]   op    opcode (Opcode)
     [9:6]   a     rd / value register / destination DSR
     [13:10] b     ra / base or index register / source DSR a
-    [15:14] m     mode: element type, fmac mode, vcvt direction, SEND ctrl flag, BIND/UNBIND
+    [15:14] m     mode: element type, fmac mode, vcvt direction, shift or logic function, SEND ctrl
+                  flag, BIND/UNBIND
     I layout:  [31:16] imm   16-bit immediate (sign- or zero-extended per opcode)
     R layout:  [19:16] c     rb / source DSR b / scalar register
                [23:20] d     fourth register (DMEM stride)
@@ -24,13 +25,13 @@ half is either one 16-bit immediate (I layout) or more register fields (R layout
 Interface
 ---------
 Constants   INSN_BITS, NUM_GPRS, NUM_DSRS, NUM_TASKS, DSR_BITS, pe_params(profile)
-Enums       Opcode, Fmt, DsrKind, ElemType, FmacMode, CvtMode, ErrorCode
+Enums       Opcode, Fmt, DsrKind, ElemType, FmacMode, CvtMode, ShiftMode, LogicMode, ErrorCode
 Layouts     InsnI, InsnR, Insn (union), BindImm, FabImm, Dsr, Status, StartInfo
             (``amaranth.lib.data`` layouts the RTL uses for decode, DSR storage and status)
 Tables      FORMAT[op] -> Fmt; RESERVED_OPCODES; VECTOR_OPS; FORMS / FORM_BY_MNEMONIC / form_of(op, m):
             the assembler's mnemonics (Form: mnemonic, opcode, m, operand kinds); ELEM_SIZE;
             ACC_TYPE / OPND_TYPE / FMAC_SUFFIX per fmac mode; CVT_DST_TYPE / CVT_SRC_TYPE /
-            CVT_SUFFIX per vcvt mode; TYPE_SUFFIX
+            CVT_SUFFIX per vcvt mode; TYPE_SUFFIX; SHIFT_MNEMONIC / LOGIC_MNEMONIC per vsh / vlogs mode
 Helpers     encode_i(...), encode_r(...), fields(word) -> dict, sext16(x),
             pack_dsr(...), unpack_dsr(word) -> dict, pack_status(...), pack_start_info(...)
 """
@@ -48,6 +49,7 @@ from .profiles import get_profile
 __all__ = [
     "INSN_BITS", "NUM_GPRS", "NUM_DSRS", "NUM_TASKS", "DSR_BITS", "PC_BITS", "pe_params",
     "RESERVED_OPCODES", "VECTOR_OPS", "FMAC_SUFFIX", "TYPE_SUFFIX", "CVT_SUFFIX", "CVT_DST_TYPE", "CVT_SRC_TYPE",
+    "SHIFT_MNEMONIC", "LOGIC_MNEMONIC", "ShiftMode", "LogicMode",
     "Opcode", "Fmt", "DsrKind", "ElemType", "FmacMode", "CvtMode", "ErrorCode",
     "InsnI", "InsnR", "Insn", "BindImm", "FabImm", "Dsr", "Status", "StartInfo",
     "FORMAT", "Form", "FORMS", "FORM_BY_MNEMONIC", "form_of", "ELEM_SIZE", "ACC_TYPE", "OPND_TYPE",
@@ -98,6 +100,8 @@ class Opcode(enum.IntEnum):
     SLT = 0x18
     SLTU = 0x19
     MUL = 0x1A
+    VSH = 0x1B  # vsll/vsrl/vsra.i32 dD, dA, rS: m = ShiftMode (3 reserved)
+    VLOGS = 0x1C  # vands/vors/vxors.i32 dD, dA, rS: m = LogicMode (3 reserved)
     ADDI = 0x20
     LUI = 0x21
     ANDI = 0x22
@@ -143,10 +147,12 @@ class Fmt(enum.Enum):
 
 _R_OPS = {Opcode.ADD, Opcode.SUB, Opcode.AND, Opcode.OR, Opcode.XOR, Opcode.SLL, Opcode.SRL, Opcode.SRA,
           Opcode.SLT, Opcode.SLTU, Opcode.MUL, Opcode.FMAC, Opcode.FMACS, Opcode.VADD, Opcode.VADDS,
-          Opcode.VMUL, Opcode.VMULS, Opcode.VMOV, Opcode.VFILL, Opcode.DMEM, Opcode.VCVT, Opcode.VMAX, Opcode.VMAXS}
+          Opcode.VMUL, Opcode.VMULS, Opcode.VMOV, Opcode.VFILL, Opcode.DMEM, Opcode.VCVT, Opcode.VMAX, Opcode.VMAXS,
+          Opcode.VSH, Opcode.VLOGS}
 _N_OPS = {Opcode.ILLEGAL, Opcode.NOP, Opcode.END}
 FORMAT = {op: Fmt.N if op in _N_OPS else Fmt.R if op in _R_OPS else Fmt.I for op in Opcode}
-VECTOR_OPS = frozenset(range(Opcode.FMAC, Opcode.VFILL + 1)) | {Opcode.VCVT, Opcode.VMAX, Opcode.VMAXS}
+VECTOR_OPS = (frozenset(range(Opcode.FMAC, Opcode.VFILL + 1))
+              | {Opcode.VCVT, Opcode.VMAX, Opcode.VMAXS, Opcode.VSH, Opcode.VLOGS})
 
 
 class DsrKind(enum.IntEnum):
@@ -191,6 +197,24 @@ class CvtMode(enum.IntEnum):
 CVT_DST_TYPE = {CvtMode.F32_F16: ElemType.F32, CvtMode.F16_F32: ElemType.F16}
 CVT_SRC_TYPE = {CvtMode.F32_F16: ElemType.F16, CvtMode.F16_F32: ElemType.F32}
 CVT_SUFFIX = {CvtMode.F32_F16: "f32.f16", CvtMode.F16_F32: "f16.f32"}
+
+
+class ShiftMode(enum.IntEnum):
+    """vsh m field: the shift of every i32 element by rS[4:0] (m = 3 is reserved: ILLEGAL)."""
+    SLL = 0  # logical left
+    SRL = 1  # logical right
+    SRA = 2  # arithmetic right
+
+
+class LogicMode(enum.IntEnum):
+    """vlogs m field: the bitwise function of every i32 element with rS (m = 3 is reserved: ILLEGAL)."""
+    AND = 0
+    OR = 1
+    XOR = 2
+
+
+SHIFT_MNEMONIC = {ShiftMode.SLL: "vsll.i32", ShiftMode.SRL: "vsrl.i32", ShiftMode.SRA: "vsra.i32"}
+LOGIC_MNEMONIC = {LogicMode.AND: "vands.i32", LogicMode.OR: "vors.i32", LogicMode.XOR: "vxors.i32"}
 
 
 class ErrorCode(enum.IntEnum):
@@ -290,6 +314,10 @@ def _forms() -> list[Form]:
               Form(f"dfout.{sfx}", o.DFOUT, t, ("dsr_a", "color5", "gpr_b", "ctrl"))]
     for mode, sfx in CVT_SUFFIX.items():
         f.append(Form(f"vcvt.{sfx}", o.VCVT, mode, ("dsr_a", "dsr_b", "done")))
+    for mode, mn in SHIFT_MNEMONIC.items():
+        f.append(Form(mn, o.VSH, mode, ("dsr_a", "dsr_b", "gpr_c", "done")))
+    for mode, mn in LOGIC_MNEMONIC.items():
+        f.append(Form(mn, o.VLOGS, mode, ("dsr_a", "dsr_b", "gpr_c", "done")))
     f += [Form("dbase", o.DBASE, None, ("dsr_a", "gpr_b", "simm")),
           Form("dlen", o.DLEN, None, ("dsr_a", "gpr_b", "simm"))]
     return f

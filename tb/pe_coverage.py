@@ -8,7 +8,8 @@ Three groups, filled from the DUT, not from the programs handed to it:
                            ``retire`` strobe with the status port's PC, the word at that PC of the
                            loaded instruction memory; mode 0..3 for vector ops (fmac mode or
                            element type), 0/1 for vcvt (its direction; 2 and 3 are reserved and
-                           never retire), bind/unbind and send/send.c, "-" for the rest
+                           never retire), 0..2 for vsh and vlogs (their function; 3 is reserved),
+                           0/1 for bind/unbind and send/send.c, "-" for the rest
     pe.vector[<profile>]   (opcode, destination kind, operand A kind, operand B kind, sync|async) of
                            every vector op the core *launched*: the ``core__launch`` strobe and the
                            op it hands the vector engine (hdl/pe/common.py VecOp); the legal
@@ -28,7 +29,7 @@ PeCoverage(profile)
 
 from __future__ import annotations
 
-from hdl.isa import VECTOR_OPS, CvtMode, ErrorCode, Opcode, fields, unpack_status
+from hdl.isa import VECTOR_OPS, CvtMode, ErrorCode, LogicMode, Opcode, ShiftMode, fields, unpack_status
 from hdl.packing import Packer
 from hdl.pe.common import Operand, VecFunc, VecOp
 from sdk.engines.edge import value_of
@@ -43,11 +44,13 @@ _KIND = {Operand.NONE: "none", Operand.MEM: "mem", Operand.FIN: "fin"}
 _VOP = {(VecFunc.FMAC, 0): Opcode.FMAC, (VecFunc.FMAC, 1): Opcode.FMACS, (VecFunc.ADD, 0): Opcode.VADD,
         (VecFunc.ADD, 1): Opcode.VADDS, (VecFunc.MUL, 0): Opcode.VMUL, (VecFunc.MUL, 1): Opcode.VMULS,
         (VecFunc.MOV, 0): Opcode.VMOV, (VecFunc.MOV, 1): Opcode.VFILL, (VecFunc.MAX, 0): Opcode.VMAX,
-        (VecFunc.MAX, 1): Opcode.VMAXS, (VecFunc.CVT, 0): Opcode.VCVT}
+        (VecFunc.MAX, 1): Opcode.VMAXS, (VecFunc.CVT, 0): Opcode.VCVT, (VecFunc.SHIFT, 1): Opcode.VSH,
+        (VecFunc.LOGIC, 1): Opcode.VLOGS}
 #: element errors can happen in a micro-thread (docs/isa.md "Errors and status")
 ASYNC_ERRORS = (ErrorCode.SRAM_RANGE, ErrorCode.MISALIGNED)
 #: the modes of an opcode that count as distinct bins (the m field, instruction bits 15:14)
-_MODES = {**{Opcode(op): range(4) for op in VECTOR_OPS}, Opcode.VCVT: range(len(CvtMode)), Opcode.BIND: range(2),
+_MODES = {**{Opcode(op): range(4) for op in VECTOR_OPS}, Opcode.VCVT: range(len(CvtMode)),
+          Opcode.VSH: range(len(ShiftMode)), Opcode.VLOGS: range(len(LogicMode)), Opcode.BIND: range(2),
           Opcode.SEND: range(2)}
 
 

@@ -30,6 +30,7 @@ Interface
         "<insn>-hand"
     FMAC_MODES: mode -> (accumulator type, operand type); VECTOR_OPS; DATA: type -> (a, b, bytes)
     CVT_MODES: mode -> (destination type, source type)
+    BIT_OPS: the i32 shift and logic mnemonics -> the scalar of their VectorProgram
     F16_EDGES, F32_EDGES, F32_TO_F16_BOUNDARIES
         edge-class patterns of each format (every class, both signs, NaNs with payloads) and the f32
         values at the f16 rounding boundaries, the operands of the vmax / vcvt edge programs
@@ -41,6 +42,8 @@ Interface
         the operands of PROGRAMS["sparse_gemv"]: W[j][i] (f16 bits, column-major) and the nonzeros
         [(j, f16 bits of x[j])] in arrival order
     main(body, head="") -> str    a program whose task 0 (pending at load) runs ``body`` and ends
+    math_program(name, fmt, x, dsrs, y, scratch) -> str   a math routine over the patterns x at 0x000
+    math_inputs(fmt, n, seed)     every edge class of the format, then random patterns
     words(bits, size) -> str      a .half (size 2) or .word (size 4) directive of bit patterns
 """
 
@@ -53,12 +56,13 @@ from typing import NamedTuple
 
 from golden import fp
 from hdl.isa import ErrorCode, Opcode, encode_i, encode_r
+from sdk.kernels import mathlib
 from tb.programs import sparse_gemv_source
 
 __all__ = ["directed_programs", "operand_kind_programs", "Program", "PROGRAMS", "VectorProgram", "VECTOR_PROGRAMS",
            "FMAC_MODES",
-           "VECTOR_OPS", "DATA", "TNAME", "ERROR_CASES", "error_program", "SPARSE_GEMV_ROWS", "SPARSE_GEMV_W",
-           "SPARSE_GEMV_X", "main", "words"]
+           "VECTOR_OPS", "BIT_OPS", "DATA", "TNAME", "ERROR_CASES", "error_program", "SPARSE_GEMV_ROWS",
+           "SPARSE_GEMV_W", "SPARSE_GEMV_X", "main", "words", "math_program", "math_inputs"]
 
 _ISA_DOC = Path(__file__).resolve().parents[1] / "docs" / "isa.md"
 
@@ -94,6 +98,9 @@ TNAME = {0: "f16", 1: "f32", 2: "i16", 3: "i32"}
 FMAC_MODES = {"f32.f16": (1, 0), "f32": (1, 1), "f16": (0, 0), "i32.i16": (3, 2)}
 VECTOR_OPS = ("vadd", "vmul", "vadds", "vmuls", "vmov", "vfill", "vmax", "vmaxs")
 CVT_MODES = {"f32.f16": (1, 0), "f16.f32": (0, 1)}
+#: the i32 bit ops (vsh, vlogs) and the scalar of their VECTOR_PROGRAMS
+BIT_OPS = {"vsll.i32": 35, "vsrl.i32": 35, "vsra.i32": 35, "vands.i32": 0x8000FFF0, "vors.i32": 0x7F800001,
+           "vxors.i32": 0xFFFFFFFF}
 
 # every class of each format, both signs: zeros, smallest / a middle / largest subnormal, smallest
 # normal, ordinary values, largest finite, infinities, quiet and signalling NaNs with payloads
@@ -190,6 +197,11 @@ def _vector_programs() -> dict[str, VectorProgram]:
         progs[f"vmaxs.{n}"] = VectorProgram(f"vmaxs.{n} d1, d2, r5", t, zeros, t, a, scalar=scalar)
     for mode, (dst_t, src_t) in CVT_MODES.items():
         progs[f"vcvt.{mode}"] = VectorProgram(f"vcvt.{mode} d1, d2", dst_t, [0] * 8, src_t, DATA[src_t][0])
+    # the i32 bit ops: the shift amount is r5[4:0] (r5 = 35 shifts by 3; the junk above is ignored)
+    for insn, scalar in BIT_OPS.items():
+        progs[insn] = VectorProgram(f"{insn} d1, d2, r5", 3, [0] * 8, 3, I32, scalar=scalar)
+    progs["vsra.i32-by-31"] = VectorProgram("vsra.i32 d1, d2, r5", 3, [0] * 8, 3, I32, scalar=31)
+    progs["vsll.i32-by-0"] = VectorProgram("vsll.i32 d1, d2, r5", 3, [0] * 8, 3, I32, scalar=0xFFFFFFE0)
     return progs
 
 
@@ -210,6 +222,7 @@ def operand_kind_programs() -> dict[str, Program]:
         "vmov.i32": ("i32", "i32", True, None, False), "vfill.i32": ("i32", "i32", False, None, False),
         "vmax.f32": ("f32", "f32", True, "dsr", False), "vmaxs.f16": ("f16", "f16", True, "scalar", False),
         "vcvt.f32.f16": ("f32", "f16", True, None, False), "vcvt.f16.f32": ("f16", "f32", True, None, False),
+        "vsra.i32": ("i32", "i32", True, "scalar", False), "vxors.i32": ("i32", "i32", True, "scalar", False),
     }
     progs = {}
     for insn, (dtype, otype, has_a, b_form, fmac) in forms.items():
@@ -257,7 +270,15 @@ def _raw(word):
 ERROR_CASES = [
     # (name, program body in task 0 (the failing line is marked "<-"), head, code)
     ("illegal_zero", ".word 0  ; <-", "", ErrorCode.ILLEGAL),
-    ("illegal_reserved", ".word 0x1b  ; <-", "", ErrorCode.ILLEGAL),
+    ("illegal_reserved", ".word 0x1d  ; <-", "", ErrorCode.ILLEGAL),
+    ("illegal_vsh_mode_3", f"{_raw(encode_r(Opcode.VSH, a=1, b=2, m=3, c=5))}  ; <-",
+     ".dsr d1, mem.i32, 0, 1, 1\n.dsr d2, mem.i32, 8, 1, 1", ErrorCode.ILLEGAL),
+    ("illegal_vlogs_mode_3", f"{_raw(encode_r(Opcode.VLOGS, a=1, b=2, m=3, c=5))}  ; <-",
+     ".dsr d1, mem.i32, 0, 1, 1\n.dsr d2, mem.i32, 8, 1, 1", ErrorCode.ILLEGAL),
+    ("dsr_type_vsll_f32", "vsll.i32 d1, d2, r0  ; <-", ".dsr d1, mem.i32, 0, 1, 1\n.dsr d2, mem.f32, 8, 1, 1",
+     ErrorCode.DSR_TYPE),
+    ("dsr_kind_vands_fout_operand", "vands.i32 d1, d2, r0  ; <-",
+     ".dsr d1, mem.i32, 0, 1, 1\n.dsr d2, fout.i32, 3, 1", ErrorCode.DSR_KIND),
     ("sram_range_lw", "li r1, 0x2000\nlw r2, 0(r1)  ; <-", "", ErrorCode.SRAM_RANGE),
     ("sram_range_sw_negative", "li r1, -4\nsw r2, 0(r1)  ; <-", "", ErrorCode.SRAM_RANGE),
     ("sram_range_dld", "li r1, 0x1ffc\ndld d1, 0(r1)  ; <-", "", ErrorCode.SRAM_RANGE),
@@ -744,6 +765,26 @@ PROGRAMS: dict[str, Program] = {
     "docs_example": Program(_doc_example(), ((3, 1 << 16 | fp.f16_bits(2.0)), (3, fp.f16_bits(1.0)), (3, 0, 1))),
     **_INFERENCE_PROGRAMS,
 }
+
+
+# ---- the math library's routines (tests/test_mathlib.py, tests/test_pe.py) ------------------------
+
+def math_program(name, fmt, x, dsrs=("d10", "d11", "d12", "d13", "d14", "d15"), y=0x100, scratch=0x200):
+    """A task-0 program running the math routine (sdk/kernels/mathlib.py) over x (at 0x000) into y."""
+    lines = mathlib.emit(name, len(x), 0x000, y, scratch, fmt, dsrs=dsrs)
+    directive = ".half" if fmt == "f16" else ".word"
+    return (".task 0, m\n.start 0\n.data 0\n" + f"{directive} " + ", ".join(hex(int(v)) for v in x)
+            + "\n.text\nm:\n" + "\n".join(f"    {ln}" for ln in lines) + "\n    end\n")
+
+
+def math_inputs(fmt, n, seed):
+    """Every edge class of the format, then random patterns: n elements (a numpy array)."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    edges = F16_EDGES if fmt == "f16" else F32_EDGES
+    extra = rng.integers(0, 1 << (16 if fmt == "f16" else 32), n - len(edges))
+    return np.concatenate([np.array(edges), extra]).astype(np.uint16 if fmt == "f16" else np.uint32)
 
 
 def directed_programs() -> list[tuple[str, str, list]]:

@@ -93,7 +93,7 @@ def test_every_form_round_trips(form):
 def test_forms_cover_every_opcode_and_reserved_words_disassemble_raw():
     covered = {f.opcode for f in FORMS}
     assert covered == set(Opcode) - {Opcode.ILLEGAL}
-    assert len(covered) == 58
+    assert len(covered) == 60
     for op in sorted(RESERVED_OPCODES):
         word = op | 0x12345600
         text = disassemble(word)
@@ -109,6 +109,23 @@ def test_reserved_vcvt_modes_disassemble_raw():
         assert _assemble_one(disassemble(word)) == word
     named = [disassemble(encode_r(Opcode.VCVT, 1, 2, m)) for m in (0, 1)]
     assert named == ["vcvt.f32.f16 d1, d2", "vcvt.f16.f32 d1, d2"]
+
+
+def test_i32_bit_op_forms_and_reserved_mode():
+    """vsh (0x1B) and vlogs (0x1C): m = the function, c = the scalar register; m = 3 has no mnemonic."""
+    assert _assemble_one("vsll.i32 d1, d2, r5") == 0x1B | 1 << 6 | 2 << 10 | 0 << 14 | 5 << 16
+    assert _assemble_one("vsrl.i32 d1, d2, r5") == 0x1B | 1 << 6 | 2 << 10 | 1 << 14 | 5 << 16
+    assert (_assemble_one("vsra.i32 d15, d0, r13, done=31")
+            == 0x1B | 15 << 6 | 0 << 10 | 2 << 14 | 13 << 16 | 1 << 24 | 31 << 25)
+    assert _assemble_one("vands.i32 d3, d4, r1") == 0x1C | 3 << 6 | 4 << 10 | 0 << 14 | 1 << 16
+    assert _assemble_one("vors.i32 d3, d4, r1") == 0x1C | 3 << 6 | 4 << 10 | 1 << 14 | 1 << 16
+    assert _assemble_one("vxors.i32 d3, d4, r0, done=2") == 0x1C | 3 << 6 | 4 << 10 | 2 << 14 | 1 << 24 | 2 << 25
+    for op in (Opcode.VSH, Opcode.VLOGS):
+        word = encode_r(op, 1, 2, 3, 5)
+        assert disassemble(word) == f".word {word:#010x}"
+    names = [disassemble(encode_r(op, 1, 2, m, 5)) for op in (Opcode.VSH, Opcode.VLOGS) for m in range(3)]
+    assert names == ["vsll.i32 d1, d2, r5", "vsrl.i32 d1, d2, r5", "vsra.i32 d1, d2, r5", "vands.i32 d1, d2, r5",
+                     "vors.i32 d1, d2, r5", "vxors.i32 d1, d2, r5"]
 
 
 def test_hand_encodings():
@@ -149,7 +166,7 @@ def test_layouts_and_packing():
     s = pack_status(5, 1, 1, 17, 0x123)
     assert s == 5 | 1 << 4 | 1 << 5 | 17 << 6 | 0x123 << 16
     assert unpack_status(s)["task"] == 17
-    r_ops = {op for op in Opcode if 0x10 <= op <= 0x1A or 0x30 <= op <= 0x38 or 0x3D <= op <= 0x3F}
+    r_ops = {op for op in Opcode if 0x10 <= op <= 0x1C or 0x30 <= op <= 0x38 or 0x3D <= op <= 0x3F}
     assert {op for op in Opcode if FORMAT[op] == Fmt.R} == r_ops
 
 
@@ -312,6 +329,12 @@ ERRORS = [
     ("vmax.f32 d1, d2\n", 1, "vmax.f32 takes 3..4 operands, got 2"),
     ("vcvt.f32.f16 d1, d2, d3\n", 1, "unexpected operand 'd3' (expected done)"),
     ("vcvt.f32.f16 d1, d16\n", 1, "DSR d16 out of range"),
+    ("vsll.f32 d1, d2, r3\n", 1, "(vsll forms: vsll.i32)"),
+    ("vands d1, d2, r3\n", 1, "(vands forms: vands.i32)"),
+    ("vsra.i32 d1, d2, d3\n", 1, "expected a register, got 'd3'"),
+    ("vxors.i32 d1, r2, r3\n", 1, "expected a DSR, got 'r2'"),
+    ("vors.i32 d1, d2\n", 1, "vors.i32 takes 3..4 operands, got 2"),
+    ("vsrl.i32 d1, d2, r16\n", 1, "register r16 out of range"),
     (".task 0, x\nx: vcvt.f16.f32 d1, d2, done=5\n", 2, "task 5 has no entry point"),
 ]
 
@@ -336,7 +359,7 @@ def _doc() -> str:
 
 def test_docs_opcode_map_matches_isa():
     """Every (opcode, mnemonic, format) cell of docs/isa.md's opcode map agrees with hdl/isa.py."""
-    section = _doc().split("### Opcode map")[1].split("58 instructions")[0]
+    section = _doc().split("### Opcode map")[1].split("60 instructions")[0]
     cells = re.findall(r"\| (0x[0-9A-F]{2}) \| ([^|]*?) \| ?([NIR]?) ?(?=\|)", section)
     assert len(cells) == 64
     for code, name, fmt in cells:

@@ -699,3 +699,39 @@ def test_f32_to_f16_million_random_correctly_rounded():
     assert np.count_nonzero((mag == 0) & ((src & 0x7FFFFFFF) != 0)) > 1000  # underflow to zero
     sample = rng.choice(len(src), 5000, replace=False)
     assert all(fx.f32_to_f16(int(src[i])) == int(ref[i]) for i in sample)
+
+
+# ---- the array forms (numpy) equal the scalar functions ----------------------------------------
+
+def _np_operands(rng, n):
+    """Random patterns, values near 1, and every f32 edge class, mixed."""
+    import numpy as np
+
+    edges = np.array([0, 0x80000000, 1, 0x80000001, 0x007FFFFF, 0x00800000, 0x7F7FFFFF, 0xFF7FFFFF, 0x7F800000,
+                      0xFF800000, 0x7FC00000, 0xFFC00001, 0x7F800001, 0x3F800000, 0xBF800000], np.uint32)
+    x = rng.integers(0, 2 ** 32, n, dtype=np.uint64).astype(np.uint32)
+    near = rng.random(n) < 0.4
+    x[near] = rng.integers(0x30000000, 0x50000000, int(near.sum())).astype(np.uint32) | (
+        rng.integers(0, 2, int(near.sum())).astype(np.uint32) << 31)
+    edge = rng.random(n) < 0.15
+    x[edge] = rng.choice(edges, int(edge.sum()))
+    return x
+
+
+def test_array_forms_equal_the_scalar_functions():
+    import numpy as np
+
+    rng = np.random.default_rng(11)
+    n = 20_000
+    a, b, c = (_np_operands(rng, n) for _ in range(3))
+    # fmac with a cancelling accumulator: acc = -(a * b) give or take a few ulps
+    cancel = (fp.mul_f32_np(a, b) ^ np.uint32(0x80000000)) + rng.integers(-2, 3, n).astype(np.uint32)
+    for name, arr, scalar, args in (
+            ("add", fp.add_f32_np, fp.add_f32, (a, b)), ("mul", fp.mul_f32_np, fp.mul_f32, (a, b)),
+            ("fmac", fp.fmac_f32_np, fp.fmac_f32, (c, a, b)), ("fmac_cancel", fp.fmac_f32_np, fp.fmac_f32,
+                                                              (cancel.astype(np.uint32), a, b)),
+            ("max", fp.max_f32_np, fp.max_f32, (a, b)), ("f32_to_f16", fp.f32_to_f16_np, fp.f32_to_f16, (a,))):
+        want = np.array([scalar(*(int(v) for v in t)) for t in zip(*args, strict=True)])
+        assert np.array_equal(arr(*args), want), name
+    h = np.arange(1 << 16, dtype=np.uint32).astype(np.uint16)
+    assert np.array_equal(fp.f16_to_f32_np(h), np.array([fp.f16_to_f32(int(v)) for v in h]))

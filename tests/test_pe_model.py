@@ -249,6 +249,22 @@ def test_vmax_every_class_pair(t):
     assert not bad, bad[:8]
 
 
+def test_i32_bit_ops_hand_values():
+    # I32 = 10, 0x7FFFFFFF, -1, 3, 0x10000, 0x80000000, 0, 7; r5 = 35: a shift by 35 & 31 = 3
+    assert _vector_run(VECTOR_PROGRAMS["vsll.i32"]) == [80, 0xFFFFFFF8, 0xFFFFFFF8, 24, 0x80000, 0, 0, 56]
+    assert _vector_run(VECTOR_PROGRAMS["vsrl.i32"]) == [1, 0x0FFFFFFF, 0x1FFFFFFF, 0, 0x2000, 0x10000000, 0, 0]
+    assert _vector_run(VECTOR_PROGRAMS["vsra.i32"]) == [1, 0x0FFFFFFF, 0xFFFFFFFF, 0, 0x2000, 0xF0000000, 0, 0]
+    # the sign smear (by 31) and a shift by 0 (r5 = 0xFFFFFFE0: only r5[4:0] counts)
+    assert _vector_run(VECTOR_PROGRAMS["vsra.i32-by-31"]) == [0, 0, 0xFFFFFFFF, 0, 0, 0xFFFFFFFF, 0, 0]
+    assert _vector_run(VECTOR_PROGRAMS["vsll.i32-by-0"]) == VECTOR_PROGRAMS["vsll.i32-by-0"].a
+    # with 0x8000FFF0, 0x7F800001 and all ones
+    assert _vector_run(VECTOR_PROGRAMS["vands.i32"]) == [0, 0xFFF0, 0x8000FFF0, 0, 0, 0x80000000, 0, 0]
+    assert _vector_run(VECTOR_PROGRAMS["vors.i32"]) == [0x7F80000B, 0x7FFFFFFF, 0xFFFFFFFF, 0x7F800003,
+                                                        0x7F810001, 0xFF800001, 0x7F800001, 0x7F800007]
+    assert _vector_run(VECTOR_PROGRAMS["vxors.i32"]) == [0xFFFFFFF5, 0x80000000, 0, 0xFFFFFFFC, 0xFFFEFFFF,
+                                                         0x7FFFFFFF, 0xFFFFFFFF, 0xFFFFFFF8]
+
+
 @pytest.mark.parametrize("mode", CVT_MODES)
 def test_vcvt_elementwise(mode):
     p = VECTOR_PROGRAMS[f"vcvt.{mode}"]

@@ -11,7 +11,8 @@ Interface
 ---------
 ADDR                        shape of an exact element address (base + i * stride * size)
 Operand                     how a vector op reads operand A or B: NONE, MEM, FIN
-VecFunc                     the vector function (op[2:1] of the opcodes 0x30..0x37; MAX, CVT)
+VecFunc                     the vector function (op[2:1] of the opcodes 0x30..0x37; MAX, CVT, SHIFT,
+                            LOGIC)
 RowSrc                      where the C stage finds a group's row: RD0, RD1, HOLD, ABUF
 QEntry                      layout of one RAMP input queue entry (payload, ctrl)
 VecOp                       layout of a vector op as the core launches it into a context
@@ -56,13 +57,16 @@ class Operand(enum.IntEnum):
 
 class VecFunc(enum.IntEnum):
     """Vector function. For the opcodes 0x30..0x37 it is op[2:1] (op[0] selects the scalar form);
-    vmax/vmaxs (op[0] likewise) and vcvt, decoded from their own opcodes, follow."""
+    vmax/vmaxs (op[0] likewise), vcvt and the i32 bit ops vsh and vlogs (always scalar forms),
+    decoded from their own opcodes, follow."""
     FMAC = (Opcode.FMAC >> 1) & 3
     ADD = (Opcode.VADD >> 1) & 3
     MUL = (Opcode.VMUL >> 1) & 3
     MOV = (Opcode.VMOV >> 1) & 3  # vmov and vfill (its scalar form)
     MAX = 4  # vmax, vmaxs: a compare on the integer path beside the FPLanes
     CVT = 5  # vcvt: the FPLane conversions
+    SHIFT = 6  # vsll/vsrl/vsra.i32 (vsh): by the scalar, on the integer path; m = ShiftMode
+    LOGIC = 7  # vands/vors/vxors.i32 (vlogs): with the scalar, on the integer path; m = LogicMode
 
 
 assert (Opcode.VFILL >> 1) & 3 == VecFunc.MOV and (Opcode.VMAX & 1, Opcode.VMAXS & 1) == (0, 1)

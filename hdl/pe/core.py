@@ -50,6 +50,7 @@ from ..isa import (
     BindImm,
     CvtMode,
     DsrKind,
+    ElemType,
     ErrorCode,
     FabImm,
     FmacMode,
@@ -196,23 +197,29 @@ class ScalarCore(wiring.Component):
         C = self.prof.colors
         op, fm, da, db, dc = d.op, d.fm, d.da, d.db, d.dc
         v_cvt = op == Opcode.VCVT
+        v_sh = op == Opcode.VSH
+        v_log = op == Opcode.VLOGS
+        v_bits = v_sh | v_log  # the i32 bit ops: m is their function, every operand i32
         v_func = Signal(VecFunc)
         m.d.comb += v_func.eq(Mux(v_cvt, VecFunc.CVT,
-                                  Mux((op == Opcode.VMAX) | (op == Opcode.VMAXS), VecFunc.MAX, op[1:3])))
-        v_scal = op[0] & ~v_cvt
+                                  Mux((op == Opcode.VMAX) | (op == Opcode.VMAXS), VecFunc.MAX,
+                                      Mux(v_sh, VecFunc.SHIFT, Mux(v_log, VecFunc.LOGIC, op[1:3])))))
+        v_scal = (op[0] & ~v_cvt) | v_bits  # vsh/vlogs are scalar forms whatever op[0] is
         v_fmac = v_func == VecFunc.FMAC
         v_has_a = ~((v_func == VecFunc.MOV) & v_scal)  # not vfill
         v_has_b = ~v_scal & (v_func != VecFunc.MOV) & ~v_cvt
-        # vcvt's m[1] = 1 is reserved; m[0] selects the direction (CvtMode)
-        d.mode_bad = v_cvt & fm[1]
+        # vcvt's m[1] = 1 is reserved, m[0] selects the direction (CvtMode); vsh's and vlogs' m = 3
+        d.mode_bad = (v_cvt & fm[1]) | (v_bits & (fm == 3))
         cvt_narrow = fm[0] == CvtMode.F16_F32
         acc_t = Signal(2)
         opnd_t = Signal(2)
         m.d.comb += [
             acc_t.eq(Mux(v_fmac, Array([ACC_TYPE[FmacMode(i)] for i in range(4)])[fm],
-                         Mux(v_cvt, Array([CVT_DST_TYPE[CvtMode(i)] for i in range(2)])[fm[0]], fm))),
+                         Mux(v_cvt, Array([CVT_DST_TYPE[CvtMode(i)] for i in range(2)])[fm[0]],
+                             Mux(v_bits, ElemType.I32, fm)))),
             opnd_t.eq(Mux(v_fmac, Array([OPND_TYPE[FmacMode(i)] for i in range(4)])[fm],
-                          Mux(v_cvt, Array([CVT_SRC_TYPE[CvtMode(i)] for i in range(2)])[fm[0]], fm))),
+                          Mux(v_cvt, Array([CVT_SRC_TYPE[CvtMode(i)] for i in range(2)])[fm[0]],
+                              Mux(v_bits, ElemType.I32, fm)))),
         ]
         d.kind_bad = (Mux(v_fmac, da.kind != DsrKind.MEM, (da.kind != DsrKind.MEM) & (da.kind != DsrKind.FOUT))
                       | (v_has_a & (db.kind != DsrKind.MEM) & (db.kind != DsrKind.FIN))
@@ -225,8 +232,8 @@ class ScalarCore(wiring.Component):
         lo = self.vec.op
         m.d.comb += [
             lo.func.eq(v_func), lo.scal.eq(v_scal), lo.m.eq(fm),
-            lo.d16.eq(Mux(v_fmac, fm == FmacMode.F16, Mux(v_cvt, cvt_narrow, ~fm[0]))),
-            lo.o16.eq(Mux(v_fmac, fm != FmacMode.F32, Mux(v_cvt, ~cvt_narrow, ~fm[0]))),
+            lo.d16.eq(Mux(v_fmac, fm == FmacMode.F16, Mux(v_cvt, cvt_narrow, ~fm[0] & ~v_bits))),
+            lo.o16.eq(Mux(v_fmac, fm != FmacMode.F32, Mux(v_cvt, ~cvt_narrow, ~fm[0] & ~v_bits))),
             lo.dfout.eq(da.kind == DsrKind.FOUT), lo.dcolor.eq(da.target.fab.color),
             lo.dctrl.eq(da.target.fab.ctrl),
             lo.akind.eq(Mux(v_has_a, Mux(db.kind == DsrKind.FIN, Operand.FIN, Operand.MEM), Operand.NONE)),

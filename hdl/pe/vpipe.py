@@ -7,7 +7,7 @@ C   the group's rows are on the SRAM read ports (or in the issue stage's hold re
     since a later grant replaces the data on a port
 F   operands extracted per lane into registers and presented to the ``lanes`` FPLanes
     (hdl/fpu.py: fmac, f16/f32 add and mul, the vcvt conversions), or to the integer path
-    (i16/i32 add and mul, max of every type, mov/fill) beside them
+    (i16/i32 add and mul, max of every type, the i32 shifts and logic ops, mov/fill) beside them
 D0..D3  the FPLane latency (the integer results wait in a delay line of the same length);
     D3 writes back: one SRAM row write with byte mask, or one wavelet to the output register
 The whole F..D3 pipeline advances with one enable (the FPLane ``en``): it stops only when the
@@ -36,7 +36,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..fpu import F16_QNAN, F32_QNAN, FPLane, FpOp
-from ..isa import CvtMode, FmacMode
+from ..isa import CvtMode, FmacMode, LogicMode, ShiftMode
 from ..probe import LaneOp
 from ..sram import WritePortSignature
 from ..wavelet import WaveletLayout
@@ -163,7 +163,8 @@ class VectorPipeline(wiring.Component):
         # i16/i32 add and mul (type codes 2 and 3: m[1]), max of every type (a compare: no
         # rounding, so no FPLane) and mov/fill take the integer path
         is_int = Signal()
-        m.d.comb += is_int.eq((f_g.func == VecFunc.MOV) | (f_g.func == VecFunc.MAX)
+        m.d.comb += is_int.eq((f_g.func == VecFunc.MOV) | (f_g.func == VecFunc.MAX) | (f_g.func == VecFunc.SHIFT)
+                              | (f_g.func == VecFunc.LOGIC)
                               | (((f_g.func == VecFunc.ADD) | (f_g.func == VecFunc.MUL)) & f_g.m[1]))
         is_fp = ~f_g.m[1]  # the element type of add, mul and max: f16 0, f32 1, i16 2, i32 3
         D = FPLane.LATENCY
@@ -194,6 +195,24 @@ class VectorPipeline(wiring.Component):
                         m.d.comb += ires.eq(Mux(f_g.d16, mx16, mx32))
                     else:  # lanes beyond the 32-bit ones only ever see 16-bit types
                         m.d.comb += ires.eq(mx16)
+                if j < self.lanes32:  # the bit ops are i32 only: the 32-bit lanes
+                    with m.Case(VecFunc.SHIFT):
+                        sh = p.f_b[j][:5]
+                        with m.Switch(f_g.m):
+                            with m.Case(ShiftMode.SLL):
+                                m.d.comb += ires.eq(p.f_a[j] << sh)
+                            with m.Case(ShiftMode.SRL):
+                                m.d.comb += ires.eq(p.f_a[j] >> sh)
+                            with m.Case(ShiftMode.SRA):
+                                m.d.comb += ires.eq(p.f_a[j].as_signed() >> sh)
+                    with m.Case(VecFunc.LOGIC):
+                        with m.Switch(f_g.m):
+                            with m.Case(LogicMode.AND):
+                                m.d.comb += ires.eq(p.f_a[j] & p.f_b[j])
+                            with m.Case(LogicMode.OR):
+                                m.d.comb += ires.eq(p.f_a[j] | p.f_b[j])
+                            with m.Case(LogicMode.XOR):
+                                m.d.comb += ires.eq(p.f_a[j] ^ p.f_b[j])
                 with m.Default():
                     m.d.comb += ires.eq(Mux(f_g.scal, p.f_b[j], p.f_a[j]))
             with m.If(p.en):
