@@ -26,7 +26,7 @@ from hdl.fpu import FPLane
 from hdl.pe import PE
 from hdl.router_mesh import emit_router_mesh
 from sdk.engines.models import board_core_model, mesh_model
-from sdk.engines.verilator import Model, waves_requested
+from sdk.engines.verilator import MESH_ARGS, Model, waves_requested
 
 __all__ = ["router_mesh_model", "tile_mesh_model", "verilog_mesh_model", "board_model", "fplane_model", "pe_model",
            "run_cocotb", "BOARD_DIVISOR"]
@@ -39,8 +39,11 @@ def router_mesh_model(rows: int, cols: int, profile: str, die=None, stages: int 
     """The router-only mesh; with ``die`` = (rows, cols), die-boundary links of ``stages`` stages."""
     waves = waves_requested()
     tag = f"_die{die[0]}x{die[1]}_l{stages}" if die else ""
+    # only the top's ports are public (the testbench reads nothing else): cocotb's default makes
+    # every signal of every router public, which more than doubles the C++ and its compile time
     return Model(f"router_mesh_{rows}x{cols}_{profile}{tag}" + ("_waves" if waves else ""),
-                 emit_router_mesh(rows, cols, profile, die=die, stages=stages), "router_mesh", waves=waves)
+                 emit_router_mesh(rows, cols, profile, die=die, stages=stages), "router_mesh", waves=waves,
+                 extra_args=MESH_ARGS, extra_vlt='public_flat_rw -module "router_mesh" -var "*"\n')
 
 
 @functools.lru_cache(maxsize=None)
