@@ -64,6 +64,8 @@ def mesh_model(rows: int, cols: int, profile="small", core: bool = True, engine:
 
 def board_core_model(rows: int, cols: int, profile="small", divisor: int = 4, waves: bool = False) -> Model:
     prof = get_profile(profile)
+    # the testbench drives and reads only the core's ports (clk, rst, rx, tx): only they are public
     return Model(f"fpga_core_{rows}x{cols}_{prof.name}" + (f"_d{divisor}" if divisor != 4 else "")
                  + ("_waves" if waves else ""), core_sources(rows, cols, prof, divisor), CORE_MODULE, waves=waves,
-                 hier_blocks=("tessera_tile",))
+                 hier_blocks=("tessera_tile",), extra_args=MESH_ARGS,
+                 extra_vlt=f'public_flat_rw -module "{CORE_MODULE}" -var "*"\n')
