@@ -9,13 +9,15 @@ the busy cycles of the same program with n = 1024 and n = 0 (so the task's other
 cancel out); a data task's activation (the wavelet's cycle on ramp_in to the cycle its first
 instruction executes); ``fmac.f16`` with all three operands in memory (docs/isa.md: 2/3 of the
 lanes); the element-wise ops ``vmax`` / ``vmaxs`` / ``vcvt`` over 512 unit-stride elements in
-memory (elements per cycle, against their lanes), timed the same way. Then one Yosys
+memory (elements per cycle, against their lanes), timed the same way; the math library's routines
+(sdk/kernels/mathlib.py: exp, rcp, rsqrt in f32 and f16) over 129 against 1 element, in elements
+per cycle and cycles per element (their instruction count does not depend on n). Then one Yosys
 ``synth -flatten`` of the PE with its memories (SRAM banks, instruction memory) kept as one
 ``$mem_v2`` cell each (bench/fabric.py ``yosys_cells(keep_memories=True)``: flattening 48 KiB of
 SRAM into flip-flops would measure the SRAM, not the PE, and takes hours).
 
     {"profile", "macs_per_cycle": {mode: x}, "simd_peak": {mode: lanes}, "utilisation": {mode: x},
-     "elems_per_cycle": {op: x}, "elem_peak": {op: lanes},
+     "elems_per_cycle": {op: x}, "elem_peak": {op: lanes}, "routine_cycles_per_elem": {routine.fmt: x},
      "task_activation_cycles", "pe_cells", "profiles": {name: {the same figures}}}
 
 Usage:
@@ -34,6 +36,8 @@ from bench.common import bench_args, run_profiles  # noqa: E402
 from hdl.pe import PE  # noqa: E402
 from hdl.profiles import get_profile  # noqa: E402
 from sdk.engines.verilator import BUILD  # noqa: E402
+from sdk.kernels.mathlib import FORMATS, ROUTINES  # noqa: E402
+from tb.pe_directed import math_program  # noqa: E402
 from tb.pe_harness import golden_case, run_cases  # noqa: E402
 
 N = 1024
@@ -127,6 +131,20 @@ def elementwise_program(op: str, n: int) -> tuple[str, int]:
     return src, top
 
 
+ROUTINE_N = 128  # elements timed: the difference of n = ROUTINE_N + 1 and n = 1
+ROUTINE_Y, ROUTINE_SCRATCH = 0x400, 0x800  # x at 0; every routine's scratch for 129 elements fits below 8 KiB
+
+
+def routine_program(name: str, fmt: str, n: int) -> str:
+    """The math routine over n normal inputs (their values do not change its timing)."""
+    rng = random.Random(11)
+    if fmt == "f16":
+        x = [0x3000 | rng.getrandbits(11) for _ in range(n)]
+    else:
+        x = [0x3E000000 | rng.getrandbits(24) for _ in range(n)]
+    return math_program(name, fmt, x, y=ROUTINE_Y, scratch=ROUTINE_SCRATCH)
+
+
 def measure(profile: str) -> dict:
     prof = get_profile(profile)
     cases = []
@@ -142,6 +160,11 @@ def measure(profile: str) -> dict:
         for n in (N_ELEM, 0):
             src, top = elementwise_program(op, n)
             cases.append(golden_case(f"{op}/{n}", src, profile=profile, sram_window=(0, top)))
+    for name in ROUTINES:
+        for fmt in FORMATS:
+            for n in (ROUTINE_N + 1, 1):
+                cases.append(golden_case(f"{name}.{fmt}/{n}", routine_program(name, fmt, n), profile=profile,
+                                         sram_window=(0, prof.sram_kib * 1024)))
     act = """
         .task 3, t3, 2
         .text
@@ -172,16 +195,22 @@ def measure(profile: str) -> dict:
         elems[op] = round(N_ELEM / cyc, 3)
         # docs/isa.md: the result's lanes, at most one 64-bit row per operand and group
         elem_peak[op] = min(prof.simd_f16 if dt == at == "f16" else prof.simd_f16 // 2, 4 if dt == at == "f16" else 2)
+    routines = {}
+    for name in ROUTINES:
+        for fmt in FORMATS:
+            cyc = res[f"{name}.{fmt}/{ROUTINE_N + 1}"]["busy_cycles"] - res[f"{name}.{fmt}/1"]["busy_cycles"]
+            routines[f"{name}.{fmt}"] = round(cyc / ROUTINE_N, 2)
     a = res["activation"]
     activation = a["first_exec"] - a["arrivals"][0][0]
     return {"macs_per_cycle": macs, "simd_peak": peak, "utilisation": util, "task_activation_cycles": activation,
-            "fmac_f16_elementwise_macs_per_cycle": elementwise, "elems_per_cycle": elems, "elem_peak": elem_peak}
+            "fmac_f16_elementwise_macs_per_cycle": elementwise, "elems_per_cycle": elems, "elem_peak": elem_peak,
+            "routine_cycles_per_elem": routines}
 
 
 def main(argv=None) -> int:
     args = bench_args(__doc__.splitlines()[0], BUILD / "bench" / "pe.json").parse_args(argv)
-    keys = ("macs_per_cycle", "simd_peak", "utilisation", "elems_per_cycle", "elem_peak", "task_activation_cycles",
-            "pe_cells")
+    keys = ("macs_per_cycle", "simd_peak", "utilisation", "elems_per_cycle", "elem_peak", "routine_cycles_per_elem",
+            "task_activation_cycles", "pe_cells")
     per = run_profiles(args, measure, PE, "tessera_pe", "pe_cells", keys, "pe", keep_memories=True)
     if per is None:
         return 2
@@ -194,6 +223,8 @@ def main(argv=None) -> int:
     for op in ELEMENTWISE:
         print(f"{'elems_per_cycle ' + op:34}"
               + "".join(f"{per[p]['elems_per_cycle'][op]:>7} / {per[p]['elem_peak'][op]:<2}" for p in profiles))
+    for r in per[profiles[0]]["routine_cycles_per_elem"]:
+        print(f"{'cycles_per_elem ' + r:34}" + "".join(f"{per[p]['routine_cycles_per_elem'][r]:>12}" for p in profiles))
     for k in ("fmac_f16_elementwise_macs_per_cycle", "task_activation_cycles", "pe_cells"):
         print(f"{k:34}" + "".join(f"{str(per[p].get(k, '-')):>12}" for p in profiles))
     print(f"\nwrote {args.json}")
