@@ -143,60 +143,56 @@ endmodule
 """
 
 
-class TileLibrary(BuiltOnce):
-    """The tile verilated and compiled once into ``Vtile__ALL.a`` (C++ class ``Vtile``)."""
+class _CppLibrary(BuiltOnce):
+    """One Verilog module verilated and compiled once into ``<prefix>__ALL.a`` (C++ class
+    ``prefix``), keyed by its Verilog, the prefix, the flags and the tool versions."""
 
-    def __init__(self, profile="small", core: bool = True, name: str | None = None):
-        self.profile = get_profile(profile)
-        self.core = core
-        self.verilog = tile_verilog(self.profile, core)
-        h = hashlib.sha256(json.dumps([self.verilog, _TILE_ARGS, _tool_versions()]).encode())
+    what = "library"
+
+    def _setup(self, name: str, verilog_text: str, top: str, prefix: str):
+        self.name, self.verilog, self.top, self.prefix = name, verilog_text, top, prefix
+        h = hashlib.sha256(json.dumps([verilog_text, prefix, _TILE_ARGS, _tool_versions()]).encode())
         self.key = h.hexdigest()[:16]
-        self.name = name or f"tile_lib_{self.profile.name}" + ("" if core else "_fabric")
-        self.dir = BUILD / "models" / f"{self.name}-{self.key}"
-
-    @property
-    def archive(self) -> Path:
-        return self.dir / "Vtile__ALL.a"
-
-    def _build(self):
-        src = self.dir / "tessera_tile.v"
-        src.write_text(self.verilog)
-        cmd = ["verilator", "--cc", "--build", "-j", "2", "--prefix", "Vtile", "--top-module", "tessera_tile",
-               "-Mdir", str(self.dir), *_TILE_ARGS, str(src)]
-        with open(self.dir / "build.log", "w") as log:
-            p = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=self.dir)
-        if p.returncode or not self.archive.exists():
-            raise RuntimeError(f"Verilator build of the tile library {self.name} failed:\n"
-                               + _tail(self.dir / "build.log"))
-
-
-class LinkLibrary(BuiltOnce):
-    """A ``BoundaryLink(colors, stages)`` verilated and compiled once into ``<prefix>__ALL.a``
-    (C++ class ``Vlink1`` for one stage, ``VlinkL`` otherwise)."""
-
-    def __init__(self, colors: int, stages: int):
-        self.prefix = "Vlink1" if stages == 1 else "VlinkL"
-        self.verilog = verilog.convert(BoundaryLink(colors, stages), name="tessera_link")
-        h = hashlib.sha256(json.dumps([self.verilog, self.prefix, _TILE_ARGS, _tool_versions()]).encode())
-        self.key = h.hexdigest()[:16]
-        self.name = f"link_lib_c{colors}_l{stages}"
-        self.dir = BUILD / "models" / f"{self.name}-{self.key}"
+        self.dir = BUILD / "models" / f"{name}-{self.key}"
 
     @property
     def archive(self) -> Path:
         return self.dir / f"{self.prefix}__ALL.a"
 
     def _build(self):
-        src = self.dir / "tessera_link.v"
+        src = self.dir / f"{self.top}.v"
         src.write_text(self.verilog)
-        cmd = ["verilator", "--cc", "--build", "-j", "2", "--prefix", self.prefix, "--top-module", "tessera_link",
+        cmd = ["verilator", "--cc", "--build", "-j", "2", "--prefix", self.prefix, "--top-module", self.top,
                "-Mdir", str(self.dir), *_TILE_ARGS, str(src)]
         with open(self.dir / "build.log", "w") as log:
             p = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=self.dir)
         if p.returncode or not self.archive.exists():
-            raise RuntimeError(f"Verilator build of the link library {self.name} failed:\n"
+            raise RuntimeError(f"Verilator build of the {self.what} {self.name} failed:\n"
                                + _tail(self.dir / "build.log"))
+
+
+class TileLibrary(_CppLibrary):
+    """The tile verilated and compiled once into ``Vtile__ALL.a`` (C++ class ``Vtile``)."""
+
+    what = "tile library"
+
+    def __init__(self, profile="small", core: bool = True, name: str | None = None):
+        self.profile = get_profile(profile)
+        self.core = core
+        self._setup(name or f"tile_lib_{self.profile.name}" + ("" if core else "_fabric"),
+                    tile_verilog(self.profile, core), "tessera_tile", "Vtile")
+
+
+class LinkLibrary(_CppLibrary):
+    """A ``BoundaryLink(colors, stages)`` verilated and compiled once into ``<prefix>__ALL.a``
+    (C++ class ``Vlink1`` for one stage, ``VlinkL`` otherwise)."""
+
+    what = "link library"
+
+    def __init__(self, colors: int, stages: int):
+        self.stages = stages
+        self._setup(f"link_lib_c{colors}_l{stages}", verilog.convert(BoundaryLink(colors, stages), name="tessera_link"),
+                    "tessera_link", "Vlink1" if stages == 1 else "VlinkL")
 
 
 class _NativeMeshModel(Model):
@@ -207,7 +203,7 @@ class _NativeMeshModel(Model):
         links = list(links)
         link_flags = ""
         if links:
-            stages = max(int(lk.name.rsplit("_l", 1)[1]) for lk in links)
+            stages = max(lk.stages for lk in links)
             link_flags = " -DTESSERA_LINKS -DTESSERA_LINK_L=" + str(stages) + "".join(f" -I{lk.dir}" for lk in links)
         args = [*MESH_ARGS, str(NATIVE_CPP), str(lib.archive), *(str(lk.archive) for lk in links),
                 "-CFLAGS", f"-I{lib.dir} -DTESSERA_WAVELET_BITS={WAVELET_BITS} -DTESSERA_FAULT_BITS={FAULT_BITS} "
