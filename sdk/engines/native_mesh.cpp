@@ -49,6 +49,7 @@
 // Nothing is recorded, and nothing costs more than one test a cycle, while no trace runs.
 
 #include "Vtile.h"
+#include "Vtile___024root.h"
 #include "svdpi.h"
 #ifdef TESSERA_LINKS
 #include "Vlink1.h"
@@ -59,6 +60,9 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdarg>
+#include <cstring>
+#include <tuple>
 #include <barrier>
 #include <chrono>
 #include <cstdint>
@@ -183,6 +187,9 @@ std::unique_ptr<LinkModel> make_link(int stages, VerilatedContext* ctx, const ch
 
 struct Mesh {
     int R, C, K, WB, FB, T;
+    // The rows this process evaluates: all of them, or one band of an MPI run (native_mesh_ranks.h).
+    // Tiles and link stages of other rows are not instantiated (null); the index tables are global.
+    int r0 = 0, r1 = 0;
     std::vector<std::unique_ptr<VerilatedContext>> contexts;
     std::vector<std::unique_ptr<Vtile>> tiles;
     std::vector<Ports> p;
@@ -226,31 +233,31 @@ struct Mesh {
     std::vector<std::thread> workers;
     std::atomic<int> phase{0};
 
-    Mesh(int rows, int cols, int colors, int threads, const char* plan)
+    Mesh(int rows, int cols, int colors, int threads, const char* plan, int row_lo = 0, int row_hi = -1)
         : R(rows), C(cols), K(colors), WB(TESSERA_WAVELET_BITS), FB(TESSERA_FAULT_BITS),
-          T(threads < 1 ? 1 : threads) {
-        if (T > R) T = R;
+          T(threads < 1 ? 1 : threads), r0(row_lo), r1(row_hi < 0 ? rows : row_hi) {
+        if (T > r1 - r0) T = r1 - r0;
         // One Verilator context per row band: models evaluated at the same time by different
         // threads do not share a context.
         // Creating a context makes it the default ("last") context of every thread that has none
         // set, and VPI (cocotb) finds the mesh top through the calling thread's context: pin it.
         VerilatedContext* top = Verilated::threadContextp();
         for (int k = 0; k < T; ++k) contexts.emplace_back(new VerilatedContext);
-        tiles.reserve(size_t(R) * C);
-        for (int r = 0; r < R; ++r)
+        tiles.resize(size_t(R) * C);
+        p.resize(size_t(R) * C);
+        for (int r = r0; r < r1; ++r)
             for (int c = 0; c < C; ++c) {
                 char name[48];
                 std::snprintf(name, sizeof name, "tile_%d_%d", r, c);
-                int band = 0;
-                while ((band + 1) * R / T <= r) ++band;
-                tiles.emplace_back(new Vtile{contexts[band].get(), name});
-                Vtile& t = *tiles.back();
+                Vtile* tp = new Vtile{contexts[size_t(band_of(r))].get(), name};
+                tiles[size_t(idx(r, c))].reset(tp);
+                Vtile& t = *tp;
                 t.col = c;
                 t.fault_in = 0;
                 t.clk = 0;
                 t.rst = 1;
                 t.eval();
-                p.push_back(ports_of(t));
+                p[size_t(idx(r, c))] = ports_of(t);
             }
         fo.assign(size_t(R) * C, 0);
         size_t ne = 0;
@@ -263,7 +270,7 @@ struct Mesh {
             edge_or[s].assign(n, 0);
         }
         wire(plan, ne);
-        Verilated::threadContextp(top);
+        if (top) Verilated::threadContextp(top);
         if (T > 1) {
             bar = std::make_unique<std::barrier<>>(T);
             for (int k = 1; k < T; ++k) {
@@ -281,6 +288,13 @@ struct Mesh {
     }
 
     int idx(int r, int c) const { return r * C + c; }
+    bool owns_row(int r) const { return r >= r0 && r < r1; }
+    // The thread band of an owned row: thread k evaluates rows [r0 + k * n / T, r0 + (k + 1) * n / T).
+    int band_of(int r) const {
+        int n = r1 - r0, b = 0;
+        while (r0 + (b + 1) * n / T <= r) ++b;
+        return b;
+    }
 
     // Which edge slot a tile side faces, or -1 when it faces another tile.
     int edge_slot(int r, int c, int s) const {
@@ -325,11 +339,6 @@ struct Mesh {
         edge_taker.assign(ne, 0);
         edge_driver.assign(ne, 0);
         band_links.assign(size_t(T), {});
-        auto band_of = [&](int row) {
-            int b = 0;
-            while ((b + 1) * R / T <= row) ++b;
-            return b;
-        };
         // a chain from `from` (an ov/od index) to `to` (an ir index); returns (first ready index
         // for the sender, last output index for the receiver)
         auto build = [&](const std::vector<int>& stages, size_t from, size_t to, int row, const char* what) {
@@ -338,11 +347,15 @@ struct Mesh {
                 size_t j = links.size();
                 char name[64];
                 std::snprintf(name, sizeof name, "%s_%zu", what, k);
-                links.push_back(make_link(stages[k], contexts[size_t(band_of(row))].get(), name));
+                if (owns_row(row)) {
+                    links.push_back(make_link(stages[k], contexts[size_t(band_of(row))].get(), name));
+                    band_links[size_t(band_of(row))].push_back(int(j));
+                } else {
+                    links.emplace_back();  // another process's stage
+                }
                 lsrc.push_back(prev);
                 lrdy.push_back(0);
                 lrow.push_back(row);
-                band_links[size_t(band_of(row))].push_back(int(j));
                 if (k == 0) first = LB + j;
                 else lrdy[j - 1] = LB + j;
                 prev = LB + j;
@@ -393,14 +406,34 @@ struct Mesh {
     }
 
     // Phase 2: with the new state, give every tile its neighbours' ready and settle its outputs.
+    // When no out ready changed, the rising-edge evaluation already settled the outputs with these
+    // very inputs, and an evaluation with the clock low would recompute the same combinational
+    // values (Verilator's input-combinational region runs on every eval) and trigger nothing: the
+    // falling clock is then recorded without it (see fall_without_eval).
     void settle_tile(int i) {
         Vtile& t = *tiles[i];
         const Ports& q = p[i];
         size_t b = size_t(i) * 4;
-        for (int s = 0; s < 4; ++s) *q.out_ready[s] = Ready(ir[src_rdy[b + s]]);
+        bool changed = false;
+        for (int s = 0; s < 4; ++s) {
+            Ready v = Ready(ir[src_rdy[b + s]]);
+            changed |= *q.out_ready[s] != v;
+            *q.out_ready[s] = v;
+        }
         t.clk = 0;
-        t.eval();
+        if (changed || !fall_without_eval(t)) t.eval();
         latch_outputs(i);
+    }
+
+    // Record the clock's fall in the model's edge detector without an evaluation; false when this
+    // Verilator's model has no such field under the expected name (the caller then evaluates).
+    static bool fall_without_eval(Vtile& t) {
+        if constexpr (requires { t.rootp->__Vtrigprevexpr___TOP__clk__0; }) {
+            t.rootp->__Vtrigprevexpr___TOP__clk__0 = 0;
+            return true;
+        } else {
+            return false;
+        }
     }
 
     void clock_link(int j) {
@@ -455,8 +488,9 @@ struct Mesh {
     }
 
     void run_phase(int ph, int k) {
-        // row bands: worker k owns rows [k * R / T, (k + 1) * R / T)
-        int lo = idx(k * R / T, 0), hi = idx((k + 1) * R / T, 0);
+        // row bands: thread k owns rows [r0 + k * n / T, r0 + (k + 1) * n / T) of this process's n
+        int n = r1 - r0;
+        int lo = idx(r0 + k * n / T, 0), hi = idx(r0 + (k + 1) * n / T, 0);
         for (int i = lo; i < hi; ++i) ph == 1 ? clock_tile(i) : settle_tile(i);
         for (int j : band_links[size_t(k)]) ph == 1 ? clock_link(j) : settle_link(j);
     }
@@ -474,6 +508,14 @@ struct Mesh {
 };
 
 Mesh* g_mesh = nullptr;
+
+}  // namespace
+
+#ifdef TESSERA_MPI
+#include "native_mesh_ranks.h"
+#endif
+
+namespace {
 
 // TESSERA_NATIVE_PROFILE=1: where the wall time of a simulation goes, printed to stderr at exit.
 struct Profile {
@@ -504,6 +546,30 @@ struct Profile {
 
 Mesh& mesh(int rows, int cols, int colors, int threads, const char* plan) {
     if (!g_mesh) {
+#ifdef TESSERA_MPI
+        // Launched by mpiexec with tessera_mesh_rank workers (native_mesh_ranks.h): this process is
+        // rank 0 and evaluates the first band of rows.
+        int inited = 0;
+        MPI_Initialized(&inited);
+        if (!inited) MPI_Init(nullptr, nullptr);
+        int n = 1;
+        MPI_Comm_size(MPI_COMM_WORLD, &n);
+        if (n > rows) {
+            std::fprintf(stderr, "tessera native mesh: %d MPI ranks for %d rows: at most one rank per row\n", n, rows);
+            MPI_Abort(MPI_COMM_WORLD, 2);
+        }
+        if (n > 1) {
+            g_ranks = new Ranks;
+            g_ranks->N = n;
+            Ranks::band_rows(rows, n, g_ranks->lo, g_ranks->hi);
+            send_init(n, rows, cols, colors, threads, plan);
+            g_mesh = new Mesh(rows, cols, colors, threads, plan, g_ranks->lo[0], g_ranks->hi[0]);
+            g_ranks->plan(*g_mesh);
+            std::atexit([] { g_ranks->host_stop(); });
+            return *g_mesh;
+        }
+        std::atexit([] { MPI_Finalize(); });
+#endif
         g_mesh = new Mesh(rows, cols, colors, threads, plan);  // never freed: worker threads outlive main
     } else if (g_mesh->R != rows || g_mesh->C != cols || g_mesh->K != colors) {
         std::fprintf(stderr, "tessera native mesh: one mesh per simulation (%dx%d already exists)\n",
@@ -524,6 +590,8 @@ void read_edge_inputs(Mesh& m, int s, const svBitVecVal* valid, const svBitVecVa
 }
 
 }  // namespace
+
+#ifndef TESSERA_RANK_WORKER
 
 extern "C" long long tessera_native_mesh_seq(
     int rows, int cols, int colors, int threads, const char* plan, svBit rst,
@@ -547,6 +615,11 @@ extern "C" long long tessera_native_mesh_seq(
     read_edge_inputs(m, W, w_in_valid, w_in_data);
     if (m.tracing) m.record(m.cycle);
     ++m.cycle;
+#ifdef TESSERA_MPI
+    if (g_ranks) {
+        g_ranks->host_cycle();
+    } else
+#endif
     if (g_prof.on) {
         auto t1 = Profile::Clock::now();
         m.parallel(1);
@@ -563,19 +636,33 @@ extern "C" long long tessera_native_mesh_seq(
         for (size_t e = 0; e < m.edge_iv[s].size(); ++e)
             put_bits(ready[s], int(e) * m.K, m.K, m.ir[m.edge_taker[m.edge_off[s] + e]]);
     std::vector<uint8_t> link_err(size_t(m.R), 0);
-    for (size_t j = 0; j < m.links.size(); ++j) link_err[size_t(m.lrow[j])] |= m.links[j]->overflow();
+    for (size_t j = 0; j < m.links.size(); ++j)
+        if (m.links[j]) link_err[size_t(m.lrow[j])] |= m.links[j]->overflow();
     for (int r = 0; r < m.R; ++r) {
         bool err = link_err[size_t(r)], idle = true, halted = false;
-        for (int c = 0; c < m.C; ++c) {
-            Vtile& t = *m.tiles[m.idx(r, c)];
-            err |= t.err;
-            idle &= bool(t.idle);
-            halted |= t.halted;
+        uint64_t fault = 0;
+        if (m.owns_row(r)) {
+            for (int c = 0; c < m.C; ++c) {
+                Vtile& t = *m.tiles[m.idx(r, c)];
+                err |= t.err;
+                idle &= bool(t.idle);
+                halted |= t.halted;
+            }
+            fault = m.fo[size_t(m.idx(r, m.C - 1))];
         }
+#ifdef TESSERA_MPI
+        else if (g_ranks) {  // another rank's row: as its STATUS message gave it
+            uint8_t f = g_ranks->row_flags[size_t(r)];
+            err = f & 1;
+            idle = (f >> 1) & 1;
+            halted = (f >> 2) & 1;
+            fault = g_ranks->row_fo[size_t(r)];
+        }
+#endif
         put_bits(row_err, r, 1, err);
         put_bits(row_idle, r, 1, idle);
         put_bits(row_halted, r, 1, halted);
-        put_bits(row_fault, r * m.FB, m.FB, m.fo[size_t(m.idx(r, m.C - 1))]);
+        put_bits(row_fault, r * m.FB, m.FB, fault);
     }
     if (g_prof.on) {
         g_prof.seq_s += Profile::since(t0);
@@ -598,6 +685,9 @@ extern "C" void tessera_native_mesh_comb(
     const svBitVecVal* ready[4] = {n_out_ready, e_out_ready, s_out_ready, w_out_ready};
     svBitVecVal* valid[4] = {n_out_valid, e_out_valid, s_out_valid, w_out_valid};
     svBitVecVal* data[4] = {n_out_data, e_out_data, s_out_data, w_out_data};
+#ifdef TESSERA_MPI
+    std::vector<std::tuple<int, size_t, uint64_t>> remote;  // (rank, slot, ready) for other ranks' slots
+#endif
     for (int s = 0; s < 4; ++s)
         for (size_t e = 0; e < m.edge_or[s].size(); ++e) {
             uint64_t v = get_bits(ready[s], int(e) * m.K, m.K);
@@ -606,6 +696,12 @@ extern "C" void tessera_native_mesh_comb(
                 m.edge_or[s][e] = v;
                 m.ir[m.EB + slot] = v;
                 size_t d = m.edge_driver[slot];  // a tile's side, or the last stage of its chain
+#ifdef TESSERA_MPI
+                if (g_ranks && g_ranks->owner(d) != 0) {
+                    remote.emplace_back(g_ranks->owner(d), slot, v);
+                    continue;
+                }
+#endif
                 if (d < m.LB) {
                     int i = int(d / 4);
                     *m.p[size_t(i)].out_ready[s] = Ready(v);
@@ -616,6 +712,9 @@ extern "C" void tessera_native_mesh_comb(
                 }
             }
         }
+#ifdef TESSERA_MPI
+    if (!remote.empty()) g_ranks->host_comb(remote);
+#endif
     for (int s = 0; s < 4; ++s)
         for (size_t e = 0; e < m.edge_or[s].size(); ++e) {
             size_t j = m.edge_driver[m.edge_off[s] + e];
@@ -638,7 +737,11 @@ extern "C" int tessera_native_mesh_probe(uint32_t* out, int words) {
     constexpr int have = int(sizeof(std::declval<Vtile&>().probe) / sizeof(uint32_t));
     if (words != have) return -have;  // the caller's probe layout is not this tile's
     for (size_t i = 0; i < m.tiles.size(); ++i)
-        for (int w = 0; w < words; ++w) out[i * size_t(words) + size_t(w)] = m.tiles[i]->probe[w];
+        if (m.tiles[i])
+            for (int w = 0; w < words; ++w) out[i * size_t(words) + size_t(w)] = m.tiles[i]->probe[w];
+#ifdef TESSERA_MPI
+    if (g_ranks) g_ranks->host_probe(out, words);
+#endif
     return int(m.tiles.size());
 }
 
@@ -646,6 +749,7 @@ extern "C" int tessera_native_mesh_trace_start(const int* tiles, int ntiles, con
                                                long long start, long long end, long long max_events) {
     if (!g_mesh) return -1;
     Mesh& m = *g_mesh;
+    if (m.r0 != 0 || m.r1 != m.R) return -3;  // the tiles are spread over MPI ranks: no traces
     m.tr_tiles.assign(tiles, tiles + ntiles);
     m.tr_links.clear();
     for (int k = 0; k < nlinks; ++k) m.tr_links.emplace_back(links[2 * k], links[2 * k + 1]);
@@ -678,3 +782,25 @@ extern "C" void tessera_native_mesh_trace_stop() {
     g_mesh->tr_events.clear();
     g_mesh->tr_events.shrink_to_fit();
 }
+
+#else  // TESSERA_RANK_WORKER: tessera_mesh_rank, an MPI worker rank (native_mesh_ranks.h)
+
+int main(int argc, char** argv) {
+    MPI_Init(&argc, &argv);
+    Ranks rk;
+    MPI_Comm_rank(MPI_COMM_WORLD, &rk.me);
+    MPI_Comm_size(MPI_COMM_WORLD, &rk.N);
+    if (rk.me == 0) rk.fail("tessera_mesh_rank runs as ranks 1..N-1; rank 0 is the simulator (see docs/mesh.md)");
+    // INIT from rank 0, which may take a while to start the simulator: no watchdog
+    auto v = rk.recv(0, INIT, 5, 1, -1, false);
+    int rows = int(v[0]), cols = int(v[1]), colors = int(v[2]), threads = int(v[3]);
+    std::string plan(size_t(v[4]), '\0');
+    MPI_Recv(plan.data(), int(plan.size()), MPI_CHAR, 0, INIT, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+    Verilated::commandArgs(argc, argv);
+    Ranks::band_rows(rows, rk.N, rk.lo, rk.hi);
+    g_mesh = new Mesh(rows, cols, colors, threads, plan.c_str(), rk.lo[size_t(rk.me)], rk.hi[size_t(rk.me)]);
+    rk.plan(*g_mesh);
+    return rk.serve();
+}
+
+#endif  // TESSERA_RANK_WORKER
