@@ -20,8 +20,8 @@ stops making progress raises ``DeviceError`` naming every faulty tile (PE coordi
 task, PC; on the hardware engines the westernmost faulty tile of each row).
 
 Interface:
-    Runtime(layout, engine="native", **engine_options)   options: threads, waves, console,
-            run_name, seed, model (Verilator engines); timeout (FPGA)
+    Runtime(layout, engine="native", **engine_options)   options: threads, ranks (MPI, native),
+            waves, console, run_name, seed, model (Verilator engines); timeout (FPGA)
         .engine, .layout, .cycles (data-phase cycles so far), .load_cycles, .last (RunResult)
         .load(layout=None)            reset the mesh and queue a layout's load
         .flush()                      send the queued writes now

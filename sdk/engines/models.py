@@ -38,14 +38,17 @@ ENGINES = ("native", "hierarchical", "flat")
 
 
 def mesh_model(rows: int, cols: int, profile="small", core: bool = True, engine: str = "native",
-               waves: bool = False, threads: int = 1, name: str | None = None, lib=None, wafer=None) -> Model:
+               waves: bool = False, threads: int = 1, name: str | None = None, lib=None, wafer=None,
+               ranks: int = 1) -> Model:
     if engine not in ENGINES:
         raise ValueError(f"unknown mesh engine {engine!r}; one of {', '.join(ENGINES)}")
+    if ranks != 1 and (engine != "native" or waves):
+        raise ValueError(f"ranks={ranks!r}: only the native engine runs on MPI ranks (without waves)")
     if waves:
         engine = "flat"  # only a flat build traces every tile's signals
     prof = get_profile(profile)
     if engine == "native":
-        return native_mesh_model(rows, cols, prof, core, threads, name=name, lib=lib, wafer=wafer)
+        return native_mesh_model(rows, cols, prof, core, threads, name=name, lib=lib, wafer=wafer, ranks=ranks)
     flat = engine == "flat"
     name = name or (f"tile_mesh_{rows}x{cols}_{prof.name}" + ("" if core else "_fabric")
                     + (f"_{wafer.tag()}" if wafer is not None else "")

@@ -49,6 +49,7 @@ from hdl.profiles import get_profile
 from hdl.wafer_mesh import link_chains
 from hdl.wavelet import EDGE_SIDES, WAVELET_BITS, Port, WaveletLayout
 
+from .mpi_ranks import RANKS_HEADER, RankWorker, launch
 from .verilator import BUILD, MESH_ARGS, MESH_VLT, BuiltOnce, Model, _tail, _tool_versions
 
 __all__ = ["native_top_verilog", "TileLibrary", "LinkLibrary", "wafer_plan", "native_mesh_model", "NATIVE_CPP"]
@@ -196,11 +197,19 @@ class LinkLibrary(_CppLibrary):
 
 
 class _NativeMeshModel(Model):
-    """A Model whose build first makes sure the tile library (and any link library) exists."""
+    """A Model whose build first makes sure the tile library (and any link library) exists; with
+    ``ranks`` > 1, built with MPI and launched by mpiexec with the worker ranks (mpi_ranks.py)."""
 
-    def __init__(self, name, top: str, lib: TileLibrary, waves: bool = False, links=()):
-        cpp = NATIVE_CPP.read_text()
+    def __init__(self, name, top: str, lib: TileLibrary, waves: bool = False, links=(), ranks: int = 1):
+        cpp = NATIVE_CPP.read_text() + RANKS_HEADER.read_text()
         links = list(links)
+        self.ranks = ranks
+        self.worker = RankWorker(lib, links, defines=_field_defines()) if ranks > 1 else None
+        mpi_flags = []
+        if self.worker:
+            mpi = self.worker.mpi
+            mpi_flags = ["-CFLAGS", f"-DTESSERA_MPI -I{mpi.include}",
+                         "-LDFLAGS", f"-L{mpi.lib} -lmpi -Wl,-rpath,{mpi.lib}"]
         link_flags = ""
         if links:
             stages = max(lk.stages for lk in links)
@@ -211,7 +220,8 @@ class _NativeMeshModel(Model):
                 # the probe and trace functions are called through ctypes from the simulator's Python
                 "-LDFLAGS", "-rdynamic",
                 # the tile library's key and the harness source are part of this model's key
-                "-CFLAGS", f"-DTESSERA_TILE_LIB={lib.key}-{hashlib.sha256(cpp.encode()).hexdigest()[:12]}"]
+                "-CFLAGS", f"-DTESSERA_TILE_LIB={lib.key}-{hashlib.sha256(cpp.encode()).hexdigest()[:12]}",
+                *mpi_flags]
         super().__init__(name, {f"{MESH_TOP}.sv": top}, MESH_TOP, waves=waves, threads=1,
                          extra_args=args, extra_vlt=MESH_VLT)
         self.lib = lib
@@ -222,16 +232,32 @@ class _NativeMeshModel(Model):
             self.lib.build()
             for lk in self.links:
                 lk.build()
+        if self.worker:
+            self.worker.build()
         return super().build()
+
+    def launch(self):
+        return launch(self.ranks, self.worker) if self.worker else None
+
+
+def check_ranks(ranks, rows: int) -> int:
+    """``ranks`` as an int, or ValueError: a positive integer, at most one rank per row."""
+    if isinstance(ranks, bool) or not isinstance(ranks, int) or ranks < 1:
+        raise ValueError(f"ranks={ranks!r}: must be a positive integer")
+    if ranks > rows:
+        raise ValueError(f"ranks={ranks}: a {rows}-row mesh is cut into bands of rows, at most one rank per row")
+    return ranks
 
 
 def native_mesh_model(rows: int, cols: int, profile="small", core: bool = True, threads: int = 1,
-                      name: str | None = None, lib: TileLibrary | None = None, wafer=None) -> Model:
+                      name: str | None = None, lib: TileLibrary | None = None, wafer=None, ranks: int = 1) -> Model:
     """A native-mesh model of the generated R x C mesh (built on first use, then cached); with
-    ``wafer`` (hdl.wafer_mesh.Wafer) the wafer's bypass and die-boundary stages on its links."""
+    ``wafer`` (hdl.wafer_mesh.Wafer) the wafer's bypass and die-boundary stages on its links; with
+    ``ranks`` > 1, the mesh in bands of rows over that many MPI ranks (mpi_ranks.py)."""
     check_mesh_shape(rows, cols)
     if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
         raise ValueError(f"threads={threads!r}: must be a positive integer")
+    check_ranks(ranks, rows)
     prof = get_profile(profile)
     lib = lib or TileLibrary(prof, core)
     plan = ""
@@ -242,5 +268,7 @@ def native_mesh_model(rows: int, cols: int, profile="small", core: bool = True, 
         if plan:
             links = [LinkLibrary(prof.colors, s) for s in sorted({1, wafer.stages})]
     name = name or f"native_mesh_{rows}x{cols}_{prof.name}" + ("" if core else "_fabric") + \
-        (f"_{wafer.tag()}" if wafer is not None and wafer.tag() else "") + (f"_t{threads}" if threads > 1 else "")
-    return _NativeMeshModel(name, native_top_verilog(rows, cols, prof.colors, threads, plan), lib, links=links)
+        (f"_{wafer.tag()}" if wafer is not None and wafer.tag() else "") + (f"_t{threads}" if threads > 1 else "") + \
+        ("_mpi" if ranks > 1 else "")
+    return _NativeMeshModel(name, native_top_verilog(rows, cols, prof.colors, threads, plan), lib, links=links,
+                            ranks=ranks)

@@ -10,13 +10,15 @@ its state; it ends with ``close()`` (or when the host process exits: the socket 
 
 Interface:
     SimEngine(rows, cols, profile="small", kind="native", threads=1, waves=False, console=False,
-              run_name=None, model=None, seed=1, core=True, noise=None, wafer=None)
+              run_name=None, model=None, seed=1, core=True, noise=None, wafer=None, ranks=1)
         an Engine; .model (sdk.engines.verilator.Model), .run_dir, .waves_path (with waves).
         core=False: fabric tiles (router and loader, no PE: for routing studies). noise=(idle,
         stall): every edge input link idles and every output link withholds each color's ready
         with these probabilities each cycle (random backpressure, seeded by ``seed``).
         wafer (hdl.wafer_mesh.Wafer): spares with a defect map, dies: the physical wafer top behind
         the same logical edge (docs/wafer.md)
+        ranks: the native mesh in bands of rows over that many MPI ranks, launched with mpiexec
+        (sdk/engines/mpi_ranks.py, docs/mesh.md); the same cycles and bits as one process
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from ..activity import Activity
 from ..records import DeviceError, Fault, MeshStatus, RunResult, SdkError
 from .base import Engine
 from .models import ENGINES, mesh_model
+from .mpi_ranks import MpiMissing
 from .sim_server import recv_msg, send_msg
 from .verilator import BUILD, CocotbFailure, SimulatorSession
 
@@ -39,7 +42,7 @@ __all__ = ["SimEngine"]
 
 class SimEngine(Engine):
     def __init__(self, rows, cols, profile="small", kind="native", threads=1, waves=False, console=False,
-                 run_name=None, model=None, seed=1, core=True, noise=None, wafer=None):
+                 run_name=None, model=None, seed=1, core=True, noise=None, wafer=None, ranks=1):
         super().__init__(rows, cols, profile)
         if kind not in ENGINES:
             raise ValueError(f"unknown Verilator engine {kind!r}; one of {', '.join(ENGINES)}")
@@ -47,8 +50,8 @@ class SimEngine(Engine):
         self.name = self.kind
         try:
             self.model = model or mesh_model(rows, cols, self.profile, core, engine=self.kind, waves=waves,
-                                             threads=threads, wafer=wafer)
-        except ValueError as e:  # a wafer the mesh cannot have, or one the engine cannot model
+                                             threads=threads, wafer=wafer, ranks=ranks)
+        except (ValueError, MpiMissing) as e:  # a wafer or ranks the mesh/engine cannot have, no MPI
             raise SdkError(str(e)) from None
         self.waves, self.console, self.seed, self.noise = waves, console, seed, noise
         # a folder of its own per process by default: two simulators on one model never share one

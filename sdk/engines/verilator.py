@@ -208,6 +208,10 @@ class Model(BuiltOnce):
         self.key = h.hexdigest()[:16]
         self.dir = BUILD / "models" / f"{name}-{self.key}"
 
+    def launch(self):
+        """(prefix, suffix) argument lists around the simulator's command line, or None."""
+        return None
+
     def _args(self):
         args = ["-Wno-fatal", "-Wno-lint", "-Wno-style", "-O3", "--x-assign", "fast", "--x-initial", "fast"]
         if self.threads > 1:
@@ -259,6 +263,12 @@ class Model(BuiltOnce):
         env = {CONFIG_ENV: json.dumps(config or {}), "PYTHONPATH": os.pathsep.join([str(REPO), *sys.path])}
         test_args = ["--trace-file", str(run_dir / "dump.fst")] if waves else []
         runner = get_runner("verilator")
+        # A model may ask for a launcher around the simulator (mpiexec, for MPI ranks): cocotb's
+        # runner reads it from SIM_CMD_PREFIX / SIM_CMD_SUFFIX.
+        launch = self.launch()
+        saved_launch = {k: os.environ.get(k) for k in ("SIM_CMD_PREFIX", "SIM_CMD_SUFFIX")}
+        if launch:
+            os.environ["SIM_CMD_PREFIX"], os.environ["SIM_CMD_SUFFIX"] = (" ".join(x) for x in launch)
         # cocotb's runner exits the process on failure when it sees PYTEST_CURRENT_TEST; hide it so
         # failures come back here as an exception with the cocotb log path in the message.
         saved = os.environ.pop("PYTEST_CURRENT_TEST", None)
@@ -275,6 +285,11 @@ class Model(BuiltOnce):
         finally:
             if saved is not None:
                 os.environ["PYTEST_CURRENT_TEST"] = saved
+            for k, v in saved_launch.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
         try:
             ntests, nfailed = get_results(results)
         except RuntimeError as e:
