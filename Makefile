@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.tessera-installed
+MPI_STAMP := $(VENV)/.tessera-mpi-installed
 
 # `make sim` knobs: mesh, GEMM shape (C = A.B, A is M x K), input type, GEMV density
 ROWS     ?= 4
@@ -22,6 +23,8 @@ TRACE_CYCLES ?= 4000
 ENERGY   ?=
 # WAFER="--spares 1/4 --defect-rate 0.02 --die 2x4": run on a repaired wafer with dies (docs/wafer.md)
 WAFER    ?=
+# RANKS=N: the native mesh in bands of rows over N MPI ranks (docs/mesh.md); installs the mpi extra
+RANKS    ?= 1
 # `make sim-fabric` knob
 WAVELETS ?= 20000
 # pytest-xdist workers for `make test`
@@ -32,7 +35,7 @@ JOBS     ?= 2
 all: help
 
 help:
-	@echo "make sim      GEMM + sparse GEMV on a PE mesh, bit-exact vs golden, heat maps and energy (ROWS COLS M K N DTYPE PROFILE DENSITY SEED WAVES=1 TRACE=1 ENERGY=file.json WAFER=\"...\")"
+	@echo "make sim      GEMM + sparse GEMV on a PE mesh, bit-exact vs golden, heat maps and energy (ROWS COLS M K N DTYPE PROFILE DENSITY SEED WAVES=1 TRACE=1 ENERGY=file.json WAFER=\"...\" RANKS=n)"
 	@echo "make sim-fabric  fabric traffic demo vs the golden routing model (ROWS COLS PROFILE WAVELETS SEED WAVES=1)"
 	@echo "make test     full regression (pytest -n $(JOBS))"
 	@echo "make verilog  emit Verilog under build/verilog"
@@ -52,17 +55,22 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet --disable-pip-version-check -e .
 	@touch $@
 
-sim: $(STAMP)
+# The mpi extra (mpi4py and the mpich wheel: mpiexec, libmpi) for runs on MPI ranks.
+$(MPI_STAMP): $(STAMP)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e .[mpi]
+	@touch $@
+
+sim: $(STAMP) $(if $(filter-out 1,$(RANKS)),$(MPI_STAMP),)
 	$(PY) -m demo.gemm --rows $(ROWS) --cols $(COLS) --m $(M) --k $(K) --n $(N) --dtype $(DTYPE) \
 	    --profile $(PROFILE) --density $(DENSITY) --seed $(SEED) $(if $(filter-out 0,$(WAVES)),--waves,) \
 	    $(if $(filter-out 0,$(TRACE)),--trace --trace-cycles $(TRACE_CYCLES),) $(if $(ENERGY),--energy $(ENERGY),) \
-	    $(WAFER)
+	    $(WAFER) $(if $(filter-out 1,$(RANKS)),--ranks $(RANKS),)
 
 sim-fabric: $(STAMP)
 	$(PY) -m demo.fabric --rows $(ROWS) --cols $(COLS) --profile $(PROFILE) \
 	    --wavelets $(WAVELETS) --seed $(SEED) $(if $(filter-out 0,$(WAVES)),--waves,)
 
-test: $(STAMP)
+test: $(STAMP) $(MPI_STAMP)
 	$(PY) -m pytest -n $(JOBS) --dist loadgroup --durations=15
 
 verilog: $(STAMP)

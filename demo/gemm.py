@@ -17,11 +17,15 @@ On a wafer (docs/wafer.md): --spares K/S with --defects FILE or --defect-rate P 
 repairs a defective physical mesh, --die RxC [--boundary-stages L] adds die boundaries; the
 kernels run unchanged on the logical R x C mesh.
 
+With --ranks N (`make sim RANKS=N`) the native mesh runs in N bands of rows on N MPI ranks started
+by mpiexec (docs/mesh.md): the same cycles and bits as one process.
+
 Usage:
     python -m demo.gemm [--rows 4] [--cols 4] [--m 64] [--k 64] [--n 64] [--dtype f16]
                         [--profile small] [--density 0.1] [--seed 1] [--waves] [--json PATH]
                         [--trace] [--trace-cycles 4000] [--energy FILE]
                         [--spares K/S] [--defects FILE | --defect-rate P] [--die RxC] [--boundary-stages L]
+                        [--ranks N]
 """
 
 from __future__ import annotations
@@ -34,6 +38,8 @@ from pathlib import Path
 
 from hdl.wafer_mesh import add_wafer_arguments, wafer_from_arguments
 from sdk.energy import EnergyModel
+from sdk.engines.mpi_ranks import MpiInstall, MpiMissing
+from sdk.engines.native_mesh import check_ranks
 from sdk.engines.verilator import BUILD
 from sdk.kernels.cases import format_table, gemm_case, gemv_case, run_cases
 from sdk.kernels.observe import observe
@@ -53,6 +59,8 @@ def main(argv=None) -> int:
     ap.add_argument("--trace", action="store_true", help="record the GEMM's timeline (Perfetto JSON)")
     ap.add_argument("--trace-cycles", type=int, default=4000, help="cycles of the GEMM the trace covers")
     ap.add_argument("--energy", default=None, help="JSON file overriding the energy table (sdk/energy_defaults.json)")
+    ap.add_argument("--ranks", type=int, default=1,
+                    help="run the native mesh in bands of rows over this many MPI ranks (docs/mesh.md)")
     add_wafer_arguments(ap)
     try:
         args = ap.parse_args(argv)
@@ -66,10 +74,15 @@ def main(argv=None) -> int:
         trace = None
         if args.trace and args.waves:
             raise ValueError("--trace needs the native engine and --waves the flat one: choose one")
+        if args.ranks != 1:
+            check_ranks(args.ranks, args.rows)
+            if args.waves or args.trace:
+                raise ValueError("--ranks runs the native engine without waves or traces: choose one")
+            MpiInstall.find()
         if args.trace:
             trace = TraceSpec(pes="all", links="all", window=(0, args.trace_cycles), max_events=1_000_000)
             trace.check(args.rows, args.cols)
-    except (SdkError, ValueError, OSError) as e:
+    except (SdkError, ValueError, OSError, MpiMissing) as e:
         print(f"make sim: error: {e}", file=sys.stderr)
         return 2
     g = cases[0].plan
@@ -81,11 +94,13 @@ def main(argv=None) -> int:
         defects = "" if wafer.repair is None else f"spares {wafer.scheme}, {pcols} physical columns"
         dies = "" if wafer.die is None else f"dies {wafer.die[0]}x{wafer.die[1]}, {wafer.stages}-stage boundaries"
         print(f"make sim: a wafer: {'; '.join(x for x in (defects, dies) if x)}", flush=True)
+    if args.ranks > 1:
+        print(f"make sim: the mesh in {args.ranks} bands of rows on {args.ranks} MPI ranks (mpiexec)", flush=True)
     print("make sim: building or reusing the Verilator model, then running (progress every 2,000 cycles) ...",
           flush=True)
     t0 = time.monotonic()
     recs = run_cases(cases, progress=2000, counters=True, trace=trace, waves=args.waves, console=True,
-                     run_name="make-sim" + ("-waves" if args.waves else ""), wafer=wafer)
+                     run_name="make-sim" + ("-waves" if args.waves else ""), wafer=wafer, ranks=args.ranks)
     wall = time.monotonic() - t0
     print()
     print(format_table(recs))

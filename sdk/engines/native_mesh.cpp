@@ -565,6 +565,7 @@ Mesh& mesh(int rows, int cols, int colors, int threads, const char* plan) {
             send_init(n, rows, cols, colors, threads, plan);
             g_mesh = new Mesh(rows, cols, colors, threads, plan, g_ranks->lo[0], g_ranks->hi[0]);
             g_ranks->plan(*g_mesh);
+            watch_signals(0);
             std::atexit([] { g_ranks->host_stop(); });
             return *g_mesh;
         }
@@ -617,6 +618,7 @@ extern "C" long long tessera_native_mesh_seq(
     ++m.cycle;
 #ifdef TESSERA_MPI
     if (g_ranks) {
+        g_sig_cycle = m.cycle;
         g_ranks->host_cycle();
     } else
 #endif
@@ -800,6 +802,7 @@ int main(int argc, char** argv) {
     Ranks::band_rows(rows, rk.N, rk.lo, rk.hi);
     g_mesh = new Mesh(rows, cols, colors, threads, plan.c_str(), rk.lo[size_t(rk.me)], rk.hi[size_t(rk.me)]);
     rk.plan(*g_mesh);
+    watch_signals(rk.me);
     return rk.serve();
 }
 

@@ -54,6 +54,28 @@ double now_s() {
     return double(ts.tv_sec) + 1e-9 * double(ts.tv_nsec);
 }
 
+// A rank that dies says so with its cycle: a worker killed by a fatal signal (its own crash), or
+// rank 0 stopped by the launcher because another rank died (mpiexec ends the job).
+int g_sig_rank = 0;
+volatile long long g_sig_cycle = 0;
+
+extern "C" void tessera_rank_signal(int sig) {
+    char buf[200];
+    int n = g_sig_rank == 0 && sig == SIGTERM
+                ? std::snprintf(buf, sizeof buf, "tessera native mesh, MPI rank 0: stopped by the MPI launcher at cycle "
+                                "%lld: another rank died (the launcher names it)\n", (long long)g_sig_cycle)
+                : std::snprintf(buf, sizeof buf, "tessera native mesh, MPI rank %d: died of signal %d (%s) at cycle %lld\n",
+                                g_sig_rank, sig, strsignal(sig), (long long)g_sig_cycle);
+    if (n > 0) (void)!write(2, buf, size_t(n));
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+void watch_signals(int rank) {
+    g_sig_rank = rank;
+    for (int sig : {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGTERM}) signal(sig, tessera_rank_signal);
+}
+
 struct Ranks {
     Mesh* m = nullptr;
     int me = 0, N = 1;
@@ -460,9 +482,9 @@ struct Ranks {
                 case SEQ: {
                     auto v = recv(0, SEQ, (long long)take_slots[size_t(me)].size() + 1, 2, timeout, false);
                     m->rst = v[0];
-                    ++m->cycle;
+                    g_sig_cycle = ++m->cycle;
                     if (m->cycle == fault_cycle) {
-                        if (fault_kind == "die") std::_Exit(7);
+                        if (fault_kind == "die") raise(SIGSEGV);  // as a crash would
                         if (fault_kind == "hang")
                             for (;;) pause();
                     }
@@ -562,6 +584,7 @@ struct Ranks {
 };
 
 Ranks* g_ranks = nullptr;
+
 
 // INIT: rank 0 tells the workers the mesh (rows, cols, colors, threads, plan).
 void send_init(int N, int rows, int cols, int colors, int threads, const char* plan) {

@@ -116,6 +116,9 @@ class SimEngine(Engine):
             trace: dict | None = None) -> RunResult:
         if trace and self.kind != "native":
             raise SdkError(f"a timeline trace needs the native engine, not {self.kind}")
+        if trace and getattr(self.model, "ranks", 1) > 1:
+            raise SdkError(f"a timeline trace needs the native engine in one process, not on {self.model.ranks} "
+                           "MPI ranks")
         if counters and self.kind == "hierarchical":
             raise SdkError("per-tile counters: the hierarchical engine cannot see inside its tiles (native and "
                            "flat can)")
