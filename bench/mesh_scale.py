@@ -11,15 +11,20 @@ as a Verilator hierarchical block (compiled once, but with per-instance glue in 
 simulation figure loads edge-to-edge routes through the management path and streams wavelets across the mesh for a
 fixed number of cycles (tb/cocotb_tile_mesh.py `clock_run`).
 
+The native tile library is built with GCC's profile-guided optimisation (``TileLibrary(pgo=True)``:
+trained on a 4 x 4 mesh streaming and running GEMM/GEMV jobs, about twice the build time; the
+same model, only faster). ``--no-pgo`` measures the plain build the regression uses. On the native
+engine the streaming loop runs on the edge autopilot (sdk/engines/autopilot.py): no Python per cycle.
+
 Writes a JSON list of records:
-    {rows, cols, profile, core, threads, build_seconds, build_peak_rss_mb, sim_cycles,
+    {rows, cols, profile, core, threads, engine, pgo, build_seconds, build_peak_rss_mb, sim_cycles,
      engine, pe_cycles_per_second, route_load_wavelets, route_load_cycles, sim_peak_rss_mb}  per size, and
     {"wafer": true, rows: 750, cols: 994, profile, generate_seconds, generate_peak_rss_mb}
 
 Usage:
-    python bench/mesh_scale.py [--json build/bench/mesh_scale.json] [--sizes 2x2,8x8,32x32,64x64]
+    python bench/mesh_scale.py [--json build/bench/mesh_scale.json] [--sizes 2x2,8x8,16x16,32x32,64x64]
         [--profile small] [--extra wse:8x8] [--threads 1] [--cycles 2000] [--fabric-only] [--no-wafer]
-        [--engine native|hierarchical]
+        [--engine native|hierarchical] [--no-pgo]
 """
 
 from __future__ import annotations
@@ -52,7 +57,8 @@ out = {{}}
 if args["what"] == "wafer":
     generate_mesh(args["rows"], args["cols"], args["profile"], args["out"], core=args["core"])
 else:
-    m = _model(args["name"], args["rows"], args["cols"], args["profile"], args["core"], args["threads"], args["engine"])
+    m = _model(args["name"], args["rows"], args["cols"], args["profile"], args["core"], args["threads"], args["engine"],
+               args["pgo"])
     if args["what"] == "build":
         m.build()
     else:
@@ -85,28 +91,29 @@ def parse_sizes(text: str):
     return out
 
 
-def _model(name, rows, cols, profile, core, threads, engine):
+def _model(name, rows, cols, profile, core, threads, engine, pgo=False):
     """The model to measure, under a bench-only name (its tile library too), so it is built afresh."""
-    lib = TileLibrary(profile, core, name=name + "_tile_lib") if engine == "native" else None
+    lib = TileLibrary(profile, core, name=name + "_tile_lib", pgo=pgo) if engine == "native" else None
     return mesh_model(rows, cols, profile, core, engine=engine, threads=threads, name=name, lib=lib)
 
 
-def measure(rows, cols, profile, core, threads, cycles, engine="native") -> dict:
-    tag = "" if core else "_fabric"
+def measure(rows, cols, profile, core, threads, cycles, engine="native", pgo=False) -> dict:
+    tag = ("" if core else "_fabric") + ("_pgo" if pgo else "")
     name = f"bench_mesh_{engine}_{rows}x{cols}_{profile}{tag}_t{threads}"
     for old in (BUILD / "models").glob(f"{name}*-*"):
         shutil.rmtree(old)  # a fresh build every time (tile library included): that is what is measured
     print(f"[mesh_scale] {rows}x{cols} {profile}{tag} ({engine}): building (threads={threads}) ...", flush=True)
     b = _child({"what": "build", "engine": engine, "name": name, "rows": rows, "cols": cols, "profile": profile,
-                "core": core, "threads": threads})
+                "core": core, "threads": threads, "pgo": pgo})
     rec = {"rows": rows, "cols": cols, "profile": profile, "core": core, "threads": threads, "engine": engine,
+           "pgo": pgo,
            "build_seconds": round(b["seconds"], 1), "build_peak_rss_mb": round(b["peak_rss_mb"], 1)}
     print(f"[mesh_scale]   built in {rec['build_seconds']} s, peak {rec['build_peak_rss_mb']} MB; simulating "
           f"(large meshes log progress to build/runs/{name}-*/bench/sim.log)", flush=True)
     report = BUILD / "bench" / f"{name}.sim.json"
     report.parent.mkdir(parents=True, exist_ok=True)
     run = _child({"what": "sim", "engine": engine, "name": name, "rows": rows, "cols": cols, "profile": profile,
-                  "core": core, "threads": threads,
+                  "core": core, "threads": threads, "pgo": pgo,
                   "config": {"profile": profile, "rows": rows, "cols": cols, "cycles": cycles, "report": str(report)}})
     sim = json.loads(report.read_text())
     rec["sim_cycles"] = sim["cycles"]
@@ -122,13 +129,15 @@ def measure(rows, cols, profile, core, threads, cycles, engine="native") -> dict
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--json", type=Path, default=REPO / "build" / "bench" / "mesh_scale.json")
-    ap.add_argument("--sizes", default="2x2,8x8,32x32,64x64")
+    ap.add_argument("--sizes", default="2x2,8x8,16x16,32x32,64x64")
     ap.add_argument("--profile", default="small")
     ap.add_argument("--extra", default="wse:8x8", help="more PROFILE:RxC items, comma-separated ('' for none)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--cycles", type=int, default=2000)
     ap.add_argument("--fabric-only", action="store_true", help="tiles without the PE core")
     ap.add_argument("--no-wafer", action="store_true", help="skip the 750 x 994 generation")
+    ap.add_argument("--no-pgo", action="store_true",
+                    help="compile the tile library without profile-guided optimisation (the regression's build)")
     ap.add_argument("--engine", choices=("native", "hierarchical"), default="native",
                     help="native: tile library + C++ wiring (default); "
                          "hierarchical: the Verilog top with the tile as a hier block")
@@ -159,7 +168,8 @@ def main(argv=None) -> int:
                         "generate_peak_rss_mb": round(g["peak_rss_mb"], 1)})
         save()
     for r, c, prof in plan:
-        records.append(measure(r, c, prof, not args.fabric_only, args.threads, args.cycles, args.engine))
+        records.append(measure(r, c, prof, not args.fabric_only, args.threads, args.cycles, args.engine,
+                               pgo=args.engine == "native" and not args.no_pgo))
         save()
     print(f"\n{'mesh':>10} {'profile':>8} {'core':>5} {'thr':>4} {'build s':>8} {'peak MB':>8} {'PE-cyc/s':>10} "
           f"{'sim MB':>8}")

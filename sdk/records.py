@@ -7,7 +7,7 @@ Interface:
         ``str(fault)``: "PE (0, 2) halted: SRAM_RANGE in task 1 at pc 12"
         Fault.from_word(row, word)   decode an hdl/fault.py FaultInfo word of a row
     MeshStatus(row_err, row_idle, row_halted, faults)     .ok  .all_idle
-    RunResult(cycles, reason, status, busy_rows, wall_seconds, activity, trace)
+    RunResult(cycles, reason, status, busy_rows, wall_seconds, activity, trace, autopilot_cycles)
         cycles: the engine's clock cycles of the run (None on the golden engine, which is not
         cycle-accurate); reason: "idle" | "outputs" | "cycles"; activity: the tiles' counters over
         the run (sdk/activity.py Activity, when asked); trace: the raw timeline (sdk/trace.py)
@@ -73,6 +73,7 @@ class RunResult(_Json):
     wall_seconds: float = 0.0
     activity: object | None = None  # sdk.activity.Activity over the run (native, flat engines, when asked)
     trace: dict | None = None  # the raw timeline trace (native engine, when asked)
+    autopilot_cycles: int = 0  # cycles the edge autopilot played in C++ (native engine)
 
     def to_dict(self) -> dict:
         d = {f.name: getattr(self, f.name) for f in fields(self)}

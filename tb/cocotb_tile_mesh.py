@@ -38,6 +38,7 @@ from hdl.mgmt import MGMT_BROADCAST, MgmtTarget, mgmt_header
 from hdl.profiles import get_profile
 from hdl.router import RouterError
 from hdl.wavelet import SwitchCmd
+from sdk.engines.autopilot import Autopilot
 from sdk.engines.edge import load_through_west_edge
 from sdk.engines.verilator import tb_config
 from sdk.kernels import row_echo
@@ -121,12 +122,23 @@ async def clock_run(dut):
     for link, c in sources:
         for k in range(cycles):
             h.drivers[link].send(c, k << 2)
+    # On a native mesh the edge autopilot plays the harness's cycles in C++ (sdk/engines/autopilot.py):
+    # the same run, without Python per cycle; TESSERA_AUTOPILOT=0 steps every cycle in Python.
+    auto = Autopilot(dut, h)
     t0 = time.monotonic()
-    for k in range(cycles):
+    start, k = h.cycle, 0
+    while k < cycles:
         await h.step()
-        if every and (k + 1) % every == 0:
-            dut._log.info("streaming: cycle %d of %d, %.0f PE-cycles/s", k + 1, cycles,
-                          (k + 1) * rows * cols / (time.monotonic() - t0))
+        k = h.cycle - start
+        if every and k % every == 0:
+            dut._log.info("streaming: cycle %d of %d, %.0f PE-cycles/s", k, cycles,
+                          k * rows * cols / (time.monotonic() - t0))
+        if auto.eligible() and k < cycles:
+            r = await auto.run("cycles", start, n_cycles=cycles, progress=every)
+            k = h.cycle - start
+            if r.reason == "progress":
+                dut._log.info("streaming: cycle %d of %d, %.0f PE-cycles/s", k, cycles,
+                              k * rows * cols / (time.monotonic() - t0))
     wall = time.monotonic() - t0
     observed = h.observed()
     delivered = sum(len(v) for v in observed.values())

@@ -594,6 +594,8 @@ void read_edge_inputs(Mesh& m, int s, const svBitVecVal* valid, const svBitVecVa
 
 #ifndef TESSERA_RANK_WORKER
 
+#include "native_mesh_autopilot.h"
+
 extern "C" long long tessera_native_mesh_seq(
     int rows, int cols, int colors, int threads, const char* plan, svBit rst,
     const svBitVecVal* n_in_valid, const svBitVecVal* n_in_data,
@@ -614,6 +616,7 @@ extern "C" long long tessera_native_mesh_seq(
     read_edge_inputs(m, E, e_in_valid, e_in_data);
     read_edge_inputs(m, S, s_in_valid, s_in_data);
     read_edge_inputs(m, W, w_in_valid, w_in_data);
+    g_auto.drive(m);
     if (m.tracing) m.record(m.cycle);
     ++m.cycle;
 #ifdef TESSERA_MPI
@@ -637,7 +640,7 @@ extern "C" long long tessera_native_mesh_seq(
     for (int s = 0; s < 4; ++s)
         for (size_t e = 0; e < m.edge_iv[s].size(); ++e)
             put_bits(ready[s], int(e) * m.K, m.K, m.ir[m.edge_taker[m.edge_off[s] + e]]);
-    std::vector<uint8_t> link_err(size_t(m.R), 0);
+    std::vector<uint8_t> link_err(size_t(m.R), 0), idle_v(size_t(m.R)), halted_v(size_t(m.R));
     for (size_t j = 0; j < m.links.size(); ++j)
         if (m.links[j]) link_err[size_t(m.lrow[j])] |= m.links[j]->overflow();
     for (int r = 0; r < m.R; ++r) {
@@ -665,7 +668,11 @@ extern "C" long long tessera_native_mesh_seq(
         put_bits(row_idle, r, 1, idle);
         put_bits(row_halted, r, 1, halted);
         put_bits(row_fault, r * m.FB, m.FB, fault);
+        link_err[size_t(r)] = err;
+        idle_v[size_t(r)] = idle;
+        halted_v[size_t(r)] = halted;
     }
+    g_auto.after(m, link_err, idle_v, halted_v);
     if (g_prof.on) {
         g_prof.seq_s += Profile::since(t0);
         g_prof.last = Profile::Clock::now();

@@ -24,17 +24,21 @@ the same front-door scenario on both and compares (tests/test_wafer_mesh.py: on 
 
 Interface:
     native_top_verilog(rows, cols, colors, threads, plan="") -> str   the DPI mesh top
-    TileLibrary(profile, core=True, name=None)               .build() -> Path (cached, file-locked)
+    TileLibrary(profile, core=True, name=None, pgo=None)     .build() -> Path (cached, file-locked);
+                                                             pgo: GCC profile-guided (TESSERA_PGO=1)
     LinkLibrary(colors, stages)                              a BoundaryLink as C++ class Vlink1 / VlinkL
     wafer_plan(rows, cols, wafer) -> str                     the link chains, as the C++ reads them
-    native_mesh_model(rows, cols, profile, core=True, threads=1, name=None, lib=None, wafer=None)
-        -> sdk.engines.verilator.Model
+    native_mesh_model(rows, cols, profile, core=True, threads=1, name=None, lib=None, wafer=None, ranks=1)
+        -> sdk.engines.verilator.Model        ranks > 1: on MPI ranks (mpi_ranks.py, docs/mesh.md)
+    check_ranks(ranks, rows) -> int
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -55,6 +59,7 @@ from .verilator import BUILD, MESH_ARGS, MESH_VLT, BuiltOnce, Model, _tail, _too
 __all__ = ["native_top_verilog", "TileLibrary", "LinkLibrary", "wafer_plan", "native_mesh_model", "NATIVE_CPP"]
 
 NATIVE_CPP = Path(__file__).resolve().parent / "native_mesh.cpp"
+AUTOPILOT_HEADER = NATIVE_CPP.parent / "native_mesh_autopilot.h"
 _TILE_ARGS = ["-Wno-fatal", "-Wno-lint", "-Wno-style", "-O3", "--x-assign", "fast", "--x-initial", "fast",
               "-MAKEFLAGS", "OPT_FAST=-O2"]
 
@@ -127,12 +132,17 @@ module {MESH_TOP} (
   localparam string PLAN = "{plan}";
 
 {regs}
+  import "DPI-C" function int tessera_native_mesh_auto_pause();
   longint seq = 0;
+  // high for one edge when the edge autopilot (native_mesh_autopilot.h) stops
+  bit native_pause = 0;
 
   // Rising edge: every tile samples its inputs and is clocked; the edge's ready, the row status
   // and the row fault words come back (they depend on the tiles' state only).
-  always @(posedge clk)
+  always @(posedge clk) begin
     seq <= tessera_native_mesh_seq({R}, {C}, {K}, {threads}, PLAN, rst, {seq_args});
+    native_pause <= tessera_native_mesh_auto_pause() != 0;
+  end
 
   // The edge's out valid/data depend on the testbench's out ready: re-evaluated when it changes
   // and after every edge (seq).
@@ -150,9 +160,12 @@ class _CppLibrary(BuiltOnce):
 
     what = "library"
 
+    pgo = False
+
     def _setup(self, name: str, verilog_text: str, top: str, prefix: str):
         self.name, self.verilog, self.top, self.prefix = name, verilog_text, top, prefix
-        h = hashlib.sha256(json.dumps([verilog_text, prefix, _TILE_ARGS, _tool_versions()]).encode())
+        h = hashlib.sha256(json.dumps([verilog_text, prefix, _TILE_ARGS, _tool_versions()]
+                                      + ([PGO_VERSION] if self.pgo else [])).encode())
         self.key = h.hexdigest()[:16]
         self.dir = BUILD / "models" / f"{name}-{self.key}"
 
@@ -161,27 +174,83 @@ class _CppLibrary(BuiltOnce):
         return self.dir / f"{self.prefix}__ALL.a"
 
     def _build(self):
+        if self.pgo:
+            self._compile(["-CFLAGS", "-fprofile-generate -fprofile-update=single"], "build-instrumented.log")
+            self._train()
+            for obj in self.dir.glob("*.o"):  # recompiled with the profile (the .gcda files stay)
+                obj.unlink()
+            self.archive.unlink()
+            self._compile(["-CFLAGS", "-fprofile-use -fprofile-partial-training -Wno-missing-profile"], "build.log")
+        else:
+            self._compile([], "build.log")
+
+    def _compile(self, extra: list, log_name: str):
         src = self.dir / f"{self.top}.v"
         src.write_text(self.verilog)
         cmd = ["verilator", "--cc", "--build", "-j", "2", "--prefix", self.prefix, "--top-module", self.top,
-               "-Mdir", str(self.dir), *_TILE_ARGS, str(src)]
-        with open(self.dir / "build.log", "w") as log:
+               "-Mdir", str(self.dir), *_TILE_ARGS, *extra, str(src)]
+        with open(self.dir / log_name, "w") as log:
             p = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=self.dir)
         if p.returncode or not self.archive.exists():
             raise RuntimeError(f"Verilator build of the {self.what} {self.name} failed:\n"
-                               + _tail(self.dir / "build.log"))
+                               + _tail(self.dir / log_name))
+
+    def _train(self):
+        raise NotImplementedError
 
 
 class TileLibrary(_CppLibrary):
-    """The tile verilated and compiled once into ``Vtile__ALL.a`` (C++ class ``Vtile``)."""
+    """The tile verilated and compiled once into ``Vtile__ALL.a`` (C++ class ``Vtile``).
+
+    ``pgo`` (default: the TESSERA_PGO environment variable, off when unset): compiled with GCC's
+    profile-guided optimisation, trained on a 4 x 4 mesh of this library streaming wavelets across
+    every row and running GEMM and sparse-GEMV jobs. The model's behaviour is the same; only its
+    speed changes (docs/mesh.md), for about twice the build time."""
 
     what = "tile library"
 
-    def __init__(self, profile="small", core: bool = True, name: str | None = None):
+    def __init__(self, profile="small", core: bool = True, name: str | None = None, pgo: bool | None = None):
         self.profile = get_profile(profile)
         self.core = core
-        self._setup(name or f"tile_lib_{self.profile.name}" + ("" if core else "_fabric"),
-                    tile_verilog(self.profile, core), "tessera_tile", "Vtile")
+        self.pgo = pgo_requested() if pgo is None else bool(pgo)
+        name = name or f"tile_lib_{self.profile.name}" + ("" if core else "_fabric") + ("_pgo" if self.pgo else "")
+        self._setup(name, tile_verilog(self.profile, core), "tessera_tile", "Vtile")
+
+    def _train(self):
+        """Run the instrumented library: the .gcda profiles land next to its objects."""
+        rows = cols = 4
+        train = _NativeMeshModel(f"{self.name}_training", native_top_verilog(rows, cols, self.profile.colors),
+                                 _Instrumented(self), ld_flags=["-LDFLAGS", "-fprofile-generate"])
+        train.run("tb.cocotb_tile_mesh", testcase="clock_run", run_name="pgo",
+                  config={"profile": self.profile.name, "rows": rows, "cols": cols, "cycles": 3000,
+                          "report": str(train.dir / "clock_run.json")})
+        if self.core:
+            from ..kernels.cases import gemm_case, gemv_case, run_cases
+
+            run_cases([gemm_case(rows, cols, 24, 32, 20, "f16", self.profile.name, seed=1),
+                       gemm_case(rows, cols, 16, 12, 16, "f32", self.profile.name, seed=2),
+                       gemv_case(rows, cols, 40, 48, 0.3, self.profile.name, seed=3)],
+                      model=train, run_name="pgo-jobs")
+        shutil.rmtree(train.dir, ignore_errors=True)  # kept when training fails: its build.log says why
+
+
+PGO_ENV = "TESSERA_PGO"
+PGO_VERSION = "pgo-1"  # part of a PGO library's key: change it when the training changes
+
+
+def pgo_requested() -> bool:
+    return os.environ.get(PGO_ENV, "") not in ("", "0")
+
+
+class _Instrumented:
+    """A tile library as it is while it is being trained (built, not yet marked built)."""
+
+    def __init__(self, lib: TileLibrary):
+        self.dir, self.archive, self.name = lib.dir, lib.archive, lib.name
+        self.key = f"{lib.key}-instrumented"
+
+    def build(self):
+        return self.dir
 
 
 class LinkLibrary(_CppLibrary):
@@ -200,8 +269,9 @@ class _NativeMeshModel(Model):
     """A Model whose build first makes sure the tile library (and any link library) exists; with
     ``ranks`` > 1, built with MPI and launched by mpiexec with the worker ranks (mpi_ranks.py)."""
 
-    def __init__(self, name, top: str, lib: TileLibrary, waves: bool = False, links=(), ranks: int = 1):
-        cpp = NATIVE_CPP.read_text() + RANKS_HEADER.read_text()
+    def __init__(self, name, top: str, lib: TileLibrary, waves: bool = False, links=(), ranks: int = 1,
+                 ld_flags=()):
+        cpp = NATIVE_CPP.read_text() + RANKS_HEADER.read_text() + AUTOPILOT_HEADER.read_text()
         links = list(links)
         self.ranks = ranks
         self.worker = RankWorker(lib, links, defines=_field_defines()) if ranks > 1 else None
@@ -221,7 +291,7 @@ class _NativeMeshModel(Model):
                 "-LDFLAGS", "-rdynamic",
                 # the tile library's key and the harness source are part of this model's key
                 "-CFLAGS", f"-DTESSERA_TILE_LIB={lib.key}-{hashlib.sha256(cpp.encode()).hexdigest()[:12]}",
-                *mpi_flags]
+                *mpi_flags, *ld_flags]
         super().__init__(name, {f"{MESH_TOP}.sv": top}, MESH_TOP, waves=waves, threads=1,
                          extra_args=args, extra_vlt=MESH_VLT)
         self.lib = lib

@@ -126,7 +126,8 @@ class SimEngine(Engine):
         r = self._call("run", until=until, max_idle=max_idle, progress=progress, counters=counters, trace=trace)
         act = Activity.from_dict(r["activity"]) if r["activity"] is not None else None
         return RunResult(cycles=r["cycles"], reason=r["reason"], status=self.status(), busy_rows=r["busy_rows"],
-                         wall_seconds=time.monotonic() - t0, activity=act, trace=r["trace"])
+                         wall_seconds=time.monotonic() - t0, activity=act, trace=r["trace"],
+                         autopilot_cycles=r.get("autopilot_cycles", 0))
 
     def probe(self) -> Activity:
         if self.kind == "hierarchical":

@@ -17,7 +17,8 @@ Messages are JSON objects, each preceded by its length (4 bytes, big-endian). Co
     {"cmd": "inject", "link": "W0", "wavelets": [...]} -> {}
     {"cmd": "run", "until", "max_idle", "progress", "counters", "trace", "settle"}
                                                        -> {"cycles", "reason", "busy_rows",
-                                                          "wall_seconds", "activity", "trace"}
+                                                          "wall_seconds", "activity", "trace",
+                                                          "autopilot_cycles"}
     {"cmd": "take"}                                    -> {"outputs": {"E0": [[c, p, k]]}}
     {"cmd": "status"}                                  -> {"row_err", "row_idle", "row_halted",
                                                           "row_fault": [int per row] | null,
@@ -34,7 +35,9 @@ error flag (checked every 1024 cycles, then given time for the fault report to r
 and — reason "stalled" — when nothing entered or left the mesh for ``max_idle`` cycles. With
 ``counters`` the reply's ``activity`` is the tiles' counters over the run (sdk/activity.py, cycles
 set); with ``trace`` (sdk/trace.py ``TraceSpec.to_dict()``, native engine) ``trace`` is the raw trace
-of the run's window.
+of the run's window. On a native mesh, whenever the harness draws nothing at random, the run's
+cycles are played in C++ by the edge autopilot (sdk/engines/autopilot.py) with the same tests in
+the same order; ``autopilot_cycles`` says how many.
 
 Probes (hdl/probe.py): the native engine reads every tile's probe from its C++ mesh (through
 ctypes), the flat engine from each tile's port in the Verilog hierarchy; the hierarchical engine
@@ -60,6 +63,7 @@ from hdl.probe import PROBE
 from hdl.profiles import get_profile
 
 from ..activity import Activity
+from .autopilot import Autopilot
 from .edge import IDLE_QUIET, EdgeHarness, load_through_west_edge, value_of
 from .verilator import tb_config
 
@@ -96,6 +100,7 @@ class Server:
             d.log = _Discard()  # the server never replays stimulus; keep memory flat on long runs
         self.log = dut._log
         self.probes = Probes(dut, rows, cols)
+        self.auto = Autopilot(dut, self.h)
 
     def _mon(self, link):
         return self.h.monitors[self.h.link(link)]
@@ -150,6 +155,7 @@ class Server:
         busy = [0] * self.rows
         reason = None
         t0 = time.monotonic()
+        auto_cycles = 0
         while True:
             if kind == "cycles" and h.cycle - start >= until["n"]:
                 reason = "cycles"
@@ -179,6 +185,24 @@ class Server:
             if kind != "cycles" and h.cycle - last_change > max_idle and h.cycle - last_busy > max_idle:
                 reason = "stalled"
                 break
+            if self.auto.eligible():
+                # the next cycles in C++ (sdk/engines/autopilot.py): the same tests, no Python per cycle
+                c0 = h.cycle
+                r = await self.auto.run(kind, start, until["n"] if kind == "cycles" else -1, last_change, last_busy,
+                                        max_idle, progress,
+                                        [(link, c, n, got(link, c)) for link, (c, n) in expect.items()],
+                                        IDLE_QUIET)
+                auto_cycles += h.cycle - c0
+                busy = [b + d for b, d in zip(busy, r.busy, strict=True)]
+                last_change, last_busy = r.last_change, r.last_busy
+                last_seen = (sum(len(m.received) for m in h.monitors.values()), h.transfers_in)
+                if r.reason == "progress":
+                    self.log.info("  cycle %d: %d/%d result wavelets, %d data wavelets in, %.0f cycles/s",
+                                  h.cycle - start, done_count(), total, h.transfers_in,
+                                  (h.cycle - start) / (time.monotonic() - t0))
+                    continue
+                reason = r.reason
+                break
         if reason == "idle":
             cycles = max(last_change, last_busy) - start
         else:
@@ -194,7 +218,8 @@ class Server:
             settle = max(settle, self.cols + 4)  # the fault report crosses the row to the east edge
         await h.run_cycles(settle)
         return {"cycles": cycles, "reason": reason, "busy_rows": [b / max(1, cycles) for b in busy],
-                "wall_seconds": time.monotonic() - t0, "activity": activity, "trace": trace}
+                "wall_seconds": time.monotonic() - t0, "activity": activity, "trace": trace,
+                "autopilot_cycles": auto_cycles}
 
     async def probe(self, msg):
         return {"activity": self.probes.read().to_dict()}
