@@ -82,6 +82,8 @@ class Autopilot:
         if not self.available:
             return False
         h = self.h
+        if set(h.groups) - self.letters:  # link groups beyond the mesh edge (a fixture's): Python's
+            return False
         if any(d.idle_prob or d.ignore_ready for d in h.drivers.values()):
             return False
         return not any(m.stall_prob or m.hold_colors for m in h.monitors.values())
