@@ -30,7 +30,7 @@ WAVELETS ?= 20000
 # pytest-xdist workers for `make test`
 JOBS     ?= 2
 
-.PHONY: all sim sim-fabric test verilog lint wave bench formal mutate fpga clean distclean venv help
+.PHONY: all sim sim-fabric test verilog lint wave bench decode formal mutate fpga clean distclean venv help
 
 all: help
 
@@ -42,6 +42,7 @@ help:
 	@echo "make lint     verilator --lint-only -Wall on the emitted Verilog, and ruff"
 	@echo "make wave TEST=tests/test_router.py::'test_router[fair_arbitration-small]'   rerun one test with FST waves"
 	@echo "make bench    fabric figures (bench/fabric.py) into build/bench/"
+	@echo "make decode   transformer decode on an 8x8 mesh, bit-exact vs golden: tokens, cycles/token, tokens/s, tokens/J (build/bench/decode.json)"
 	@echo "make formal   router, loader and bridge properties proven with SymbiYosys (build/formal/summary.json; installs the formal extra for z3)"
 	@echo "make mutate [BLOCK=router|mgmt|fpu|bridge|pe] [SAMPLE=n SEED=s]   mutation testing of the RTL against its unit tests (build/mutate/<block>.json; fails below 90 % killed)"
 	@echo "make fpga BOARD=ulx3s [ROWS=1 COLS=1 PROFILE=fpga FREQ=MHz FABRIC=1]   bitstream under build/fpga/ (docs/fpga.md)"
@@ -100,6 +101,9 @@ $(BENCH_STAMP): pyproject.toml $(STAMP)
 
 bench: $(BENCH_STAMP)
 	$(PY) bench/fabric.py --json build/bench/fabric.json
+
+decode: $(STAMP)
+	$(PY) bench/decode.py --json build/bench/decode.json
 
 FORMAL_STAMP := $(VENV)/.tessera-formal-installed
 $(FORMAL_STAMP): pyproject.toml $(STAMP)

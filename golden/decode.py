@@ -17,23 +17,27 @@ The arithmetic, in the mapping's order (chunks: "form A" vectors are cut into ``
 chunk c held by every PE of mesh column c; "form B" vectors into ``rows`` chunks, chunk r held by
 every PE of mesh row r):
 
+* ``chain_sum(parts)``: how the P partials of a line of PEs are added (f32 adds): two chains that
+  meet at PE ``m = meeting(P)`` — P // 2 when P is even and at least 4, else P - 1 (one chain) —
+  ``left = (((p_0 + p_1) + ...) + p_m)`` from the west (north) and ``right = ((p_{P-1} + p_{P-2}) +
+  ...) + p_{m+1}`` from the east (south), then ``left + right``. (For P <= 4 this is the plain
+  chain ``((p_0 + p_1) + p_2) + ...``.)
 * ``matvec(w, x, nblk)``: y = W x, W (out x in) f16, x f16, y f32. The input is cut into ``nblk``
   equal blocks (one per PE along the reduction); block b's partial starts at +0 and takes one
-  ``fmac_f32_f16`` per input index, increasing; the partials are added in block order,
-  ``((p_0 + p_1) + p_2) + ...`` (f32 adds: the collectives' chain order).
+  ``fmac_f32_f16`` per input index, increasing; the partials are added by ``chain_sum``.
 * ``rmsnorm(h, g, nblk)``: per chunk ``ss_c`` = fused ``fmac_f32`` of h_j * h_j from +0 over j
-  increasing; ``SS`` = the chunk sums added in chunk order; ``t = SS * f32(1/d) + f32(eps)`` (a
+  increasing; ``SS`` = ``chain_sum`` of the chunk sums; ``t = SS * f32(1/d) + f32(eps)`` (a
   ``vmuls`` then a ``vadds``); ``r = rsqrt(t)`` (mathlib f32); ``xn_j = (h_j * r) * g_j`` (two f32
   multiplies; g the f16 gain widened exactly); the result rounded to f16 (RNE) for the next matvec.
 * ``rope(v, cos, sin)``: interleaved pairs (2i, 2i+1) of every head, angle pos * base^(-2i/hd)
   from the host's f32 tables: ``e' = fmac(-(o * s), e, c)``, ``o' = fmac(o * c, e, s)``.
 * attention (per layer, K and V cache in f32, zero at reset; position t in slot t // cols of mesh
   column t % cols): partial scores per form-B chunk (``fmac_f32`` over its dims from +0), +0 in
-  the other heads' slots, added over the chunks in row order; ``s = S * f32(1/sqrt(hd)) + mask``
+  the other heads' slots, ``chain_sum`` over the chunks; ``s = S * f32(1/sqrt(hd)) + mask``
   (mask +0 for t <= pos, -inf after); per head ``m = max_t s`` (exact, any order); ``e = exp(s -
-  m)`` (mathlib); per mesh column the sum over its slots from +0 in slot order, then the column
-  sums in column order; ``p = e * rcp(Z)``; output chunk = per mesh column ``fmac_f32`` of V[t] *
-  p[t] from +0 over its slots in order, then the column partials in column order.
+  m)`` (mathlib); per mesh column the sum over its slots from +0 in slot order, then
+  ``chain_sum`` of the column sums; ``p = e * rcp(Z)``; output chunk = per mesh column ``fmac_f32``
+  of V[t] * p[t] from +0 over its slots in order, then ``chain_sum`` of the column partials.
 * SwiGLU: ``a = (g * rcp(exp(-g) + 1)) * u`` (mathlib exp and rcp, f32 multiplies and add).
 * residual adds in f32; the vocabulary head is a matvec; ``argmax``: the greatest logit in the
   order -inf < ... < -0 < +0 < ... < +inf, ties to the **smallest index**; a NaN logit (only the
@@ -42,6 +46,7 @@ every PE of mesh row r):
 Interface
 ---------
 F32_NAN                                            the canonical f32 NaN pattern
+meeting(P) -> int, chain_sum([f32 bits arrays])    the order of a line's reduction (above)
 matvec(w16, x16, nblk) -> f32 bits                 the blocked order above
 rmsnorm(h, g16, nblk, d, eps) -> (xn f32 bits, x16 f16 bits)
 rope_tables(context, head_dim, base) -> (cos, sin) f32 bits, shape (context, head_dim // 2)
@@ -66,10 +71,10 @@ import numpy as np
 
 from . import fp
 from . import mathlib as ml
-from .matmul import add_f32_vec, fmac_f32_f16_vec
+from .matmul import fmac_f32_f16_vec
 
-__all__ = ["F32_NAN", "matvec", "rmsnorm", "rope_tables", "rope", "argmax", "DecodeGolden", "DecodeReference",
-           "generate", "logit_bound", "LOGIT_BOUND_ABS", "LOGIT_BOUND_REL"]
+__all__ = ["F32_NAN", "meeting", "chain_sum", "matvec", "rmsnorm", "rope_tables", "rope", "argmax", "DecodeGolden",
+           "DecodeReference", "generate", "logit_bound", "LOGIT_BOUND_ABS", "LOGIT_BOUND_REL"]
 
 F32_NAN = 0x7FC00000
 _NEG_INF = np.uint32(0xFF800000)
@@ -103,6 +108,26 @@ def _neg(a):
     return fp.mul_f32_np(_u32(a), np.uint32(0xBF800000))
 
 
+def meeting(p: int) -> int:
+    """The PE where a line's two reduction chains meet (module docstring)."""
+    return p // 2 if p % 2 == 0 and p >= 4 else p - 1
+
+
+def chain_sum(parts):
+    """The partials of a line of PEs added in the order of its two meeting chains."""
+    parts = [_u32(x) for x in parts]
+    m = meeting(len(parts))
+    left = parts[0]
+    for x in parts[1:m + 1]:
+        left = fp.add_f32_np(left, x)
+    if m == len(parts) - 1:
+        return left
+    right = parts[-1]
+    for x in parts[-2:m:-1]:
+        right = fp.add_f32_np(right, x)
+    return fp.add_f32_np(left, right)
+
+
 def matvec(w16, x16, nblk: int):
     """y = W x in the mapping's order (module docstring); w16 (out, in) and x16 (in,) f16 bits."""
     w16 = np.asarray(w16, dtype=np.uint16)
@@ -111,25 +136,26 @@ def matvec(w16, x16, nblk: int):
     if x16.shape != (n_in,) or n_in % nblk:
         raise ValueError(f"matvec: W {w16.shape}, x {x16.shape}, {nblk} blocks")
     kb = n_in // nblk
-    y = None
+    parts = []
     for b in range(nblk):
         part = np.zeros(n_out, dtype=np.uint32)
         for k in range(b * kb, (b + 1) * kb):
             part = fmac_f32_f16_vec(part, w16[:, k], x16[k])
-        y = part if y is None else add_f32_vec(y, part)
-    return y
+        parts.append(part)
+    return chain_sum(parts)
 
 
 def rmsnorm(h, g16, nblk: int, d: int, eps: float):
-    """(xn f32, xn rounded to f16) of the f32 vector h with gain g16, chunk sums in chunk order."""
+    """(xn f32, xn rounded to f16) of the f32 vector h with gain g16, chunk sums by chain_sum."""
     h = _u32(h)
     cb = h.size // nblk
-    ss = None
+    parts = []
     for c in range(nblk):
         part = np.zeros(1, dtype=np.uint32)
         for j in range(c * cb, (c + 1) * cb):
             part = _fmac(part, h[j:j + 1], h[j:j + 1])
-        ss = part if ss is None else fp.add_f32_np(ss, part)
+        parts.append(part)
+    ss = chain_sum(parts)
     t = fp.add_f32_np(_mul(ss, _f32_const(1.0 / d)), _f32_const(eps))
     r = ml.run("rsqrt", t)
     xn = _mul(_mul(h, r[0]), fp.f16_to_f32_np(np.asarray(g16, dtype=np.uint16)))
@@ -221,8 +247,8 @@ class DecodeGolden(_Model):
         kc, vc = self.kc[layer], self.vc[layer]
         cb = s.d_model // rows  # form-B chunk: the dims of mesh row r
         # partial scores of each chunk over its dims (fused f32), +0 in the other heads' slots,
-        # then added over the chunks in row order (a column all-reduce)
-        scores = None
+        # then added over the chunks by chain_sum (a column all-reduce)
+        parts = []
         for r in range(rows):
             part = np.zeros((nh, t_all), np.uint32)
             h = r * cb // hd
@@ -230,26 +256,29 @@ class DecodeGolden(_Model):
             for j in range(r * cb, (r + 1) * cb):
                 acc = _fmac(acc, kc[:, j], q[j])
             part[h] = acc
-            scores = part if scores is None else fp.add_f32_np(scores, part)
+            parts.append(part)
+        scores = chain_sum(parts)
         mask = np.where(np.arange(t_all) <= self.pos, np.uint32(0), _NEG_INF)
         sc = fp.add_f32_np(_mul(scores, self.scale), mask[None, :])
         m = _max_over(sc, axis=1)  # (heads,)
         e = ml.run("exp", fp.add_f32_np(sc, _neg(m)[:, None]).reshape(-1)).reshape(nh, t_all)
         # position t sits in slot t // cols of mesh column t % cols
-        z = None
+        zs = []
         for c in range(cols):
             zc = np.zeros(nh, np.uint32)
             for t in range(c, t_all, cols):
                 zc = fp.add_f32_np(zc, e[:, t])
-            z = zc if z is None else fp.add_f32_np(z, zc)
+            zs.append(zc)
+        z = chain_sum(zs)
         p = _mul(e, ml.run("rcp", z)[:, None])
         head_of_dim = np.arange(s.d_model) // hd
-        o = None
+        os_ = []
         for c in range(cols):
             oc = np.zeros(s.d_model, np.uint32)
             for t in range(c, t_all, cols):
                 oc = _fmac(oc, vc[t], p[head_of_dim, t])
-            o = oc if o is None else fp.add_f32_np(o, oc)
+            os_.append(oc)
+        o = chain_sum(os_)
         return o, {"scores": sc, "probs": p}
 
     def step(self, token: int):

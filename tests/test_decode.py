@@ -16,9 +16,11 @@ from golden.decode import (
     DecodeGolden,
     DecodeReference,
     argmax,
+    chain_sum,
     generate,
     logit_bound,
     matvec,
+    meeting,
     rmsnorm,
     rope,
     rope_tables,
@@ -60,8 +62,8 @@ def test_default_meets_the_goal_and_fits_8x8_small():
 
 
 @pytest.mark.parametrize("change, words", [
-    ({"d_ff": 384}, ["9792 bytes", "8192 available", "w_gate_up 3072"]),
-    ({"context": 128}, ["10544 bytes", "rope_tables 4096", "kv_cache 2048"]),
+    ({"d_ff": 384}, ["10464 bytes", "8192 available", "w_gate_up 3072"]),
+    ({"context": 128}, ["11344 bytes", "rope_tables 4096", "kv_cache 2048"]),
     ({"vocab": 4096}, ["8192 available", "w_head 8192"]),
 ])
 def test_too_large_models_are_refused_with_the_sizes(change, words):
@@ -74,7 +76,7 @@ def test_too_large_models_are_refused_with_the_sizes(change, words):
 
 def test_a_larger_profile_or_mesh_takes_what_small_refuses():
     big = dataclasses.replace(DEFAULT, d_ff=384)
-    assert check_fit(big, 8, 8, "wse").sram_bytes == 9792
+    assert check_fit(big, 8, 8, "wse").sram_bytes == 10464
     assert check_fit(big, 16, 16, "small").fits
 
 
@@ -154,6 +156,44 @@ def test_matvec_order_is_blocked_chains_then_block_sums():
                 y = part if y is None else fp.add_f32(y, part)
             want.append(y)
         assert matvec(w, x, nblk).tolist() == want
+
+
+@pytest.mark.parametrize("p, meet", [(1, 0), (2, 1), (3, 2), (4, 2), (5, 4), (6, 3), (8, 4)])
+def test_chain_sum_is_two_chains_meeting(p, meet):
+    # a line of p PEs: the west chain ends at the meeting PE, the east chain runs toward it
+    assert meeting(p) == meet
+    rng = np.random.default_rng(p)
+    parts = [_f32(rng, 5) for _ in range(p)]
+    for i in range(5):
+        left = int(parts[0][i])
+        for x in parts[1:meet + 1]:
+            left = fp.add_f32(left, int(x[i]))
+        want = left
+        if meet < p - 1:
+            right = int(parts[-1][i])
+            for x in parts[p - 2:meet:-1]:
+                right = fp.add_f32(right, int(x[i]))
+            want = fp.add_f32(left, right)
+        assert int(chain_sum(parts)[i]) == want
+
+
+def test_matvec_over_eight_blocks_uses_the_meeting_chains():
+    rng = np.random.default_rng(9)
+    w, x = _f16(rng, (5, 16)), _f16(rng, 16)
+    parts = []
+    for b in range(8):
+        part = np.zeros(5, np.uint32)
+        for k in (2 * b, 2 * b + 1):
+            part = np.array([fp.fmac_f32_f16(int(part[i]), int(w[i, k]), int(x[k])) for i in range(5)], np.uint32)
+        parts.append(part)
+    left = parts[0]
+    for q in parts[1:5]:
+        left = np.array([fp.add_f32(int(a), int(c)) for a, c in zip(left, q, strict=True)], np.uint32)
+    right = parts[7]
+    for q in (parts[6], parts[5]):
+        right = np.array([fp.add_f32(int(a), int(c)) for a, c in zip(right, q, strict=True)], np.uint32)
+    want = [fp.add_f32(int(a), int(c)) for a, c in zip(left, right, strict=True)]
+    assert matvec(w, x, 8).tolist() == want
 
 
 def test_matvec_order_changes_bits():

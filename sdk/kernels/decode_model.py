@@ -10,8 +10,8 @@ vocabulary head) gives PE (r, c) the block W[out chunk r, in chunk c] and all-re
 rows; one from form B (Wo, W2) holds W[out chunk c, in chunk r] and all-reduces along the columns.
 Position t of the KV cache lives in mesh column t % C (slot t // C), its dims in the form-B chunks.
 
-This module is pure Python/numpy: it plans, it does not run anything. The mesh kernel itself is
-not written yet (docs/kernels.md says what remains).
+This module is pure Python/numpy: it plans, it does not run anything. The mesh kernel is
+sdk/kernels/decode.py; ``check_fit``'s parts are that kernel's SRAM map, part by part.
 
 Interface
 ---------
@@ -25,6 +25,8 @@ check_fit(model, rows, cols, profile="small") -> FitReport
     SRAM bytes per PE by part and instruction words; DecodeModelError if either does not fit
 FitReport                             .parts {name: bytes} .sram_bytes .sram_available .imem_words
                                       .imem_available .summary()
+math_elements(model, rows, cols) -> int   the largest math-library call (the kernel's routines and
+                                      their buffers are sized for it)
 estimate_cycles(model, rows, cols) -> {phase: cycles, "total": ...}   from docs/isa.md throughputs
 DecodeModelError(KernelError)
 """
@@ -41,20 +43,21 @@ from ..asm import assemble
 from . import mathlib
 from .common import KernelError
 
-__all__ = ["DecoderModel", "DEFAULT", "random_weights", "check_mapping", "check_fit", "FitReport",
+__all__ = ["DecoderModel", "DEFAULT", "random_weights", "check_mapping", "check_fit", "math_elements", "FitReport",
            "estimate_cycles", "DecodeModelError", "MAX_CONTEXT", "MAX_VOCAB"]
 
 #: token ids travel as one 16-bit half of a wavelet; vector lengths are 16-bit too
 MAX_VOCAB = 65536
 #: positions are counted in a 16-bit field of the per-PE position word
 MAX_CONTEXT = 65535
-#: instruction words of the kernel's own control code (task dispatch, the collectives' chain and
-#: broadcast steps, matvec loops, RoPE, masking, argmax): an estimate until the kernel is written
-CONTROL_WORDS = 520
+#: instruction words of the kernel's own code besides the three math routines (the step task with
+#: its layer loop, the RMSNorm, matvec and all-reduce subroutines): sdk/kernels/decode.py's program
+#: measured on 8 x 8 (425 words), plus a margin for other shapes
+CONTROL_WORDS = 440
 #: instruction words the runtime's d2h read-out routine takes at the top of instruction memory
 D2H_WORDS = 4
-#: per-PE words: position counter, mesh row and column, result colors, two DSR images
-CONTROL_BYTES = 64
+#: per-PE words: position, next KV position and slot, store flag, RoPE row offset; the barrier word
+CONTROL_BYTES = 40
 
 
 class DecodeModelError(KernelError):
@@ -189,12 +192,17 @@ def _math_calls(m: DecoderModel, rows: int, cols: int) -> list:
     return [("rsqrt", 1), ("exp", slots), ("rcp", m.heads), ("exp", m.d_ff // rows), ("rcp", m.d_ff // rows)]
 
 
+def math_elements(m: DecoderModel, rows: int, cols: int) -> int:
+    """The largest math-library call: the kernel's routines and their buffers are sized for it."""
+    return max(k for _, k in _math_calls(m, rows, cols))
+
+
 def _imem_words(m: DecoderModel, rows: int, cols: int) -> int:
     """The three routines once each, as subroutines (their own code plus a return), sized for their
     largest call, plus the control code."""
     words = CONTROL_WORDS
+    n = math_elements(m, rows, cols)
     for name in mathlib.ROUTINES:
-        n = max(k for r, k in _math_calls(m, rows, cols) if r == name)
         lines = mathlib.emit(name, n=n, x=0, y=0, scratch=8 * (-(-4 * n // 8)))
         words += len(assemble("\n".join(lines + ["jalr r0, r10, 0"])).imem)
     return words
@@ -222,22 +230,22 @@ def check_fit(model: DecoderModel, rows: int, cols: int, profile: str = "small")
         "w_gate_up": L * _r8(2 * fb * ca * 2),
         "w_down": L * _r8(ca * fb * 2),
         "w_head": _r8(vb * ca * 2),
-        "norm_gains": _r8((2 * L + 1) * ca * 4),  # form-A chunk of each gain, widened to f32
+        "norm_gains": (2 * L + 1) * _r8(ca * 4),  # form-A chunk of each gain, widened to f32
         # K and V in f32: slots x the form-B chunk of dims, every layer
         "kv_cache": L * 2 * _r8(slots * cb * 4),
-        "rope_tables": _r8(m.context * (cb // 2) * 2 * 4),  # cos and sin of the chunk's pairs, every position
+        "rope_tables": 2 * _r8(m.context * (cb // 2) * 4),  # cos and sin of the chunk's pairs, every position
         "mask": _r8(slots * 4),
-        # activations: the residual stream and its f16 copy, then the largest phase's working set
-        # (buffers are reused from phase to phase): a partial and its all-reduced sum per reduction
+        # the residual stream and the embedding chunk it starts from
         "residual": _r8(ca * 4) + _r8(ca * 2),
-        "activations": max(
-            2 * _r8(3 * cb * 4) + 2 * _r8(cb * 4),  # QKV partial and sum, q and k after RoPE
-            2 * _r8(hs * 4) + _r8(hs * 4) + 2 * _r8(m.heads * 4) + 2 * _r8(cb * 4) + _r8(cb * 2),  # attention
-            2 * _r8(ca * 4),  # Wo / W2 partial and sum
-            2 * _r8(2 * fb * 4) + _r8(fb * 4) + _r8(fb * 2),  # gate/up partial and sum, SwiGLU, f16 copy
-            2 * _r8(vb * 4) + 16,  # logits partial and sum, argmax words
-        ),
-        "math_scratch": max(_r8(mathlib.scratch_bytes(n_, k)) for n_, k in _math_calls(m, rows, cols)),
+        # one buffer per intermediate (all-reduces run in place, so a partial and its sum share one):
+        # h after attention, sum of squares, normed f32 and f16, q/k/v, two RoPE temporaries, scores,
+        # probabilities, the math library's argument, max, sum, attention output f32 and f16, Wo/W2
+        # output, gate/up, SwiGLU f32 and f16, logits
+        "activations": sum(_r8(b) for b in (
+            ca * 4, 4, ca * 4, ca * 2, 3 * cb * 4, cb // 2 * 4, cb // 2 * 4, hs * 4, hs * 4,
+            math_elements(m, rows, cols) * 4, m.heads * 4, m.heads * 4, cb * 4, cb * 2, ca * 4, 2 * fb * 4,
+            fb * 4, fb * 2, vb * 4)),
+        "math_scratch": max(_r8(mathlib.scratch_bytes(n_, math_elements(m, rows, cols))) for n_ in mathlib.ROUTINES),
         "control": CONTROL_BYTES,
     }
     rep = FitReport(m, rows, cols, prof.name, parts, prof.sram_kib * 1024, _imem_words(m, rows, cols),

@@ -1,0 +1,170 @@
+"""Transformer decode on the Verilator mesh: tokens per second and per joule, bit-exact against the
+golden model (sdk/kernels/decode.py, golden/decode.py; docs/kernels.md "Transformer decode").
+
+Runs the decode of a fixed-seed random model (default: 2 layers, d_model 64, 2 heads, d_ff 128,
+context 32, vocab 256 on an 8 x 8 ``small`` mesh) over a prompt and N generated tokens, one line of
+progress per step, with every tile's activity counters read over each step and priced by the energy
+model (sdk/energy.py). Every step's logits are compared bit for bit with ``DecodeGolden`` on the same
+mesh shape, and the generated tokens with golden's. A model that does not fit the mesh is refused
+with the sizes before anything is built (exit code 2).
+
+Figures (printed and written as JSON): layers, d_model, heads, context, vocab, mesh, profile,
+tokens_generated, cycles_per_token (mean over every decode step, prompt steps included: launch to
+idle on the mesh), tokens_per_second_at_850mhz, joules_per_token, tokens_per_joule, bit_exact,
+tokens_match_golden, mac_utilization (useful MACs / (PEs x fmac lanes x cycles) over the decode),
+energy_breakdown (joules per token by component); also the tokens, host_io_cycles_per_token (the
+embedding's management write, the launch and the logits' read-out), the per-step cycles and the
+estimate of decode_model.estimate_cycles. ``--phases`` adds where the cycles go: the mesh is run
+once per phase with every PE stopping after that phase of the first layer (cumulative cycles).
+
+Usage:
+    python bench/decode.py [--json build/bench/decode.json] [--mesh 8x8] [--profile small]
+                           [--layers 2] [--d-model 64] [--heads 2] [--d-ff 128] [--context 32]
+                           [--vocab 256] [--prompt 1,2,3,4] [--tokens 8] [--seed 0] [--phases]
+                           [--energy FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import dims  # noqa: E402
+from golden.decode import DecodeGolden, generate  # noqa: E402
+from hdl.profiles import get_profile  # noqa: E402
+from sdk.energy import EnergyModel  # noqa: E402
+from sdk.engines.verilator import BUILD  # noqa: E402
+from sdk.kernels.decode import PHASES, DecodeKernel  # noqa: E402
+from sdk.kernels.decode_model import DecoderModel, estimate_cycles  # noqa: E402
+from sdk.records import SdkError  # noqa: E402
+from sdk.runtime import Runtime  # noqa: E402
+
+FREQ = 850e6
+
+
+def useful_macs(m: DecoderModel, pos: int) -> int:
+    """Multiply-adds of one decode step at position pos: the matvecs and the attention over pos + 1
+    positions (scores and the weighted sum of V)."""
+    d, f = m.d_model, m.d_ff
+    return m.layers * (4 * d * d + 3 * d * f + 2 * d * (pos + 1)) + m.vocab * d
+
+
+def phases(k: DecodeKernel, rt, token: int) -> dict:
+    """Cumulative cycles of the first step up to the end of each phase of the first layer."""
+    out = {}
+    for ph in PHASES:
+        k.reset(rt, stop=ph)
+        _, _, res = k.step(rt, token)
+        out[ph] = res.cycles
+        print(f"[decode]   up to {ph:8s} {res.cycles:7d} cycles", flush=True)
+    return out
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--json", type=Path, default=BUILD / "bench" / "decode.json")
+    ap.add_argument("--mesh", default="8x8")
+    ap.add_argument("--profile", default="small")
+    ap.add_argument("--layers", type=int, default=2)
+    ap.add_argument("--d-model", type=int, default=64)
+    ap.add_argument("--heads", type=int, default=2)
+    ap.add_argument("--d-ff", type=int, default=128)
+    ap.add_argument("--context", type=int, default=32)
+    ap.add_argument("--vocab", type=int, default=256)
+    ap.add_argument("--prompt", default="1,2,3,4", help="prompt token ids, comma-separated")
+    ap.add_argument("--tokens", type=int, default=8, help="tokens to generate")
+    ap.add_argument("--seed", type=int, default=0, help="seed of the random weights")
+    ap.add_argument("--phases", action="store_true", help="also measure the cycles up to each phase")
+    ap.add_argument("--energy", default=None, help="JSON file overriding the energy table")
+    args = ap.parse_args(argv)
+    rows, cols = dims(args.mesh, 2, "mesh")
+    try:
+        prompt = [int(t) for t in args.prompt.split(",") if t.strip()]
+        hd = args.d_model // args.heads if args.heads > 0 else 0
+        model = DecoderModel(args.layers, args.d_model, args.heads, hd, args.d_ff, args.context, args.vocab)
+        kernel = DecodeKernel(model, rows, cols, args.profile, seed=args.seed)
+        if args.tokens < 1 or any(not 0 <= t < model.vocab for t in prompt) or not prompt:
+            raise SdkError(f"--tokens {args.tokens} must be >= 1 and the prompt {prompt} non-empty token ids "
+                           f"below {model.vocab}")
+        if len(prompt) + args.tokens - 1 > model.context:
+            raise SdkError(f"{len(prompt)} prompt tokens + {args.tokens} new need {len(prompt) + args.tokens - 1} "
+                           f"positions; the context holds {model.context}")
+        energy = EnergyModel.load(args.energy)
+    except (SdkError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    prof = get_profile(args.profile)
+    print(f"[decode] {model.layers} layers, d_model {model.d_model}, {model.heads} heads, d_ff {model.d_ff}, "
+          f"context {model.context}, vocab {model.vocab} on {rows}x{cols} {prof.name}: program "
+          f"{kernel.imem_words} words, {kernel.sram_bytes} bytes of SRAM per PE; "
+          f"prompt {prompt}, {args.tokens} new tokens (model build on first use)", flush=True)
+    t0 = time.monotonic()
+    steps = []
+    io = []
+
+    with Runtime(kernel.layout(), engine="native", threads=1, run_name="bench-decode") as rt:
+        def progress(i, tok, res):
+            total = rt.cycles + rt.load_cycles
+            if steps:  # the first step's delta holds the load of the layout
+                io.append(total - mark[0] - res.cycles)
+            mark[0] = total
+            rep = energy.report(res.activity, profile=prof.name, useful_macs=useful_macs(model, i))
+            steps.append({"pos": i, "token": tok, "cycles": res.cycles, "joules": rep.joules,
+                          "breakdown": rep.breakdown, "macs": useful_macs(model, i)})
+            what = f"generated {tok}" if tok is not None else "prompt"
+            print(f"[decode] position {i:3d}: {res.cycles:6d} cycles, {rep.joules * 1e9:8.2f} nJ ({what}) "
+                  f"[{time.monotonic() - t0:.0f} s]", flush=True)
+
+        mark = [0]
+        tokens, logits, _ = kernel.generate(rt, prompt, args.tokens, progress=progress, counters=True)
+        phase_cycles = phases(kernel, rt, prompt[0]) if args.phases else None
+
+    gold_tokens, gold_logits = generate(DecodeGolden(model, kernel.w, rows, cols), prompt, args.tokens)
+    bit_exact = all(np.array_equal(a, b) for a, b in zip(logits, gold_logits, strict=True))
+    n = len(steps)
+    cycles = sum(s["cycles"] for s in steps)
+    cpt = cycles / n
+    jpt = sum(s["joules"] for s in steps) / n
+    lanes = prof.simd_f16 // 2
+    breakdown = {k: sum(s["breakdown"][k] for s in steps) / n for k in steps[0]["breakdown"]}
+    est = estimate_cycles(model, rows, cols)
+    out = {
+        "layers": model.layers, "d_model": model.d_model, "heads": model.heads, "context": model.context,
+        "vocab": model.vocab, "mesh": [rows, cols], "profile": prof.name,
+        "tokens_generated": len(tokens), "cycles_per_token": round(cpt, 1),
+        "tokens_per_second_at_850mhz": round(FREQ / cpt, 1),
+        "joules_per_token": jpt, "tokens_per_joule": 1.0 / jpt,
+        "bit_exact": bool(bit_exact), "tokens_match_golden": tokens == gold_tokens,
+        "mac_utilization": round(sum(s["macs"] for s in steps) / (rows * cols * lanes * cycles), 4),
+        "energy_breakdown": breakdown,
+        "tokens": tokens, "golden_tokens": gold_tokens, "prompt": prompt, "seed": args.seed,
+        "d_ff": model.d_ff, "head_dim": model.head_dim,
+        "host_io_cycles_per_token": round(sum(io) / len(io), 1) if io else None,
+        "step_cycles": [s["cycles"] for s in steps], "estimated_cycles_per_token": est["total"],
+        "imem_words": kernel.imem_words, "sram_bytes_per_pe": kernel.sram_bytes,
+        "phase_cycles_first_layer": phase_cycles,
+    }
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(out, indent=2))
+    print()
+    print(f"tokens           {tokens} (golden {gold_tokens}: {'match' if out['tokens_match_golden'] else 'DIFFER'})")
+    print(f"bit-exact        {'yes' if bit_exact else 'NO'} (every step's logits against DecodeGolden)")
+    print(f"cycles per token {cpt:,.0f} (estimate {est['total']:,}); host I/O {out['host_io_cycles_per_token']:,.0f} "
+          "more per token")
+    print(f"tokens/s         {FREQ / cpt:,.0f} at 850 MHz")
+    print(f"energy           {jpt * 1e9:,.1f} nJ per token, {1 / jpt:,.0f} tokens per joule")
+    print(f"MAC utilisation  {100 * out['mac_utilization']:.2f} %")
+    print("energy per token " + ", ".join(f"{k} {v * 1e9:.2f} nJ" for k, v in breakdown.items()))
+    print(f"wrote {args.json} ({time.monotonic() - t0:.0f} s)")
+    return 0 if bit_exact and out["tokens_match_golden"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

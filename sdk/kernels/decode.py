@@ -1,0 +1,740 @@
+"""The transformer decode on the mesh: one decode step of a decoder-only transformer per token, bit
+for bit against golden/decode.py's ``DecodeGolden`` on the same R x C mesh.
+
+Role
+----
+Device code (one program per PE, generated here and assembled by the SDK), the layout (colors,
+routes, every PE's weights and tables as initial SRAM contents) and the host flow of the mapping in
+docs/kernels.md "Transformer decode": weights are cut into R x C blocks, one per PE; activations
+alternate between "form A" (chunk c on every PE of mesh column c) and "form B" (chunk r on every PE
+of mesh row r); a matvec A -> B all-reduces along the rows, B -> A along the columns; the KV cache
+of position t sits in mesh column t % C. The shapes, fixed-seed weights and the fit check are
+sdk/kernels/decode_model.py's.
+
+Per token the host writes the token's f16 embedding (chunk c into every PE of column c) through the
+management path at the mesh edge, launches task 0 on every PE, runs the mesh until idle and reads
+the logits back (form B: row r's chunk from PE (r, 0), ``Runtime.d2h``); the argmax (golden.decode's
+tie rule) is taken by the host. Task 0 runs the whole step, the same sequence on every PE: a loop
+over the layers, subroutines for RMSNorm, the matvec, the all-reduces and the math library. The
+all-reduces are pipelined chains of synchronous fabric ops (f32 adds, or ``vmax.f32`` for the
+softmax maximum) from both ends of a row (column) to its meeting PE, which broadcasts the total
+back, so every addition happens in golden.decode.chain_sum's order. Every other vector op is
+memory-only and issued asynchronously (memory-only ops take effect in issue order, docs/isa.md
+"Ordering"); a scalar load of what they wrote waits behind a barrier (a synchronous 1-word op).
+
+Colors (six; the seventh is left free for ``Runtime.d2h``, the eighth is the management color):
+0/1 the row chains (alternating by position), 2 the row broadcast (from the meeting column), 3/4
+the column chains, 5 the column broadcast (from the meeting row).
+
+Registers of the program: r1 = 1; r2..r7 arguments and temporaries; r8 the return address of the
+RMSNorm subroutine, r10 of the leaf subroutines (all-reduces, matvec, math library); r9 the current
+layer's SRAM base; r11..r13 the math library's; r14 the end of the layer loop; r15 a temporary.
+DSRs d0..d7 are the kernel's (re-pointed before every use), the math library takes d0..d13 (one per
+buffer view, set once per call); d14/d15, task 31 and the last four instruction words stay free for
+the d2h read-out.
+
+Interface
+---------
+DecodeKernel(model, rows, cols, profile="small", weights=None, seed=0)
+    checks the shapes and the SRAM (DecodeModelError with the sizes) before anything runs
+    .layout(stop=None) -> Layout        the load: programs, routes, weights, tables; ``stop`` (one
+                                        of PHASES) ends every step after that phase of the first
+                                        layer (for measuring where the cycles go)
+    .reset(rt, stop=None)               (re)load the mesh: an empty KV cache, position 0
+    .step(rt, token, counters=False) -> (next token, logits f32 bits, RunResult)
+    .read(rt, name) -> f32/f16 bits     an intermediate of the last step in golden's vector form
+                                        (names: READABLE)
+    .generate(rt, prompt, n_new, progress=None, counters=False) -> (tokens, [logits], [RunResult])
+                                        progress(step, generated token or None, RunResult)
+    .sram_map  {buffer: (address, bytes)}  .sram_bytes (= decode_model.check_fit's)  .imem_words  .pos
+    .source(pe, stop=None) -> str       the PE's program
+COLORS, READABLE, PHASES
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from golden import fp
+from golden.decode import argmax, meeting, rope_tables
+from golden.routing import ColorRoute, mask_of
+from hdl.profiles import get_profile
+from hdl.wavelet import Port
+
+from .. import routes
+from ..asm import assemble
+from ..layout import Layout
+from . import mathlib
+from .decode_model import DEFAULT, DecodeModelError, DecoderModel, check_fit, math_elements, random_weights
+
+__all__ = ["DecodeKernel", "COLORS", "READABLE", "PHASES"]
+
+COLORS = {"KR0": 0, "KR1": 1, "BR": 2, "KC0": 3, "KC1": 4, "BC": 5}
+_ONE = 0x3F800000
+_NEG1 = 0xBF800000
+_NEG_INF = 0xFF800000
+
+_VECTOR_OPS = {"fmac", "fmacs", "vadd", "vadds", "vmul", "vmuls", "vmov", "vfill", "vcvt", "vmax", "vmaxs",
+               "vsll", "vsrl", "vsra", "vands", "vors", "vxors"}
+#: the phases of a layer, in order (``layout(stop=...)``)
+PHASES = ("norm1", "qkv", "rope", "scores", "softmax", "attn", "wo", "norm2", "gate_up", "swiglu", "down")
+#: intermediates of the last step that ``read`` returns (golden's trace keys, the last layer's)
+READABLE = ("x16", "q", "k", "v", "scores", "probs", "attn", "h_attn", "gate", "up", "act", "h", "logits")
+
+
+def _r8(n: int) -> int:
+    return -(-n // 8) * 8
+
+
+class _Mem:
+    """A bump allocator of 8-byte aligned SRAM buffers."""
+
+    def __init__(self, start=0):
+        self.top = start
+        self.map = {}
+
+    def __call__(self, name, nbytes):
+        a = self.top
+        self.map[name] = (a, nbytes)
+        self.top += _r8(nbytes)
+        return a
+
+
+class DecodeKernel:
+    def __init__(self, model: DecoderModel = None, rows: int = 8, cols: int = 8, profile: str = "small",
+                 weights: dict | None = None, seed: int = 0):
+        m = model or DEFAULT
+        check_fit(m, rows, cols, profile)  # shapes against the mesh, the SRAM map against the SRAM
+        self.m, self.rows, self.cols = m, rows, cols
+        self.prof = get_profile(profile)
+        self.w = weights if weights is not None else random_weights(m, seed)
+        self._check_weights()
+        self.ca, self.cb = m.d_model // cols, m.d_model // rows
+        self.fb, self.vb = m.d_ff // rows, m.vocab // rows
+        self.S = m.context // cols
+        self.nh = m.heads
+        self.nmax = math_elements(m, rows, cols)  # the largest math-library call
+        self._plan()
+        self.pos = 0
+
+    # ---- planning ------------------------------------------------------------------------------
+    def _check_weights(self):
+        g = random_weights(self.m, 0)  # names and shapes
+        for k, v in g.items():
+            if k not in self.w:
+                raise DecodeModelError(f"weights: {k!r} missing")
+            a = np.asarray(self.w[k])
+            if a.shape != v.shape or a.dtype != np.uint16:
+                raise DecodeModelError(f"weights: {k!r} has shape {a.shape} and dtype {a.dtype}, "
+                                       f"expected {v.shape} uint16 (f16 bit patterns)")
+
+    def _plan(self):
+        m, ca, cb, fb, vb, S, nh = self.m, self.ca, self.cb, self.fb, self.vb, self.S, self.nh
+        mem = _Mem(0)
+        # per-layer block (the layer loop walks r9 over these)
+        lay = _Mem(0)
+        self.off = {
+            "wqkv": lay("wqkv", 3 * cb * ca * 2), "wo": lay("wo", ca * cb * 2),
+            "w13": lay("w13", 2 * fb * ca * 2), "w2": lay("w2", ca * fb * 2),
+            "ga": lay("ga", ca * 4), "gm": lay("gm", ca * 4),
+            "kc": lay("kc", S * cb * 4), "vc": lay("vc", S * cb * 4)}
+        self.lstride = lay.top
+        self.lbase = mem("layers", self.lstride * m.layers)
+        a = {}
+        a["head"] = mem("head", vb * ca * 2)
+        a["gf"] = mem("gf", ca * 4)
+        a["cos"] = mem("cos", m.context * (cb // 2) * 4)
+        a["sin"] = mem("sin", m.context * (cb // 2) * 4)
+        a["mask"] = mem("mask", S * 4)
+        a["ctl"] = mem("ctl", 32)  # POS, KVPOS, KVSLOT, FLAG, ROPEOFF
+        self.static_end = mem.top
+        a["emb"] = mem("emb", ca * 2)
+        a["h"] = mem("h", ca * 4)
+        a["h_attn"] = mem("h_attn", ca * 4)
+        a["ss"] = mem("ss", 4)
+        a["xn"] = mem("xn", ca * 4)
+        a["x16"] = mem("x16", ca * 2)
+        a["qkv"] = mem("qkv", 3 * cb * 4)
+        a["t1"] = mem("t1", cb // 2 * 4)
+        a["t2"] = mem("t2", cb // 2 * 4)
+        a["scores"] = mem("scores", nh * S * 4)
+        a["probs"] = mem("probs", nh * S * 4)
+        a["mx"] = mem("mx", self.nmax * 4)
+        a["m"] = mem("m", nh * 4)
+        a["z"] = mem("z", nh * 4)
+        a["attn"] = mem("attn", cb * 4)
+        a["o16"] = mem("o16", cb * 2)
+        a["po"] = mem("po", ca * 4)
+        a["gu"] = mem("gu", 2 * fb * 4)
+        a["act"] = mem("act", fb * 4)
+        a["a16"] = mem("a16", fb * 2)
+        a["logits"] = mem("logits", vb * 4)
+        scr = max(mathlib.scratch_bytes(n, self.nmax) for n in mathlib.ROUTINES)
+        a["scratch"] = mem("scratch", scr)
+        a["bar"] = mem("bar", 4)
+        self.addr = a
+        self.sram_map = dict(mem.map)
+        self.sram_bytes = mem.top
+        avail = self.prof.sram_kib * 1024
+        if mem.top > avail:
+            top = sorted(mem.map.items(), key=lambda kv: -kv[1][1])[:4]
+            raise DecodeModelError(
+                f"the decode needs {mem.top} bytes of SRAM on every PE of the {self.rows}x{self.cols} "
+                f"{self.prof.name} mesh, {avail} available; largest parts: "
+                + ", ".join(f"{k} {v[1]}" for k, v in top))
+        self.ctl = {k: a["ctl"] + 4 * i for i, k in enumerate(("POS", "KVPOS", "KVSLOT", "FLAG", "ROPEOFF"))}
+        self.imem_words = max(len(self._image((r, c)).imem) for r in range(min(self.rows, 3))
+                              for c in range(min(self.cols, 3)))
+        limit = self.prof.imem_words - 4
+        if self.imem_words > limit:
+            raise DecodeModelError(f"the decode program takes {self.imem_words} instruction words, "
+                                   f"{limit} available in profile {self.prof.name}")
+
+    def _image(self, pe):
+        return assemble(self.source(pe), self.prof.name)
+
+    # ---- device code ---------------------------------------------------------------------------
+    @staticmethod
+    def _line(i, n, chain):
+        """PE i of a line of n in the all-reduce (golden.decode.chain_sum's order): its role and
+        chain colors. The west (north) chain runs from PE 0 to the meeting PE m, the east (south)
+        chain from PE n-1 back to m, both alternating between the two chain colors by position."""
+        m = meeting(n)
+        if n == 1:
+            return "single", None, None, None
+        if i < m:
+            return ("first" if i == 0 else "middle"), (chain[(i - 1) % 2] if i else None), chain[i % 2], None
+        if i > m:
+            return ("first" if i == n - 1 else "middle"), \
+                (chain[(n - 2 - i) % 2] if i < n - 1 else None), chain[(n - 1 - i) % 2], None
+        return "meet", (chain[(m - 1) % 2] if m else None), None, (chain[(n - 2 - m) % 2] if m < n - 1 else None)
+
+    def _allreduce(self, label, line, b, op):
+        """r2 = address, r3 = words: the all-reduce in place (op vadd or vmax); link r10."""
+        role, kin, kout, kin_e = line
+        body = {
+            "single": [],
+            "first": ["dmem.f32 d5, r2, r3, r1", f"dfout.f32 d6, {kout}, r3", "vmov.f32 d6, d5",
+                      f"dfin.f32 d7, {b}, r3", "vmov.f32 d5, d7"],
+            "middle": ["dmem.f32 d5, r2, r3, r1", f"dfin.f32 d7, {kin}, r3", f"dfout.f32 d6, {kout}, r3",
+                       f"{op}.f32 d6, d7, d5", f"dfin.f32 d7, {b}, r3", "vmov.f32 d5, d7"],
+            "meet": ["dmem.f32 d5, r2, r3, r1", f"dfin.f32 d7, {kin}, r3", f"{op}.f32 d5, d7, d5"]
+            + ([f"dfin.f32 d7, {kin_e}, r3", f"{op}.f32 d5, d5, d7"] if kin_e is not None else [])
+            + [f"dfout.f32 d6, {b}, r3", "vmov.f32 d6, d5"],
+        }[role]
+        return [f"{label}:"] + body + ["jalr r0, r10, 0"]
+
+    def _chain_routes(self, axis, chain):
+        """{color: {pe: ColorRoute}} of the two chain colors along every row ("row") or column."""
+        n = self.cols if axis == "row" else self.rows
+        plus, minus = (Port.E, Port.W) if axis == "row" else (Port.S, Port.N)
+        out = {k: {} for k in chain}
+        for line in range(self.rows if axis == "row" else self.cols):
+            for i in range(n):
+                pe = (line, i) if axis == "row" else (i, line)
+                _, kin, kout, kin_e = self._line(i, n, chain)
+                m = meeting(n)
+                if kout is not None:
+                    out[kout][pe] = ColorRoute(((mask_of(Port.RAMP), mask_of(plus if i < m else minus)),))
+                if kin is not None:
+                    out[kin][pe] = ColorRoute(((mask_of(minus if i <= m else plus), mask_of(Port.RAMP)),))
+                if kin_e is not None:
+                    out[kin_e][pe] = ColorRoute(((mask_of(plus), mask_of(Port.RAMP)),))
+        return out
+
+    def _asynchronous(self, lines):
+        """Every vector op of ``lines`` (all memory-only) issued asynchronously: memory-only ops take
+        effect in issue order (docs/isa.md "Ordering"), so the task runs ahead of them; a scalar load
+        of what they write waits behind a BARRIER, a synchronous 1-word op, which completes after
+        every op issued before it."""
+        out = []
+        for ln in lines:
+            mn = ln.split()[0] if ln.split() else ""
+            if ln == "BARRIER":
+                out += [f"li r15, {self.addr['bar']}", "dmem.f32 d7, r15, r1, r1", "vmov.f32 d7, d7"]
+            elif mn.split(".")[0] in _VECTOR_OPS:
+                out.append(f"{ln}, done=1")
+            else:
+                out.append(ln)
+        return out
+
+    def _math_sub(self, name):
+        lines = mathlib.emit(name, n=self.nmax, x=self.addr["mx"], y=self.addr["mx"], scratch=self.addr["scratch"],
+                             dsrs=tuple(f"d{i}" for i in range(14)), regs=("r11", "r12", "r13"))
+        assert lines[0] == f"li r11, {self.nmax}"
+        return [f"m_{name}:"] + lines[1:] + ["jalr r0, r10, 0"]
+
+    def source(self, pe, stop: str | None = None) -> str:
+        """The program of PE (r, c). ``stop``: end the step after that phase (a debugging aid)."""
+        r, c = pe
+        m, ca, cb, fb, vb, S, nh = self.m, self.ca, self.cb, self.fb, self.vb, self.S, self.nh
+        A, off, ctl = self.addr, self.off, self.ctl
+        R, C = self.rows, self.cols
+        h_row = r * cb // m.head_dim  # the head this PE's form-B chunk lies in
+        scale = fp.f32_bits(1.0 / np.sqrt(m.head_dim))
+        inv_d, eps = fp.f32_bits(1.0 / m.d_model), fp.f32_bits(m.eps)
+        L = []
+        e = L.append
+
+        def mem_(d, t, addr, n, stride=1, areg="r2", nreg="r3"):
+            """DSR d over memory: addr an int (absolute) or ('L', off) (layer-relative)."""
+            if isinstance(addr, tuple):
+                e(f"addi {areg}, r9, {addr[1]}")
+            else:
+                e(f"li {areg}, {addr}")
+            if n == 1:
+                nreg = "r1"
+            elif nreg is not None:
+                e(f"li {nreg}, {n}")
+            nreg = nreg or "r3"
+            if stride == 1:
+                e(f"dmem.{t} {d}, {areg}, {nreg}, r1")
+            else:
+                e(f"li r4, {stride}")
+                e(f"dmem.{t} {d}, {areg}, {nreg}, r4")
+
+        def call_reduce(which, addr, n):
+            e(f"li r2, {addr}")
+            e(f"li r3, {n}")
+            e(f"jal r10, {which}")
+
+        def matvec(w, n_out, x, n_in, out):
+            if isinstance(w, tuple):
+                e(f"addi r2, r9, {w[1]}")
+            else:
+                e(f"li r2, {w}")
+            e(f"li r3, {n_out}")
+            e(f"li r5, {x}")
+            e(f"li r6, {x + 2 * n_in}")
+            e(f"li r7, {out}")
+            e("jal r10, matvec")
+
+        def vadd_into_h():
+            mem_("d0", "f32", A["h"], ca)
+            mem_("d1", "f32", A["po"], ca, nreg=None)
+            e("vadd.f32 d0, d0, d1")
+
+        def stop_at(phase):
+            if stop == phase:
+                e("j step_end")
+
+        e(".task 0, step")
+        e(".task 1, idle")
+        e(".text")
+        e("step:")
+        e("li r1, 1")
+        # input: h = f32(embedding chunk c)
+        mem_("d0", "f16", A["emb"], ca)
+        mem_("d1", "f32", A["h"], ca, nreg=None)
+        e("vcvt.f32.f16 d1, d0")
+        # position: store into the KV cache this step? (pos == KVPOS); unmask that slot
+        e(f"lw r5, {ctl['POS']}(r0)")
+        e(f"lw r6, {ctl['KVPOS']}(r0)")
+        e("li r7, 0")
+        e("bne r5, r6, no_store")
+        e("li r7, 1")
+        e(f"lw r6, {ctl['KVSLOT']}(r0)")
+        e("slli r6, r6, 2")
+        e(f"sw r0, {A['mask']}(r6)")
+        e("no_store:")
+        e(f"sw r7, {ctl['FLAG']}(r0)")
+        e(f"li r4, {cb * 2}")
+        e("mul r4, r5, r4")
+        e(f"sw r4, {ctl['ROPEOFF']}(r0)")
+        e(f"li r9, {self.lbase}")
+        e(f"li r14, {self.lbase + m.layers * self.lstride}")
+        e("layer:")
+        # ---- attention ----
+        e(f"addi r5, r9, {off['ga']}")
+        e("jal r8, rmsnorm")
+        stop_at("norm1")
+        matvec(("L", off["wqkv"]), 3 * cb, A["x16"], ca, A["qkv"])
+        call_reduce("row_sum", A["qkv"], 3 * cb)
+        stop_at("qkv")
+        # RoPE on q and k: e' = fmac(-(o*s), e, c), o' = fmac(o*c, e, s)
+        e(f"lw r6, {ctl['ROPEOFF']}(r0)")
+        for v in (A["qkv"], A["qkv"] + 4 * cb):
+            mem_("d0", "f32", v, cb // 2, stride=2)
+            mem_("d1", "f32", v + 4, cb // 2, stride=2, nreg=None)
+            e(f"addi r2, r6, {A['cos']}")
+            e("dmem.f32 d2, r2, r3, r1")
+            e(f"addi r2, r6, {A['sin']}")
+            e("dmem.f32 d3, r2, r3, r1")
+            mem_("d4", "f32", A["t1"], cb // 2, nreg=None)
+            mem_("d5", "f32", A["t2"], cb // 2, nreg=None)
+            e("vmul.f32 d4, d1, d3")
+            e(f"li r4, {_NEG1}")
+            e("vmuls.f32 d4, d4, r4")
+            e("fmac.f32 d4, d0, d2")
+            e("vmul.f32 d5, d1, d2")
+            e("fmac.f32 d5, d0, d3")
+            e("vmov.f32 d0, d4")
+            e("vmov.f32 d1, d5")
+        # KV store into slot KVSLOT of this layer's cache, if this column holds the position
+        e(f"lw r7, {ctl['FLAG']}(r0)")
+        e("beq r7, r0, kv_skip")
+        e(f"lw r6, {ctl['KVSLOT']}(r0)")
+        e(f"li r4, {cb * 4}")
+        e("mul r6, r6, r4")
+        e("add r6, r6, r9")
+        for src, dst in ((A["qkv"] + 4 * cb, off["kc"]), (A["qkv"] + 8 * cb, off["vc"])):
+            mem_("d0", "f32", src, cb)
+            e(f"addi r2, r6, {dst}")
+            e("dmem.f32 d1, r2, r3, r1")
+            e("vmov.f32 d1, d0")
+        e("kv_skip:")
+        stop_at("rope")
+        # scores: this head's row of (heads x slots), +0 elsewhere; one fused fmacs per dim
+        mem_("d0", "f32", A["scores"], nh * S)
+        e("vfill.f32 d0, r0")
+        mem_("d0", "f32", A["scores"] + 4 * h_row * S, S)
+        mem_("d1", "f32", ("L", off["kc"]), S, stride=cb, nreg=None)
+        e("BARRIER")
+        e(f"li r5, {A['qkv']}")
+        e(f"li r6, {A['qkv'] + 4 * cb}")
+        e("sc_loop:")
+        e("lw r4, 0(r5)")
+        e("fmacs.f32 d0, d1, r4")
+        e("addi r2, r2, 4")
+        e("dbase d1, r2, 0")
+        e("addi r5, r5, 4")
+        e("bne r5, r6, sc_loop")
+        call_reduce("col_sum", A["scores"], nh * S)
+        mem_("d0", "f32", A["scores"], nh * S)
+        e(f"li r4, {scale}")
+        e("vmuls.f32 d0, d0, r4")
+        mem_("d1", "f32", A["mask"], S)
+        for hh in range(nh):
+            mem_("d0", "f32", A["scores"] + 4 * hh * S, S, nreg=None)
+            e("vadd.f32 d0, d0, d1")
+        stop_at("scores")
+        # softmax: per-head maximum over the slots, then over the row
+        mem_("d0", "f32", A["m"], nh)
+        mem_("d1", "f32", A["scores"], nh, stride=S, nreg=None)
+        e("vmov.f32 d0, d1")
+        e(f"li r5, {A['scores'] + 4 * S}")
+        e("mx_loop:")
+        e("addi r2, r2, 4")
+        e("beq r2, r5, mx_done")
+        e("dbase d1, r2, 0")
+        e("vmax.f32 d0, d0, d1")
+        e("j mx_loop")
+        e("mx_done:")
+        call_reduce("row_max", A["m"], nh)
+        mem_("d0", "f32", A["m"], nh)
+        e(f"li r4, {_NEG1}")
+        e("vmuls.f32 d0, d0, r4")
+        e("BARRIER")
+        for hh in range(nh):
+            e(f"lw r4, {A['m'] + 4 * hh}(r0)")
+            mem_("d0", "f32", A["scores"] + 4 * hh * S, S)
+            mem_("d1", "f32", A["mx"] + 4 * hh * S, S, nreg=None)
+            e("vadds.f32 d1, d0, r4")
+        e(f"li r11, {nh * S}")
+        e("jal r10, m_exp")
+        # z: per head, the slots' e added from +0 in slot order, then over the row
+        mem_("d0", "f32", A["z"], nh)
+        e("vfill.f32 d0, r0")
+        mem_("d1", "f32", A["mx"], nh, stride=S, nreg=None)
+        e(f"li r5, {A['mx'] + 4 * S}")
+        e("z_loop:")
+        e("vadd.f32 d0, d0, d1")
+        e("addi r2, r2, 4")
+        e("dbase d1, r2, 0")
+        e("bne r2, r5, z_loop")
+        mem_("d0", "f32", A["mx"], nh * S)
+        mem_("d1", "f32", A["probs"], nh * S, nreg=None)
+        e("vmov.f32 d1, d0")
+        call_reduce("row_sum", A["z"], nh)
+        mem_("d0", "f32", A["z"], nh)
+        mem_("d1", "f32", A["mx"], nh, nreg=None)
+        e("vmov.f32 d1, d0")
+        e(f"li r11, {nh}")
+        e("jal r10, m_rcp")
+        e("BARRIER")
+        for hh in range(nh):
+            e(f"lw r4, {A['mx'] + 4 * hh}(r0)")
+            mem_("d0", "f32", A["probs"] + 4 * hh * S, S)
+            e("vmuls.f32 d0, d0, r4")
+        stop_at("softmax")
+        # attention output chunk: fused fmacs of V[slot] * p[slot] from +0, then over the row
+        mem_("d0", "f32", A["attn"], cb)
+        e("vfill.f32 d0, r0")
+        mem_("d1", "f32", ("L", off["vc"]), cb, nreg=None)
+        e(f"li r5, {A['probs'] + 4 * h_row * S}")
+        e(f"li r6, {A['probs'] + 4 * (h_row + 1) * S}")
+        e(f"li r7, {cb * 4}")
+        e("BARRIER")
+        e("o_loop:")
+        e("lw r4, 0(r5)")
+        e("fmacs.f32 d0, d1, r4")
+        e("add r2, r2, r7")
+        e("dbase d1, r2, 0")
+        e("addi r5, r5, 4")
+        e("bne r5, r6, o_loop")
+        call_reduce("row_sum", A["attn"], cb)
+        mem_("d0", "f32", A["attn"], cb)
+        mem_("d1", "f16", A["o16"], cb, nreg=None)
+        e("vcvt.f16.f32 d1, d0")
+        stop_at("attn")
+        matvec(("L", off["wo"]), ca, A["o16"], cb, A["po"])
+        call_reduce("col_sum", A["po"], ca)
+        vadd_into_h()
+        mem_("d1", "f32", A["h_attn"], ca, nreg=None)
+        e("vmov.f32 d1, d0")
+        stop_at("wo")
+        # ---- MLP ----
+        e(f"addi r5, r9, {off['gm']}")
+        e("jal r8, rmsnorm")
+        stop_at("norm2")
+        matvec(("L", off["w13"]), 2 * fb, A["x16"], ca, A["gu"])
+        call_reduce("row_sum", A["gu"], 2 * fb)
+        stop_at("gate_up")
+        mem_("d0", "f32", A["gu"], fb)
+        mem_("d1", "f32", A["mx"], fb, nreg=None)
+        e(f"li r4, {_NEG1}")
+        e("vmuls.f32 d1, d0, r4")
+        e(f"li r11, {fb}")
+        e("jal r10, m_exp")
+        mem_("d1", "f32", A["mx"], fb)
+        e(f"li r4, {_ONE}")
+        e("vadds.f32 d1, d1, r4")
+        e(f"li r11, {fb}")
+        e("jal r10, m_rcp")
+        mem_("d0", "f32", A["gu"], fb)
+        mem_("d1", "f32", A["mx"], fb, nreg=None)
+        mem_("d2", "f32", A["act"], fb, nreg=None)
+        e("vmul.f32 d2, d0, d1")
+        mem_("d0", "f32", A["gu"] + 4 * fb, fb, nreg=None)
+        e("vmul.f32 d2, d2, d0")
+        mem_("d1", "f16", A["a16"], fb, nreg=None)
+        e("vcvt.f16.f32 d1, d2")
+        stop_at("swiglu")
+        matvec(("L", off["w2"]), ca, A["a16"], fb, A["po"])
+        call_reduce("col_sum", A["po"], ca)
+        vadd_into_h()
+        stop_at("down")
+        e(f"addi r9, r9, {self.lstride}")
+        e("bne r9, r14, layer")
+        # ---- head ----
+        e(f"li r5, {A['gf']}")
+        e("jal r8, rmsnorm")
+        matvec(A["head"], vb, A["x16"], ca, A["logits"])
+        call_reduce("row_sum", A["logits"], vb)
+        # bookkeeping: next position; the next KV position of this column
+        e("step_end:")
+        e(f"lw r5, {ctl['POS']}(r0)")
+        e("addi r5, r5, 1")
+        e(f"sw r5, {ctl['POS']}(r0)")
+        e(f"lw r7, {ctl['FLAG']}(r0)")
+        e("beq r7, r0, done")
+        e(f"lw r6, {ctl['KVPOS']}(r0)")
+        e(f"addi r6, r6, {C}")
+        e(f"sw r6, {ctl['KVPOS']}(r0)")
+        e(f"lw r6, {ctl['KVSLOT']}(r0)")
+        e("addi r6, r6, 1")
+        e(f"sw r6, {ctl['KVSLOT']}(r0)")
+        e("done:")
+        e("idle:")
+        e("end")
+
+        # ---- subroutines ----
+        # RMSNorm of h with the f32 gain at r5 into x16 (and xn); link r8
+        e("rmsnorm:")
+        mem_("d0", "f32", A["ss"], 1, nreg=None)
+        e("vfill.f32 d0, r0")
+        mem_("d1", "f32", A["h"], 1, nreg=None)
+        e(f"li r3, {A['h'] + 4 * ca}")
+        e("rn_loop:")
+        e("fmac.f32 d0, d1, d1")
+        e("addi r2, r2, 4")
+        e("dbase d1, r2, 0")
+        e("bne r2, r3, rn_loop")
+        call_reduce("row_sum", A["ss"], 1)
+        mem_("d0", "f32", A["ss"], 1, nreg=None)
+        mem_("d1", "f32", A["mx"], 1, nreg=None)
+        e(f"li r4, {inv_d}")
+        e("vmuls.f32 d1, d0, r4")
+        e(f"li r4, {eps}")
+        e("vadds.f32 d1, d1, r4")
+        e("li r11, 1")
+        e("jal r10, m_rsqrt")
+        e("BARRIER")
+        e(f"lw r4, {A['mx']}(r0)")
+        mem_("d0", "f32", A["xn"], ca)
+        mem_("d1", "f32", A["h"], ca, nreg=None)
+        e("vmuls.f32 d0, d1, r4")
+        e("dmem.f32 d1, r5, r3, r1")
+        e("vmul.f32 d0, d0, d1")
+        mem_("d2", "f16", A["x16"], ca, nreg=None)
+        e("vcvt.f16.f32 d2, d0")
+        e("jalr r0, r8, 0")
+        # matvec: r2 = W (column-major f16, r3 outputs per column), r5..r6 = x (f16), r7 = out
+        e("matvec:")
+        e("BARRIER")
+        e("dmem.f32 d3, r7, r3, r1")
+        e("vfill.f32 d3, r0")
+        e("dmem.f16 d4, r2, r3, r1")
+        e("add r15, r3, r3")
+        e("mv_loop:")
+        e("lhu r4, 0(r5)")
+        e("fmacs.f32.f16 d3, d4, r4")
+        e("add r2, r2, r15")
+        e("dbase d4, r2, 0")
+        e("addi r5, r5, 2")
+        e("bne r5, r6, mv_loop")
+        e("jalr r0, r10, 0")
+        for name in mathlib.ROUTINES:
+            L += self._math_sub(name)
+        L = self._asynchronous(L)
+        rline = self._line(c, C, (COLORS["KR0"], COLORS["KR1"]))
+        cline = self._line(r, R, (COLORS["KC0"], COLORS["KC1"]))
+        L += self._allreduce("row_sum", rline, COLORS["BR"], "vadd")
+        L += self._allreduce("row_max", rline, COLORS["BR"], "vmax")
+        L += self._allreduce("col_sum", cline, COLORS["BC"], "vadd")
+        return "\n".join(L) + "\n"
+
+    # ---- data ----------------------------------------------------------------------------------
+    def _static(self, pe) -> np.ndarray:
+        """The PE's initial SRAM [0, static_end) as u32 words: weight blocks, gains, tables, mask,
+        control words."""
+        r, c = pe
+        m, w, ca, cb, fb, vb, S = self.m, self.w, self.ca, self.cb, self.fb, self.vb, self.S
+        buf = np.zeros(self.static_end, np.uint8)
+
+        def put(addr, arr):
+            b = np.ascontiguousarray(arr).view(np.uint8).reshape(-1)
+            buf[addr:addr + b.size] = b
+
+        rs, cs = slice(r * cb, (r + 1) * cb), slice(c * ca, (c + 1) * ca)
+        fs, vs = slice(r * fb, (r + 1) * fb), slice(r * vb, (r + 1) * vb)
+        cs_out = slice(c * ca, (c + 1) * ca)
+        for lay in range(m.layers):
+            p, base = f"l{lay}.", self.lbase + lay * self.lstride
+            qkv = np.concatenate([w[p + "wq"][rs, cs], w[p + "wk"][rs, cs], w[p + "wv"][rs, cs]])
+            put(base + self.off["wqkv"], qkv.T.astype(np.uint16))  # column-major: one input index per column
+            put(base + self.off["wo"], w[p + "wo"][cs_out, rs].T.astype(np.uint16))
+            put(base + self.off["w13"], np.concatenate([w[p + "w1"][fs, cs], w[p + "w3"][fs, cs]]).T.astype(np.uint16))
+            put(base + self.off["w2"], w[p + "w2"][cs_out, fs].T.astype(np.uint16))
+            put(base + self.off["ga"], fp.f16_to_f32_np(w[p + "attn_norm"][cs]).astype(np.uint32))
+            put(base + self.off["gm"], fp.f16_to_f32_np(w[p + "mlp_norm"][cs]).astype(np.uint32))
+        a = self.addr
+        put(a["head"], w["head"][vs, cs].T.astype(np.uint16))
+        put(a["gf"], fp.f16_to_f32_np(w["final_norm"][cs]).astype(np.uint32))
+        cos, sin = rope_tables(m.context, m.head_dim, m.rope_base)
+        i0 = (r * cb % m.head_dim) // 2
+        put(a["cos"], cos[:, i0:i0 + cb // 2].astype(np.uint32))
+        put(a["sin"], sin[:, i0:i0 + cb // 2].astype(np.uint32))
+        put(a["mask"], np.full(S, _NEG_INF, np.uint32))
+        put(self.ctl["KVPOS"], np.array([c], np.uint32))
+        return buf.view(np.uint32)
+
+    def layout(self, stop: str | None = None) -> Layout:
+        """The load. ``stop`` (one of PHASES): every PE ends the step after that phase of the first
+        layer (for measuring where the cycles go; the results are then incomplete)."""
+        if stop is not None and stop not in PHASES:
+            raise DecodeModelError(f"stop={stop!r}: phases are {', '.join(PHASES)}")
+        lay = Layout(self.rows, self.cols, self.prof.name)
+        col = {k: lay.color(k, v) for k, v in COLORS.items()}
+        for axis, n, chain, b, bcast in (("row", self.cols, ("KR0", "KR1"), "BR", routes.row_broadcast),
+                                         ("col", self.rows, ("KC0", "KC1"), "BC", routes.col_broadcast)):
+            if n > 1:
+                for k, rts in self._chain_routes(axis, tuple(col[x] for x in chain)).items():
+                    if rts:
+                        lay.route(k, routes.custom(rts, f"{axis} reduction chains"))
+                lay.route(col[b], bcast(root=meeting(n)))
+        a = self.addr
+        syms = {"static": ("u32", self.static_end // 4, 0)}
+        sizes = {"emb": ("f16", self.ca), "h": ("f32", self.ca), "h_attn": ("f32", self.ca),
+                 "x16": ("f16", self.ca), "qkv": ("f32", 3 * self.cb), "scores": ("f32", self.nh * self.S),
+                 "probs": ("f32", self.nh * self.S), "attn": ("f32", self.cb), "gu": ("f32", 2 * self.fb),
+                 "act": ("f32", self.fb), "logits": ("f32", self.vb)}
+        for k, (t, n) in sizes.items():
+            syms[k] = (t, n, a[k])
+        progs = {}
+        for r in range(self.rows):
+            for c in range(self.cols):
+                src = self.source((r, c), stop)
+                if src not in progs:
+                    progs[src] = lay.program(src, symbols=syms, name=f"decode-{r}-{c}")
+                lay.place(progs[src], lay.region(r, c), values={"static": self._static((r, c))})
+        return lay
+
+    # ---- host flow -----------------------------------------------------------------------------
+    def reset(self, rt, stop: str | None = None):
+        rt.load(self.layout(stop))
+        self.pos = 0
+
+    def step(self, rt, token: int, counters: bool = False):
+        """One decode step on the mesh: (next token, logits f32 bits, RunResult)."""
+        if isinstance(token, bool) or not isinstance(token, (int, np.integer)) or not 0 <= token < self.m.vocab:
+            raise DecodeModelError(f"token {token!r} out of range 0..{self.m.vocab - 1}")
+        if self.pos >= self.m.context:
+            raise DecodeModelError(f"position {self.pos}: the context holds {self.m.context} tokens")
+        emb = np.asarray(self.w["embed"][int(token)], np.uint16)
+        chunks = np.concatenate([emb[c * self.ca:(c + 1) * self.ca]
+                                 for _ in range(self.rows) for c in range(self.cols)])
+        lay = rt.layout
+        rt.h2d("emb", chunks.view(np.float16), lay.all())
+        rt.launch(0, lay.all())
+        res = rt.run("idle", max_idle=200_000, counters=counters)
+        self.pos += 1
+        logits = self.read(rt, "logits")
+        return argmax(logits), logits, res
+
+    def read(self, rt, name: str) -> np.ndarray:
+        """An intermediate of the last step as golden/decode.py's trace holds it (the last layer's)."""
+        if name not in READABLE:
+            raise DecodeModelError(f"unknown intermediate {name!r}; readable: {', '.join(READABLE)}")
+        lay = rt.layout
+        R, C, cb, S = self.rows, self.cols, self.cb, self.S
+
+        def col0(sym, dtype="u32"):
+            return rt.d2h(sym, lay.col(0), dtype=dtype)
+
+        def row0(sym, dtype="u32"):
+            return rt.d2h(sym, lay.row(0), dtype=dtype)
+
+        if name in ("h", "h_attn"):
+            return row0(name)
+        if name == "x16":
+            return row0(name, "u16")
+        if name in ("attn", "logits"):
+            return col0(name)
+        if name in ("q", "k", "v"):
+            qkv = col0("qkv").reshape(R, 3, cb)
+            return qkv[:, "qkv".index(name), :].reshape(-1)
+        if name in ("gate", "up"):
+            gu = col0("gu").reshape(R, 2, self.fb)
+            return gu[:, ("gate", "up").index(name), :].reshape(-1)
+        if name == "act":
+            return col0("act")
+        if name in ("scores", "probs"):
+            blk = row0(name).reshape(C, self.nh, S)  # column c, head, slot -> position slot * C + c
+            return blk.transpose(1, 2, 0).reshape(self.nh, S * C)
+        raise DecodeModelError(f"unknown intermediate {name!r}; readable: {', '.join(READABLE)}")
+
+    def generate(self, rt, prompt, n_new: int, progress=None, counters: bool = False):
+        """Feed the prompt one token per step, then n_new tokens of the mesh's own argmax (the mesh
+        is reloaded first); (generated tokens, logits per step, RunResult per step)."""
+        prompt = [int(t) for t in prompt]
+        if not prompt:
+            raise DecodeModelError("the prompt needs at least one token")
+        if len(prompt) + n_new - 1 > self.m.context:
+            raise DecodeModelError(f"{len(prompt)} prompt tokens + {n_new} new need {len(prompt) + n_new - 1} "
+                                   f"positions; the context holds {self.m.context}")
+        self.reset(rt)
+        out, logits, runs = [], [], []
+        tok = prompt[0]
+        for i in range(len(prompt) + n_new - 1):
+            nxt, lg, res = self.step(rt, tok, counters)
+            logits.append(lg)
+            runs.append(res)
+            if i + 1 < len(prompt):
+                tok = prompt[i + 1]
+            else:
+                out.append(nxt)
+                tok = nxt
+            if progress:
+                progress(i, tok if i + 1 >= len(prompt) else None, res)
+        return out, logits, runs
