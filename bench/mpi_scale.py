@@ -41,6 +41,7 @@ from sdk.engines.models import mesh_model  # noqa: E402
 from sdk.engines.mpi_ranks import MpiInstall, MpiMissing  # noqa: E402
 from sdk.engines.native_mesh import check_ranks  # noqa: E402
 from sdk.engines.verilator import BUILD  # noqa: E402
+from sdk.kernels.cases import gemm_case, run_cases  # noqa: E402
 
 WAFER_ROWS, WAFER_COLS = 750, 994
 CORES_PER_NODE = 16
@@ -104,8 +105,6 @@ def run(rows: int, cols: int, ranks: int, threads: int, cycles: int) -> dict:
 def gemm_cycles_whole_wafer() -> dict:
     """The cycles of a GEMM filling the 750 x 994 wafer: its MACs over the wafer's peak MACs a cycle
     at the MAC utilisation of an f16 GEMM measured here (8x8 mesh, native engine)."""
-    from sdk.kernels.cases import gemm_case, run_cases
-
     print("[mpi_scale] measuring an 8x8 f16 GEMM's MAC utilisation for the whole-wafer projection ...", flush=True)
     case = gemm_case(8, 8, 128, 128, 128, "f16", seed=1)
     [rec] = run_cases([case], run_name="mpi_scale_gemm")

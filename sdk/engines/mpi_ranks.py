@@ -10,7 +10,8 @@ same library, is how Python checks the installation and names the library in rep
 
 Interface:
     MpiInstall.find() -> MpiInstall     .include, .lib, .mpiexec, .version; MpiMissing if absent
-    RankWorker(lib, links)              BuiltOnce: the ``tessera_mesh_rank`` program (.exe)
+    RankWorker(lib, cpp, links=(), defines=())   BuiltOnce: the ``tessera_mesh_rank`` program (.exe),
+                                        built from native_mesh.cpp ``cpp``
     launch(ranks, worker, hostfile=None) -> (prefix, suffix)   mpiexec argument lists around the
                                         simulator's command (cocotb's SIM_CMD_PREFIX / _SUFFIX)
     HOSTFILE_ENV                        "TESSERA_MPI_HOSTFILE": a hydra host file for every launch
@@ -72,12 +73,10 @@ class RankWorker(BuiltOnce):
     """``tessera_mesh_rank``: native_mesh.cpp built as an MPI worker program with the tile library
     (and link libraries) of a model; cached by their keys, the C++ and the tool versions."""
 
-    def __init__(self, lib, links=(), cpp: Path | None = None, defines=()):
-        from .native_mesh import NATIVE_CPP
-
+    def __init__(self, lib, cpp: Path, links=(), defines=()):
         self.mpi = MpiInstall.find()
         self.lib, self.links = lib, list(links)
-        self.cpp = cpp or NATIVE_CPP
+        self.cpp = cpp
         self.defines = list(defines)
         h = hashlib.sha256(json.dumps([lib.key, [lk.key for lk in self.links], self.cpp.read_text(),
                                        RANKS_HEADER.read_text(), self.defines, self.mpi.version,

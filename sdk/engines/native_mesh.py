@@ -38,8 +38,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 from amaranth.back import verilog
@@ -54,7 +54,7 @@ from hdl.wafer_mesh import link_chains
 from hdl.wavelet import EDGE_SIDES, WAVELET_BITS, Port, WaveletLayout
 
 from .mpi_ranks import RANKS_HEADER, RankWorker, launch
-from .verilator import BUILD, MESH_ARGS, MESH_VLT, BuiltOnce, Model, _tail, _tool_versions
+from .verilator import BUILD, MESH_ARGS, MESH_VLT, REPO, BuiltOnce, Model, _tail, _tool_versions
 
 __all__ = ["native_top_verilog", "TileLibrary", "LinkLibrary", "wafer_plan", "native_mesh_model", "NATIVE_CPP"]
 
@@ -203,9 +203,9 @@ class TileLibrary(_CppLibrary):
     """The tile verilated and compiled once into ``Vtile__ALL.a`` (C++ class ``Vtile``).
 
     ``pgo`` (default: the TESSERA_PGO environment variable, off when unset): compiled with GCC's
-    profile-guided optimisation, trained on a 4 x 4 mesh of this library streaming wavelets across
-    every row and running GEMM and sparse-GEMV jobs. The model's behaviour is the same; only its
-    speed changes (docs/mesh.md), for about twice the build time."""
+    profile-guided optimisation, trained on a 4 x 4 mesh of this library streaming wavelets into
+    every row and running GEMM and sparse-GEMV jobs (sdk/engines/pgo_train.py). The model's
+    behaviour is the same; only its speed changes (docs/mesh.md), for about twice the build time."""
 
     what = "tile library"
 
@@ -216,26 +216,25 @@ class TileLibrary(_CppLibrary):
         name = name or f"tile_lib_{self.profile.name}" + ("" if core else "_fabric") + ("_pgo" if self.pgo else "")
         self._setup(name, tile_verilog(self.profile, core), "tessera_tile", "Vtile")
 
-    def _train(self):
-        """Run the instrumented library: the .gcda profiles land next to its objects."""
-        rows = cols = 4
-        train = _NativeMeshModel(f"{self.name}_training", native_top_verilog(rows, cols, self.profile.colors),
-                                 _Instrumented(self), ld_flags=["-LDFLAGS", "-fprofile-generate"])
-        train.run("tb.cocotb_tile_mesh", testcase="clock_run", run_name="pgo",
-                  config={"profile": self.profile.name, "rows": rows, "cols": cols, "cycles": 3000,
-                          "report": str(train.dir / "clock_run.json")})
-        if self.core:
-            from ..kernels.cases import gemm_case, gemv_case, run_cases
+    def training_model(self):
+        """The 4 x 4 mesh the instrumented library is trained on (sdk/engines/pgo_train.py)."""
+        return _NativeMeshModel(f"{self.name}_training", native_top_verilog(4, 4, self.profile.colors),
+                                _Instrumented(self), ld_flags=["-LDFLAGS", "-fprofile-generate"])
 
-            run_cases([gemm_case(rows, cols, 24, 32, 20, "f16", self.profile.name, seed=1),
-                       gemm_case(rows, cols, 16, 12, 16, "f32", self.profile.name, seed=2),
-                       gemv_case(rows, cols, 40, 48, 0.3, self.profile.name, seed=3)],
-                      model=train, run_name="pgo-jobs")
-        shutil.rmtree(train.dir, ignore_errors=True)  # kept when training fails: its build.log says why
+    def _train(self):
+        """Run the instrumented library (in a process of its own: the training plays SDK kernels,
+        which import this module); the .gcda profiles land next to its objects."""
+        log = self.dir / "training.log"
+        with open(log, "w") as fh:
+            p = subprocess.run([sys.executable, "-m", "sdk.engines.pgo_train", self.profile.name,
+                                "core" if self.core else "fabric", self.name], stdout=fh, stderr=subprocess.STDOUT,
+                               cwd=REPO, env={**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), *sys.path])})
+        if p.returncode:
+            raise RuntimeError(f"the PGO training of {self.name} failed:\n" + _tail(log))
 
 
 PGO_ENV = "TESSERA_PGO"
-PGO_VERSION = "pgo-1"  # part of a PGO library's key: change it when the training changes
+PGO_VERSION = "pgo-2"  # part of a PGO library's key: change it when the training changes
 
 
 def pgo_requested() -> bool:
@@ -274,7 +273,7 @@ class _NativeMeshModel(Model):
         cpp = NATIVE_CPP.read_text() + RANKS_HEADER.read_text() + AUTOPILOT_HEADER.read_text()
         links = list(links)
         self.ranks = ranks
-        self.worker = RankWorker(lib, links, defines=_field_defines()) if ranks > 1 else None
+        self.worker = RankWorker(lib, NATIVE_CPP, links, defines=_field_defines()) if ranks > 1 else None
         mpi_flags = []
         if self.worker:
             mpi = self.worker.mpi
