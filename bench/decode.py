@@ -17,16 +17,25 @@ embedding's management write, the launch and the logits' read-out), the per-step
 estimate of decode_model.estimate_cycles. ``--phases`` adds where the cycles go: the mesh is run
 once per phase with every PE stopping after that phase of the first layer (cumulative cycles).
 
+``projection_8b_wse`` (printed and in the JSON): tokens/s of a Llama-3.1-8B-shaped model on a
+750 x 994 ``wse`` mesh projected from this run's measured cycles (sdk/kernels/decode_projection.py;
+docs/kernels.md "Projection: an 8B model on the wafer"), with ``projection_8b_wse_as_built`` (the
+kernel's mapping unchanged, at the longest context it fits). ``--project-only FILE`` computes both
+from an existing decode JSON without simulating (prints them; writes FILE plus them to ``--json`` if
+given).
+
 Usage:
     python bench/decode.py [--json build/bench/decode.json] [--mesh 8x8] [--profile small]
                            [--layers 2] [--d-model 64] [--heads 2] [--d-ff 128] [--context 32]
                            [--vocab 256] [--prompt 1,2,3,4] [--tokens 8] [--seed 0] [--phases]
                            [--energy FILE]
+    python bench/decode.py --project-only build/bench/decode.json [--json OUT]
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import time
@@ -42,7 +51,8 @@ from hdl.profiles import get_profile  # noqa: E402
 from sdk.energy import EnergyModel  # noqa: E402
 from sdk.engines.verilator import BUILD  # noqa: E402
 from sdk.kernels.decode import PHASES, DecodeKernel  # noqa: E402
-from sdk.kernels.decode_model import DecoderModel, estimate_cycles  # noqa: E402
+from sdk.kernels.decode_model import DecodeModelError, DecoderModel, estimate_cycles  # noqa: E402
+from sdk.kernels.decode_projection import LLAMA_3_1_8B, project  # noqa: E402
 from sdk.records import SdkError  # noqa: E402
 from sdk.runtime import Runtime  # noqa: E402
 
@@ -67,9 +77,62 @@ def phases(k: DecodeKernel, rt, token: int) -> dict:
     return out
 
 
+def projections(report: dict) -> dict:
+    """The 8B-on-wafer projections of a decode report: the mapping with the softmax and SwiGLU math
+    split over each line (context 8192), and the kernel's mapping as built at the longest power-of-two
+    context that fits. A projection that cannot be made gives {"error": ...}."""
+    out = {}
+    try:
+        out["projection_8b_wse"] = project(report, LLAMA_3_1_8B, split_math=True)
+    except DecodeModelError as e:
+        out["projection_8b_wse"] = {"error": str(e)}
+    ctx, built, err = LLAMA_3_1_8B.context, None, None
+    while ctx >= 64 and built is None:
+        try:
+            built = project(report, dataclasses.replace(LLAMA_3_1_8B, context=ctx), split_math=False)
+        except DecodeModelError as e:
+            ctx, err = ctx // 2, e
+    out["projection_8b_wse_as_built"] = built or {"error": f"no context >= 64 fits or projects: {err}"}
+    return out
+
+
+def print_projections(pr: dict) -> None:
+    for key, p in pr.items():
+        if "error" in p:
+            print(f"{key}: {p['error']}")
+            continue
+        m, r = p["model"], p["regions"]
+        print(f"{key}: {p['params'] / 1e9:.2f}B params ({m['layers']} layers, d_model {m['d_model']}, "
+              f"{m['heads']} heads / {m['kv_heads']} KV, d_ff {m['d_ff']}, vocab {m['vocab']}, context "
+              f"{m['context']}) on {p['mesh'][0]}x{p['mesh'][1]} {p['profile']}")
+        print(f"  weights {p['weight_bytes'] / 1e9:.2f} GB + KV cache {p['kv_cache_bytes'] / 1e9:.2f} GB of "
+              f"{p['sram_bytes_mesh'] / 1e9:.2f} GB SRAM; {r['grid'][0]}x{r['grid'][1]} regions of "
+              f"{r['region_pes'][0]}x{r['region_pes'][1]} PEs, one per layer, head on {r['head_regions']}; "
+              f"{p['sram_used_per_pe_layer_region']:,} of {p['sram_bytes_per_pe']:,} bytes per PE")
+        print(f"  {p['cycles_per_layer']:,.0f} cycles per layer, {p['cycles_per_token']:,.0f} per token: "
+              f"{p['tokens_per_second']:,.0f} tokens/s at {p['assumptions']['clock_hz'] / 1e6:.0f} MHz "
+              f"({p['ratio_to_public']:.2f} x the public {p['public_cs3_tokens_per_second']:,}); pipelined "
+              f"{p['sequences_in_flight']} sequences: {p['tokens_per_second_pipelined_aggregate']:,.0f} tokens/s")
+
+
+def project_only(path: Path, out_path) -> int:
+    try:
+        report = json.loads(path.read_text())
+    except (OSError, ValueError) as e:
+        print(f"error: {path}: {e}", file=sys.stderr)
+        return 2
+    pr = projections(report)
+    print_projections(pr)
+    if out_path is not None:
+        out_path.parent.mkdir(parents=True, exist_ok=True)
+        out_path.write_text(json.dumps(report | pr, indent=2))
+        print(f"wrote {out_path}")
+    return 0 if "error" not in pr["projection_8b_wse"] else 2
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--json", type=Path, default=BUILD / "bench" / "decode.json")
+    ap.add_argument("--json", type=Path, default=None, help="report path (default build/bench/decode.json)")
     ap.add_argument("--mesh", default="8x8")
     ap.add_argument("--profile", default="small")
     ap.add_argument("--layers", type=int, default=2)
@@ -83,7 +146,13 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=0, help="seed of the random weights")
     ap.add_argument("--phases", action="store_true", help="also measure the cycles up to each phase")
     ap.add_argument("--energy", default=None, help="JSON file overriding the energy table")
+    ap.add_argument("--project-only", type=Path, default=None, metavar="FILE",
+                    help="only the 8B-on-wafer projection, from an existing decode JSON (no simulation)")
     args = ap.parse_args(argv)
+    if args.project_only is not None:
+        return project_only(args.project_only, args.json)
+    if args.json is None:
+        args.json = BUILD / "bench" / "decode.json"
     rows, cols = dims(args.mesh, 2, "mesh")
     try:
         prompt = [int(t) for t in args.prompt.split(",") if t.strip()]
@@ -151,6 +220,7 @@ def main(argv=None) -> int:
         "imem_words": kernel.imem_words, "sram_bytes_per_pe": kernel.sram_bytes,
         "phase_cycles_first_layer": phase_cycles,
     }
+    out |= projections(out)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(out, indent=2))
     print()
@@ -162,6 +232,7 @@ def main(argv=None) -> int:
     print(f"energy           {jpt * 1e9:,.1f} nJ per token, {1 / jpt:,.0f} tokens per joule")
     print(f"MAC utilisation  {100 * out['mac_utilization']:.2f} %")
     print("energy per token " + ", ".join(f"{k} {v * 1e9:.2f} nJ" for k, v in breakdown.items()))
+    print_projections({k: out[k] for k in ("projection_8b_wse", "projection_8b_wse_as_built")})
     print(f"wrote {args.json} ({time.monotonic() - t0:.0f} s)")
     return 0 if bit_exact and out["tokens_match_golden"] else 1
 

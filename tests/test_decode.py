@@ -346,3 +346,103 @@ def test_disagreement_would_be_explained_by_the_gap():
         top2 = np.sort(ref)[-2:]
         if top2[1] - top2[0] > 2 * b:
             assert int(np.argmax(got)) == int(np.argmax(ref))
+
+
+# ---- projection to a large model on a large mesh (sdk/kernels/decode_projection.py) -------------
+
+def _report(d_ff=16, phases=None, cpt=1000.0, io=10.0):
+    """A decode report of a 1-layer MHA model on a 2 x 2 mesh with given phase cycles."""
+    cum = phases or {"norm1": 100, "qkv": 150, "rope": 170, "scores": 200, "softmax": 300, "attn": 330,
+                     "wo": 360, "norm2": 450, "gate_up": 500, "swiglu": 600, "down": 640}
+    return {"layers": 1, "d_model": 8, "heads": 2, "head_dim": 4, "d_ff": d_ff, "context": 4, "vocab": 8,
+            "mesh": [2, 2], "cycles_per_token": cpt, "host_io_cycles_per_token": io,
+            "phase_cycles_first_layer": cum}
+
+
+def test_projection_of_the_measured_shape_onto_its_own_mesh_is_the_measurement():
+    from sdk.kernels.decode_projection import HOP_CYCLES, TargetShape, project
+    same = TargetShape(layers=1, d_model=8, heads=2, kv_heads=2, head_dim=4, d_ff=16, vocab=8, context=4)
+    # 1 layer + 1 head region (72 head weights < 656 layer weights) on a 2 x 4 mesh: two 2 x 2 regions
+    p = project(_report(), same, rows=2, cols=4, profile="wse")
+    assert p["regions"] == {"grid": [1, 2], "region_pes": [2, 2], "pes_per_layer": 4, "head_regions": 1,
+                            "pes_used": 8}
+    # every phase as measured: the work on the region equals the work on the measured mesh
+    assert p["cycles_per_layer_by_phase"] == {"norm1": 100, "qkv": 50, "rope": 20, "scores": 30, "softmax": 100,
+                                              "attn": 30, "wo": 30, "norm2": 90, "gate_up": 50, "swiglu": 100,
+                                              "down": 40}
+    assert p["cycles_per_layer"] == 640
+    assert p["tail_cycles"] == 1000 - 640
+    handoff = 2 * HOP_CYCLES + 4 * 1.0 + 2 * 4  # region side x hop, d_model / 2 words, 2 ops of 4 cycles
+    assert p["handoff_cycles"] == round(handoff, 1)
+    assert p["cycles_per_token"] == round(640 + handoff + 360 + 10, 1)
+    assert p["tokens_per_second"] == round(850e6 / (1010 + handoff), 1)
+    # sizes: 656 layer weights + 72 head weights in f16; K and V f32 of 4 positions x 8 dims
+    assert p["weight_bytes"] == 2 * (656 + 72)
+    assert p["kv_cache_bytes"] == 2 * 4 * 8 * 4
+    assert p["sram_bytes_mesh"] == 8 * 48 * 1024 and p["fits"]
+    # blocks per PE: Wq/Wk/Wv 12 x 4, Wo 4 x 4, W1/W3 16 x 4, W2 4 x 8 (f16); two gains of 4 (f32)
+    assert p["sram_per_pe_layer_region"]["weights"] == 2 * (48 + 16 + 64 + 32)
+    assert p["sram_per_pe_layer_region"]["norm_gains"] == 2 * 4 * 4
+    assert p["sram_per_pe_layer_region"]["kv_cache"] == 2 * 2 * 4 * 4  # 2 slots x 4 dims, K and V
+
+
+def test_projection_prices_the_extra_work_at_the_stated_rates():
+    from sdk.kernels.decode_projection import TargetShape, project
+    wide = TargetShape(layers=1, d_model=8, heads=2, kv_heads=2, head_dim=4, d_ff=32, vocab=8, context=4)
+    p = project(_report(d_ff=16), wide, rows=2, cols=4, profile="wse")
+    by = p["cycles_per_layer_by_phase"]
+    # d_ff chunk per PE 16 instead of 8 (2 rows):
+    # gate/up matvec 4 inputs x (4 + 32 / 2) instead of 4 x (4 + 16 / 2): +32; its row all-reduce
+    # 32 words instead of 16, 2 word-cycles each: +32
+    assert by["gate_up"] == 50 + 32 + 32
+    # SwiGLU: 8 more elements of exp (15.5) and rcp (11.5), 5 element-wise ops at 2 per cycle
+    assert by["swiglu"] == 100 + 8 * 15.5 + 8 * 11.5 + 5 * 8 / 2
+    # down: 16 inputs x (4 + 4 / 2) instead of 8
+    assert by["down"] == 40 + 8 * (4 + 2)
+    # the other phases' work does not depend on d_ff: as measured
+    assert {k: by[k] for k in ("norm1", "qkv", "rope", "scores", "softmax", "attn", "wo", "norm2")} == {
+        "norm1": 100, "qkv": 50, "rope": 20, "scores": 30, "softmax": 100, "attn": 30, "wo": 30, "norm2": 90}
+    assert p["cycles_per_layer"] == 640 + 64 + 236 + 48
+
+
+def test_projection_refuses_a_model_that_does_not_fit():
+    from sdk.kernels.decode_projection import LLAMA_3_1_8B, project
+    rep = _report()
+    with pytest.raises(DecodeModelError, match="bytes per PE"):
+        project(rep, LLAMA_3_1_8B, rows=100, cols=100, profile="wse")  # 8B on 10,000 PEs
+    # the kernel's mapping as built keeps heads x slots scores on every PE: at context 8192 it does not
+    # fit; with the softmax split over the column it does
+    with pytest.raises(DecodeModelError, match="49,152 available"):
+        project(rep, LLAMA_3_1_8B, split_math=False)
+    p = project(rep, LLAMA_3_1_8B, split_math=False, allow_unfit=True)
+    assert not p["fits"] and p["sram_used_per_pe_layer_region"] > 49152
+    assert project(rep, LLAMA_3_1_8B, split_math=True)["fits"]
+    with pytest.raises(DecodeModelError, match="phase_cycles_first_layer"):
+        project(rep | {"phase_cycles_first_layer": None})
+
+
+def test_projection_8b_states_every_assumption():
+    from sdk.kernels.decode_projection import LLAMA_3_1_8B, RECORDED_PHASES_8X8, project
+    rep = {"layers": 2, "d_model": 64, "heads": 2, "head_dim": 32, "d_ff": 128, "context": 32, "vocab": 256,
+           "mesh": [8, 8], "cycles_per_token": 9793.2, "host_io_cycles_per_token": 166.0,
+           "phase_cycles_first_layer": None}
+    p = project(rep, LLAMA_3_1_8B, split_math=True)  # the recorded phases stand in for a report without them
+    a = p["assumptions"]
+    assert a["measured_source"].startswith("RECORDED_PHASES_8X8")
+    assert a["measured_layer_cycles"] == RECORDED_PHASES_8X8["down"]
+    for k in ("measured_source", "measured_shape", "measured_cycles_per_token", "measured_layer_cycles",
+              "measured_tail_cycles", "measured_host_io_cycles_per_token", "scaling_rule", "issue_cycles_per_op",
+              "matvec_f16_elements_per_cycle", "fmac_f32_elements_per_cycle", "elementwise_f32_elements_per_cycle",
+              "math_cycles_per_element", "hop_cycles", "allreduce_word_cycles_each_way", "allreduce_hops",
+              "mapping", "attention", "split_math", "weight_bytes_per_element", "kv_bytes_per_element",
+              "rope_tables", "chunks_rounded_up", "handoff_rule", "pipelining", "clock_hz"):
+        assert k in a, k
+    assert 8.0e9 < p["params"] < 8.1e9
+    assert p["weight_bytes"] == 2 * (32 * (2 * 4096 ** 2 + 2 * 4096 * 1024 + 3 * 4096 * 14336 + 2 * 4096)
+                                     + 128256 * 4096 + 4096)
+    assert p["kv_cache_bytes"] == 32 * 2 * 8192 * 1024 * 4
+    assert p["sram_bytes_mesh"] == 750 * 994 * 48 * 1024
+    assert p["fits"] and p["regions"]["pes_used"] <= 750 * 994
+    assert p["cycles_per_token"] > 32 * p["cycles_per_layer"]
+    assert p["tokens_per_second"] == round(850e6 / p["cycles_per_token"], 1)
+    assert p["public_cs3_tokens_per_second"] == 1800
