@@ -36,7 +36,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from hdl.mesh import MeshShapeError, check_mesh_shape  # noqa: E402
+from bench.mesh_scale import parse_sizes  # noqa: E402
+from hdl.mesh import MeshShapeError  # noqa: E402
 from sdk.engines.models import mesh_model  # noqa: E402
 from sdk.engines.mpi_ranks import MpiInstall, MpiMissing  # noqa: E402
 from sdk.engines.native_mesh import check_ranks  # noqa: E402
@@ -49,18 +50,6 @@ CORES_PER_NODE = 16
 # class), and the per-message software cost measured here on shared memory added on top.
 NET_LATENCY_S = 2e-6
 NET_BYTES_PER_S = 12.5e9
-
-
-def parse_sizes(text: str):
-    out = []
-    for item in filter(None, text.split(",")):
-        try:
-            r, c = (int(x) for x in item.lower().split("x"))
-        except ValueError:
-            raise MeshShapeError(f"size {item!r} is not ROWSxCOLS") from None
-        check_mesh_shape(r, c)
-        out.append((r, c))
-    return out
 
 
 def run(rows: int, cols: int, ranks: int, threads: int, cycles: int) -> dict:

@@ -187,6 +187,21 @@ struct Ranks {
     }
 
     // Wait for a request, with the watchdog (timeout < 0: wait as long as it takes).
+    // One more turn of a polling loop: spin first, then let another rank on this core run, then
+    // sleep; after `limit` seconds (>= 0) since t0, stop the run naming the peer and the cycle.
+    void backoff(long& spins, double t0, double limit, int peer, int kind) const {
+        if (++spins < 2000) return;
+        if (spins < 20000) {
+            sched_yield();
+        } else {
+            timespec ts{0, spins < 100000 ? 20000L : 1000000L};
+            nanosleep(&ts, nullptr);
+        }
+        if (limit >= 0 && now_s() - t0 > limit)
+            fail("cycle %lld: no %s message from rank %d within %.0f s (TESSERA_MPI_TIMEOUT): rank %d died or "
+                 "hangs", m ? m->cycle : 0LL, kind_name(kind), peer, limit, peer);
+    }
+
     void wait(MPI_Request* req, int peer, int kind, double limit) {
         double t0 = now_s();
         long spins = 0;
@@ -194,17 +209,7 @@ struct Ranks {
             int done = 0;
             MPI_Test(req, &done, MPI_STATUS_IGNORE);
             if (done) return;
-            if (++spins < 2000) continue;
-            // another rank may share this core: let it run
-            if (spins < 20000) {
-                sched_yield();
-            } else {
-                timespec ts{0, spins < 100000 ? 20000L : 1000000L};
-                nanosleep(&ts, nullptr);
-            }
-            if (limit >= 0 && now_s() - t0 > limit)
-                fail("cycle %lld: no %s message from rank %d within %.0f s (TESSERA_MPI_TIMEOUT): rank %d died or "
-                     "hangs", m ? m->cycle : 0LL, kind_name(kind), peer, limit, peer);
+            backoff(spins, t0, limit, peer, kind);
         }
     }
 
@@ -225,16 +230,7 @@ struct Ranks {
             MPI_Iprobe(peer, MPI_ANY_TAG, MPI_COMM_WORLD, &other, &so);
             if (other && so.MPI_TAG != kind && so.MPI_TAG != STOP && !(kind == RDY && so.MPI_TAG == OUT))
                 bad(peer, kind, "a message of kind %d where %s was due", so.MPI_TAG, kind_name(kind));
-            if (++spins < 2000) continue;
-            if (spins < 20000) {
-                sched_yield();
-            } else {
-                timespec ts{0, spins < 100000 ? 20000L : 1000000L};
-                nanosleep(&ts, nullptr);
-            }
-            if (limit >= 0 && now_s() - t0 > limit)
-                fail("cycle %lld: no %s message from rank %d within %.0f s (TESSERA_MPI_TIMEOUT): rank %d died or "
-                     "hangs", m ? m->cycle : 0LL, kind_name(kind), peer, limit, peer);
+            backoff(spins, t0, limit, peer, kind);
         }
         int n = 0;
         MPI_Get_count(&st, MPI_UINT64_T, &n);
@@ -468,15 +464,10 @@ struct Ranks {
             MPI_Status st;
             int flag = 0;
             long spins = 0;
+            double t0 = now_s();
             while (!flag) {  // between cycles the host may think for a long time: no watchdog here
                 MPI_Iprobe(0, MPI_ANY_TAG, MPI_COMM_WORLD, &flag, &st);
-                if (flag || ++spins < 2000) continue;
-                if (spins < 20000) {
-                    sched_yield();
-                } else {
-                    timespec ts{0, spins < 100000 ? 20000L : 1000000L};
-                    nanosleep(&ts, nullptr);
-                }
+                if (!flag) backoff(spins, t0, -1, 0, SEQ);
             }
             switch (st.MPI_TAG) {
                 case SEQ: {
