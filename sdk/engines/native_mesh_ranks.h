@@ -35,6 +35,7 @@
 
 #include <csignal>
 #include <ctime>
+#include <fcntl.h>
 #include <unistd.h>
 
 namespace {
@@ -54,6 +55,26 @@ double now_s() {
     return double(ts.tv_sec) + 1e-9 * double(ts.tv_nsec);
 }
 
+// Why a rank stopped the run also goes to the file TESSERA_FAILURE_FILE names (appended, with
+// async-signal-safe calls): the launcher may end every process before their stderr reaches the
+// log, and the host reads the reason from this file. Opened by path once, at start-up.
+char g_failure_path[1024] = {0};
+
+void read_failure_path() {
+    const char* f = std::getenv("TESSERA_FAILURE_FILE");
+    if (f) std::snprintf(g_failure_path, sizeof g_failure_path, "%s", f);
+}
+
+void note_failure(const char* text, size_t n) {
+    if (n) (void)!write(2, text, n);
+    if (!g_failure_path[0]) return;
+    int fd = open(g_failure_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
+    if (fd < 0) return;
+    (void)!write(fd, text, n);
+    fsync(fd);
+    close(fd);
+}
+
 // A rank that dies says so with its cycle: a worker killed by a fatal signal (its own crash), or
 // rank 0 stopped by the launcher because another rank died (mpiexec ends the job).
 int g_sig_rank = 0;
@@ -66,13 +87,14 @@ extern "C" void tessera_rank_signal(int sig) {
                                 "%lld: another rank died (the launcher names it)\n", (long long)g_sig_cycle)
                 : std::snprintf(buf, sizeof buf, "tessera native mesh, MPI rank %d: died of signal %d (%s) at cycle %lld\n",
                                 g_sig_rank, sig, strsignal(sig), (long long)g_sig_cycle);
-    if (n > 0) (void)!write(2, buf, size_t(n));
+    if (n > 0) note_failure(buf, size_t(n) < sizeof buf ? size_t(n) : sizeof buf - 1);
     signal(sig, SIG_DFL);
     raise(sig);
 }
 
 void watch_signals(int rank) {
     g_sig_rank = rank;
+    read_failure_path();
     for (int sig : {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGTERM}) signal(sig, tessera_rank_signal);
 }
 
@@ -115,8 +137,10 @@ struct Ranks {
         va_start(ap, fmt);
         std::vsnprintf(buf, sizeof buf, fmt, ap);
         va_end(ap);
-        std::fprintf(stderr, "tessera native mesh, MPI rank %d of %d: %s\n", me, N, buf);
+        char line[640];
+        int n = std::snprintf(line, sizeof line, "tessera native mesh, MPI rank %d of %d: %s\n", me, N, buf);
         std::fflush(stderr);
+        note_failure(line, n < 0 ? 0 : size_t(n) < sizeof line ? size_t(n) : sizeof line - 1);
         MPI_Abort(MPI_COMM_WORLD, 3);
         std::_Exit(3);
     }
@@ -133,6 +157,7 @@ struct Ranks {
     // The exchange tables, from the global wiring every rank has.
     void plan(Mesh& mesh) {
         m = &mesh;
+        read_failure_path();
         const char* t = std::getenv("TESSERA_MPI_TIMEOUT");
         if (t && *t) timeout = std::atof(t);
         rdy_recv.assign(size_t(N), {});

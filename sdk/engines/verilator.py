@@ -44,6 +44,7 @@ REPO = Path(__file__).resolve().parents[2]
 BUILD = REPO / "build"
 WAVES_ENV = "TESSERA_WAVES"
 CONFIG_ENV = "TESSERA_TB_CONFIG"
+FAILURE_ENV = "TESSERA_FAILURE_FILE"
 # Verilator control file: keep the router and the tile as separate modules so the C++ for one
 # instance serves every instance.
 VLT = """`verilator_config
@@ -260,7 +261,12 @@ class Model(BuiltOnce):
         run_dir = BUILD / "runs" / f"{self.name}-{self.key}" / run_name
         run_dir.mkdir(parents=True, exist_ok=True)
         results = run_dir / "results.xml"
-        env = {CONFIG_ENV: json.dumps(config or {}), "PYTHONPATH": os.pathsep.join([str(REPO), *sys.path])}
+        # A simulator process that stops the run (an MPI rank's watchdog, a dying rank) writes why
+        # to this file: its stderr may be cut off when the launcher ends every process.
+        failure = run_dir / "failure.txt"
+        failure.unlink(missing_ok=True)
+        env = {CONFIG_ENV: json.dumps(config or {}), "PYTHONPATH": os.pathsep.join([str(REPO), *sys.path]),
+               FAILURE_ENV: str(failure)}
         test_args = ["--trace-file", str(run_dir / "dump.fst")] if waves else []
         runner = get_runner("verilator")
         # A model may ask for a launcher around the simulator (mpiexec, for MPI ranks): cocotb's
@@ -280,8 +286,9 @@ class Model(BuiltOnce):
                 waves=waves, test_args=test_args, log_file=None if console else run_dir / "sim.log",
             )
         except (SystemExit, RuntimeError) as e:
+            reason = failure.read_text(errors="replace").strip() if failure.exists() else ""
             raise CocotbFailure(f"simulator failed ({e}); log: {run_dir / 'sim.log'}\n"
-                                + _tail(run_dir / "sim.log")) from None
+                                + (f"{reason}\n" if reason else "") + _tail(run_dir / "sim.log")) from None
         finally:
             if saved is not None:
                 os.environ["PYTEST_CURRENT_TEST"] = saved
