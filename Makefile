@@ -25,6 +25,8 @@ ENERGY   ?=
 WAFER    ?=
 # RANKS=N: the native mesh in bands of rows over N MPI ranks (docs/mesh.md); installs the mpi extra
 RANKS    ?= 1
+# `make decode PRESET=wse`: the decode's named configuration (bench/decode.py --preset; small or wse)
+PRESET   ?= small
 # `make sim-fabric` knob
 WAVELETS ?= 20000
 # pytest-xdist workers for `make test`
@@ -42,7 +44,7 @@ help:
 	@echo "make lint     verilator --lint-only -Wall on the emitted Verilog, and ruff"
 	@echo "make wave TEST=tests/test_router.py::'test_router[fair_arbitration-small]'   rerun one test with FST waves"
 	@echo "make bench    fabric figures (bench/fabric.py) into build/bench/"
-	@echo "make decode   transformer decode on an 8x8 mesh, bit-exact vs golden: tokens, cycles/token, tokens/s, tokens/J (build/bench/decode.json)"
+	@echo "make decode   transformer decode on an 8x8 mesh, bit-exact vs golden: tokens, cycles/token, tokens/s, tokens/J (build/bench/decode.json; PRESET=wse: the larger model on 8x8 wse, decode_wse.json)"
 	@echo "make formal   router, loader and bridge properties proven with SymbiYosys (build/formal/summary.json; installs the formal extra for z3)"
 	@echo "make mutate [BLOCK=router|mgmt|fpu|bridge|pe] [SAMPLE=n SEED=s]   mutation testing of the RTL against its unit tests (build/mutate/<block>.json; fails below 90 % killed)"
 	@echo "make fpga BOARD=ulx3s [ROWS=1 COLS=1 PROFILE=fpga FREQ=MHz FABRIC=1]   bitstream under build/fpga/ (docs/fpga.md)"
@@ -103,7 +105,7 @@ bench: $(BENCH_STAMP)
 	$(PY) bench/fabric.py --json build/bench/fabric.json
 
 decode: $(STAMP)
-	$(PY) bench/decode.py --json build/bench/decode.json
+	$(PY) bench/decode.py --preset $(PRESET)
 
 FORMAL_STAMP := $(VENV)/.tessera-formal-installed
 $(FORMAL_STAMP): pyproject.toml $(STAMP)

@@ -25,7 +25,7 @@ from an existing decode JSON without simulating (prints them; writes FILE plus t
 given).
 
 Usage:
-    python bench/decode.py [--json build/bench/decode.json] [--mesh 8x8] [--profile small]
+    python bench/decode.py [--preset small|wse] [--json build/bench/decode.json] [--mesh 8x8] [--profile small]
                            [--layers 2] [--d-model 64] [--heads 2] [--d-ff 128] [--context 32]
                            [--vocab 256] [--prompt 1,2,3,4] [--tokens 8] [--seed 0] [--phases]
                            [--energy FILE]
@@ -130,8 +130,24 @@ def project_only(path: Path, out_path) -> int:
     return 0 if "error" not in pr["projection_8b_wse"] else 2
 
 
+#: named configurations (flags given beside --preset override its values): the 8 x 8 ``small`` mesh
+#: with the issue's minimum model, and the 8 x 8 ``wse`` mesh with the largest model of this shape
+#: family its 48 KiB per PE holds (47,360 bytes): four heads of 64, d_ff 1.5 x d_model
+PRESETS = {
+    "small": {"mesh": "8x8", "profile": "small", "layers": 2, "d_model": 64, "heads": 2, "d_ff": 128,
+              "context": 32, "vocab": 256},
+    "wse": {"mesh": "8x8", "profile": "wse", "layers": 2, "d_model": 256, "heads": 4, "d_ff": 384,
+            "context": 32, "vocab": 256},
+}
+
+
 def main(argv=None) -> int:
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--preset", choices=sorted(PRESETS), default="small")
+    preset = pre.parse_known_args(argv)[0].preset
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--preset", choices=sorted(PRESETS), default="small",
+                    help="named mesh, profile and model (default small); other flags override it")
     ap.add_argument("--json", type=Path, default=None, help="report path (default build/bench/decode.json)")
     ap.add_argument("--mesh", default="8x8")
     ap.add_argument("--profile", default="small")
@@ -148,11 +164,12 @@ def main(argv=None) -> int:
     ap.add_argument("--energy", default=None, help="JSON file overriding the energy table")
     ap.add_argument("--project-only", type=Path, default=None, metavar="FILE",
                     help="only the 8B-on-wafer projection, from an existing decode JSON (no simulation)")
+    ap.set_defaults(**PRESETS[preset])
     args = ap.parse_args(argv)
     if args.project_only is not None:
         return project_only(args.project_only, args.json)
     if args.json is None:
-        args.json = BUILD / "bench" / "decode.json"
+        args.json = BUILD / "bench" / ("decode.json" if preset == "small" else f"decode_{preset}.json")
     rows, cols = dims(args.mesh, 2, "mesh")
     try:
         prompt = [int(t) for t in args.prompt.split(",") if t.strip()]
@@ -206,7 +223,7 @@ def main(argv=None) -> int:
     est = estimate_cycles(model, rows, cols)
     out = {
         "layers": model.layers, "d_model": model.d_model, "heads": model.heads, "context": model.context,
-        "vocab": model.vocab, "mesh": [rows, cols], "profile": prof.name,
+        "vocab": model.vocab, "mesh": [rows, cols], "profile": prof.name, "preset": preset,
         "tokens_generated": len(tokens), "cycles_per_token": round(cpt, 1),
         "tokens_per_second_at_850mhz": round(FREQ / cpt, 1),
         "joules_per_token": jpt, "tokens_per_joule": 1.0 / jpt,

@@ -94,6 +94,20 @@ def test_two_layers_on_golden_engine():
         assert np.array_equal(a, b)
 
 
+def test_weights_beyond_the_16_bit_offsets_on_golden_engine():
+    """A wse-sized share per PE: the weights and tables lie above 32 KiB (the program reaches them
+    through registers, the words it addresses with offsets stay low); bit-exact on the golden engine."""
+    m = DecoderModel(layers=1, d_model=64, heads=2, head_dim=32, d_ff=128, context=8, vocab=256)
+    k = DecodeKernel(m, 2, 2, profile="wse", seed=3)
+    assert k.addr["sin"] > 0x8000 and k.addr["ctl"] + 32 <= 0x8000 and k.addr["bar"] < 0x8000
+    with Runtime(k.layout(), engine="golden") as rt:
+        tokens, logits, _ = k.generate(rt, [7], 2)
+    want_tokens, want_logits = generate(DecodeGolden(m, k.w, 2, 2), [7], 2)
+    assert tokens == want_tokens
+    for a, b in zip(logits, want_logits, strict=True):
+        assert np.array_equal(a, b)
+
+
 @pytest.mark.parametrize("model,mesh,needle", [
     (DecoderModel(1, 16, 2, 8, 32, 8, 33), (2, 2), "vocab=33 is not a multiple of rows"),
     (DecoderModel(1, 16, 2, 8, 32, 6, 32), (4, 4), "d_model=16 is not a multiple|context=6"),

@@ -320,20 +320,23 @@ async def load_through_west_edge(h: EdgeHarness, streams: dict, color: int, sett
     left its east edge (the management color's reset route passes each wavelet along the whole row,
     docs/mesh.md), i.e. every tile has seen its last write. With ``log`` and ``progress_every``,
     report progress every that many cycles (large meshes load for minutes)."""
-    want = {}
+    want, seen, scanned = {}, {}, {}
     for r, stream in streams.items():
         r = int(r)
         for w in stream:
             h.drivers[h.link(("W", r))].send(*w)
         mon = h.monitors[h.link(("E", r))]
-        want[r] = (len(stream), sum(1 for w in mon.received if w.color == color))
+        want[r], seen[r], scanned[r] = len(stream), 0, len(mon.received)
 
     def echoed(r):
-        n, base = want[r]
-        return sum(1 for w in h.monitors[h.link(("E", r))].received if w.color == color) - base >= n
+        # count only what arrived since the last look: a row's stream can be 10^5 wavelets long
+        rec = h.monitors[h.link(("E", r))].received
+        seen[r] += sum(1 for w in rec[scanned[r]:] if w.color == color)
+        scanned[r] = len(rec)
+        return seen[r] >= want[r]
 
     start = last = h.cycle
-    pending = {r for r, (n, _) in want.items() if n}
+    pending = {r for r, n in want.items() if n}
     while pending:
         await h.step()
         done = {r for r in pending if echoed(r)}

@@ -131,23 +131,12 @@ class DecodeKernel:
     def _plan(self):
         m, ca, cb, fb, vb, S, nh = self.m, self.ca, self.cb, self.fb, self.vb, self.S, self.nh
         mem = _Mem(0)
-        # per-layer block (the layer loop walks r9 over these)
-        lay = _Mem(0)
-        self.off = {
-            "wqkv": lay("wqkv", 3 * cb * ca * 2), "wo": lay("wo", ca * cb * 2),
-            "w13": lay("w13", 2 * fb * ca * 2), "w2": lay("w2", ca * fb * 2),
-            "ga": lay("ga", ca * 4), "gm": lay("gm", ca * 4),
-            "kc": lay("kc", S * cb * 4), "vc": lay("vc", S * cb * 4)}
-        self.lstride = lay.top
-        self.lbase = mem("layers", self.lstride * m.layers)
         a = {}
-        a["head"] = mem("head", vb * ca * 2)
-        a["gf"] = mem("gf", ca * 4)
-        a["cos"] = mem("cos", m.context * (cb // 2) * 4)
-        a["sin"] = mem("sin", m.context * (cb // 2) * 4)
-        a["mask"] = mem("mask", S * 4)
+        # Low addresses first: the words the program reaches as offset(r0) (16-bit signed offsets)
+        # and the initial control words; then the working buffers; the large weights and tables last.
         a["ctl"] = mem("ctl", 32)  # POS, KVPOS, KVSLOT, FLAG, ROPEOFF
-        self.static_end = mem.top
+        a["mask"] = mem("mask", S * 4)
+        self.control_end = mem.top
         a["emb"] = mem("emb", ca * 2)
         a["h"] = mem("h", ca * 4)
         a["h_attn"] = mem("h_attn", ca * 4)
@@ -172,6 +161,27 @@ class DecodeKernel:
         scr = max(mathlib.scratch_bytes(n, self.nmax) for n in mathlib.ROUTINES)
         a["scratch"] = mem("scratch", scr)
         a["bar"] = mem("bar", 4)
+        if mem.top > 0x8000:
+            raise DecodeModelError(f"the decode's working buffers take {mem.top} bytes; the program reaches them "
+                                   f"with 16-bit offsets (at most 32768 bytes)")
+        # per-layer block (the layer loop walks r9 over these), the head, the final gain, RoPE tables
+        self.static_start = mem.top
+        lay = _Mem(0)
+        self.off = {
+            "wqkv": lay("wqkv", 3 * cb * ca * 2), "wo": lay("wo", ca * cb * 2),
+            "w13": lay("w13", 2 * fb * ca * 2), "w2": lay("w2", ca * fb * 2),
+            "ga": lay("ga", ca * 4), "gm": lay("gm", ca * 4),
+            "kc": lay("kc", S * cb * 4), "vc": lay("vc", S * cb * 4)}
+        self.lstride = lay.top
+        if self.lstride > 0x7FFF:
+            raise DecodeModelError(f"one layer's block takes {self.lstride} bytes per PE; the layer loop steps "
+                                   f"with a 16-bit immediate (at most 32767 bytes): use a larger mesh")
+        self.lbase = mem("layers", self.lstride * m.layers)
+        a["head"] = mem("head", vb * ca * 2)
+        a["gf"] = mem("gf", ca * 4)
+        a["cos"] = mem("cos", m.context * (cb // 2) * 4)
+        a["sin"] = mem("sin", m.context * (cb // 2) * 4)
+        self.static_end = mem.top
         self.addr = a
         self.sram_map = dict(mem.map)
         self.sram_bytes = mem.top
@@ -356,9 +366,11 @@ class DecodeKernel:
         for v in (A["qkv"], A["qkv"] + 4 * cb):
             mem_("d0", "f32", v, cb // 2, stride=2)
             mem_("d1", "f32", v + 4, cb // 2, stride=2, nreg=None)
-            e(f"addi r2, r6, {A['cos']}")
+            e(f"li r2, {A['cos']}")  # the tables may lie beyond a 16-bit immediate
+            e("add r2, r2, r6")
             e("dmem.f32 d2, r2, r3, r1")
-            e(f"addi r2, r6, {A['sin']}")
+            e(f"li r2, {A['sin']}")
+            e("add r2, r2, r6")
             e("dmem.f32 d3, r2, r3, r1")
             mem_("d4", "f32", A["t1"], cb // 2, nreg=None)
             mem_("d5", "f32", A["t2"], cb // 2, nreg=None)
@@ -596,8 +608,9 @@ class DecodeKernel:
 
     # ---- data ----------------------------------------------------------------------------------
     def _static(self, pe) -> np.ndarray:
-        """The PE's initial SRAM [0, static_end) as u32 words: weight blocks, gains, tables, mask,
-        control words."""
+        """The PE's initial SRAM [0, static_end) as u32 words: control words and mask at the bottom,
+        weight blocks, gains and tables from static_start (the working buffers between are not
+        loaded)."""
         r, c = pe
         m, w, ca, cb, fb, vb, S = self.m, self.w, self.ca, self.cb, self.fb, self.vb, self.S
         buf = np.zeros(self.static_end, np.uint8)
@@ -644,7 +657,8 @@ class DecodeKernel:
                         lay.route(k, routes.custom(rts, f"{axis} reduction chains"))
                 lay.route(col[b], bcast(root=meeting(n)))
         a = self.addr
-        syms = {"static": ("u32", self.static_end // 4, 0)}
+        syms = {"control": ("u32", self.control_end // 4, 0),
+                "static": ("u32", (self.static_end - self.static_start) // 4, self.static_start)}
         sizes = {"emb": ("f16", self.ca), "h": ("f32", self.ca), "h_attn": ("f32", self.ca),
                  "x16": ("f16", self.ca), "qkv": ("f32", 3 * self.cb), "scores": ("f32", self.nh * self.S),
                  "probs": ("f32", self.nh * self.S), "attn": ("f32", self.cb), "gu": ("f32", 2 * self.fb),
@@ -657,7 +671,10 @@ class DecodeKernel:
                 src = self.source((r, c), stop)
                 if src not in progs:
                     progs[src] = lay.program(src, symbols=syms, name=f"decode-{r}-{c}")
-                lay.place(progs[src], lay.region(r, c), values={"static": self._static((r, c))})
+                init = self._static((r, c))
+                lay.place(progs[src], lay.region(r, c),
+                          values={"control": init[:self.control_end // 4],
+                                  "static": init[self.static_start // 4:]})
         return lay
 
     # ---- host flow -----------------------------------------------------------------------------
