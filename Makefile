@@ -105,7 +105,7 @@ bench: $(BENCH_STAMP)
 	$(PY) bench/fabric.py --json build/bench/fabric.json
 
 decode: $(STAMP)
-	$(PY) bench/decode.py --preset $(PRESET)
+	$(PY) bench/decode.py --preset $(PRESET) $(if $(filter small,$(PRESET)),--phases,)
 
 FORMAL_STAMP := $(VENV)/.tessera-formal-installed
 $(FORMAL_STAMP): pyproject.toml $(STAMP)

@@ -64,7 +64,7 @@ from hdl.profiles import get_profile
 
 from ..activity import Activity
 from .autopilot import Autopilot
-from .edge import IDLE_QUIET, EdgeHarness, load_through_west_edge, value_of
+from .edge import IDLE_QUIET, EdgeHarness, NoProgress, load_through_west_edge, value_of
 from .verilator import tb_config
 
 
@@ -114,8 +114,26 @@ class Server:
         """Every row's management stream into its west link; wait for every row's echo at the east
         edge (each tile has then seen its last write) and, with settle, for the mesh to settle."""
         m = self.prof.mgmt_color
-        cycles = await load_through_west_edge(self.h, {int(r): s for r, s in msg["streams"].items()}, m,
-                                              settle=msg.get("settle", True))
+        streams = {int(r): s for r, s in msg["streams"].items() if len(s)}
+        if self.auto.eligible() and streams:
+            # the run loop's "outputs" test on every row's east link is the echo test of
+            # edge.load_through_west_edge, and it runs in C++ (a wse tile's share is 10^4 words)
+            for r, stream in streams.items():
+                for w in stream:
+                    self.h.drivers[self.h.link(("W", r))].send(*w)
+            links = {}
+            for r, stream in streams.items():
+                seen = sum(1 for w in self.h.monitors[self.h.link(("E", r))].received if w.color == m)
+                links[f"E{r}"] = (m, seen + len(stream))
+            res = await self.run({"until": {"kind": "outputs", "links": links}, "max_idle": 20000, "settle": 0})
+            if res["reason"] != "outputs":
+                raise NoProgress(f"management streams not echoed at the east edge ({res['reason']} after "
+                                 f"{res['cycles']} cycles)")
+            cycles = res["cycles"]
+            if msg.get("settle", True):
+                await self.h.run_until_idle(quiet=IDLE_QUIET)
+        else:
+            cycles = await load_through_west_edge(self.h, streams, m, settle=msg.get("settle", True))
         for r in range(self.rows):  # the echo is the loader's, not the program's
             mon = self._mon(("E", r))
             mon.received = [w for w in mon.received if w.color != m]
