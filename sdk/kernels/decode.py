@@ -366,12 +366,13 @@ class DecodeKernel:
         for v in (A["qkv"], A["qkv"] + 4 * cb):
             mem_("d0", "f32", v, cb // 2, stride=2)
             mem_("d1", "f32", v + 4, cb // 2, stride=2, nreg=None)
-            e(f"li r2, {A['cos']}")  # the tables may lie beyond a 16-bit immediate
-            e("add r2, r2, r6")
-            e("dmem.f32 d2, r2, r3, r1")
-            e(f"li r2, {A['sin']}")
-            e("add r2, r2, r6")
-            e("dmem.f32 d3, r2, r3, r1")
+            for tab, d in (("cos", "d2"), ("sin", "d3")):
+                if A[tab] <= 0x7FFF:
+                    e(f"addi r2, r6, {A[tab]}")
+                else:  # beyond a 16-bit immediate (a wse-sized share)
+                    e(f"li r2, {A[tab]}")
+                    e("add r2, r2, r6")
+                e(f"dmem.f32 {d}, r2, r3, r1")
             mem_("d4", "f32", A["t1"], cb // 2, nreg=None)
             mem_("d5", "f32", A["t2"], cb // 2, nreg=None)
             e("vmul.f32 d4, d1, d3")
