@@ -9,14 +9,16 @@ the tile hands those wavelets to this loader instead of the PE core. Messages (d
                     the address then increments
 
 A header selects the tiles whose column matches. A header with nonzero payload[1:0] (which would be
-a switch command) selects nothing and sets the sticky ``error``.
+a switch command) selects nothing and sets the sticky ``error``. A data word for the ROUTER target at
+an address beyond the router's configuration space (2**CFG_ADDR_BITS words) is not written and sets
+``error`` too.
 
 Interface (``wiring.Component``):
     wav     In: valid, payload[32], ctrl      (always accepted: one wavelet per cycle)
     col     In(COL_BITS)                      this tile's column, tied off by the mesh top
     cfg     Out(CfgSignature)                 to the router's configuration port (target ROUTER)
     load    Out(LoadSignature)                to the PE's load bus (target PE; hdl/loadmap.py)
-    error   Out(1)                            sticky: a malformed header was seen
+    error   Out(1)                            sticky: a malformed header or a router word beyond its space
 
     MgmtHeader                                lib.data layout of a header's payload
     mgmt_header(col, target, addr) -> int     a header's payload (send it with ctrl=1)
@@ -86,9 +88,14 @@ class MgmtLoader(wiring.Component):
                 m.d.sync += self.error.eq(1)
         with m.Elif(self.wav.valid & selected):
             m.d.sync += addr.eq(addr + 1)
+            # the router's configuration space is CFG_ADDR_BITS wide: a word beyond it is not
+            # written (it would alias onto a lower address) and is flagged
+            beyond = (target == MgmtTarget.ROUTER) & (addr[CFG_ADDR_BITS:] != 0)
+            with m.If(beyond):
+                m.d.sync += self.error.eq(1)
             # writes are registered: the targets see them the cycle after the data wavelet
             m.d.sync += [
-                self.cfg.we.eq(target == MgmtTarget.ROUTER),
+                self.cfg.we.eq((target == MgmtTarget.ROUTER) & ~beyond),
                 self.cfg.addr.eq(addr[:CFG_ADDR_BITS]),
                 self.cfg.data.eq(p),
                 self.load.we.eq(target == MgmtTarget.PE),

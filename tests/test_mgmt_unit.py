@@ -5,6 +5,7 @@ headers select nothing and set the sticky error."""
 from amaranth.sim import Simulator
 
 from hdl.mgmt import MGMT_BROADCAST, MgmtLoader, MgmtTarget, mgmt_header
+from hdl.router_config import CFG_ADDR_BITS
 
 
 def run(col, stream):
@@ -59,6 +60,18 @@ def test_malformed_header_selects_nothing_and_flags():
     out = run(1, stream)
     assert out["load"] == [] and out["cfg"] == []
     assert out["error"] == 1
+
+
+def test_router_words_beyond_its_space_are_not_written_and_flag():
+    """The router's configuration space ends at 2**CFG_ADDR_BITS: a burst that runs past it writes
+    up to the end, drops nothing silently (the rest is refused with the sticky error) and never
+    aliases onto low addresses; the PE target takes the same addresses."""
+    top = (1 << CFG_ADDR_BITS) - 1
+    out = run(2, [(mgmt_header(2, MgmtTarget.ROUTER, top), 1), (0xA, 0), (0xB, 0), (0xC, 0)])
+    assert out["cfg"] == [(top, 0xA)]
+    assert out["error"] == 1
+    out = run(2, [(mgmt_header(2, MgmtTarget.PE, top), 1), (0xA, 0), (0xB, 0)])
+    assert out["load"] == [(top, 0xA), (top + 1, 0xB)] and out["error"] == 0
 
 
 def test_long_bursts_write_every_address_and_data_bit():

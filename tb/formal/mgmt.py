@@ -8,14 +8,17 @@ input stream alone, predicts every write:
     header (valid, ctrl=1)   selects this tile iff payload[1:0] == 0 and its column is this
                              tile's or MGMT_BROADCAST; sets the target and the start address
     data (valid, ctrl=0)     if selected: one write of the payload, the next cycle, to the
-                             target at the current address; the address then increments
+                             target at the current address (none, and the sticky error, for a
+                             router address of 2**CFG_ADDR_BITS or more); the address then
+                             increments
 
 Harness (``HARNESSES``):
     mgmt    k-induction: the router's configuration port and the PE's load bus are written only
             as predicted — only after a data wavelet, only when the last header selected this
             tile, only on that header's target (never both), at its start address plus the number
-            of data words since it (the router port sees the low CFG_ADDR_BITS bits), with the
-            data word; a malformed header sets the sticky ``error``. Helpers: the loader's
+            of data words since it (router words only inside its configuration space), with the
+            data word; a malformed header or a router word beyond its space sets the sticky
+            ``error``. Helpers: the loader's
             ``selected``, ``target`` and ``addr`` registers equal the shadow's.
 
 ``fault="target"`` makes the shadow expect the other target: the check must fail.
@@ -64,17 +67,18 @@ class Mgmt(wiring.Component):
             m.d.sync += addr.eq(addr + 1)
         # what the next cycle's outputs must be
         cfg_we, load_we, w_addr, w_data, bad = Signal(), Signal(), Signal(ADDR_BITS), Signal(32), Signal()
-        m.d.sync += [cfg_we.eq(data & sel & (target == MgmtTarget.ROUTER)),
+        beyond = (target == MgmtTarget.ROUTER) & (addr >= (1 << CFG_ADDR_BITS))
+        m.d.sync += [cfg_we.eq(data & sel & (target == MgmtTarget.ROUTER) & ~beyond),
                      load_we.eq(data & sel & (target == MgmtTarget.PE)),
-                     w_addr.eq(addr), w_data.eq(self.payload), bad.eq(header & ~good)]
+                     w_addr.eq(addr), w_data.eq(self.payload), bad.eq((header & ~good) | (data & sel & beyond))]
         past_error = Signal()
         m.d.sync += past_error.eq(dut.error)
         m.d.comb += [
             Assert(dut.cfg.we == cfg_we),
             Assert(dut.load.we == load_we),
-            Assert(~dut.cfg.we | ((dut.cfg.addr == w_addr[:CFG_ADDR_BITS]) & (dut.cfg.data == w_data))),
+            Assert(~dut.cfg.we | ((dut.cfg.addr == w_addr) & (dut.cfg.data == w_data))),
             Assert(~dut.load.we | ((dut.load.addr == w_addr) & (dut.load.data == w_data))),
-            Assert(~bad | dut.error),  # a malformed header is flagged ...
+            Assert(~bad | dut.error),  # a malformed header or a router word beyond its space is flagged ...
             Assert(~past_error | dut.error),  # ... and the flag is sticky
             # helpers: the loader's state is the shadow's
             Assert(d["selected"] == sel), Assert(d["target"] == target), Assert(d["addr"] == addr),
@@ -86,7 +90,8 @@ class Mgmt(wiring.Component):
 #: name -> (harness class, mode, depth, what it proves)
 HARNESSES = {
     "mgmt": (Mgmt, "prove", 2, "the loader writes only the target of the last header that selected its "
-             "tile, at its start address + n, one write per data word; malformed headers flagged"),
+             "tile, at its start address + n, one write per data word; malformed headers and router "
+             "words beyond its space flagged"),
 }
 #: fault kind -> (harness, BMC depth of its counterexample)
 FAULTS = {"target": ("mgmt", 4)}
