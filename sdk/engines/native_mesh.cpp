@@ -289,6 +289,26 @@ struct Mesh {
 
     int idx(int r, int c) const { return r * C + c; }
     bool owns_row(int r) const { return r >= r0 && r < r1; }
+
+    // The status of a row this process owns, from its tiles: bit 0 a tile's err, bit 1 every tile
+    // idle, bit 2 a tile halted (a link's overflow adds to bit 0: link_overflows).
+    uint8_t row_flags(int r) const {
+        bool err = false, idle = true, halted = false;
+        for (int c = 0; c < C; ++c) {
+            const Vtile& t = *tiles[size_t(idx(r, c))];
+            err |= t.err;
+            idle &= bool(t.idle);
+            halted |= t.halted;
+        }
+        return uint8_t(err | (idle << 1) | (halted << 2));
+    }
+    // The fault word that leaves row r at its east end.
+    uint64_t row_fault(int r) const { return fo[size_t(idx(r, C - 1))]; }
+    // Bit 0 of flags[row] for every owned link that overflowed into that row.
+    void link_overflows(std::vector<uint8_t>& flags) const {
+        for (size_t j = 0; j < links.size(); ++j)
+            if (links[j] && links[j]->overflow()) flags[size_t(lrow[j])] |= 1;
+    }
     // The thread band of an owned row: thread k evaluates rows [r0 + k * n / T, r0 + (k + 1) * n / T).
     int band_of(int r) const {
         int n = r1 - r0, b = 0;
@@ -641,19 +661,16 @@ extern "C" long long tessera_native_mesh_seq(
         for (size_t e = 0; e < m.edge_iv[s].size(); ++e)
             put_bits(ready[s], int(e) * m.K, m.K, m.ir[m.edge_taker[m.edge_off[s] + e]]);
     std::vector<uint8_t> link_err(size_t(m.R), 0), idle_v(size_t(m.R)), halted_v(size_t(m.R));
-    for (size_t j = 0; j < m.links.size(); ++j)
-        if (m.links[j]) link_err[size_t(m.lrow[j])] |= m.links[j]->overflow();
+    m.link_overflows(link_err);
     for (int r = 0; r < m.R; ++r) {
         bool err = link_err[size_t(r)], idle = true, halted = false;
         uint64_t fault = 0;
         if (m.owns_row(r)) {
-            for (int c = 0; c < m.C; ++c) {
-                Vtile& t = *m.tiles[m.idx(r, c)];
-                err |= t.err;
-                idle &= bool(t.idle);
-                halted |= t.halted;
-            }
-            fault = m.fo[size_t(m.idx(r, m.C - 1))];
+            uint8_t f = m.row_flags(r);
+            err |= f & 1;
+            idle = (f >> 1) & 1;
+            halted = (f >> 2) & 1;
+            fault = m.row_fault(r);
         }
 #ifdef TESSERA_MPI
         else if (g_ranks) {  // another rank's row: as its STATUS message gave it

@@ -346,18 +346,10 @@ struct Ranks {
         flags.assign(size_t(m->R), 0);
         fo.assign(size_t(m->R), 0);
         for (int r = m->r0; r < m->r1; ++r) {
-            bool err = false, idle = true, halted = false;
-            for (int c = 0; c < m->C; ++c) {
-                Vtile& t = *m->tiles[size_t(m->idx(r, c))];
-                err |= t.err;
-                idle &= bool(t.idle);
-                halted |= t.halted;
-            }
-            flags[size_t(r)] = uint8_t(err | (idle << 1) | (halted << 2));
-            fo[size_t(r)] = m->fo[size_t(m->idx(r, m->C - 1))];
+            flags[size_t(r)] = m->row_flags(r);
+            fo[size_t(r)] = m->row_fault(r);
         }
-        for (size_t j = 0; j < m->links.size(); ++j)
-            if (m->links[j] && m->links[j]->overflow()) flags[size_t(m->lrow[j])] |= 1;
+        m->link_overflows(flags);
     }
 
     // ---- rank 0 ------------------------------------------------------------------------------
