@@ -25,6 +25,7 @@ from golden.decode import (
     rope,
     rope_tables,
 )
+from hdl.profiles import get_profile
 from sdk.kernels.decode_model import (
     DEFAULT,
     DecodeModelError,
@@ -446,3 +447,22 @@ def test_projection_8b_states_every_assumption():
     assert p["cycles_per_token"] > 32 * p["cycles_per_layer"]
     assert p["tokens_per_second"] == round(850e6 / p["cycles_per_token"], 1)
     assert p["public_cs3_tokens_per_second"] == 1800
+
+
+def test_bench_presets_fit_their_profile_and_bad_runs_are_refused_before_building(capsys):
+    from bench import decode as bench_decode
+
+    for name, p in bench_decode.PRESETS.items():
+        m = DecoderModel(p["layers"], p["d_model"], p["heads"], p["d_model"] // p["heads"], p["d_ff"], p["context"],
+                         p["vocab"])
+        rows, cols = (int(x) for x in p["mesh"].split("x"))
+        assert check_fit(m, rows, cols, p["profile"]).sram_bytes <= get_profile(p["profile"]).sram_kib * 1024, name
+    wse = bench_decode.PRESETS["wse"]
+    big = DecoderModel(wse["layers"], wse["d_model"], wse["heads"], wse["d_model"] // wse["heads"], wse["d_ff"],
+                       wse["context"], wse["vocab"])
+    with pytest.raises(DecodeModelError, match="bytes of SRAM"):
+        check_fit(big, 8, 8, "small")
+    # refused (exit 2, the sizes on stderr) before any model is built
+    assert bench_decode.main(["--preset", "wse", "--d-ff", "4096"]) == 2
+    assert "bytes of SRAM" in capsys.readouterr().err
+    assert bench_decode.main(["--preset", "small", "--tokens", "0"]) == 2
