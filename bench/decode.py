@@ -51,7 +51,7 @@ from hdl.profiles import get_profile  # noqa: E402
 from sdk.energy import EnergyModel  # noqa: E402
 from sdk.engines.verilator import BUILD  # noqa: E402
 from sdk.kernels.decode import PHASES, DecodeKernel  # noqa: E402
-from sdk.kernels.decode_model import DecodeModelError, DecoderModel, estimate_cycles  # noqa: E402
+from sdk.kernels.decode_model import DEFAULT, DecodeModelError, DecoderModel, estimate_cycles  # noqa: E402
 from sdk.kernels.decode_projection import LLAMA_3_1_8B, project  # noqa: E402
 from sdk.records import SdkError  # noqa: E402
 from sdk.runtime import Runtime  # noqa: E402
@@ -134,8 +134,8 @@ def project_only(path: Path, out_path) -> int:
 #: with the issue's minimum model, and the 8 x 8 ``wse`` mesh with the largest model of this shape
 #: family its 48 KiB per PE holds (47,360 bytes): four heads of 64, d_ff 1.5 x d_model
 PRESETS = {
-    "small": {"mesh": "8x8", "profile": "small", "layers": 2, "d_model": 64, "heads": 2, "d_ff": 128,
-              "context": 32, "vocab": 256},
+    "small": {"mesh": "8x8", "profile": "small",
+              **{k: getattr(DEFAULT, k) for k in ("layers", "d_model", "heads", "d_ff", "context", "vocab")}},
     "wse": {"mesh": "8x8", "profile": "wse", "layers": 2, "d_model": 256, "heads": 4, "d_ff": 384,
             "context": 32, "vocab": 256},
 }

@@ -15,7 +15,7 @@ Messages are JSON objects, each preceded by its length (4 bytes, big-endian). Co
                                                           nothing moves (tasks started by the load
                                                           run to where they wait)
     {"cmd": "inject", "link": "W0", "wavelets": [...]} -> {}
-    {"cmd": "run", "until", "max_idle", "progress", "counters", "trace", "settle"}
+    {"cmd": "run", "until", "max_idle", "progress", "counters", "trace", "settle", "fault_every"}
                                                        -> {"cycles", "reason", "busy_rows",
                                                           "wall_seconds", "activity", "trace",
                                                           "autopilot_cycles"}
@@ -64,7 +64,7 @@ from hdl.profiles import get_profile
 
 from ..activity import Activity
 from .autopilot import Autopilot
-from .edge import IDLE_QUIET, EdgeHarness, NoProgress, load_through_west_edge, value_of
+from .edge import IDLE_QUIET, EdgeHarness, NoProgress, value_of
 from .verilator import tb_config
 
 
@@ -115,25 +115,24 @@ class Server:
         edge (each tile has then seen its last write) and, with settle, for the mesh to settle."""
         m = self.prof.mgmt_color
         streams = {int(r): s for r, s in msg["streams"].items() if len(s)}
-        if self.auto.eligible() and streams:
-            # the run loop's "outputs" test on every row's east link is the echo test of
-            # edge.load_through_west_edge, and it runs in C++ (a wse tile's share is 10^4 words)
-            for r, stream in streams.items():
-                for w in stream:
-                    self.h.drivers[self.h.link(("W", r))].send(*w)
-            links = {}
-            for r, stream in streams.items():
-                seen = sum(1 for w in self.h.monitors[self.h.link(("E", r))].received if w.color == m)
-                links[f"E{r}"] = (m, seen + len(stream))
-            res = await self.run({"until": {"kind": "outputs", "links": links}, "max_idle": 20000, "settle": 0})
+        links = {}
+        for r, stream in streams.items():
+            for w in stream:
+                self.h.drivers[self.h.link(("W", r))].send(*w)
+            before = sum(1 for w in self.h.monitors[self.h.link(("E", r))].received if w.color == m)
+            links[f"E{r}"] = (m, before + len(stream))
+        cycles = 0
+        if links:
+            # every row's echo at its east edge is the run loop's "outputs" test (in C++ under the
+            # autopilot): each tile has then seen its last write
+            res = await self.run({"until": {"kind": "outputs", "links": links}, "max_idle": 20000, "settle": 0,
+                                  "fault_every": 0})
             if res["reason"] != "outputs":
                 raise NoProgress(f"management streams not echoed at the east edge ({res['reason']} after "
                                  f"{res['cycles']} cycles)")
             cycles = res["cycles"]
-            if msg.get("settle", True):
-                await self.h.run_until_idle(quiet=IDLE_QUIET)
-        else:
-            cycles = await load_through_west_edge(self.h, streams, m, settle=msg.get("settle", True))
+        if msg.get("settle", True):
+            await self.h.run_until_idle(quiet=IDLE_QUIET)
         for r in range(self.rows):  # the echo is the loader's, not the program's
             mon = self._mon(("E", r))
             mon.received = [w for w in mon.received if w.color != m]
@@ -153,13 +152,21 @@ class Server:
         h, until = self.h, msg["until"]
         kind = until["kind"]
         max_idle, progress = msg.get("max_idle", 20000), msg.get("progress", 0)
+        # how often to look for a faulty row and stop; 0: never (the management path reads and
+        # writes a faulty mesh too)
+        fault_every = msg.get("fault_every", 1024)
         expect = {}
         if kind == "outputs":
             expect = {self.h.link(k): (c, n) for k, (c, n) in until["links"].items()}
         total = sum(n for _, n in expect.values())
 
+        seen = {}  # link -> [wavelets looked at, of the expected color]: each arrival counted once
+
         def got(link, color):
-            return sum(1 for w in h.monitors[link].received if w.color == color)
+            rec, c = h.monitors[link].received, seen.setdefault(link, [0, 0])
+            c[1] += sum(1 for w in rec[c[0]:] if w.color == color)
+            c[0] = len(rec)
+            return c[1]
 
         def done_count():
             return sum(min(n, got(link, c)) for link, (c, n) in expect.items())
@@ -193,7 +200,7 @@ class Server:
             if kind == "idle" and h.pending == 0 and all(idle) and h.cycle - max(last_change, last_busy) >= IDLE_QUIET:
                 reason = "idle"
                 break
-            if (h.cycle - start) % 1024 == 0 and self._faulty():
+            if fault_every and (h.cycle - start) % fault_every == 0 and self._faulty():
                 reason = "fault"
                 break
             if progress and (h.cycle - start) % progress == 0:
@@ -209,7 +216,7 @@ class Server:
                 r = await self.auto.run(kind, start, until["n"] if kind == "cycles" else -1, last_change, last_busy,
                                         max_idle, progress,
                                         [(link, c, n, got(link, c)) for link, (c, n) in expect.items()],
-                                        IDLE_QUIET)
+                                        IDLE_QUIET, fault_every or 1 << 62)
                 auto_cycles += h.cycle - c0
                 busy = [b + d for b, d in zip(busy, r.busy, strict=True)]
                 last_change, last_busy = r.last_change, r.last_busy
