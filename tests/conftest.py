@@ -1,12 +1,59 @@
-"""pytest hooks of the regression. (The Verilator models the tests share are in tb/models.py: tests
-import no other test module.)"""
+"""pytest hooks of the regression: the test tiers, the xdist grouping check and the functional
+coverage merge. (The Verilator models the tests share are in tb/models.py: tests import no other
+test module.)
+
+Tiers (``--tier``, docs/verification.md "Test tiers"):
+    quick       no simulator: golden models, RTL units in Amaranth's simulator, the SDK in pure
+                Python, the import rules (``make test-quick``). A test that builds a Verilator model
+                or launches a simulator here fails: it must carry the ``sim`` marker.
+    regression  everything but the ``slow`` tests (``make test``, what CI runs); the default.
+    all         the regression and the ``slow`` tests (``make test-all``).
+"""
 
 from __future__ import annotations
 
 import pytest
 
+TIERS = ("quick", "regression", "all")
+
 _UNGROUPED = ("--dist loadgroup did not tag this test's xdist_group "
               "(pytest and pytest-xdist disagree; see the pin in pyproject.toml)")
+
+
+def pytest_addoption(parser):
+    parser.addoption("--tier", choices=TIERS, default="regression",
+                     help="quick: no simulator; regression (default): all but `slow`; all: everything")
+
+
+def _excluded_markers(config) -> tuple[str, ...]:
+    return {"quick": ("sim", "slow"), "regression": ("slow",), "all": ()}[config.getoption("tier")]
+
+
+def pytest_collection_modifyitems(config, items):
+    """Deselect the tests the tier leaves out (their markers, docs/verification.md)."""
+    excluded = _excluded_markers(config)
+    keep, drop = [], []
+    for item in items:
+        (drop if any(item.get_closest_marker(m) for m in excluded) else keep).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
+def pytest_configure(config):
+    if config.getoption("tier") == "quick":
+        _forbid_simulator_builds()
+
+
+def _forbid_simulator_builds():
+    """In the quick tier a simulator build or launch fails the test: every build and every
+    Verilator, native-mesh or MPI launch goes through ``BuiltOnce.build``."""
+    from sdk.engines.verilator import BuiltOnce
+
+    def refuse(self):
+        pytest.fail(f"this test builds or runs a simulator ({self.dir.name}): mark it `sim` (tier quick "
+                    "runs without simulators)", pytrace=False)
+    BuiltOnce.build = refuse
 
 
 def pytest_runtest_setup(item):
@@ -27,10 +74,11 @@ def _controller(config) -> bool:
 
 
 def _whole_regression(config) -> bool:
-    """No paths, no -k/-m selection, no -x: the run is the full regression, whose coverage must close."""
+    """No paths, no -k/-m selection, no -x, tier regression or all: the run is the full regression,
+    whose coverage must close."""
     opt = config.option
     return not config.args_source == pytest.Config.ArgsSource.ARGS and not opt.keyword and not opt.markexpr \
-        and not opt.maxfail
+        and not opt.maxfail and config.getoption("tier") != "quick"
 
 
 def pytest_sessionstart(session):

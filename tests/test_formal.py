@@ -13,7 +13,7 @@ import pytest
 
 from tb.formal import run
 
-pytestmark = pytest.mark.xdist_group("formal")
+pytestmark = [pytest.mark.xdist_group("formal"), pytest.mark.sim]
 
 
 @pytest.fixture(scope="module")

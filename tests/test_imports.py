@@ -7,6 +7,8 @@ hdl/ longer than 300 lines (a block that long is several components)."""
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -119,3 +121,19 @@ def test_the_checker_catches_what_it_should(tmp_path, monkeypatch, source, needl
     monkeypatch.setattr(__import__(__name__), "REPO", tmp_path)
     _, problems = _edges()
     assert any(needle in p for p in problems), problems
+
+
+def test_import_sdk_needs_no_cocotb():
+    """The SDK's host side runs where cocotb is not installed: ``import sdk`` with cocotb made
+    unimportable succeeds and loads no module of cocotb's (the simulator side imports it)."""
+    probe = ("import sys\n"
+             "class NoCocotb:\n"
+             "    def find_spec(self, name, path=None, target=None):\n"
+             "        if name.split('.')[0] in ('cocotb', 'cocotb_tools'):\n"
+             "            raise ImportError('cocotb is not installed')\n"
+             "sys.meta_path.insert(0, NoCocotb())\n"
+             "import sdk, sdk.runtime, sdk.collectives, sdk.kernels\n"
+             "print(sorted(m for m in sys.modules if m.startswith('cocotb')))\n")
+    out = subprocess.run([sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == "[]", out.stdout

@@ -21,6 +21,8 @@ from sdk.records import DeviceError, SdkError
 from sdk.runtime import Runtime
 from tb.models import run_cocotb
 
+pytestmark = pytest.mark.sim
+
 ROWS, COLS = 5, 3  # 3 ranks: bands of 1, 2 and 2 rows
 
 

@@ -34,8 +34,8 @@ from ..records import DeviceError, Fault, MeshStatus, RunResult, SdkError
 from .base import Engine
 from .models import ENGINES, mesh_model
 from .mpi_ranks import MpiMissing
-from .sim_server import recv_msg, send_msg
 from .verilator import BUILD, CocotbFailure, SimulatorSession
+from .wire import recv_msg, send_msg
 
 __all__ = ["SimEngine"]
 

@@ -5,7 +5,7 @@ mesh top's ports (hdl/mesh.py ``tessera_mesh``: native, hierarchical or flat). I
 Unix socket the host engine (sdk/engines/sim.py) listens on and executes its commands one at a
 time, stepping the mesh with sdk/engines/edge.py; the simulation only advances inside a command.
 
-Messages are JSON objects, each preceded by its length (4 bytes, big-endian). Commands and replies:
+Messages are JSON objects, each preceded by its length (sdk/engines/wire.py). Commands and replies:
 
     {"cmd": "reset"}                                   -> {}
     {"cmd": "load", "streams": {row: [[c, p, k]]}, "settle": bool}
@@ -49,10 +49,8 @@ the fault chain.
 from __future__ import annotations
 
 import ctypes
-import json
 import random
 import socket
-import struct
 import time
 
 import cocotb
@@ -66,29 +64,7 @@ from ..activity import Activity
 from .autopilot import Autopilot
 from .edge import IDLE_QUIET, EdgeHarness, NoProgress, value_of
 from .verilator import tb_config
-
-
-def send_msg(sock, obj):
-    data = json.dumps(obj).encode()
-    sock.sendall(struct.pack(">I", len(data)) + data)
-
-
-def recv_msg(sock):
-    head = _recv_exact(sock, 4)
-    if head is None:
-        return None
-    body = _recv_exact(sock, struct.unpack(">I", head)[0])
-    return None if body is None else json.loads(body)
-
-
-def _recv_exact(sock, n):
-    buf = bytearray()
-    while len(buf) < n:
-        chunk = sock.recv(n - len(buf))
-        if not chunk:
-            return None
-        buf += chunk
-    return bytes(buf)
+from .wire import recv_msg, send_msg
 
 
 class Server:
