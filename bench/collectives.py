@@ -1,4 +1,6 @@
-"""Collective figures on the native Verilator mesh (sdk/collectives.py, docs/kernels.md "Collectives").
+"""Collectives on the native Verilator mesh: cycles, bytes, busiest link and link efficiency of each.
+
+The collectives are sdk/collectives.py (docs/kernels.md "Collectives").
 
 For every collective (broadcast, scatter, gather, reduce, all-reduce) and mesh of ``--meshes``
 (default 1x8, 8x1, 4x4), runs it on a long vector of f32 (``--n`` words per PE; scatter and gather

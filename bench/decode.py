@@ -1,5 +1,7 @@
-"""Transformer decode on the Verilator mesh: tokens per second and per joule, bit-exact against the
-golden model (sdk/kernels/decode.py, golden/decode.py; docs/kernels.md "Transformer decode").
+"""Transformer decode on the Verilator mesh: tokens per second and per joule, bit-exact against golden.
+
+The kernel is sdk/kernels/decode.py, the golden model golden/decode.py (docs/kernels.md "Transformer
+decode").
 
 Runs the decode of a fixed-seed random model (default: 2 layers, d_model 64, 2 heads, d_ff 128,
 context 32, vocab 256 on an 8 x 8 ``small`` mesh) over a prompt and N generated tokens, one line of

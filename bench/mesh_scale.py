@@ -1,5 +1,6 @@
-"""Mesh scale figures: Verilator build time and peak memory by mesh size, simulation speed, and the
-generation of a wafer-sized (750 x 994) mesh.
+"""Mesh scale: Verilator build time and peak memory, and simulation speed, by mesh size; wafer generation.
+
+Wafer generation: the time and peak memory of generating a wafer-sized (750 x 994) mesh.
 
 Each build runs in a fresh subprocess with fresh model folders (the tile library included), so
 its wall time and peak RSS (the largest child process: Verilator or the C++ compiler) are its own.

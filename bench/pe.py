@@ -1,5 +1,4 @@
-"""PE figures measured on the RTL: MACs per cycle per FMAC mode against the SIMD peak, task
-activation latency, and the PE's generic cell count.
+"""PE figures on the RTL: MACs/cycle per FMAC mode against the SIMD peak, task activation, PE cells.
 
 For each profile this builds (once, cached by sdk/engines/verilator.py) the PE on Verilator and runs
 benchmark programs through tb/cocotb_pe.py (results are also checked bit-exact against the golden

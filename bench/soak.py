@@ -1,5 +1,4 @@
-"""Fabric soak: a million random multicast wavelets through an 8x8 mesh, none lost, duplicated or
-reordered.
+"""Fabric soak: a million random multicast wavelets through an 8x8 mesh, none lost, duplicated or reordered.
 
 A fabric-only mesh (router + management loader tiles) on the native engine, loaded through its
 west edge like any layout, with five multicast route patterns on five colors (golden/route_patterns.py
