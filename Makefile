@@ -43,7 +43,8 @@ help:
 	@echo "make verilog  emit Verilog under build/verilog"
 	@echo "make lint     verilator --lint-only -Wall on the emitted Verilog, and ruff"
 	@echo "make wave TEST=tests/test_router.py::'test_router[fair_arbitration-small]'   rerun one test with FST waves"
-	@echo "make bench    fabric figures (bench/fabric.py) into build/bench/"
+	@echo "make bench [BENCH=name ARGS=\"...\"]   a bench (python -m bench.<name> ARGS) into build/bench/; default fabric:"
+	@$(PYTHON) -m bench | sed 's/^/    /'
 	@echo "make decode   transformer decode on an 8x8 mesh, bit-exact vs golden: tokens, cycles/token, tokens/s, tokens/J (build/bench/decode.json; PRESET=wse: the larger model on 8x8 wse, decode_wse.json)"
 	@echo "make formal   router, loader and bridge properties proven with SymbiYosys (build/formal/summary.json; installs the formal extra for z3)"
 	@echo "make mutate [BLOCK=router|mgmt|fpu|bridge|pe] [SAMPLE=n SEED=s]   mutation testing of the RTL against its unit tests (build/mutate/<block>.json; fails below 90 % killed)"
@@ -101,11 +102,16 @@ $(BENCH_STAMP): pyproject.toml $(STAMP)
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[bench]'
 	@touch $@
 
+# `make bench BENCH=pe ARGS="--json build/bench/pe.json"`: any bench of `python -m bench`, with its options
+BENCH ?= fabric
+ARGS  ?= $(if $(filter fabric,$(BENCH)),--json build/bench/fabric.json,)
+
 bench: $(BENCH_STAMP)
-	$(PY) bench/fabric.py --json build/bench/fabric.json
+	@$(PY) -m bench --check '$(BENCH)'
+	$(PY) -m bench.$(BENCH) $(ARGS)
 
 decode: $(STAMP)
-	$(PY) bench/decode.py --preset $(PRESET) $(if $(filter small,$(PRESET)),--phases,)
+	$(PY) -m bench.decode --preset $(PRESET) $(if $(filter small,$(PRESET)),--phases,)
 
 FORMAL_STAMP := $(VENV)/.tessera-formal-installed
 $(FORMAL_STAMP): pyproject.toml $(STAMP)

@@ -1,4 +1,6 @@
-"""Collective figures on the native Verilator mesh (sdk/collectives.py, docs/kernels.md "Collectives").
+"""Collectives on the native Verilator mesh: cycles, bytes, busiest link and link efficiency of each.
+
+The collectives are sdk/collectives.py (docs/kernels.md "Collectives").
 
 For every collective (broadcast, scatter, gather, reduce, all-reduce) and mesh of ``--meshes``
 (default 1x8, 8x1, 4x4), runs it on a long vector of f32 (``--n`` words per PE; scatter and gather
@@ -17,7 +19,7 @@ the result bit for bit against the golden order, and records:
     efficiency_vs_lower_bound
 
 Usage:
-    python bench/collectives.py [--json build/bench/collectives.json] [--meshes 1x8,8x1,4x4] [--n 768]
+    python -m bench.collectives [--json build/bench/collectives.json] [--meshes 1x8,8x1,4x4] [--n 768]
                                 [--engine native]
 """
 
@@ -29,13 +31,11 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import numpy as np
 
-import numpy as np  # noqa: E402
-
-from sdk import Runtime, SdkError  # noqa: E402
-from sdk.collectives import OPS, standalone  # noqa: E402
-from sdk.engines.verilator import BUILD  # noqa: E402
+from sdk import Runtime, SdkError
+from sdk.collectives import OPS, standalone
+from sdk.engines.verilator import BUILD
 
 
 def measure(rows, cols, n, engine="native", ops=OPS) -> list:

@@ -1,5 +1,7 @@
-"""Transformer decode on the Verilator mesh: tokens per second and per joule, bit-exact against the
-golden model (sdk/kernels/decode.py, golden/decode.py; docs/kernels.md "Transformer decode").
+"""Transformer decode on the Verilator mesh: tokens per second and per joule, bit-exact against golden.
+
+The kernel is sdk/kernels/decode.py, the golden model golden/decode.py (docs/kernels.md "Transformer
+decode").
 
 Runs the decode of a fixed-seed random model (default: 2 layers, d_model 64, 2 heads, d_ff 128,
 context 32, vocab 256 on an 8 x 8 ``small`` mesh) over a prompt and N generated tokens, one line of
@@ -25,11 +27,11 @@ from an existing decode JSON without simulating (prints them; writes FILE plus t
 given).
 
 Usage:
-    python bench/decode.py [--preset small|wse] [--json build/bench/decode.json] [--mesh 8x8] [--profile small]
+    python -m bench.decode [--preset small|wse] [--json build/bench/decode.json] [--mesh 8x8] [--profile small]
                            [--layers 2] [--d-model 64] [--heads 2] [--d-ff 128] [--context 32]
                            [--vocab 256] [--prompt 1,2,3,4] [--tokens 8] [--seed 0] [--phases]
                            [--energy FILE]
-    python bench/decode.py --project-only build/bench/decode.json [--json OUT]
+    python -m bench.decode --project-only build/bench/decode.json [--json OUT]
 """
 
 from __future__ import annotations
@@ -43,18 +45,16 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from bench.common import dims  # noqa: E402
-from golden.decode import DecodeGolden, generate  # noqa: E402
-from hdl.profiles import get_profile  # noqa: E402
-from sdk.energy import EnergyModel  # noqa: E402
-from sdk.engines.verilator import BUILD  # noqa: E402
-from sdk.kernels.decode import PHASES, DecodeKernel  # noqa: E402
-from sdk.kernels.decode_model import DEFAULT, DecodeModelError, DecoderModel, estimate_cycles  # noqa: E402
-from sdk.kernels.decode_projection import LLAMA_3_1_8B, project  # noqa: E402
-from sdk.records import SdkError  # noqa: E402
-from sdk.runtime import Runtime  # noqa: E402
+from bench.common import dims
+from golden.decode import DecodeGolden, generate
+from hdl.profiles import get_profile
+from sdk.energy import EnergyModel
+from sdk.engines.verilator import BUILD
+from sdk.kernels.decode import PHASES, DecodeKernel
+from sdk.kernels.decode_model import DEFAULT, DecodeModelError, DecoderModel, estimate_cycles
+from sdk.kernels.decode_projection import LLAMA_3_1_8B, project
+from sdk.records import SdkError
+from sdk.runtime import Runtime
 
 FREQ = 850e6
 

@@ -14,7 +14,7 @@ run with counters on and read / off), wafer_power_watts_projection (the GEMM; wi
 assumptions), and the details (energy report, activity totals, bit-exact).
 
 Usage:
-    python bench/energy.py [--json build/bench/energy.json] [--mesh 8x8] [--shape 256x256x256]
+    python -m bench.energy [--json build/bench/energy.json] [--mesh 8x8] [--shape 256x256x256]
                            [--density 0.1] [--energy FILE] [--no-overhead] [--no-plots]
 """
 
@@ -28,17 +28,15 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from bench.common import dims  # noqa: E402
-from hdl.probe import COUNTER_NAMES  # noqa: E402
-from hdl.profiles import get_profile  # noqa: E402
-from sdk.energy import EnergyModel  # noqa: E402
-from sdk.engines.native_mesh import native_mesh_model  # noqa: E402
-from sdk.engines.verilator import BUILD  # noqa: E402
-from sdk.kernels.cases import format_table, gemm_case, gemv_case, run_cases  # noqa: E402
-from sdk.kernels.observe import observe, useful_macs  # noqa: E402
-from sdk.records import SdkError  # noqa: E402
+from bench.common import dims
+from hdl.probe import COUNTER_NAMES
+from hdl.profiles import get_profile
+from sdk.energy import EnergyModel
+from sdk.engines.native_mesh import native_mesh_model
+from sdk.engines.verilator import BUILD
+from sdk.kernels.cases import format_table, gemm_case, gemv_case, run_cases
+from sdk.kernels.observe import observe, useful_macs
+from sdk.records import SdkError
 
 
 def main(argv=None) -> int:

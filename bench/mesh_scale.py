@@ -1,5 +1,6 @@
-"""Mesh scale figures: Verilator build time and peak memory by mesh size, simulation speed, and the
-generation of a wafer-sized (750 x 994) mesh.
+"""Mesh scale: Verilator build time and peak memory, and simulation speed, by mesh size; wafer generation.
+
+Wafer generation: the time and peak memory of generating a wafer-sized (750 x 994) mesh.
 
 Each build runs in a fresh subprocess with fresh model folders (the tile library included), so
 its wall time and peak RSS (the largest child process: Verilator or the C++ compiler) are its own.
@@ -22,7 +23,7 @@ Writes a JSON list of records:
     {"wafer": true, rows: 750, cols: 994, profile, generate_seconds, generate_peak_rss_mb}
 
 Usage:
-    python bench/mesh_scale.py [--json build/bench/mesh_scale.json] [--sizes 2x2,8x8,16x16,32x32,64x64]
+    python -m bench.mesh_scale [--json build/bench/mesh_scale.json] [--sizes 2x2,8x8,16x16,32x32,64x64]
         [--profile small] [--extra wse:8x8] [--threads 1] [--cycles 2000] [--fabric-only] [--no-wafer]
         [--engine native|hierarchical] [--no-pgo]
 """
@@ -36,24 +37,21 @@ import subprocess
 import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+from hdl.mesh import MeshShapeError, check_mesh_shape
+from hdl.profiles import ProfileError, get_profile
+from sdk.engines.models import mesh_model
+from sdk.engines.native_mesh import TileLibrary
+from sdk.engines.verilator import BUILD
 
-from hdl.mesh import MeshShapeError, check_mesh_shape  # noqa: E402
-from hdl.profiles import ProfileError, get_profile  # noqa: E402
-from sdk.engines.models import mesh_model  # noqa: E402
-from sdk.engines.native_mesh import TileLibrary  # noqa: E402
-from sdk.engines.verilator import BUILD  # noqa: E402
+REPO = Path(__file__).resolve().parent.parent
 
 _CHILD = r"""
 import json, resource, sys, time
-sys.path.insert(0, {repo!r})
-sys.path.insert(0, {bench!r})
 from hdl.mesh import generate_mesh
-from mesh_scale import _model
+from bench.mesh_scale import _model
 args = json.loads(sys.argv[1])
 t0 = time.monotonic()
-out = {{}}
+out = {}
 if args["what"] == "wafer":
     generate_mesh(args["rows"], args["cols"], args["profile"], args["out"], core=args["core"])
 else:
@@ -67,13 +65,12 @@ secs = time.monotonic() - t0
 rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # the largest child: Verilator, C++ or the simulator
 if args["what"] != "sim":  # generation (and Amaranth's elaboration of the tile) run in this process
     rss = max(rss, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
-print(json.dumps({{"seconds": secs, "peak_rss_mb": rss / 1024}}))
+print(json.dumps({"seconds": secs, "peak_rss_mb": rss / 1024}))
 """
 
 
 def _child(args: dict) -> dict:
-    code = _CHILD.format(repo=str(REPO), bench=str(REPO / "bench"))
-    p = subprocess.run([sys.executable, "-c", code, json.dumps(args)], capture_output=True, text=True, cwd=REPO)
+    p = subprocess.run([sys.executable, "-c", _CHILD, json.dumps(args)], capture_output=True, text=True, cwd=REPO)
     if p.returncode:
         raise RuntimeError(f"{args} failed:\n{p.stdout[-3000:]}\n{p.stderr[-3000:]}")
     return json.loads(p.stdout.strip().splitlines()[-1])

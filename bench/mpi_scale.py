@@ -18,7 +18,7 @@ Writes a JSON list of records, one per (mesh, ranks or threads):
 then {"comparison": ...} (2 ranks against 2 threads and against 1 rank) and {"projection": ...}.
 
 Usage:
-    python bench/mpi_scale.py [--json build/bench/mpi_scale.json] [--sizes 64x64,256x256]
+    python -m bench.mpi_scale [--json build/bench/mpi_scale.json] [--sizes 64x64,256x256]
         [--ranks 1,2,4] [--cycles 64x64:1000,256x256:400] [--no-threads]
 """
 
@@ -33,16 +33,15 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+from bench.mesh_scale import parse_sizes
+from hdl.mesh import MeshShapeError
+from sdk.engines.models import mesh_model
+from sdk.engines.mpi_ranks import MpiInstall, MpiMissing
+from sdk.engines.native_mesh import check_ranks
+from sdk.engines.verilator import BUILD
+from sdk.kernels.cases import gemm_case, run_cases
 
-from bench.mesh_scale import parse_sizes  # noqa: E402
-from hdl.mesh import MeshShapeError  # noqa: E402
-from sdk.engines.models import mesh_model  # noqa: E402
-from sdk.engines.mpi_ranks import MpiInstall, MpiMissing  # noqa: E402
-from sdk.engines.native_mesh import check_ranks  # noqa: E402
-from sdk.engines.verilator import BUILD  # noqa: E402
-from sdk.kernels.cases import gemm_case, run_cases  # noqa: E402
+REPO = Path(__file__).resolve().parent.parent
 
 WAFER_ROWS, WAFER_COLS = 750, 994
 CORES_PER_NODE = 16
@@ -136,8 +135,8 @@ def measure_messages(mpi) -> dict:
     """The mpi4py ping-pong of pingpong_main, launched with this machine's mpiexec."""
     import subprocess
 
-    p = subprocess.run([str(mpi.mpiexec), "-n", "2", sys.executable, str(Path(__file__).resolve()), "--pingpong"],
-                       capture_output=True, text=True, timeout=300)
+    p = subprocess.run([str(mpi.mpiexec), "-n", "2", sys.executable, "-m", "bench.mpi_scale", "--pingpong"],
+                       capture_output=True, text=True, timeout=300, cwd=REPO)
     if p.returncode:
         raise RuntimeError(f"the MPI ping-pong failed:\n{p.stdout[-2000:]}\n{p.stderr[-2000:]}")
     return json.loads(p.stdout.strip().splitlines()[-1])

@@ -1,5 +1,4 @@
-"""PE figures measured on the RTL: MACs per cycle per FMAC mode against the SIMD peak, task
-activation latency, and the PE's generic cell count.
+"""PE figures on the RTL: MACs/cycle per FMAC mode against the SIMD peak, task activation, PE cells.
 
 For each profile this builds (once, cached by sdk/engines/verilator.py) the PE on Verilator and runs
 benchmark programs through tb/cocotb_pe.py (results are also checked bit-exact against the golden
@@ -21,24 +20,21 @@ SRAM into flip-flops would measure the SRAM, not the PE, and takes hours).
      "task_activation_cycles", "pe_cells", "profiles": {name: {the same figures}}}
 
 Usage:
-    python bench/pe.py [--json build/bench/pe.json] [--profile small,wse] [--no-cells]
+    python -m bench.pe [--json build/bench/pe.json] [--profile small,wse] [--no-cells]
 """
 
 from __future__ import annotations
 
 import random
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from bench.common import bench_args, run_profiles  # noqa: E402
-from hdl.pe import PE  # noqa: E402
-from hdl.profiles import get_profile  # noqa: E402
-from sdk.engines.verilator import BUILD  # noqa: E402
-from sdk.kernels.mathlib import FORMATS, ROUTINES  # noqa: E402
-from tb.pe_directed import math_program  # noqa: E402
-from tb.pe_harness import golden_case, run_cases  # noqa: E402
+from bench.common import bench_args, run_profiles
+from hdl.pe import PE
+from hdl.profiles import get_profile
+from sdk.engines.verilator import BUILD
+from sdk.kernels.mathlib import FORMATS, ROUTINES
+from tb.pe_directed import math_program
+from tb.pe_harness import golden_case, run_cases
 
 N = 1024
 #: fmac mode -> (accumulator type, operand type, bytes per accumulator, bytes per operand)

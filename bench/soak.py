@@ -1,5 +1,4 @@
-"""Fabric soak: a million random multicast wavelets through an 8x8 mesh, none lost, duplicated or
-reordered.
+"""Fabric soak: a million random multicast wavelets through an 8x8 mesh, none lost, duplicated or reordered.
 
 A fabric-only mesh (router + management loader tiles) on the native engine, loaded through its
 west edge like any layout, with five multicast route patterns on five colors (golden/route_patterns.py
@@ -14,7 +13,7 @@ Writes JSON: wavelets injected, deliveries checked, cycles, batches, lost / dupl
 (0 when the scoreboard passes; the run stops at the first mismatch), wall time.
 
 Usage:
-    python bench/soak.py [--json build/bench/soak.json] [--mesh 8x8] [--wavelets 1000000]
+    python -m bench.soak [--json build/bench/soak.json] [--mesh 8x8] [--wavelets 1000000]
                          [--batch 100000] [--idle 0.2] [--stall 0.2] [--seed 1]
 """
 
@@ -28,16 +27,14 @@ import time
 from collections import Counter, defaultdict
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from bench.common import dims  # noqa: E402
-from golden.route_patterns import edge_patterns  # noqa: E402
-from golden.routing import FabricState, simulate  # noqa: E402
-from hdl.mesh import EdgeLink  # noqa: E402
-from hdl.profiles import get_profile  # noqa: E402
-from sdk import Layout, Runtime, routes  # noqa: E402
-from sdk.engines.verilator import BUILD  # noqa: E402
-from tb.scoreboard import ScoreboardError, compare_fabric  # noqa: E402
+from bench.common import dims
+from golden.route_patterns import edge_patterns
+from golden.routing import FabricState, simulate
+from hdl.mesh import EdgeLink
+from hdl.profiles import get_profile
+from sdk import Layout, Runtime, routes
+from sdk.engines.verilator import BUILD
+from tb.scoreboard import ScoreboardError, compare_fabric
 
 
 def main(argv=None) -> int:

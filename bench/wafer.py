@@ -1,6 +1,6 @@
 """Wafer figures: spares, repair cost, bypass latency, die-boundary throughput, GEMM on repaired meshes.
 
-Usage: python bench/wafer.py [--json PATH] [--mesh 8x8] [--maps 3] [--rate 0.01] [--scheme 1/4]
+Usage: python -m bench.wafer [--json PATH] [--mesh 8x8] [--maps 3] [--rate 0.01] [--scheme 1/4]
                              [--engine native|hierarchical]
 
 What it measures (docs/wafer.md), each printed and written to the JSON:
@@ -32,20 +32,18 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from bench.common import dims, yosys_cells  # noqa: E402
-from golden.route_patterns import edge_to_edge  # noqa: E402
-from golden.routing import MeshRoutes, Port, zero_load_latency  # noqa: E402
-from hdl.profiles import get_profile  # noqa: E402
-from hdl.repair import DefectMap, RepairError, SpareScheme  # noqa: E402
-from hdl.repair_cell import REPAIR_MODULE, RepairCell  # noqa: E402
-from hdl.router import Router  # noqa: E402
-from hdl.wafer_mesh import Wafer, hop_extra_cycles  # noqa: E402
-from sdk.engines.models import mesh_model  # noqa: E402
-from sdk.engines.verilator import BUILD  # noqa: E402
-from sdk.kernels.cases import gemm_case, gemv_case, run_cases  # noqa: E402
-from tb.models import router_mesh_model, run_cocotb, verilog_mesh_model  # noqa: E402
+from bench.common import dims, yosys_cells
+from golden.route_patterns import edge_to_edge
+from golden.routing import MeshRoutes, Port, zero_load_latency
+from hdl.profiles import get_profile
+from hdl.repair import DefectMap, RepairError, SpareScheme
+from hdl.repair_cell import REPAIR_MODULE, RepairCell
+from hdl.router import Router
+from hdl.wafer_mesh import Wafer, hop_extra_cycles
+from sdk.engines.models import mesh_model
+from sdk.engines.verilator import BUILD
+from sdk.kernels.cases import gemm_case, gemv_case, run_cases
+from tb.models import router_mesh_model, run_cocotb, verilog_mesh_model
 
 yield_model = importlib.import_module("bench.yield")
 

@@ -15,7 +15,7 @@ Writes a JSON report and a PNG (repairable fraction against defect density, one 
 the 10^-4 point marked).
 
 Usage:
-    python bench/yield.py [--rows 750 --cols 994] [--schemes 1/67,2/142,3/199,1/33]
+    python -m bench.yield [--rows 750 --cols 994] [--schemes 1/67,2/142,3/199,1/33]
                           [--densities 1e-5,...,1e-3] [--wafers 4000] [--seed 1]
                           [--json build/bench/yield.json] [--png build/bench/yield.png]
 """
@@ -31,10 +31,8 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from bench.common import dims  # noqa: E402
-from hdl.repair import MAX_DEFECT_RATE, RepairError, SpareScheme  # noqa: E402
+from bench.common import dims
+from hdl.repair import MAX_DEFECT_RATE, RepairError, SpareScheme
 
 DEFAULT_SCHEMES = "1/67,2/142,3/199,1/33,1/132"
 DEFAULT_DENSITIES = "1e-5,2e-5,5e-5,1e-4,2e-4,3e-4,5e-4,7e-4,1e-3"

@@ -2,11 +2,14 @@
 walk, nothing is imported): golden imports nothing of ours; hdl nothing but hdl; sdk only hdl and
 golden; fpga and demo only sdk, hdl and golden; tb and bench the layers below them; no cycle between
 packages; project imports at the top of a module; tests import no other test module; no function in
-hdl/ longer than 300 lines (a block that long is several components)."""
+hdl/ longer than 300 lines (a block that long is several components); no module of the programs
+(bench, demo, fpga) edits sys.path: they run as ``python -m <package>.<name>`` from the repository
+root; ``import sdk`` loads no cocotb (the simulator side imports it)."""
 
 from __future__ import annotations
 
 import ast
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -25,6 +28,9 @@ ALLOWED = {
     "bench": {"tb", "sdk", "hdl", "golden", "fpga"},
 }
 MAX_HDL_FUNCTION = 300
+PROGRAMS = ("bench", "demo", "fpga")
+#: code handed to another interpreter (``python -c``) that edits sys.path
+SYS_PATH_IN_TEXT = re.compile(r"sys\.path\s*(\.\s*(insert|append|extend|remove|pop|clear)\b|\[[^]]*\]\s*=|\+=|=[^=])")
 
 
 def _modules(pkg):
@@ -104,6 +110,58 @@ def test_hdl_functions_are_components_not_monoliths():
                 if n > MAX_HDL_FUNCTION:
                     longest.append(f"{path.relative_to(REPO)}:{node.lineno} {node.name}: {n} lines")
     assert not longest, longest
+
+
+def _is_sys_path(node) -> bool:
+    return isinstance(node, ast.Attribute) and node.attr == "path" and isinstance(node.value, ast.Name) \
+        and node.value.id == "sys"
+
+
+def _sys_path_edits(tree):
+    """Lines where a module edits sys.path: a call of one of its methods, an assignment to it or to
+    a slice of it, ``from sys import path``, or code in a string that does one of these."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and _is_sys_path(node.func.value):
+            yield node.lineno
+        elif isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            if any(_is_sys_path(t) or (isinstance(t, ast.Subscript) and _is_sys_path(t.value)) for t in targets):
+                yield node.lineno
+        elif isinstance(node, ast.ImportFrom) and node.module == "sys" and any(a.name == "path" for a in node.names):
+            yield node.lineno
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and SYS_PATH_IN_TEXT.search(node.value):
+            yield node.lineno
+
+
+def _programs_editing_sys_path():
+    return [f"{path.relative_to(REPO)}:{line}" for pkg in PROGRAMS for path in _modules(pkg)
+            for line in _sys_path_edits(ast.parse(path.read_text()))]
+
+
+def test_programs_do_not_edit_sys_path():
+    """bench, demo and fpga run as ``python -m <package>.<name>`` from the repository root, so they
+    import the project without putting it on sys.path."""
+    bad = _programs_editing_sys_path()
+    assert not bad, f"modules editing sys.path (run them with python -m instead): {bad}"
+
+
+@pytest.mark.parametrize("source,edits", [
+    ("import sys\nsys.path.insert(0, '..')\n", True),
+    ("import sys\nsys.path.append('x')\n", True),
+    ("import sys\nsys.path[:0] = ['x']\n", True),
+    ("import sys\nsys.path += ['x']\n", True),
+    ("import sys\nsys.path = ['x']\n", True),
+    ("from sys import path\n", True),
+    ("CHILD = 'import sys\\nsys.path.insert(0, {repo!r})\\n'\n", True),
+    ("import sys\nprint(sys.path[0], len(sys.path) == 1)\n", False),
+    ('"""Runs as python -m bench.x: no sys.path edits; sys.path == [] is a test."""\n', False),
+])
+def test_the_sys_path_checker_catches_what_it_should(tmp_path, monkeypatch, source, edits):
+    for pkg in OURS:
+        (tmp_path / pkg).mkdir()
+    (tmp_path / "bench" / "x.py").write_text(source)
+    monkeypatch.setattr(__import__(__name__), "REPO", tmp_path)
+    assert bool(_programs_editing_sys_path()) == edits, _programs_editing_sys_path()
 
 
 @pytest.mark.parametrize("source,needle", [

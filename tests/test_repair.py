@@ -4,24 +4,18 @@ a message naming the row, segment or value, and the Monte Carlo against the exac
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
 import json
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from hdl.repair import DefectMap, RepairError, SpareScheme
 
-_BENCH = Path(__file__).resolve().parents[1] / "bench" / "yield.py"
-
 
 def _yield_bench():
-    spec = importlib.util.spec_from_file_location("bench_yield", _BENCH)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return importlib.import_module("bench.yield")  # `yield` is a keyword: no `from bench import yield`
 
 
 def test_scheme_geometry():

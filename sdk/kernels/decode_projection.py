@@ -53,7 +53,7 @@ __all__ = ["TargetShape", "LLAMA_3_1_8B", "RECORDED_PHASES_8X8", "PHASE_ORDER", 
 
 #: the phases of one layer, in order (sdk/kernels/decode.py PHASES) and the rest of the token
 PHASE_ORDER = ("norm1", "qkv", "rope", "scores", "softmax", "attn", "wo", "norm2", "gate_up", "swiglu", "down")
-#: `python bench/decode.py --phases` on 8 x 8 ``small`` (docs/kernels.md "Measured", 2026-12-01):
+#: `python -m bench.decode --phases` on 8 x 8 ``small`` (docs/kernels.md "Measured", 2026-12-01):
 #: cumulative cycles of the first step up to the end of each phase of the first layer
 RECORDED_PHASES_8X8 = {"norm1": 533, "qkv": 842, "rope": 1012, "scores": 1289, "softmax": 2072, "attn": 2290,
                        "wo": 2574, "norm2": 3048, "gate_up": 3409, "swiglu": 4130, "down": 4513}
@@ -214,8 +214,8 @@ def _measured(measured: dict):
     source = "this report's phase_cycles_first_layer"
     if not phases:
         if any(measured.get(k) != v for k, v in _RECORDED_SHAPE.items()):
-            raise DecodeModelError("the decode report has no phase_cycles_first_layer (run bench/decode.py --phases) "
-                                   "and is not the recorded 8x8 default configuration")
+            raise DecodeModelError("the decode report has no phase_cycles_first_layer (run python -m bench.decode "
+                                   "--phases) and is not the recorded 8x8 default configuration")
         phases, source = RECORDED_PHASES_8X8, "RECORDED_PHASES_8X8 (the 8x8 --phases run of docs/kernels.md)"
     if list(phases) != list(PHASE_ORDER):
         raise DecodeModelError(f"phase_cycles_first_layer has phases {list(phases)}, expected {list(PHASE_ORDER)}")
