@@ -2,7 +2,8 @@
 walk, nothing is imported): golden imports nothing of ours; hdl nothing but hdl; sdk only hdl and
 golden; fpga and demo only sdk, hdl and golden; tb and bench the layers below them; no cycle between
 packages; project imports at the top of a module; tests import no other test module; no function in
-hdl/ longer than 300 lines (a block that long is several components)."""
+hdl/ longer than 300 lines (a block that long is several components), none in sdk/ longer than 120
+(a function that long is several steps, each worth a name)."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ ALLOWED = {
     "bench": {"tb", "sdk", "hdl", "golden", "fpga"},
 }
 MAX_HDL_FUNCTION = 300
+MAX_SDK_FUNCTION = 120
 
 
 def _modules(pkg):
@@ -93,14 +95,24 @@ def test_tests_import_no_other_test_module():
     assert not bad, f"tests importing test modules: {bad}"
 
 
-def test_hdl_functions_are_components_not_monoliths():
+def _functions_longer_than(pkg, limit):
     longest = []
-    for path in _modules("hdl"):
+    for path in _modules(pkg):
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 n = node.end_lineno - node.lineno + 1
-                if n > MAX_HDL_FUNCTION:
+                if n > limit:
                     longest.append(f"{path.relative_to(REPO)}:{node.lineno} {node.name}: {n} lines")
+    return longest
+
+
+def test_hdl_functions_are_components_not_monoliths():
+    longest = _functions_longer_than("hdl", MAX_HDL_FUNCTION)
+    assert not longest, longest
+
+
+def test_sdk_functions_are_named_steps_not_monoliths():
+    longest = _functions_longer_than("sdk", MAX_SDK_FUNCTION)
     assert not longest, longest
 
 
@@ -119,3 +131,14 @@ def test_the_checker_catches_what_it_should(tmp_path, monkeypatch, source, needl
     monkeypatch.setattr(__import__(__name__), "REPO", tmp_path)
     _, problems = _edges()
     assert any(needle in p for p in problems), problems
+
+
+def test_the_length_check_counts_a_function_s_lines(tmp_path, monkeypatch):
+    """A function of the limit's lines passes, one line more is reported."""
+    (tmp_path / "sdk").mkdir()
+    body = "    x = 0\n" * (MAX_SDK_FUNCTION - 2)
+    fits = f"def fits():\n{body}    return x\n"
+    too_long = f"def too_long():\n{body}    x += 1\n    return x\n"
+    (tmp_path / "sdk" / "long.py").write_text(fits + "\n\n" + too_long)
+    monkeypatch.setattr(__import__(__name__), "REPO", tmp_path)
+    assert [s.split()[1] for s in _functions_longer_than("sdk", MAX_SDK_FUNCTION)] == ["too_long:"]
