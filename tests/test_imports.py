@@ -2,9 +2,10 @@
 walk, nothing is imported): golden imports nothing of ours; hdl nothing but hdl; sdk only hdl and
 golden; fpga and demo only sdk, hdl and golden; tb and bench the layers below them; no cycle between
 packages; project imports at the top of a module; tests import no other test module; no function in
-hdl/ longer than 300 lines (a block that long is several components); no module of the programs
-(bench, demo, fpga) edits sys.path: they run as ``python -m <package>.<name>`` from the repository
-root; ``import sdk`` loads no cocotb (the simulator side imports it)."""
+hdl/ longer than 300 lines (a block that long is several components), none in sdk/ longer than 120
+(a function that long is several steps, each worth a name); no module of the programs (bench,
+demo, fpga) edits sys.path: they run as ``python -m <package>.<name>`` from the repository root;
+``import sdk`` loads no cocotb (the simulator side imports it)."""
 
 from __future__ import annotations
 
@@ -31,6 +32,7 @@ MAX_HDL_FUNCTION = 300
 PROGRAMS = ("bench", "demo", "fpga")
 #: code handed to another interpreter (``python -c``) that edits sys.path
 SYS_PATH_IN_TEXT = re.compile(r"sys\.path\s*(\.\s*(insert|append|extend|remove|pop|clear)\b|\[[^]]*\]\s*=|\+=|=[^=])")
+MAX_SDK_FUNCTION = 120
 
 
 def _modules(pkg):
@@ -101,14 +103,24 @@ def test_tests_import_no_other_test_module():
     assert not bad, f"tests importing test modules: {bad}"
 
 
-def test_hdl_functions_are_components_not_monoliths():
+def _functions_longer_than(pkg, limit):
     longest = []
-    for path in _modules("hdl"):
+    for path in _modules(pkg):
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 n = node.end_lineno - node.lineno + 1
-                if n > MAX_HDL_FUNCTION:
+                if n > limit:
                     longest.append(f"{path.relative_to(REPO)}:{node.lineno} {node.name}: {n} lines")
+    return longest
+
+
+def test_hdl_functions_are_components_not_monoliths():
+    longest = _functions_longer_than("hdl", MAX_HDL_FUNCTION)
+    assert not longest, longest
+
+
+def test_sdk_functions_are_named_steps_not_monoliths():
+    longest = _functions_longer_than("sdk", MAX_SDK_FUNCTION)
     assert not longest, longest
 
 
@@ -195,3 +207,14 @@ def test_import_sdk_needs_no_cocotb():
     out = subprocess.run([sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip() == "[]", out.stdout
+
+
+def test_the_length_check_counts_a_function_s_lines(tmp_path, monkeypatch):
+    """A function of the limit's lines passes, one line more is reported."""
+    (tmp_path / "sdk").mkdir()
+    body = "    x = 0\n" * (MAX_SDK_FUNCTION - 2)
+    fits = f"def fits():\n{body}    return x\n"
+    too_long = f"def too_long():\n{body}    x += 1\n    return x\n"
+    (tmp_path / "sdk" / "long.py").write_text(fits + "\n\n" + too_long)
+    monkeypatch.setattr(__import__(__name__), "REPO", tmp_path)
+    assert [s.split()[1] for s in _functions_longer_than("sdk", MAX_SDK_FUNCTION)] == ["too_long:"]

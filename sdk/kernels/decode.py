@@ -15,7 +15,9 @@ Per token the host writes the token's f16 embedding (chunk c into every PE of co
 management path at the mesh edge, launches task 0 on every PE, runs the mesh until idle and reads
 the logits back (form B: row r's chunk from PE (r, 0), ``Runtime.d2h``); the argmax (golden.decode's
 tie rule) is taken by the host. Task 0 runs the whole step, the same sequence on every PE: a loop
-over the layers, subroutines for RMSNorm, the matvec, the all-reduces and the math library. The
+over the layers, subroutines for RMSNorm, the matvec, the all-reduces and the math library
+(``source`` composes the program from emitters, ``_emit_*``: the input, the phases of PHASES, the
+head, the bookkeeping, the subroutines). The
 all-reduces are pipelined chains of synchronous fabric ops (f32 adds, or ``vmax.f32`` for the
 softmax maximum) from both ends of a row (column) to its meeting PE, which broadcasts the total
 back, so every addition happens in golden.decode.chain_sum's order. Every other vector op is
@@ -98,6 +100,58 @@ class _Mem:
         self.map[name] = (a, nbytes)
         self.top += _r8(nbytes)
         return a
+
+
+class _Emitter:
+    """The lines of one PE's program, appended in order (``e(line)``), and the idioms the phases
+    share: a DSR over memory, a call of an all-reduce or of the matvec, the ``stop`` exit."""
+
+    def __init__(self, stop: str | None = None):
+        self.lines = []
+        self.stop = stop
+
+    def __call__(self, line):
+        self.lines.append(line)
+
+    def mem(self, d, t, addr, n, stride=1, areg="r2", nreg="r3"):
+        """DSR d over memory: addr an int (absolute) or ('L', off) (layer-relative)."""
+        if isinstance(addr, tuple):
+            self(f"addi {areg}, r9, {addr[1]}")
+        else:
+            self(f"li {areg}, {addr}")
+        if n == 1:
+            nreg = "r1"
+        elif nreg is not None:
+            self(f"li {nreg}, {n}")
+        nreg = nreg or "r3"
+        if stride == 1:
+            self(f"dmem.{t} {d}, {areg}, {nreg}, r1")
+        else:
+            self(f"li r4, {stride}")
+            self(f"dmem.{t} {d}, {areg}, {nreg}, r4")
+
+    def call_reduce(self, which, addr, n):
+        """The all-reduce ``which`` (row_sum, row_max, col_sum) of n words at addr, in place."""
+        self(f"li r2, {addr}")
+        self(f"li r3, {n}")
+        self(f"jal r10, {which}")
+
+    def matvec(self, w, n_out, x, n_in, out):
+        """out (f32, n_out) = W x: W an int (absolute) or ('L', off) (layer-relative), x f16 of n_in."""
+        if isinstance(w, tuple):
+            self(f"addi r2, r9, {w[1]}")
+        else:
+            self(f"li r2, {w}")
+        self(f"li r3, {n_out}")
+        self(f"li r5, {x}")
+        self(f"li r6, {x + 2 * n_in}")
+        self(f"li r7, {out}")
+        self("jal r10, matvec")
+
+    def stop_at(self, phase):
+        """The ``stop`` exit after ``phase``: a jump to the step's bookkeeping."""
+        if self.stop == phase:
+            self("j step_end")
 
 
 class DecodeKernel:
@@ -277,67 +331,41 @@ class DecodeKernel:
     def source(self, pe, stop: str | None = None) -> str:
         """The program of PE (r, c). ``stop``: end the step after that phase (a debugging aid)."""
         r, c = pe
-        m, ca, cb, fb, vb, S, nh = self.m, self.ca, self.cb, self.fb, self.vb, self.S, self.nh
-        A, off, ctl = self.addr, self.off, self.ctl
-        R, C = self.rows, self.cols
-        h_row = r * cb // m.head_dim  # the head this PE's form-B chunk lies in
-        scale = fp.f32_bits(1.0 / np.sqrt(m.head_dim))
-        inv_d, eps = fp.f32_bits(1.0 / m.d_model), fp.f32_bits(m.eps)
-        L = []
-        e = L.append
+        h_row = r * self.cb // self.m.head_dim  # the head this PE's form-B chunk lies in
+        e = _Emitter(stop)
+        self._emit_input(e)
+        self._emit_position(e)
+        self._emit_layers(e, h_row)
+        self._emit_head(e)
+        self._emit_step_end(e)
+        self._emit_rmsnorm_subroutine(e)
+        self._emit_matvec_subroutine(e)
+        for name in mathlib.ROUTINES:
+            e.lines += self._math_sub(name)
+        L = self._asynchronous(e.lines)
+        rline = self._line(c, self.cols, (COLORS["KR0"], COLORS["KR1"]))
+        cline = self._line(r, self.rows, (COLORS["KC0"], COLORS["KC1"]))
+        L += self._allreduce("row_sum", rline, COLORS["BR"], "vadd")
+        L += self._allreduce("row_max", rline, COLORS["BR"], "vmax")
+        L += self._allreduce("col_sum", cline, COLORS["BC"], "vadd")
+        return "\n".join(L) + "\n"
 
-        def mem_(d, t, addr, n, stride=1, areg="r2", nreg="r3"):
-            """DSR d over memory: addr an int (absolute) or ('L', off) (layer-relative)."""
-            if isinstance(addr, tuple):
-                e(f"addi {areg}, r9, {addr[1]}")
-            else:
-                e(f"li {areg}, {addr}")
-            if n == 1:
-                nreg = "r1"
-            elif nreg is not None:
-                e(f"li {nreg}, {n}")
-            nreg = nreg or "r3"
-            if stride == 1:
-                e(f"dmem.{t} {d}, {areg}, {nreg}, r1")
-            else:
-                e(f"li r4, {stride}")
-                e(f"dmem.{t} {d}, {areg}, {nreg}, r4")
-
-        def call_reduce(which, addr, n):
-            e(f"li r2, {addr}")
-            e(f"li r3, {n}")
-            e(f"jal r10, {which}")
-
-        def matvec(w, n_out, x, n_in, out):
-            if isinstance(w, tuple):
-                e(f"addi r2, r9, {w[1]}")
-            else:
-                e(f"li r2, {w}")
-            e(f"li r3, {n_out}")
-            e(f"li r5, {x}")
-            e(f"li r6, {x + 2 * n_in}")
-            e(f"li r7, {out}")
-            e("jal r10, matvec")
-
-        def vadd_into_h():
-            mem_("d0", "f32", A["h"], ca)
-            mem_("d1", "f32", A["po"], ca, nreg=None)
-            e("vadd.f32 d0, d0, d1")
-
-        def stop_at(phase):
-            if stop == phase:
-                e("j step_end")
-
+    def _emit_input(self, e):
+        """The task table and the step's start: h = f32(the embedding chunk of this column)."""
+        A, ca = self.addr, self.ca
         e(".task 0, step")
         e(".task 1, idle")
         e(".text")
         e("step:")
         e("li r1, 1")
-        # input: h = f32(embedding chunk c)
-        mem_("d0", "f16", A["emb"], ca)
-        mem_("d1", "f32", A["h"], ca, nreg=None)
+        e.mem("d0", "f16", A["emb"], ca)
+        e.mem("d1", "f32", A["h"], ca, nreg=None)
         e("vcvt.f32.f16 d1, d0")
-        # position: store into the KV cache this step? (pos == KVPOS); unmask that slot
+
+    def _emit_position(self, e):
+        """Whether this column stores the position into its KV cache this step (POS == KVPOS: FLAG,
+        and that slot unmasked) and the RoPE tables' row offset of the position."""
+        A, ctl = self.addr, self.ctl
         e(f"lw r5, {ctl['POS']}(r0)")
         e(f"lw r6, {ctl['KVPOS']}(r0)")
         e("li r7, 0")
@@ -348,24 +376,62 @@ class DecodeKernel:
         e(f"sw r0, {A['mask']}(r6)")
         e("no_store:")
         e(f"sw r7, {ctl['FLAG']}(r0)")
-        e(f"li r4, {cb * 2}")
+        e(f"li r4, {self.cb * 2}")
         e("mul r4, r5, r4")
         e(f"sw r4, {ctl['ROPEOFF']}(r0)")
+
+    def _emit_layers(self, e, h_row):
+        """The layer loop (r9 walks the layers' SRAM blocks up to r14): the phases of PHASES in
+        order, each followed by its ``stop`` exit."""
+        A, off, ca, fb = self.addr, self.off, self.ca, self.fb
         e(f"li r9, {self.lbase}")
-        e(f"li r14, {self.lbase + m.layers * self.lstride}")
+        e(f"li r14, {self.lbase + self.m.layers * self.lstride}")
         e("layer:")
-        # ---- attention ----
-        e(f"addi r5, r9, {off['ga']}")
+        self._emit_rmsnorm_call(e, ("L", off["ga"]))
+        e.stop_at("norm1")
+        e.matvec(("L", off["wqkv"]), 3 * self.cb, A["x16"], ca, A["qkv"])
+        e.call_reduce("row_sum", A["qkv"], 3 * self.cb)
+        e.stop_at("qkv")
+        self._emit_rope(e)
+        self._emit_kv_store(e)
+        e.stop_at("rope")
+        self._emit_scores(e, h_row)
+        e.stop_at("scores")
+        self._emit_softmax(e)
+        e.stop_at("softmax")
+        self._emit_attention_output(e, h_row)
+        e.stop_at("attn")
+        self._emit_residual_matvec(e, off["wo"], A["o16"], self.cb)
+        e.mem("d1", "f32", A["h_attn"], ca, nreg=None)  # h_attn = h (d0 is h)
+        e("vmov.f32 d1, d0")
+        e.stop_at("wo")
+        self._emit_rmsnorm_call(e, ("L", off["gm"]))
+        e.stop_at("norm2")
+        e.matvec(("L", off["w13"]), 2 * fb, A["x16"], ca, A["gu"])
+        e.call_reduce("row_sum", A["gu"], 2 * fb)
+        e.stop_at("gate_up")
+        self._emit_swiglu(e)
+        e.stop_at("swiglu")
+        self._emit_residual_matvec(e, off["w2"], A["a16"], fb)
+        e.stop_at("down")
+        e(f"addi r9, r9, {self.lstride}")
+        e("bne r9, r14, layer")
+
+    @staticmethod
+    def _emit_rmsnorm_call(e, gain):
+        """RMSNorm of h into x16 (and xn) with the f32 gain at ``gain`` (an address or ('L', layer
+        offset))."""
+        e(f"addi r5, r9, {gain[1]}" if isinstance(gain, tuple) else f"li r5, {gain}")
         e("jal r8, rmsnorm")
-        stop_at("norm1")
-        matvec(("L", off["wqkv"]), 3 * cb, A["x16"], ca, A["qkv"])
-        call_reduce("row_sum", A["qkv"], 3 * cb)
-        stop_at("qkv")
-        # RoPE on q and k: e' = fmac(-(o*s), e, c), o' = fmac(o*c, e, s)
-        e(f"lw r6, {ctl['ROPEOFF']}(r0)")
+
+    def _emit_rope(self, e):
+        """RoPE on the q and k chunks in place, the rotary pairs (e, o) of the position's row of the
+        tables: e' = fmac(-(o*s), e, c), o' = fmac(o*c, e, s)."""
+        A, cb = self.addr, self.cb
+        e(f"lw r6, {self.ctl['ROPEOFF']}(r0)")
         for v in (A["qkv"], A["qkv"] + 4 * cb):
-            mem_("d0", "f32", v, cb // 2, stride=2)
-            mem_("d1", "f32", v + 4, cb // 2, stride=2, nreg=None)
+            e.mem("d0", "f32", v, cb // 2, stride=2)
+            e.mem("d1", "f32", v + 4, cb // 2, stride=2, nreg=None)
             for tab, d in (("cos", "d2"), ("sin", "d3")):
                 if A[tab] <= 0x7FFF:
                     e(f"addi r2, r6, {A[tab]}")
@@ -373,8 +439,8 @@ class DecodeKernel:
                     e(f"li r2, {A[tab]}")
                     e("add r2, r2, r6")
                 e(f"dmem.f32 {d}, r2, r3, r1")
-            mem_("d4", "f32", A["t1"], cb // 2, nreg=None)
-            mem_("d5", "f32", A["t2"], cb // 2, nreg=None)
+            e.mem("d4", "f32", A["t1"], cb // 2, nreg=None)
+            e.mem("d5", "f32", A["t2"], cb // 2, nreg=None)
             e("vmul.f32 d4, d1, d3")
             e(f"li r4, {_NEG1}")
             e("vmuls.f32 d4, d4, r4")
@@ -383,25 +449,31 @@ class DecodeKernel:
             e("fmac.f32 d5, d0, d3")
             e("vmov.f32 d0, d4")
             e("vmov.f32 d1, d5")
-        # KV store into slot KVSLOT of this layer's cache, if this column holds the position
+
+    def _emit_kv_store(self, e):
+        """k and v into slot KVSLOT of this layer's caches, if this column holds the position (FLAG)."""
+        A, cb, ctl = self.addr, self.cb, self.ctl
         e(f"lw r7, {ctl['FLAG']}(r0)")
         e("beq r7, r0, kv_skip")
         e(f"lw r6, {ctl['KVSLOT']}(r0)")
         e(f"li r4, {cb * 4}")
         e("mul r6, r6, r4")
         e("add r6, r6, r9")
-        for src, dst in ((A["qkv"] + 4 * cb, off["kc"]), (A["qkv"] + 8 * cb, off["vc"])):
-            mem_("d0", "f32", src, cb)
+        for src, dst in ((A["qkv"] + 4 * cb, self.off["kc"]), (A["qkv"] + 8 * cb, self.off["vc"])):
+            e.mem("d0", "f32", src, cb)
             e(f"addi r2, r6, {dst}")
             e("dmem.f32 d1, r2, r3, r1")
             e("vmov.f32 d1, d0")
         e("kv_skip:")
-        stop_at("rope")
-        # scores: this head's row of (heads x slots), +0 elsewhere; one fused fmacs per dim
-        mem_("d0", "f32", A["scores"], nh * S)
+
+    def _emit_scores(self, e, h_row):
+        """Scores: this head's row of (heads x slots), +0 elsewhere, one fused fmacs per dim of the
+        chunk, summed over the column; then scaled and masked."""
+        A, cb, S, nh = self.addr, self.cb, self.S, self.nh
+        e.mem("d0", "f32", A["scores"], nh * S)
         e("vfill.f32 d0, r0")
-        mem_("d0", "f32", A["scores"] + 4 * h_row * S, S)
-        mem_("d1", "f32", ("L", off["kc"]), S, stride=cb, nreg=None)
+        e.mem("d0", "f32", A["scores"] + 4 * h_row * S, S)
+        e.mem("d1", "f32", ("L", self.off["kc"]), S, stride=cb, nreg=None)
         e("BARRIER")
         e(f"li r5, {A['qkv']}")
         e(f"li r6, {A['qkv'] + 4 * cb}")
@@ -412,18 +484,21 @@ class DecodeKernel:
         e("dbase d1, r2, 0")
         e("addi r5, r5, 4")
         e("bne r5, r6, sc_loop")
-        call_reduce("col_sum", A["scores"], nh * S)
-        mem_("d0", "f32", A["scores"], nh * S)
-        e(f"li r4, {scale}")
+        e.call_reduce("col_sum", A["scores"], nh * S)
+        e.mem("d0", "f32", A["scores"], nh * S)
+        e(f"li r4, {fp.f32_bits(1.0 / np.sqrt(self.m.head_dim))}")
         e("vmuls.f32 d0, d0, r4")
-        mem_("d1", "f32", A["mask"], S)
+        e.mem("d1", "f32", A["mask"], S)
         for hh in range(nh):
-            mem_("d0", "f32", A["scores"] + 4 * hh * S, S, nreg=None)
+            e.mem("d0", "f32", A["scores"] + 4 * hh * S, S, nreg=None)
             e("vadd.f32 d0, d0, d1")
-        stop_at("scores")
-        # softmax: per-head maximum over the slots, then over the row
-        mem_("d0", "f32", A["m"], nh)
-        mem_("d1", "f32", A["scores"], nh, stride=S, nreg=None)
+
+    def _emit_softmax(self, e):
+        """Softmax over the slots of each head: the maximum over the slots, then over the row; exp of
+        the difference; z per head added from +0 in slot order, then over the row; probs = e / z."""
+        A, S, nh = self.addr, self.S, self.nh
+        e.mem("d0", "f32", A["m"], nh)
+        e.mem("d1", "f32", A["scores"], nh, stride=S, nreg=None)
         e("vmov.f32 d0, d1")
         e(f"li r5, {A['scores'] + 4 * S}")
         e("mx_loop:")
@@ -433,47 +508,49 @@ class DecodeKernel:
         e("vmax.f32 d0, d0, d1")
         e("j mx_loop")
         e("mx_done:")
-        call_reduce("row_max", A["m"], nh)
-        mem_("d0", "f32", A["m"], nh)
+        e.call_reduce("row_max", A["m"], nh)
+        e.mem("d0", "f32", A["m"], nh)
         e(f"li r4, {_NEG1}")
         e("vmuls.f32 d0, d0, r4")
         e("BARRIER")
         for hh in range(nh):
             e(f"lw r4, {A['m'] + 4 * hh}(r0)")
-            mem_("d0", "f32", A["scores"] + 4 * hh * S, S)
-            mem_("d1", "f32", A["mx"] + 4 * hh * S, S, nreg=None)
+            e.mem("d0", "f32", A["scores"] + 4 * hh * S, S)
+            e.mem("d1", "f32", A["mx"] + 4 * hh * S, S, nreg=None)
             e("vadds.f32 d1, d0, r4")
         e(f"li r11, {nh * S}")
         e("jal r10, m_exp")
-        # z: per head, the slots' e added from +0 in slot order, then over the row
-        mem_("d0", "f32", A["z"], nh)
+        e.mem("d0", "f32", A["z"], nh)
         e("vfill.f32 d0, r0")
-        mem_("d1", "f32", A["mx"], nh, stride=S, nreg=None)
+        e.mem("d1", "f32", A["mx"], nh, stride=S, nreg=None)
         e(f"li r5, {A['mx'] + 4 * S}")
         e("z_loop:")
         e("vadd.f32 d0, d0, d1")
         e("addi r2, r2, 4")
         e("dbase d1, r2, 0")
         e("bne r2, r5, z_loop")
-        mem_("d0", "f32", A["mx"], nh * S)
-        mem_("d1", "f32", A["probs"], nh * S, nreg=None)
+        e.mem("d0", "f32", A["mx"], nh * S)
+        e.mem("d1", "f32", A["probs"], nh * S, nreg=None)
         e("vmov.f32 d1, d0")
-        call_reduce("row_sum", A["z"], nh)
-        mem_("d0", "f32", A["z"], nh)
-        mem_("d1", "f32", A["mx"], nh, nreg=None)
+        e.call_reduce("row_sum", A["z"], nh)
+        e.mem("d0", "f32", A["z"], nh)
+        e.mem("d1", "f32", A["mx"], nh, nreg=None)
         e("vmov.f32 d1, d0")
         e(f"li r11, {nh}")
         e("jal r10, m_rcp")
         e("BARRIER")
         for hh in range(nh):
             e(f"lw r4, {A['mx'] + 4 * hh}(r0)")
-            mem_("d0", "f32", A["probs"] + 4 * hh * S, S)
+            e.mem("d0", "f32", A["probs"] + 4 * hh * S, S)
             e("vmuls.f32 d0, d0, r4")
-        stop_at("softmax")
-        # attention output chunk: fused fmacs of V[slot] * p[slot] from +0, then over the row
-        mem_("d0", "f32", A["attn"], cb)
+
+    def _emit_attention_output(self, e, h_row):
+        """The attention output chunk: fused fmacs of V[slot] * p[slot] from +0, summed over the row,
+        and its f16 copy (the output projection's input)."""
+        A, cb, S = self.addr, self.cb, self.S
+        e.mem("d0", "f32", A["attn"], cb)
         e("vfill.f32 d0, r0")
-        mem_("d1", "f32", ("L", off["vc"]), cb, nreg=None)
+        e.mem("d1", "f32", ("L", self.off["vc"]), cb, nreg=None)
         e(f"li r5, {A['probs'] + 4 * h_row * S}")
         e(f"li r6, {A['probs'] + 4 * (h_row + 1) * S}")
         e(f"li r7, {cb * 4}")
@@ -485,56 +562,55 @@ class DecodeKernel:
         e("dbase d1, r2, 0")
         e("addi r5, r5, 4")
         e("bne r5, r6, o_loop")
-        call_reduce("row_sum", A["attn"], cb)
-        mem_("d0", "f32", A["attn"], cb)
-        mem_("d1", "f16", A["o16"], cb, nreg=None)
+        e.call_reduce("row_sum", A["attn"], cb)
+        e.mem("d0", "f32", A["attn"], cb)
+        e.mem("d1", "f16", A["o16"], cb, nreg=None)
         e("vcvt.f16.f32 d1, d0")
-        stop_at("attn")
-        matvec(("L", off["wo"]), ca, A["o16"], cb, A["po"])
-        call_reduce("col_sum", A["po"], ca)
-        vadd_into_h()
-        mem_("d1", "f32", A["h_attn"], ca, nreg=None)
-        e("vmov.f32 d1, d0")
-        stop_at("wo")
-        # ---- MLP ----
-        e(f"addi r5, r9, {off['gm']}")
-        e("jal r8, rmsnorm")
-        stop_at("norm2")
-        matvec(("L", off["w13"]), 2 * fb, A["x16"], ca, A["gu"])
-        call_reduce("row_sum", A["gu"], 2 * fb)
-        stop_at("gate_up")
-        mem_("d0", "f32", A["gu"], fb)
-        mem_("d1", "f32", A["mx"], fb, nreg=None)
+
+    def _emit_residual_matvec(self, e, w_off, x, n_in):
+        """h += W x (the layer's block at w_off, the f16 input x of n_in), summed over the column;
+        leaves d0 over h."""
+        A, ca = self.addr, self.ca
+        e.matvec(("L", w_off), ca, x, n_in, A["po"])
+        e.call_reduce("col_sum", A["po"], ca)
+        e.mem("d0", "f32", A["h"], ca)
+        e.mem("d1", "f32", A["po"], ca, nreg=None)
+        e("vadd.f32 d0, d0, d1")
+
+    def _emit_swiglu(self, e):
+        """act = gate * sigmoid(gate) * up (sigmoid as rcp(1 + exp(-gate))) and its f16 copy."""
+        A, fb = self.addr, self.fb
+        e.mem("d0", "f32", A["gu"], fb)
+        e.mem("d1", "f32", A["mx"], fb, nreg=None)
         e(f"li r4, {_NEG1}")
         e("vmuls.f32 d1, d0, r4")
         e(f"li r11, {fb}")
         e("jal r10, m_exp")
-        mem_("d1", "f32", A["mx"], fb)
+        e.mem("d1", "f32", A["mx"], fb)
         e(f"li r4, {_ONE}")
         e("vadds.f32 d1, d1, r4")
         e(f"li r11, {fb}")
         e("jal r10, m_rcp")
-        mem_("d0", "f32", A["gu"], fb)
-        mem_("d1", "f32", A["mx"], fb, nreg=None)
-        mem_("d2", "f32", A["act"], fb, nreg=None)
+        e.mem("d0", "f32", A["gu"], fb)
+        e.mem("d1", "f32", A["mx"], fb, nreg=None)
+        e.mem("d2", "f32", A["act"], fb, nreg=None)
         e("vmul.f32 d2, d0, d1")
-        mem_("d0", "f32", A["gu"] + 4 * fb, fb, nreg=None)
+        e.mem("d0", "f32", A["gu"] + 4 * fb, fb, nreg=None)
         e("vmul.f32 d2, d2, d0")
-        mem_("d1", "f16", A["a16"], fb, nreg=None)
+        e.mem("d1", "f16", A["a16"], fb, nreg=None)
         e("vcvt.f16.f32 d1, d2")
-        stop_at("swiglu")
-        matvec(("L", off["w2"]), ca, A["a16"], fb, A["po"])
-        call_reduce("col_sum", A["po"], ca)
-        vadd_into_h()
-        stop_at("down")
-        e(f"addi r9, r9, {self.lstride}")
-        e("bne r9, r14, layer")
-        # ---- head ----
-        e(f"li r5, {A['gf']}")
-        e("jal r8, rmsnorm")
-        matvec(A["head"], vb, A["x16"], ca, A["logits"])
-        call_reduce("row_sum", A["logits"], vb)
-        # bookkeeping: next position; the next KV position of this column
+
+    def _emit_head(self, e):
+        """The final RMSNorm and the head: this row's chunk of the logits, summed over the row."""
+        A = self.addr
+        self._emit_rmsnorm_call(e, A["gf"])
+        e.matvec(A["head"], self.vb, A["x16"], self.ca, A["logits"])
+        e.call_reduce("row_sum", A["logits"], self.vb)
+
+    def _emit_step_end(self, e):
+        """The bookkeeping (``stop`` jumps here): the next position; this column's next KV position
+        and slot if it stored this one; the end of the task."""
+        ctl = self.ctl
         e("step_end:")
         e(f"lw r5, {ctl['POS']}(r0)")
         e("addi r5, r5, 1")
@@ -542,7 +618,7 @@ class DecodeKernel:
         e(f"lw r7, {ctl['FLAG']}(r0)")
         e("beq r7, r0, done")
         e(f"lw r6, {ctl['KVPOS']}(r0)")
-        e(f"addi r6, r6, {C}")
+        e(f"addi r6, r6, {self.cols}")
         e(f"sw r6, {ctl['KVPOS']}(r0)")
         e(f"lw r6, {ctl['KVSLOT']}(r0)")
         e("addi r6, r6, 1")
@@ -551,38 +627,43 @@ class DecodeKernel:
         e("idle:")
         e("end")
 
-        # ---- subroutines ----
-        # RMSNorm of h with the f32 gain at r5 into x16 (and xn); link r8
+    def _emit_rmsnorm_subroutine(self, e):
+        """RMSNorm of h with the f32 gain at r5 into x16 (and xn); link r8."""
+        A, ca = self.addr, self.ca
         e("rmsnorm:")
-        mem_("d0", "f32", A["ss"], 1, nreg=None)
+        e.mem("d0", "f32", A["ss"], 1, nreg=None)
         e("vfill.f32 d0, r0")
-        mem_("d1", "f32", A["h"], 1, nreg=None)
+        e.mem("d1", "f32", A["h"], 1, nreg=None)
         e(f"li r3, {A['h'] + 4 * ca}")
         e("rn_loop:")
         e("fmac.f32 d0, d1, d1")
         e("addi r2, r2, 4")
         e("dbase d1, r2, 0")
         e("bne r2, r3, rn_loop")
-        call_reduce("row_sum", A["ss"], 1)
-        mem_("d0", "f32", A["ss"], 1, nreg=None)
-        mem_("d1", "f32", A["mx"], 1, nreg=None)
-        e(f"li r4, {inv_d}")
+        e.call_reduce("row_sum", A["ss"], 1)
+        e.mem("d0", "f32", A["ss"], 1, nreg=None)
+        e.mem("d1", "f32", A["mx"], 1, nreg=None)
+        e(f"li r4, {fp.f32_bits(1.0 / self.m.d_model)}")
         e("vmuls.f32 d1, d0, r4")
-        e(f"li r4, {eps}")
+        e(f"li r4, {fp.f32_bits(self.m.eps)}")
         e("vadds.f32 d1, d1, r4")
         e("li r11, 1")
         e("jal r10, m_rsqrt")
         e("BARRIER")
         e(f"lw r4, {A['mx']}(r0)")
-        mem_("d0", "f32", A["xn"], ca)
-        mem_("d1", "f32", A["h"], ca, nreg=None)
+        e.mem("d0", "f32", A["xn"], ca)
+        e.mem("d1", "f32", A["h"], ca, nreg=None)
         e("vmuls.f32 d0, d1, r4")
         e("dmem.f32 d1, r5, r3, r1")
         e("vmul.f32 d0, d0, d1")
-        mem_("d2", "f16", A["x16"], ca, nreg=None)
+        e.mem("d2", "f16", A["x16"], ca, nreg=None)
         e("vcvt.f16.f32 d2, d0")
         e("jalr r0, r8, 0")
-        # matvec: r2 = W (column-major f16, r3 outputs per column), r5..r6 = x (f16), r7 = out
+
+    @staticmethod
+    def _emit_matvec_subroutine(e):
+        """out = W x: r2 = W (column-major f16, r3 outputs per column), r5..r6 = x (f16), r7 = out
+        (f32); one fused fmacs per input element; link r10."""
         e("matvec:")
         e("BARRIER")
         e("dmem.f32 d3, r7, r3, r1")
@@ -597,15 +678,6 @@ class DecodeKernel:
         e("addi r5, r5, 2")
         e("bne r5, r6, mv_loop")
         e("jalr r0, r10, 0")
-        for name in mathlib.ROUTINES:
-            L += self._math_sub(name)
-        L = self._asynchronous(L)
-        rline = self._line(c, C, (COLORS["KR0"], COLORS["KR1"]))
-        cline = self._line(r, R, (COLORS["KC0"], COLORS["KC1"]))
-        L += self._allreduce("row_sum", rline, COLORS["BR"], "vadd")
-        L += self._allreduce("row_max", rline, COLORS["BR"], "vmax")
-        L += self._allreduce("col_sum", cline, COLORS["BC"], "vadd")
-        return "\n".join(L) + "\n"
 
     # ---- data ----------------------------------------------------------------------------------
     def _static(self, pe) -> np.ndarray:

@@ -66,6 +66,8 @@ HOP_CYCLES = (10027 - 9793) / (22 * 6)
 WORD_CYCLES = 1.0
 #: tokens/s of Llama 3.1 8B on one CS-3 (public figure, one request's output speed)
 PUBLIC_CS3_LLAMA_8B_TOKENS_PER_S = 1800
+#: bytes per weight element (f16) and per K or V cache element (f32, as the kernel keeps them)
+_W_BYTES, _KV_EL_BYTES = 2, 4
 
 
 @dataclass(frozen=True)
@@ -223,96 +225,74 @@ def _measured(measured: dict):
     return shape, rows, cols, dict(phases), float(measured["cycles_per_token"]), float(io), source
 
 
-def project(measured: dict, shape: TargetShape = LLAMA_3_1_8B, rows: int = 750, cols: int = 994,
-            profile: str = "wse", freq_hz: float = 850e6, split_math: bool = False,
-            allow_unfit: bool = False) -> dict:
-    """Weights, KV cache, SRAM fit and cycles and tokens/s per token of ``shape`` on a rows x cols mesh
-    of ``profile``, from the measured run ``measured`` (module docstring for the rules)."""
-    shape.validate()
-    try:
-        prof = get_profile(profile)
-    except ProfileError as e:
-        raise DecodeModelError(str(e)) from None
-    m_shape, m_rows, m_cols, cum, m_cpt, io, source = _measured(measured)
-    # measured cycles per phase of a layer, and the tail (the rest of the token after the layers)
+def _measured_phases(cum: dict, cycles_per_token: float, layers: int):
+    """The measured cycles of each phase of a layer (from the cumulative ones) and of the tail (the
+    rest of the token after the layers), and of the whole first layer."""
     m_phase, prev = {}, 0
     for p in PHASE_ORDER:
         m_phase[p] = cum[p] - prev
         prev = cum[p]
     m_layer = cum[PHASE_ORDER[-1]]
-    m_phase["tail"] = m_cpt - m_shape.layers * m_layer
+    m_phase["tail"] = cycles_per_token - layers * m_layer
+    return m_phase, m_layer
 
-    # regions: one per layer, the head on enough regions to hold about as many weights per PE
-    head_regions = _cdiv(shape.head_weights(), shape.layer_weights())
-    n_regions = shape.layers + head_regions
-    gr, gc, rr, rc = _regions(rows, cols, n_regions, head_regions)
-    pes = rr * rc
 
-    # SRAM per PE of a layer region (the largest share: the head region's is computed too)
-    ca, cb, fb = _cdiv(shape.d_model, rc), _cdiv(shape.d_model, rr), _cdiv(shape.d_ff, rr)
-    kvb, slots = _cdiv(shape.kv_dim, rr), _cdiv(shape.context, rc)
-    hs = shape.heads * slots
-    w_bytes = 2  # f16 weights
-    kv_el_bytes = 4  # f32 K and V, as the kernel keeps them
-    kv_seq_pe = 2 * slots * kvb * kv_el_bytes  # K and V of one sequence, one layer, per PE
+def _layer_region_sram(s: TargetShape, rr: int, rc: int, split_math: bool) -> dict:
+    """Bytes per PE of a layer region of rr x rc PEs, by part (one sequence's KV cache)."""
+    ca, cb, fb = _cdiv(s.d_model, rc), _cdiv(s.d_model, rr), _cdiv(s.d_ff, rr)
+    kvb, slots = _cdiv(s.kv_dim, rr), _cdiv(s.context, rc)
+    hs = s.heads * slots
     largest_math = max(hs if not split_math else _cdiv(hs, rr), fb if not split_math else _cdiv(fb, rc))
-    per_pe = {
+    return {
         # the kernel's blocks (chunks rounded up): Wq/Wk/Wv, Wo, W1/W3, W2; the two gains in f32
-        "weights": (ca * (cb + 2 * kvb) + cb * ca + 2 * ca * fb + fb * ca) * w_bytes,
+        "weights": (ca * (cb + 2 * kvb) + cb * ca + 2 * ca * fb + fb * ca) * _W_BYTES,
         "norm_gains": 2 * ca * 4,
-        "kv_cache": kv_seq_pe,
+        "kv_cache": 2 * slots * kvb * _KV_EL_BYTES,  # K and V of one sequence, one layer, per PE
         "rope_row": cb // 2 * 2 * 4 + 8,  # this position's cos and sin of the chunk's pairs, streamed per token
         "mask": slots * 4,
         # the kernel's buffers; scores, probabilities and the math argument: heads x slots each, or
         # with split_math the scores (probabilities in place after the gather) and two shares
-        "activations": 4 * (6 * ca + 3 * (cb + 2 * kvb) + 2 * cb + 4 * fb + 8 + 2 * shape.heads
+        "activations": 4 * (6 * ca + 3 * (cb + 2 * kvb) + 2 * cb + 4 * fb + 8 + 2 * s.heads
                             + (hs + 2 * _cdiv(hs, rr) if split_math else 3 * hs)),
         "math_scratch": max(mathlib.scratch_bytes(n, largest_math) for n in mathlib.ROUTINES),
         "control": 40,
     }
-    sram_pe = prof.sram_kib * 1024
-    used_pe = sum(per_pe.values())
-    ca_h, vb = _cdiv(shape.d_model, rc * head_regions), _cdiv(shape.vocab, rr)
-    # the head block (f16), the final gain (f32), the residual, normed input and logits buffers
-    head_pe_bytes = ca_h * vb * w_bytes + ca_h * 4 + 4 * (2 * ca_h + vb)
-    fits = used_pe <= sram_pe and head_pe_bytes <= sram_pe
-    if not fits and not allow_unfit:
-        top = sorted(per_pe.items(), key=lambda kv: -kv[1])[:3]
-        raise DecodeModelError(
-            f"{shape.layers} layers of {shape.layer_weights():,} weights on {n_regions} regions of {rr}x{rc} PEs "
-            f"({rows}x{cols} {prof.name}): a layer region needs {used_pe:,} bytes per PE, the head region "
-            f"{head_pe_bytes:,}; {sram_pe:,} available; largest parts: " + ", ".join(f"{k} {v:,}" for k, v in top))
-    kv_sequences = max(0, (sram_pe - used_pe + kv_seq_pe) // kv_seq_pe) if kv_seq_pe else 0
 
-    # cycles: measured + the extra work at throughput rates
+
+def _head_region_sram(s: TargetShape, rr: int, rc: int, head_regions: int) -> int:
+    """Bytes per PE of the head's regions: the head block (f16), the final gain (f32), the
+    residual, normed input and logits buffers."""
+    ca_h, vb = _cdiv(s.d_model, rc * head_regions), _cdiv(s.vocab, rr)
+    return ca_h * vb * _W_BYTES + ca_h * 4 + 4 * (2 * ca_h + vb)
+
+
+def _projected_cycles(s: TargetShape, rr: int, rc: int, head_regions: int, split_math: bool,
+                      m_shape: TargetShape, m_rows: int, m_cols: int, m_phase: dict):
+    """({phase: cycles} of a layer, the tail's cycles, the hand-off's cycles) on the target regions:
+    measured + the extra work at throughput rates."""
     w_m = work(m_shape, m_rows, m_cols)
-    w_t = work(shape, rr, rc, split_math)
-    w_head = work(shape, rr, rc * head_regions, split_math)["tail"]
+    w_t = work(s, rr, rc, split_math)
+    w_head = work(s, rr, rc * head_regions, split_math)["tail"]
     stages = {}
     for p in PHASE_ORDER:
         stages[p] = m_phase[p] + work_cost(w_t[p]) - work_cost(w_m[p])
-    layer = sum(stages.values())
     tail = m_phase["tail"] + work_cost(w_head) - work_cost(w_m["tail"])
     # hand-off: the residual (form A) crosses to the next region: each column's chunk travels a
     # region's height, in parallel
-    handoff = max(rr, rc) * HOP_CYCLES + ca * WORD_CYCLES + 2 * ISSUE
-    cpt = shape.layers * (layer + handoff) + tail + io
-    tps = freq_hz / cpt
-    stage_max = max(layer + handoff, tail)
-    in_flight = min(n_regions - head_regions + 1, kv_sequences)
-    aggregate = min(in_flight * tps, freq_hz / stage_max) if in_flight else 0.0
+    handoff = max(rr, rc) * HOP_CYCLES + _cdiv(s.d_model, rc) * WORD_CYCLES + 2 * ISSUE
+    return stages, tail, handoff
 
-    weight_bytes = (shape.layers * shape.layer_weights() + shape.head_weights()) * w_bytes
-    kv_bytes = shape.layers * 2 * shape.context * shape.kv_dim * kv_el_bytes
-    total_macs = shape.layers * (shape.layer_weights() - 2 * shape.d_model + 2 * shape.heads * shape.head_dim
-                                 * shape.context) + shape.vocab * shape.d_model
-    assumptions = {
+
+def _assumptions(*, source: str, m_shape: TargetShape, m_mesh: list, m_cpt: float, m_layer: float, m_tail: float,
+                 io: float, split_math: bool, freq_hz: float) -> dict:
+    """Every assumption of a projection, named (result["assumptions"])."""
+    return {
         "measured_source": source,
-        "measured_shape": asdict(m_shape) | {"mesh": [m_rows, m_cols]},
+        "measured_shape": asdict(m_shape) | {"mesh": m_mesh},
         "measured_cycles_per_token": m_cpt,
         "measured_layer_cycles": m_layer,
         "measured_layer_includes": "the token's input (the first phase is input + RMSNorm)",
-        "measured_tail_cycles": m_phase["tail"],
+        "measured_tail_cycles": m_tail,
         "measured_host_io_cycles_per_token": io,
         "scaling_rule": "projected phase = measured phase + work_cost(target region) - work_cost(measured mesh)",
         "issue_cycles_per_op": ISSUE,
@@ -329,8 +309,8 @@ def project(measured: dict, shape: TargetShape = LLAMA_3_1_8B, rows: int = 750, 
         "attention": "grouped-query: K and V of kv_heads heads stored (f32); scores and softmax over every q head "
                      "and every slot of the full context (the kernel masks unused slots, it does not skip them)",
         "split_math": split_math,
-        "weight_bytes_per_element": w_bytes,
-        "kv_bytes_per_element": kv_el_bytes,
+        "weight_bytes_per_element": _W_BYTES,
+        "kv_bytes_per_element": _KV_EL_BYTES,
         "rope_tables": "streamed: the host sends the position's cos/sin row with the embedding (the kernel holds "
                        "every position's; at this context they would not fit)",
         "chunks_rounded_up": True,
@@ -339,9 +319,58 @@ def project(measured: dict, shape: TargetShape = LLAMA_3_1_8B, rows: int = 750, 
         "clock_hz": freq_hz,
         "instruction_memory": "the kernel's code (663 words on 8x8) fits the profile's instruction memory",
     }
+
+
+def project(measured: dict, shape: TargetShape = LLAMA_3_1_8B, rows: int = 750, cols: int = 994,
+            profile: str = "wse", freq_hz: float = 850e6, split_math: bool = False,
+            allow_unfit: bool = False) -> dict:
+    """Weights, KV cache, SRAM fit and cycles and tokens/s per token of ``shape`` on a rows x cols mesh
+    of ``profile``, from the measured run ``measured`` (module docstring for the rules)."""
+    shape.validate()
+    try:
+        prof = get_profile(profile)
+    except ProfileError as e:
+        raise DecodeModelError(str(e)) from None
+    m_shape, m_rows, m_cols, cum, m_cpt, io, source = _measured(measured)
+    m_phase, m_layer = _measured_phases(cum, m_cpt, m_shape.layers)
+
+    # regions: one per layer, the head on enough regions to hold about as many weights per PE
+    head_regions = _cdiv(shape.head_weights(), shape.layer_weights())
+    n_regions = shape.layers + head_regions
+    gr, gc, rr, rc = _regions(rows, cols, n_regions, head_regions)
+    pes = rr * rc
+
+    # SRAM per PE of a layer region (the largest share: the head region's is computed too)
+    per_pe = _layer_region_sram(shape, rr, rc, split_math)
+    sram_pe = prof.sram_kib * 1024
+    used_pe = sum(per_pe.values())
+    head_pe_bytes = _head_region_sram(shape, rr, rc, head_regions)
+    fits = used_pe <= sram_pe and head_pe_bytes <= sram_pe
+    if not fits and not allow_unfit:
+        top = sorted(per_pe.items(), key=lambda kv: -kv[1])[:3]
+        raise DecodeModelError(
+            f"{shape.layers} layers of {shape.layer_weights():,} weights on {n_regions} regions of {rr}x{rc} PEs "
+            f"({rows}x{cols} {prof.name}): a layer region needs {used_pe:,} bytes per PE, the head region "
+            f"{head_pe_bytes:,}; {sram_pe:,} available; largest parts: " + ", ".join(f"{k} {v:,}" for k, v in top))
+    kv_seq_pe = per_pe["kv_cache"]
+    kv_sequences = max(0, (sram_pe - used_pe + kv_seq_pe) // kv_seq_pe) if kv_seq_pe else 0
+
+    stages, tail, handoff = _projected_cycles(shape, rr, rc, head_regions, split_math, m_shape, m_rows, m_cols,
+                                              m_phase)
+    layer = sum(stages.values())
+    cpt = shape.layers * (layer + handoff) + tail + io
+    tps = freq_hz / cpt
+    stage_max = max(layer + handoff, tail)
+    in_flight = min(n_regions - head_regions + 1, kv_sequences)
+    aggregate = min(in_flight * tps, freq_hz / stage_max) if in_flight else 0.0
+
+    weight_bytes = (shape.layers * shape.layer_weights() + shape.head_weights()) * _W_BYTES
+    kv_bytes = shape.layers * 2 * shape.context * shape.kv_dim * _KV_EL_BYTES
+    total_macs = shape.layers * (shape.layer_weights() - 2 * shape.d_model + 2 * shape.heads * shape.head_dim
+                                 * shape.context) + shape.vocab * shape.d_model
     return {
         "model": asdict(shape), "params": shape.params(), "mesh": [rows, cols], "profile": prof.name,
-        "weight_bytes": weight_bytes, "embedding_bytes_on_host": shape.vocab * shape.d_model * w_bytes,
+        "weight_bytes": weight_bytes, "embedding_bytes_on_host": shape.vocab * shape.d_model * _W_BYTES,
         "kv_cache_bytes": kv_bytes, "sram_bytes_mesh": rows * cols * sram_pe, "sram_bytes_per_pe": sram_pe,
         "fits": fits, "regions": {"grid": [gr, gc], "region_pes": [rr, rc], "pes_per_layer": pes,
                                   "head_regions": head_regions, "pes_used": n_regions * pes},
@@ -355,6 +384,7 @@ def project(measured: dict, shape: TargetShape = LLAMA_3_1_8B, rows: int = 750, 
         "mac_utilization": round(total_macs / (rows * cols * (prof.simd_f16 // 2) * cpt), 6),
         "public_cs3_tokens_per_second": PUBLIC_CS3_LLAMA_8B_TOKENS_PER_S,
         "ratio_to_public": round(tps / PUBLIC_CS3_LLAMA_8B_TOKENS_PER_S, 4),
-        "assumptions": assumptions,
+        "assumptions": _assumptions(source=source, m_shape=m_shape, m_mesh=[m_rows, m_cols], m_cpt=m_cpt,
+                                    m_layer=m_layer, m_tail=m_phase["tail"], io=io, split_math=split_math,
+                                    freq_hz=freq_hz),
     }
-
