@@ -32,14 +32,16 @@ WAVELETS ?= 20000
 # pytest-xdist workers for `make test`
 JOBS     ?= 2
 
-.PHONY: all sim sim-fabric test verilog lint wave bench decode formal mutate fpga clean distclean venv help
+.PHONY: all sim sim-fabric test test-quick test-all verilog lint wave bench decode formal mutate fpga clean distclean venv help
 
 all: help
 
 help:
 	@echo "make sim      GEMM + sparse GEMV on a PE mesh, bit-exact vs golden, heat maps and energy (ROWS COLS M K N DTYPE PROFILE DENSITY SEED WAVES=1 TRACE=1 ENERGY=file.json WAFER=\"...\" RANKS=n)"
 	@echo "make sim-fabric  fabric traffic demo vs the golden routing model (ROWS COLS PROFILE WAVELETS SEED WAVES=1)"
-	@echo "make test     full regression (pytest -n $(JOBS))"
+	@echo "make test     the regression CI runs: everything but the slow tests (pytest -n $(JOBS); docs/verification.md \"Test tiers\")"
+	@echo "make test-quick  no simulator: golden models, RTL units in Amaranth's simulator, SDK in pure Python, import rules (under 3 min)"
+	@echo "make test-all the regression and the slow tests (large meshes, soaks)"
 	@echo "make verilog  emit Verilog under build/verilog"
 	@echo "make lint     verilator --lint-only -Wall on the emitted Verilog, and ruff"
 	@echo "make wave TEST=tests/test_router.py::'test_router[fair_arbitration-small]'   rerun one test with FST waves"
@@ -74,8 +76,15 @@ sim-fabric: $(STAMP)
 	$(PY) -m demo.fabric --rows $(ROWS) --cols $(COLS) --profile $(PROFILE) \
 	    --wavelets $(WAVELETS) --seed $(SEED) $(if $(filter-out 0,$(WAVES)),--waves,)
 
+# The test tiers (tests/conftest.py, docs/verification.md "Test tiers"): quick, regression, all.
 test: $(STAMP) $(MPI_STAMP)
-	$(PY) -m pytest -n $(JOBS) --dist loadgroup --durations=15
+	$(PY) -m pytest -n $(JOBS) --dist loadgroup --durations=15 --tier regression
+
+test-quick: $(STAMP)
+	$(PY) -m pytest -n $(JOBS) --dist loadgroup --durations=15 --tier quick
+
+test-all: $(STAMP) $(MPI_STAMP)
+	$(PY) -m pytest -n $(JOBS) --dist loadgroup --durations=30 --tier all
 
 verilog: $(STAMP)
 	$(PY) -m hdl.emit --out build/verilog
