@@ -19,9 +19,11 @@ Interface:
         .plan  .layout() -> Layout  .inputs(a_bits, b_bits) -> {EdgeLink: (color, [payload])}
         .frames() -> the read-out plan   .expect() -> {EdgeLink: (color, count)}
         .decode(received) -> C bits (M x N uint32)   (sdk/readout.py: the framed read-out)
+        .blocks(c_bits) -> {pe: [word]}   each PE's tile, the inverse of decode's reassembly
         .run(rt, a_bits, b_bits, progress=0, counters=False, trace=None) -> (C bits, RunResult)
                                                      on an sdk.Runtime (see Runtime.run)
-        .check(c_bits, a_bits, b_bits) -> figures: bit-exact against golden.matmul, float64 error
+        .golden(a_bits, b_bits) -> C bits   .check(c_bits, a_bits, b_bits) -> figures: bit-exact
+                                                     against golden.matmul, float64 error
     CA, CB, CE, CW   the kernel's colors
 """
 
@@ -331,6 +333,14 @@ class Gemm:
             cp[r * p.mt:(r + 1) * p.mt, c * p.nt:(c + 1) * p.nt] = np.array(tile, np.uint32).reshape(p.mt, p.nt)
         return cp[:p.m, :p.n]
 
+    def blocks(self, c_bits) -> dict:
+        """{pe: [word]}: each PE's tile of C (padded), what ``decode`` reassembles."""
+        p = self.plan
+        cp = np.zeros((p.rows * p.mt, p.cols * p.nt), np.uint32)
+        cp[:p.m, :p.n] = c_bits
+        return {(r, c): [int(v) for v in cp[r * p.mt:(r + 1) * p.mt, c * p.nt:(c + 1) * p.nt].reshape(-1)]
+                for r in range(p.rows) for c in range(p.cols)}
+
     def run(self, rt, a_bits, b_bits, progress: int = 0, counters: bool = False, trace=None):
         """Load, stream A and B through the edge, run until every tile has left; (C bits, RunResult).
         The panels go out panel by panel over all links: an engine that injects one message at a
@@ -346,11 +356,14 @@ class Gemm:
                      trace=trace)
         return self.decode(rt.receive()), res
 
+    def golden(self, a_bits, b_bits) -> np.ndarray:
+        """C bits from golden/matmul.py: the hardware's accumulation order over the padded K."""
+        return gemm_bits(a_bits, b_bits, self.plan.dtype, self.plan.k_pad)
+
     def check(self, c_bits, a_bits, b_bits) -> dict:
         """Figures of a result: bit-exact against golden/matmul.py (the hardware's order, padded K),
         the largest error against float64 and whether every element is within its bound."""
-        p = self.plan
-        golden = gemm_bits(a_bits, b_bits, p.dtype, p.k_pad)
-        err, ok, bound = float64_error(c_bits, a_bits, b_bits, p.dtype)
+        golden = self.golden(a_bits, b_bits)
+        err, ok, bound = float64_error(c_bits, a_bits, b_bits, self.plan.dtype)
         return {**compare(c_bits, golden), "max_abs_err_f64": err, "f64_bound_ok": ok, "f64_bound": bound,
                 "nan_outputs": int(np.isnan(to_f64(c_bits, "f32")).sum())}

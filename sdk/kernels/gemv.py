@@ -14,8 +14,9 @@ Interface:
     Gemv(rows, cols, m, k, profile="small")
         .plan  .layout(a_bits) -> Layout (A is loaded with the program)  .inputs(x_bits)
         .frames() -> the read-out plan  .expect()  .decode(received) -> y bits (uint32)  .nonzeros(x_bits)
+        .blocks(y_bits) -> {pe: [word]}   each PE's block of y, the inverse of decode's reassembly
         .run(rt, a_bits, x_bits, progress=0) -> (y bits, RunResult)
-        .check(y_bits, a_bits, x_bits) -> figures
+        .golden(a_bits, x_bits) -> y bits   .check(y_bits, a_bits, x_bits) -> figures
     CX, CY   the kernel's colors
 """
 
@@ -175,6 +176,14 @@ class Gemv:
             y[b * p.mt:(b + 1) * p.mt] = block
         return y[:p.m]
 
+    def blocks(self, y_bits) -> dict:
+        """{pe: [word]}: each PE's block of y (padded), what ``decode`` reassembles."""
+        p = self.plan
+        y = np.zeros(p.rows * p.cols * p.mt, np.uint32)
+        y[:p.m] = y_bits
+        return {(r, c): [int(v) for v in y[p.block(r, c) * p.mt:(p.block(r, c) + 1) * p.mt]]
+                for r in range(p.rows) for c in range(p.cols)}
+
     def run(self, rt, a_bits, x_bits, progress: int = 0, counters: bool = False, trace=None):
         feeds = self.inputs(x_bits)
         rt.load(self.layout(a_bits))
@@ -186,9 +195,12 @@ class Gemv:
         res = rt.run(Until.outputs(self.expect()), max_idle=20000, progress=progress, counters=counters, trace=trace)
         return self.decode(rt.receive()), res
 
+    def golden(self, a_bits, x_bits) -> np.ndarray:
+        """y bits from golden/matmul.py (one column block: every nonzero in increasing j)."""
+        return gemv_bits(a_bits, x_bits, [(0, self.plan.k)], [(0, self.plan.k)])
+
     def check(self, y_bits, a_bits, x_bits) -> dict:
-        p = self.plan
-        golden = gemv_bits(a_bits, x_bits, [(0, p.k)], [(0, p.k)])
+        golden = self.golden(a_bits, x_bits)
         err, ok, bound = float64_error(y_bits[:, None], a_bits, x_bits[:, None], "f16")
         return {**compare(y_bits, golden), "max_abs_err_f64": err, "f64_bound_ok": ok, "f64_bound": bound,
                 "nan_outputs": int(np.isnan(to_f64(y_bits, "f32")).sum())}
