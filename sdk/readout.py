@@ -19,6 +19,13 @@ switch control resets its position, so every read-out starts at position 0). Eac
 link then carries whole blocks, easternmost PE first, each followed by its control wavelet; the
 runtime checks that framing and reassembles the array.
 
+The framed read-out. A switch-sequenced read-out (``routes.readout(to_edge)`` over a region,
+each PE sending its block of ``words`` wavelets and then one control wavelet with ADVANCE) puts on
+every edge link of the region's lines the blocks of that line's PEs, nearest PE first, each
+followed by its control wavelet. ``frames`` says which blocks each link carries, ``decode`` checks
+the framing and returns the blocks; d2h, the GEMM's tiles and the GEMV's y all go through it.
+A wavelet of another color on a link is left alone (it is not part of the read-out).
+
 What it reserves, checked before anything is sent (``check_program``): task 31, DSRs d14 and d15
 (presets and instruction operands), the last ``ROUTINE_WORDS`` instruction words, and one color
 no route of the layout uses (``readout_color``). r14/r15 are written at every task start anyway.
@@ -28,7 +35,16 @@ Interface:
     readout_color(layout) -> int               the highest color the layout leaves free
     check_program(pe, placed, profile)         SdkError if the PE's program uses what d2h needs
     pe_writes(profile, color, addr, words) -> [(addr, data)]   one PE's load-bus writes
-    decode(outputs, region, words, color, rows, cols) -> {pe: [word]}
+  the framed read-out, for any region and edge:
+    frames(region, to_edge, color) -> {EdgeLink: (color, [pe, ...])}   the blocks each link carries,
+                                               in arrival order (a plan; plans of several regions
+                                               and colors merge as dicts)
+    expect(plan, words) -> {EdgeLink: (color, count)}   what ``Until.outputs`` waits for
+    encode(plan, blocks) -> {EdgeLink: [Wavelet]}       the wavelets a correct mesh sends
+    decode(received, plan, words, what="read-out") -> {pe: [word]}   received: {EdgeLink: [Wavelet]}
+    ReadoutError       a read-out that is not the blocks expected (a short or long block, a missing
+                       block, a block not closed by ADVANCE), naming the link, color and PE; both a
+                       DeviceError (the mesh sent it) and a KernelError (an SdkError)
 """
 
 from __future__ import annotations
@@ -39,13 +55,20 @@ from hdl.isa import DsrKind, ElemType, fields, form_of, pack_dsr
 from hdl.loadmap import TASK_WORD, Region, load_addr
 from hdl.mesh import EdgeLink
 from hdl.profiles import get_profile
-from hdl.wavelet import Port, SwitchCmd
+from hdl.wavelet import Port, SwitchCmd, Wavelet
 
 from .asm import assemble
+from .kernels.common import KernelError
 from .records import DeviceError, SdkError
 
 __all__ = ["READOUT_TASK", "SRC_DSR", "DST_DSR", "ROUTINE_WORDS", "readout_color", "check_program", "pe_writes",
-           "decode"]
+           "frames", "expect", "encode", "decode", "ReadoutError"]
+
+
+class ReadoutError(DeviceError, KernelError):
+    """A framed read-out that is not the blocks expected. The mesh sent it, so it is a DeviceError
+    (what d2h raises); it is also a KernelError, the SdkError the kernels' decode raises."""
+
 
 READOUT_TASK = 31
 SRC_DSR, DST_DSR = 14, 15
@@ -123,19 +146,80 @@ def pe_writes(profile, color: int, addr: int, words: int) -> list:
     return writes
 
 
-def decode(outputs: dict, region, words: int, color: int, rows: int, cols: int) -> dict:
-    """{pe: [word, ...]} from the wavelets each row's east link carried (DeviceError on bad framing)."""
+def frames(region, to_edge, color: int) -> dict:
+    """{EdgeLink: (color, [pe, ...])}: the blocks ``routes.readout(to_edge)`` over ``region`` puts on
+    each edge link, nearest PE first (an east link: the easternmost PE of its row first)."""
+    try:
+        edge = Port.of(to_edge)
+    except (KeyError, ValueError):
+        edge = None
+    if edge not in (Port.N, Port.E, Port.S, Port.W):
+        raise SdkError(f"read-out to edge {to_edge!r}: expected N, E, S or W")
     out = {}
-    for r in region.row_range:
-        link = EdgeLink(Port.E, r)
-        got = [w for w in outputs.get(link, []) if w.color == color]
-        want = region.cols * (words + 1)
-        if len(got) != want:
-            raise DeviceError(f"d2h: {len(got)} read-out wavelets on {link}, expected {want}")
-        for i, c in enumerate(reversed(region.col_range)):
-            seg = got[i * (words + 1):(i + 1) * (words + 1)]
-            if any(w.ctrl for w in seg[:-1]) or not seg[-1].ctrl or seg[-1].payload != SwitchCmd.ADVANCE:
-                raise DeviceError(f"d2h: the block of PE ({r}, {c}) on {link} is not framed by one ADVANCE "
-                                  "control wavelet")
-            out[(r, c)] = [w.payload for w in seg[:-1]]
+    if edge in (Port.E, Port.W):
+        for r in region.row_range:
+            cols = region.col_range[::-1] if edge == Port.E else region.col_range
+            out[EdgeLink(edge, r)] = (int(color), [(r, c) for c in cols])
+    else:
+        for c in region.col_range:
+            rows = region.row_range[::-1] if edge == Port.S else region.row_range
+            out[EdgeLink(edge, c)] = (int(color), [(r, c) for r in rows])
+    return out
+
+
+def expect(plan: dict, words: int) -> dict:
+    """{EdgeLink: (color, count)}: every block's words and its control wavelet."""
+    return {link: (color, len(pes) * (words + 1)) for link, (color, pes) in plan.items()}
+
+
+def encode(plan: dict, blocks: dict) -> dict:
+    """{EdgeLink: [Wavelet]}: what a correct mesh sends for ``blocks`` ({pe: [word]}), the inverse of
+    ``decode``."""
+    out = {}
+    for link, (color, pes) in plan.items():
+        ws = []
+        for pe in pes:
+            ws += [Wavelet(color, int(v), 0) for v in blocks[pe]] + [Wavelet(color, int(SwitchCmd.ADVANCE), 1)]
+        out[link] = ws
+    return out
+
+
+def _pes(pes) -> str:
+    return ", ".join(str(pe) for pe in pes)
+
+
+def decode(received: dict, plan: dict, words: int, what: str = "read-out") -> dict:
+    """{pe: [word, ...]} from the wavelets each link of ``plan`` carried (``received``: {EdgeLink:
+    [Wavelet]}, other colors ignored); ReadoutError, prefixed with ``what``, naming the link, the
+    color and the PE whose block is wrong."""
+    n = words + 1
+    out = {}
+    for link, (color, pes) in plan.items():
+        got = [w for w in received.get(link, []) if w.color == color]
+        where = f"{what}: {link}, color {color}"
+        count = (f"{len(got)} wavelets, expected {len(pes) * n} ({len(pes)} block{'s' * (len(pes) != 1)} of "
+                 f"{words} words, each closed by an ADVANCE control wavelet)")
+        for i, pe in enumerate(pes):
+            seg = got[i * n:(i + 1) * n]
+            if len(seg) < n:
+                parts = [f"the block of PE {pe} is short ({len(seg)} of {n} wavelets)"] if seg else []
+                gone = pes[i + 1:] if seg else pes[i:]
+                if gone:
+                    parts.append(f"nothing from PE {_pes(gone)}")
+                raise ReadoutError(f"{where}: {count}: {'; '.join(parts)}")
+            ctrl = next((j for j, w in enumerate(seg[:-1]) if w.ctrl), None)
+            if ctrl is not None:
+                raise ReadoutError(f"{where}: the block of PE {pe} has a control wavelet (payload "
+                                   f"{seg[ctrl].payload:#x}) where its word {ctrl} of {words} was expected: "
+                                   "a short block")
+            if not seg[-1].ctrl:
+                raise ReadoutError(f"{where}: the block of PE {pe} is not closed by a control wavelet after its "
+                                   f"{words} words (a data wavelet, payload {seg[-1].payload:#x}): a long block")
+            if seg[-1].payload != SwitchCmd.ADVANCE:
+                raise ReadoutError(f"{where}: the block of PE {pe} is closed by a control wavelet with payload "
+                                   f"{seg[-1].payload:#x}, not ADVANCE ({int(SwitchCmd.ADVANCE)})")
+            out[pe] = [w.payload for w in seg[:-1]]
+        if len(got) > len(pes) * n:
+            raise ReadoutError(f"{where}: {count}: {len(got) - len(pes) * n} more after the block of PE {pes[-1]}, "
+                               "the last expected")
     return out

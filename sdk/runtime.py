@@ -201,7 +201,8 @@ class Runtime:
             q.pe_writes(pe, readout.pe_writes(self.profile, color, where[pe][0], words))
         self._flush()
         self._drain_engine()
-        links = {EdgeLink.parse(f"E{r}"): (color, region.cols * (words + 1)) for r in region.row_range}
+        plan = readout.frames(region, "E", color)
+        links = readout.expect(plan, words)
         have = {link: sum(1 for w in self._outputs[link] if w.color == color) for link in links}
         need = {link: (c, n - have[link]) for link, (c, n) in links.items()}
         self._run(Until.outputs(need), max_idle=20000 + 2 * region.cols * words)
@@ -209,7 +210,7 @@ class Runtime:
         for link in links:
             got[link] = [w for w in self._outputs[link] if w.color == color]
             self._outputs[link] = [w for w in self._outputs[link] if w.color != color]
-        blocks = readout.decode(got, region, words, color, self.rows, self.cols)
+        blocks = readout.decode(got, plan, words, what=f"d2h {symbol!r}")
         size, vtype, btype = DTYPES[dtype or sym.dtype]
         if size != sym.elem_bytes:
             raise SdkError(f"d2h {symbol!r}: dtype {dtype} has {size} bytes, the symbol's elements {sym.elem_bytes}")

@@ -685,53 +685,15 @@ class KernelBoard(FakePort):
                         self.out += bytes([self._reply.WAVELET, link_byte(s, i)]) + wavelet_bytes(c, p, x)
 
 
-def _golden_bits(case):
-    from golden.matmul import gemm_bits, gemv_bits
-
-    p, x = case.plan, case.inputs
-    if case.kind == "gemm":
-        return gemm_bits(x["a"], x["b"], p.dtype, p.k_pad)
-    return gemv_bits(x["a"], x["x"], [(0, p.k)], [(0, p.k)])
-
-
 def _data_wavelets(case) -> int:
-    feeds = case.kernel.inputs(case.inputs["a"], case.inputs["b"]) if case.kind == "gemm" else \
-        case.kernel.inputs(case.inputs["x"])
-    return sum(len(ws) for _, ws in feeds.values())
+    return sum(len(ws) for _, ws in case.feeds().values())
 
 
 def _golden_outputs(case, golden=None):
-    """The result wavelets a correct mesh sends for a case (the inverse of the kernels' decode)."""
-    import numpy as np
-
-    from hdl.wavelet import SwitchCmd
-    from sdk.kernels.gemm import CE, CW
-    from sdk.kernels.gemv import CY
-
-    p, out = case.plan, {}
-    golden = _golden_bits(case) if golden is None else golden
-    if case.kind == "gemm":
-        cp = np.zeros((p.rows * p.mt, p.cols * p.nt), np.uint32)
-        cp[:p.m, :p.n] = golden
-        for r in range(p.rows):
-            sides = (("e", range(p.cols - 1, p.west_cols - 1, -1), CE), ("w", range(p.west_cols), CW))
-            for side, order, color in sides:
-                ws = []
-                for c in order:
-                    tile = cp[r * p.mt:(r + 1) * p.mt, c * p.nt:(c + 1) * p.nt].reshape(-1)
-                    ws += [(color, int(v), 0) for v in tile] + [(color, int(SwitchCmd.ADVANCE), 1)]
-                if ws:
-                    out[(side, r)] = ws
-    else:
-        y = np.zeros(p.rows * p.cols * p.mt, np.uint32)
-        y[:p.m] = golden
-        for r in range(p.rows):
-            ws = []
-            for c in range(p.cols - 1, -1, -1):
-                b = p.block(r, c)
-                ws += [(CY, int(v), 0) for v in y[b * p.mt:(b + 1) * p.mt]] + [(CY, int(SwitchCmd.ADVANCE), 1)]
-            out[("e", r)] = ws
-    return out
+    """The result wavelets a correct mesh sends for a case (sdk/readout.py ``encode``, the inverse
+    of the kernels' decode), by (side, index)."""
+    golden = case.golden() if golden is None else golden
+    return {(link.side.letter, link.index): [tuple(w) for w in ws] for link, ws in case.outputs(golden).items()}
 
 
 def test_serial_gemm_demo_against_a_stand_in_board():

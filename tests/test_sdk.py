@@ -162,6 +162,45 @@ def test_readout_delivers_blocks_nearest_first():
     assert [(d.payload, d.ctrl) for d in out] == [(20, 0), (1, 1), (10, 0), (1, 1)]
 
 
+def test_framed_readout_round_trip_and_malformed_frames():
+    from hdl.mesh import EdgeLink
+    from hdl.wavelet import Wavelet
+    from sdk import readout
+    from sdk.kernels.common import KernelError
+    from sdk.kernels.gemv import CY, Gemv
+
+    plan = readout.frames(Region(0, 1, 2, 2), "E", 4)
+    assert plan == {EdgeLink.parse("E0"): (4, [(0, 2), (0, 1)]), EdgeLink.parse("E1"): (4, [(1, 2), (1, 1)])}
+    assert readout.frames(Region(0, 0, 1, 2), "W", 3)[EdgeLink.parse("W0")] == (3, [(0, 0), (0, 1)])
+    assert readout.expect(plan, 3) == {link: (4, 8) for link in plan}
+    blocks = {(r, c): [100 * r + 10 * c + i for i in range(3)] for r in (0, 1) for c in (1, 2)}
+    sent = readout.encode(plan, blocks)
+    assert [(w.payload, w.ctrl) for w in sent[EdgeLink.parse("E0")]] == \
+        [(20, 0), (21, 0), (22, 0), (1, 1), (10, 0), (11, 0), (12, 0), (1, 1)]
+    sent[EdgeLink.parse("E1")].insert(2, Wavelet(5, 7, 1))  # another color on the link is not read out
+    assert readout.decode(sent, plan, 3) == blocks
+
+    def bad(link, edit, match):
+        ws = {k: list(v) for k, v in sent.items()}
+        edit(ws[EdgeLink.parse(link)])
+        with pytest.raises(readout.ReadoutError, match=match) as e:
+            readout.decode(ws, plan, 3, what="d2h 'y'")
+        assert isinstance(e.value, SdkError) and isinstance(e.value, DeviceError)
+
+    bad("E1", lambda ws: ws.pop(), r"^d2h 'y': E1, color 4: 7 wavelets, expected 8 .*: the block of PE \(1, 1\) "
+        r"is short \(3 of 4 wavelets\)$")
+    bad("E0", lambda ws: ws.__delitem__(slice(4, None)), r"E0, color 4: 4 wavelets.*nothing from PE \(0, 1\)")
+    bad("E0", lambda ws: ws.__delitem__(1), r"block of PE \(0, 2\) has a control wavelet .* where its word 2 of 3")
+    bad("E0", lambda ws: ws.__setitem__(3, Wavelet(4, 2, 1)), r"PE \(0, 2\) is closed by .* 0x2, not ADVANCE")
+    bad("E0", lambda ws: ws.append(Wavelet(4, 9, 0)), r"9 wavelets.*1 more after the block of PE \(0, 1\)")
+
+    gemv = Gemv(2, 3, 20, 4)  # the GEMV's decode is the same read-out: a missing row is named
+    assert gemv.frames() == readout.frames(Region(0, 0, 2, 3), "E", CY)
+    with pytest.raises(KernelError, match=r"GEMV y: E1, color 2: 0 wavelets.*nothing from PE \(1, 2\), \(1, 1\)"):
+        gemv.decode(readout.encode({k: v for k, v in gemv.frames().items() if k.index == 0},
+                                   {(0, c): [0] * gemv.plan.mt for c in range(3)}))
+
+
 def test_point_to_point_and_chains():
     lay = Layout(3, 3)
     c = lay.color("C")

@@ -6,6 +6,19 @@ what identifies the data (seed, kind, density). Running it on a Runtime gives a 
 plan, cycles, load cycles, MAC utilisation (useful MACs / (PEs x lanes x cycles)), bit-exact against
 golden/matmul.py, the largest error against float64 and whether it is within the bound.
 
+A case is the kernel protocol ``run_case`` and ``run_cases`` drive; each kernel's subclass
+(``GemmCase``, ``GemvCase``) fills it in with its inputs:
+    .name  .kind ("gemm" | "gemv", the record's kind)  .kernel  .inputs  .extra  .plan
+    .layout() -> Layout                    what the runtime loads (the GEMV's carries A)
+    .feeds() -> {EdgeLink: (color, [(payload, ctrl)])}   the data streamed into the edge
+    .expect() -> {EdgeLink: (color, count)}   the read-out's wavelets per edge link
+    .decode(received) -> result bits       (sdk/readout.py: the framed read-out)
+    .golden() -> result bits               golden/matmul.py's
+    .outputs(result) -> {EdgeLink: [Wavelet]}   what a correct mesh sends for a result
+    .run(rt, progress=0, counters=False, trace=None) -> (result bits, RunResult)
+    .check(result) -> figures              bit-exact, float64 error and bound, NaN outputs
+    .figures(result, run) -> figures       the kernel's own (utilisation, padded MACs, ...)
+
 Interface:
     gemm_case(rows, cols, m, k, n, dtype="f16", profile="small", seed=1, kind="normal", name=None) -> Case
     gemv_case(rows, cols, m, k, density, profile="small", seed=1, name=None) -> Case
@@ -27,17 +40,20 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .. import readout
+from ..layout import Layout
 from ..records import KernelRecord, SdkError
 from ..runtime import Runtime
 from .common import random_matrix, sparse_vector
 from .gemm import Gemm
 from .gemv import Gemv
 
-__all__ = ["Case", "gemm_case", "gemv_case", "run_case", "run_cases", "format_table"]
+__all__ = ["Case", "GemmCase", "GemvCase", "gemm_case", "gemv_case", "run_case", "run_cases", "format_table"]
 
 
 @dataclass
 class Case:
+    """One kernel run with its test data; a subclass per kernel fills in the protocol."""
     name: str
     kind: str  # "gemm" | "gemv"
     kernel: object
@@ -48,13 +64,86 @@ class Case:
     def plan(self):
         return self.kernel.plan
 
+    def layout(self) -> Layout:
+        raise NotImplementedError
+
+    def feeds(self) -> dict:
+        raise NotImplementedError
+
+    def expect(self) -> dict:
+        return self.kernel.expect()
+
+    def decode(self, received: dict) -> np.ndarray:
+        return self.kernel.decode(received)
+
+    def golden(self) -> np.ndarray:
+        raise NotImplementedError
+
+    def outputs(self, result) -> dict:
+        return readout.encode(self.kernel.frames(), self.kernel.blocks(result))
+
+    def run(self, rt: Runtime, progress: int = 0, counters: bool = False, trace=None):
+        raise NotImplementedError
+
+    def check(self, result) -> dict:
+        raise NotImplementedError
+
+    def figures(self, result, run) -> dict:
+        return {}
+
+
+class GemmCase(Case):
+    def layout(self) -> Layout:
+        return self.kernel.layout()
+
+    def feeds(self) -> dict:
+        return {link: (color, [(pl, 0) for pl in payloads])
+                for link, (color, payloads) in self.kernel.inputs(self.inputs["a"], self.inputs["b"]).items()}
+
+    def golden(self) -> np.ndarray:
+        return self.kernel.golden(self.inputs["a"], self.inputs["b"])
+
+    def run(self, rt: Runtime, progress: int = 0, counters: bool = False, trace=None):
+        return self.kernel.run(rt, self.inputs["a"], self.inputs["b"], progress=progress, counters=counters,
+                               trace=trace)
+
+    def check(self, result) -> dict:
+        return self.kernel.check(result, self.inputs["a"], self.inputs["b"])
+
+    def figures(self, result, run) -> dict:
+        p = self.plan
+        return {"utilization": (round(p.useful_macs / (p.rows * p.cols * p.lanes * run.cycles), 4)
+                                if run.cycles else None),
+                "ideal_cycles": round(p.ideal_cycles()), "padded_macs": p.padded_macs}
+
+
+class GemvCase(Case):
+    def layout(self) -> Layout:
+        return self.kernel.layout(self.inputs["a"])
+
+    def feeds(self) -> dict:
+        return self.kernel.inputs(self.inputs["x"])
+
+    def golden(self) -> np.ndarray:
+        return self.kernel.golden(self.inputs["a"], self.inputs["x"])
+
+    def run(self, rt: Runtime, progress: int = 0, counters: bool = False, trace=None):
+        return self.kernel.run(rt, self.inputs["a"], self.inputs["x"], progress=progress, counters=counters,
+                               trace=trace)
+
+    def check(self, result) -> dict:
+        return self.kernel.check(result, self.inputs["a"], self.inputs["x"])
+
+    def figures(self, result, run) -> dict:
+        return {"dtype": "f16"}
+
 
 def gemm_case(rows, cols, m, k, n, dtype="f16", profile="small", seed=1, kind="normal", name=None) -> Case:
     kernel = Gemm(rows, cols, m, k, n, dtype, profile)
     rng = np.random.default_rng(seed)
     a = random_matrix(rng, (m, k), dtype, kind)
     b = random_matrix(rng, (k, n), dtype, kind)
-    return Case(name or f"gemm-{dtype}-{m}x{k}x{n}-{kind}-s{seed}", "gemm", kernel, {"a": a, "b": b},
+    return GemmCase(name or f"gemm-{dtype}-{m}x{k}x{n}-{kind}-s{seed}", "gemm", kernel, {"a": a, "b": b},
                 {"seed": seed, "data": kind})
 
 
@@ -63,21 +152,15 @@ def gemv_case(rows, cols, m, k, density, profile="small", seed=1, name=None) -> 
     rng = np.random.default_rng(seed)
     a = random_matrix(rng, (m, k), "f16")
     x = sparse_vector(rng, k, density)
-    return Case(name or f"gemv-{m}x{k}-d{density}-s{seed}", "gemv", kernel, {"a": a, "x": x},
+    return GemvCase(name or f"gemv-{m}x{k}-d{density}-s{seed}", "gemv", kernel, {"a": a, "x": x},
                 {"seed": seed, "density": density, "nonzeros": Gemv.nonzeros(x)})
 
 
 def run_case(rt: Runtime, case: Case, progress: int = 0, counters: bool = False, trace=None) -> KernelRecord:
     t0 = time.monotonic()
     load_before = rt.load_cycles
-    if case.kind == "gemm":
-        got, res = case.kernel.run(rt, case.inputs["a"], case.inputs["b"], progress=progress, counters=counters,
-                                   trace=trace)
-        figures = case.kernel.check(got, case.inputs["a"], case.inputs["b"])
-    else:
-        got, res = case.kernel.run(rt, case.inputs["a"], case.inputs["x"], progress=progress, counters=counters,
-                                   trace=trace)
-        figures = case.kernel.check(got, case.inputs["a"], case.inputs["x"])
+    got, res = case.run(rt, progress=progress, counters=counters, trace=trace)
+    figures = case.check(got)
     p = case.plan
     summary = p.summary()
     rec = KernelRecord(case.name, case.kind, p.rows, p.cols, p.profile, rt.engine.name, res.cycles,
@@ -93,14 +176,7 @@ def run_case(rt: Runtime, case: Case, progress: int = 0, counters: bool = False,
         rec.figures["pe_vec_busy"] = np.round(act.counters["vec_busy"] / max(1, act.cycles), 4).tolist()
         rec.figures["macs_counted"] = int(act.macs.sum())
         rec.figures["activity"] = act.to_dict()
-    if case.kind == "gemm":
-        lanes = p.lanes
-        rec.figures["utilization"] = (round(p.useful_macs / (p.rows * p.cols * lanes * res.cycles), 4)
-                                      if res.cycles else None)
-        rec.figures["ideal_cycles"] = round(p.ideal_cycles())
-        rec.figures["padded_macs"] = p.padded_macs
-    else:
-        rec.figures["dtype"] = "f16"
+    rec.figures.update(case.figures(got, res))
     rec.figures.update(figures)
     return rec
 
@@ -112,7 +188,7 @@ def run_cases(cases, engine="native", progress: int = 0, counters: bool = False,
     if len(shapes) != 1:
         raise SdkError(f"cases for different meshes in one run: {sorted(shapes)}")
     first = cases[0]
-    layout = first.kernel.layout() if first.kind == "gemm" else first.kernel.layout(first.inputs["a"])
+    layout = first.layout()
     if progress and isinstance(engine, str):
         engine_options.setdefault("console", True)  # the simulator's progress lines on the terminal
     out = []

@@ -17,10 +17,13 @@ Interface:
     plan_gemm(rows, cols, m, k, n, dtype="f16", profile="small") -> GemmPlan   (KernelError if bad)
     Gemm(rows, cols, m, k, n, dtype="f16", profile="small")
         .plan  .layout() -> Layout  .inputs(a_bits, b_bits) -> {EdgeLink: (color, [payload])}
-        .expect() -> {EdgeLink: (color, count)}   .decode(received) -> C bits (M x N uint32)
+        .frames() -> the read-out plan   .expect() -> {EdgeLink: (color, count)}
+        .decode(received) -> C bits (M x N uint32)   (sdk/readout.py: the framed read-out)
+        .blocks(c_bits) -> {pe: [word]}   each PE's tile, the inverse of decode's reassembly
         .run(rt, a_bits, b_bits, progress=0, counters=False, trace=None) -> (C bits, RunResult)
                                                      on an sdk.Runtime (see Runtime.run)
-        .check(c_bits, a_bits, b_bits) -> figures: bit-exact against golden.matmul, float64 error
+        .golden(a_bits, b_bits) -> C bits   .check(c_bits, a_bits, b_bits) -> figures: bit-exact
+                                                     against golden.matmul, float64 error
     CA, CB, CE, CW   the kernel's colors
 """
 
@@ -34,11 +37,11 @@ from golden.matmul import float64_error, gemm_bits, to_f64
 from hdl.isa import DsrKind, ElemType, pack_dsr
 from hdl.mesh import EdgeLink, MeshShapeError, check_mesh_shape
 from hdl.profiles import get_profile
-from hdl.wavelet import Port, SwitchCmd
+from hdl.wavelet import Port
 
-from .. import routes
+from .. import readout, routes
 from ..engines.base import Until
-from ..layout import Layout
+from ..layout import Layout, Region
 from .common import KernelError, check_bits, compare, positive_int, round_up, words
 
 __all__ = ["GemmPlan", "plan_gemm", "Gemm", "CA", "CB", "CE", "CW", "SOURCE"]
@@ -302,44 +305,41 @@ class Gemm:
                                              words(bp[q * p.kp:(q + 1) * p.kp, c * p.nt:(c + 1) * p.nt], p.dtype)])
         return out
 
-    def _sides(self):
+    def frames(self) -> dict:
+        """The read-out plan (sdk/readout.py ``frames``): the east half's tiles on CE to the east
+        links, the west half's on CW to the west links, nearest PE first."""
         p = self.plan
-        return (("E", range(p.cols - 1, p.west_cols - 1, -1), CE), ("W", range(p.west_cols), CW))
+        plan = {}
+        if p.cols - p.west_cols:
+            plan.update(readout.frames(Region(0, p.west_cols, p.rows, p.cols - p.west_cols), "E", CE))
+        if p.west_cols:
+            plan.update(readout.frames(Region(0, 0, p.rows, p.west_cols), "W", CW))
+        return plan
 
     def expect(self) -> dict:
-        p = self.plan
-        tile = p.mt * p.nt + 1  # the tile and its switch-advancing control wavelet
-        out = {}
-        for r in range(p.rows):
-            for side, order, color in self._sides():
-                if order:
-                    out[EdgeLink.parse(f"{side}{r}")] = (color, len(order) * tile)
-        return out
+        return readout.expect(self.frames(), self.plan.mt * self.plan.nt)
 
     def max_idle(self) -> int:
         p = self.plan
         return 20 * p.kp * p.mt * p.nt + 20000
 
     def decode(self, received: dict) -> np.ndarray:
-        """C (M x N uint32) from the wavelets received on the edge links; checks the framing."""
+        """C (M x N uint32) from the wavelets received on the edge links; checks the framing
+        (sdk/readout.py ``decode``: ReadoutError, a KernelError, naming the link and the PE)."""
+        p = self.plan
+        tiles = readout.decode(received, self.frames(), p.mt * p.nt, what="GEMM C tiles")
+        cp = np.zeros((p.rows * p.mt, p.cols * p.nt), np.uint32)
+        for (r, c), tile in tiles.items():
+            cp[r * p.mt:(r + 1) * p.mt, c * p.nt:(c + 1) * p.nt] = np.array(tile, np.uint32).reshape(p.mt, p.nt)
+        return cp[:p.m, :p.n]
+
+    def blocks(self, c_bits) -> dict:
+        """{pe: [word]}: each PE's tile of C (padded), what ``decode`` reassembles."""
         p = self.plan
         cp = np.zeros((p.rows * p.mt, p.cols * p.nt), np.uint32)
-        for r in range(p.rows):
-            for side, order, color in self._sides():
-                if not order:
-                    continue
-                link = EdgeLink.parse(f"{side}{r}")
-                got = [w for w in received.get(link, []) if w.color == color]
-                want = len(order) * (p.mt * p.nt + 1)
-                if len(got) != want:
-                    raise KernelError(f"{link}: {len(got)} result wavelets on color {color}, expected {want}")
-                for idx, c in enumerate(order):
-                    seg = got[idx * (p.mt * p.nt + 1):(idx + 1) * (p.mt * p.nt + 1)]
-                    if any(w.ctrl for w in seg[:-1]) or seg[-1].ctrl != 1 or seg[-1].payload != SwitchCmd.ADVANCE:
-                        raise KernelError(f"{link}: tile of PE ({r}, {c}) is not framed by one ADVANCE control wavelet")
-                    cp[r * p.mt:(r + 1) * p.mt, c * p.nt:(c + 1) * p.nt] = \
-                        np.array([w.payload for w in seg[:-1]], np.uint32).reshape(p.mt, p.nt)
-        return cp[:p.m, :p.n]
+        cp[:p.m, :p.n] = c_bits
+        return {(r, c): [int(v) for v in cp[r * p.mt:(r + 1) * p.mt, c * p.nt:(c + 1) * p.nt].reshape(-1)]
+                for r in range(p.rows) for c in range(p.cols)}
 
     def run(self, rt, a_bits, b_bits, progress: int = 0, counters: bool = False, trace=None):
         """Load, stream A and B through the edge, run until every tile has left; (C bits, RunResult).
@@ -356,11 +356,14 @@ class Gemm:
                      trace=trace)
         return self.decode(rt.receive()), res
 
+    def golden(self, a_bits, b_bits) -> np.ndarray:
+        """C bits from golden/matmul.py: the hardware's accumulation order over the padded K."""
+        return gemm_bits(a_bits, b_bits, self.plan.dtype, self.plan.k_pad)
+
     def check(self, c_bits, a_bits, b_bits) -> dict:
         """Figures of a result: bit-exact against golden/matmul.py (the hardware's order, padded K),
         the largest error against float64 and whether every element is within its bound."""
-        p = self.plan
-        golden = gemm_bits(a_bits, b_bits, p.dtype, p.k_pad)
-        err, ok, bound = float64_error(c_bits, a_bits, b_bits, p.dtype)
+        golden = self.golden(a_bits, b_bits)
+        err, ok, bound = float64_error(c_bits, a_bits, b_bits, self.plan.dtype)
         return {**compare(c_bits, golden), "max_abs_err_f64": err, "f64_bound_ok": ok, "f64_bound": bound,
                 "nan_outputs": int(np.isnan(to_f64(c_bits, "f32")).sum())}

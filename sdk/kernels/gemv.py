@@ -13,9 +13,10 @@ Interface:
     plan_gemv(rows, cols, m, k, profile="small") -> GemvPlan   (KernelError if bad)
     Gemv(rows, cols, m, k, profile="small")
         .plan  .layout(a_bits) -> Layout (A is loaded with the program)  .inputs(x_bits)
-        .expect()  .decode(received) -> y bits (uint32)  .nonzeros(x_bits)
+        .frames() -> the read-out plan  .expect()  .decode(received) -> y bits (uint32)  .nonzeros(x_bits)
+        .blocks(y_bits) -> {pe: [word]}   each PE's block of y, the inverse of decode's reassembly
         .run(rt, a_bits, x_bits, progress=0) -> (y bits, RunResult)
-        .check(y_bits, a_bits, x_bits) -> figures
+        .golden(a_bits, x_bits) -> y bits   .check(y_bits, a_bits, x_bits) -> figures
     CX, CY   the kernel's colors
 """
 
@@ -29,11 +30,11 @@ from golden.matmul import float64_error, gemv_bits, to_f64
 from hdl.isa import DsrKind, ElemType, pack_dsr
 from hdl.mesh import EdgeLink, MeshShapeError, check_mesh_shape
 from hdl.profiles import get_profile
-from hdl.wavelet import Port, SwitchCmd
+from hdl.wavelet import Port
 
-from .. import routes
+from .. import readout, routes
 from ..engines.base import Until
-from ..layout import Layout
+from ..layout import Layout, Region
 from .common import KernelError, check_bits, compare, positive_int, round_up, words
 
 __all__ = ["GemvPlan", "plan_gemv", "Gemv", "CX", "CY", "SOURCE"]
@@ -156,26 +157,32 @@ class Gemv:
     def nonzeros(x_bits) -> int:
         return int(np.count_nonzero(np.asarray(x_bits) & 0x7FFF))
 
-    def expect(self) -> dict:
+    def frames(self) -> dict:
+        """The read-out plan (sdk/readout.py ``frames``): every PE's y block on CY to its row's east
+        link, easternmost first."""
         p = self.plan
-        return {EdgeLink(Port.E, r): (CY, p.cols * (p.mt + 1)) for r in range(p.rows)}
+        return readout.frames(Region(0, 0, p.rows, p.cols), "E", CY)
+
+    def expect(self) -> dict:
+        return readout.expect(self.frames(), self.plan.mt)
 
     def decode(self, received: dict) -> np.ndarray:
+        """y (M uint32) from the wavelets received on the east links; checks the framing
+        (sdk/readout.py ``decode``: ReadoutError, a KernelError, naming the link and the PE)."""
         p = self.plan
         y = np.zeros(p.rows * p.cols * p.mt, np.uint32)
-        for r in range(p.rows):
-            link = EdgeLink(Port.E, r)
-            got = [w for w in received.get(link, []) if w.color == CY]
-            if len(got) != p.cols * (p.mt + 1):
-                raise KernelError(f"{link}: {len(got)} y wavelets on color {CY}, expected {p.cols * (p.mt + 1)}")
-            for idx, c in enumerate(range(p.cols - 1, -1, -1)):
-                seg = got[idx * (p.mt + 1):(idx + 1) * (p.mt + 1)]
-                if any(w.ctrl for w in seg[:-1]) or seg[-1].ctrl != 1 or seg[-1].payload != SwitchCmd.ADVANCE:
-                    raise KernelError(f"{link}: the y block of PE ({r}, {c}) is not framed by one ADVANCE "
-                                      "control wavelet")
-                b = p.block(r, c)
-                y[b * p.mt:(b + 1) * p.mt] = [w.payload for w in seg[:-1]]
+        for pe, block in readout.decode(received, self.frames(), p.mt, what="GEMV y").items():
+            b = p.block(*pe)
+            y[b * p.mt:(b + 1) * p.mt] = block
         return y[:p.m]
+
+    def blocks(self, y_bits) -> dict:
+        """{pe: [word]}: each PE's block of y (padded), what ``decode`` reassembles."""
+        p = self.plan
+        y = np.zeros(p.rows * p.cols * p.mt, np.uint32)
+        y[:p.m] = y_bits
+        return {(r, c): [int(v) for v in y[p.block(r, c) * p.mt:(p.block(r, c) + 1) * p.mt]]
+                for r in range(p.rows) for c in range(p.cols)}
 
     def run(self, rt, a_bits, x_bits, progress: int = 0, counters: bool = False, trace=None):
         feeds = self.inputs(x_bits)
@@ -188,9 +195,12 @@ class Gemv:
         res = rt.run(Until.outputs(self.expect()), max_idle=20000, progress=progress, counters=counters, trace=trace)
         return self.decode(rt.receive()), res
 
+    def golden(self, a_bits, x_bits) -> np.ndarray:
+        """y bits from golden/matmul.py (one column block: every nonzero in increasing j)."""
+        return gemv_bits(a_bits, x_bits, [(0, self.plan.k)], [(0, self.plan.k)])
+
     def check(self, y_bits, a_bits, x_bits) -> dict:
-        p = self.plan
-        golden = gemv_bits(a_bits, x_bits, [(0, p.k)], [(0, p.k)])
+        golden = self.golden(a_bits, x_bits)
         err, ok, bound = float64_error(y_bits[:, None], a_bits, x_bits[:, None], "f16")
         return {**compare(y_bits, golden), "max_abs_err_f64": err, "f64_bound_ok": ok, "f64_bound": bound,
                 "nan_outputs": int(np.isnan(to_f64(y_bits, "f32")).sum())}
