@@ -5,7 +5,7 @@ Role
 Every event the tiles count (hdl/probe.py) is given an energy: lane operations per FMAC mode and
 per add/multiply type, 64-bit SRAM row reads and writes, retired instructions, wavelets leaving a
 router and crossing a link, and an idle/leakage charge for every PE in every cycle. The figures
-come from published 45 nm measurements (the brief's "Energy per event" table) scaled to the
+come from published 45 nm measurements (Horowitz, ISSCC 2014, and public NoC and wire figures) scaled to the
 target node (WSE-2: TSMC 7 nm) with a stated factor per category (logic, SRAM, wires). Every
 number, its unit, its source and its scaling live in ``sdk/energy_defaults.json``; a user
 overrides any of them with a partial JSON file of the same shape. docs/observability.md
