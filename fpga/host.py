@@ -30,7 +30,7 @@ import sys
 import time
 from collections import Counter
 
-from sdk import EngineUnavailable, Runtime, SdkError
+from sdk import DeviceError, EngineUnavailable, Runtime, SdkError
 from sdk.engines.bridge import BridgeClient, BridgeEngine
 from sdk.engines.bridge_protocol import flag_names
 from sdk.kernels import row_echo
@@ -115,6 +115,8 @@ def main(argv=None) -> int:
         else:
             try:
                 recs = gemm_demo(engine, a.m, a.k, a.n, a.dtype, a.density, a.seed)
+            except DeviceError:  # a failure on the board, not a bad request
+                raise
             except SdkError as e:  # a request the mesh cannot run
                 print(f"fpga.host: error: {e}", file=sys.stderr)
                 return 2
