@@ -27,7 +27,6 @@ from pathlib import Path
 from golden.route_patterns import edge_patterns
 from golden.routing import simulate
 from hdl.mesh import EdgeLink
-from hdl.profiles import get_profile
 from sdk import Layout, Runtime, SdkError, routes
 from sdk.engines.verilator import BUILD
 
@@ -77,16 +76,16 @@ def main(argv=None) -> int:
     ap.add_argument("--waves", action="store_true")
     args = ap.parse_args(argv)
     try:
-        prof = get_profile(args.profile)
-        lay = Layout(args.rows, args.cols, prof)
+        lay = Layout(args.rows, args.cols, args.profile)
+        prof = lay.profile
         if args.wavelets < 1:
-            raise ValueError(f"--wavelets must be positive, got {args.wavelets}")
+            raise SdkError(f"--wavelets must be positive, got {args.wavelets}")
         mesh, sources = edge_patterns(args.rows, args.cols, prof.colors, avoid=(prof.mgmt_color,))
         for color in sorted({c for _, c in sources}):
             table = {pe: t[color] for pe, t in mesh.routes.items() if color in t}
             lay.route(lay.color(f"c{color}", color), routes.custom(table, f"pattern on color {color}"))
         lay.build()
-    except (SdkError, ValueError) as e:
+    except SdkError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     flows = traffic(sources, args.wavelets)

@@ -38,12 +38,12 @@ from pathlib import Path
 
 from hdl.wafer_mesh import add_wafer_arguments, wafer_from_arguments
 from sdk.energy import EnergyModel
-from sdk.engines.mpi_ranks import MpiInstall, MpiMissing
+from sdk.engines.mpi_ranks import MpiInstall
 from sdk.engines.native_mesh import check_ranks
 from sdk.engines.verilator import BUILD
+from sdk.errors import SdkError
 from sdk.kernels.cases import format_table, gemm_case, gemv_case, run_cases
 from sdk.kernels.observe import observe
-from sdk.records import SdkError
 from sdk.trace import TraceSpec
 
 
@@ -70,19 +70,22 @@ def main(argv=None) -> int:
         cases = [gemm_case(args.rows, args.cols, args.m, args.k, args.n, args.dtype, args.profile, args.seed),
                  gemv_case(args.rows, args.cols, args.m, args.k, args.density, args.profile, args.seed)]
         energy = EnergyModel.load(args.energy)
-        wafer = wafer_from_arguments(args, args.rows, args.cols)
+        try:
+            wafer = wafer_from_arguments(args, args.rows, args.cols)
+        except ValueError as e:  # hdl's RepairError or WaferError (hdl does not import sdk)
+            raise SdkError(str(e)) from None
         trace = None
         if args.trace and args.waves:
-            raise ValueError("--trace needs the native engine and --waves the flat one: choose one")
+            raise SdkError("--trace needs the native engine and --waves the flat one: choose one")
         if args.ranks != 1:
             check_ranks(args.ranks, args.rows)
             if args.waves or args.trace:
-                raise ValueError("--ranks runs the native engine without waves or traces: choose one")
+                raise SdkError("--ranks runs the native engine without waves or traces: choose one")
             MpiInstall.find()
         if args.trace:
             trace = TraceSpec(pes="all", links="all", window=(0, args.trace_cycles), max_events=1_000_000)
             trace.check(args.rows, args.cols)
-    except (SdkError, ValueError, OSError, MpiMissing) as e:
+    except (SdkError, OSError) as e:  # OSError: the energy table's file
         print(f"make sim: error: {e}", file=sys.stderr)
         return 2
     g = cases[0].plan

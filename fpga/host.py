@@ -30,7 +30,7 @@ import sys
 import time
 from collections import Counter
 
-from sdk import Runtime, SdkError
+from sdk import DeviceError, EngineUnavailable, Runtime, SdkError
 from sdk.engines.bridge import BridgeClient, BridgeEngine
 from sdk.engines.bridge_protocol import flag_names
 from sdk.kernels import row_echo
@@ -46,7 +46,8 @@ def open_engine(port: str, baud: int = 1_000_000, profile: str | None = None, ro
     try:
         import serial
     except ImportError:
-        raise SdkError("pyserial is missing: run `make fpga` or `.venv/bin/pip install -e '.[fpga]'`") from None
+        raise EngineUnavailable("pyserial is missing: run `make fpga` or "
+                                "`.venv/bin/pip install -e '.[fpga]'`") from None
     ser = serial.Serial(port, baud, timeout=0.1)
     engine = BridgeEngine(BridgeClient(ser, timeout=timeout or 5.0), profile, closer=ser.close)
     engine.memory_zero = False
@@ -98,7 +99,7 @@ def main(argv=None) -> int:
     a = ap.parse_args(argv)
     try:
         engine = open_engine(a.port, a.baud, a.profile, a.rows, a.cols)
-    except (SdkError, ValueError) as e:
+    except (SdkError, OSError) as e:  # OSError: the serial port
         print(f"fpga.host: error: {e}", file=sys.stderr)
         return 2
     try:
@@ -114,6 +115,8 @@ def main(argv=None) -> int:
         else:
             try:
                 recs = gemm_demo(engine, a.m, a.k, a.n, a.dtype, a.density, a.seed)
+            except DeviceError:  # a failure on the board, not a bad request
+                raise
             except SdkError as e:  # a request the mesh cannot run
                 print(f"fpga.host: error: {e}", file=sys.stderr)
                 return 2

@@ -79,7 +79,6 @@ __all__ = ["F32_NAN", "meeting", "chain_sum", "matvec", "rmsnorm", "rope_tables"
 F32_NAN = 0x7FC00000
 _NEG_INF = np.uint32(0xFF800000)
 _ONE = np.uint32(0x3F800000)
-_SIGN = np.uint32(0x80000000)
 
 #: |logit - float64 reference| <= LOGIT_BOUND_ABS + LOGIT_BOUND_REL * max |reference logit| (docs/kernels.md
 #: "Transformer decode", "Error bound"): the f16 rounding of every matvec input (relative 2**-11) dominates

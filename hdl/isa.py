@@ -24,7 +24,7 @@ half is either one 16-bit immediate (I layout) or more register fields (R layout
 
 Interface
 ---------
-Constants   INSN_BITS, NUM_GPRS, NUM_DSRS, NUM_TASKS, DSR_BITS, pe_params(profile)
+Constants   INSN_BITS, NUM_GPRS, NUM_DSRS, NUM_TASKS, DSR_BITS, PC_BITS, TASK_BITS, pe_params(profile)
 Enums       Opcode, Fmt, DsrKind, ElemType, FmacMode, CvtMode, ShiftMode, LogicMode, ErrorCode
 Layouts     InsnI, InsnR, Insn (union), BindImm, FabImm, Dsr, Status, StartInfo
             (``amaranth.lib.data`` layouts the RTL uses for decode, DSR storage and status)
@@ -47,7 +47,7 @@ from .packing import Packer
 from .profiles import get_profile
 
 __all__ = [
-    "INSN_BITS", "NUM_GPRS", "NUM_DSRS", "NUM_TASKS", "DSR_BITS", "PC_BITS", "pe_params",
+    "INSN_BITS", "NUM_GPRS", "NUM_DSRS", "NUM_TASKS", "DSR_BITS", "PC_BITS", "TASK_BITS", "pe_params",
     "RESERVED_OPCODES", "VECTOR_OPS", "FMAC_SUFFIX", "TYPE_SUFFIX", "CVT_SUFFIX", "CVT_DST_TYPE", "CVT_SRC_TYPE",
     "SHIFT_MNEMONIC", "LOGIC_MNEMONIC", "ShiftMode", "LogicMode",
     "Opcode", "Fmt", "DsrKind", "ElemType", "FmacMode", "CvtMode", "ErrorCode",
@@ -63,6 +63,7 @@ NUM_DSRS = 16
 NUM_TASKS = 32
 DSR_BITS = 64
 PC_BITS = 16  # the PC register; fetches at PC >= imem_words raise PC_RANGE
+TASK_BITS = (NUM_TASKS - 1).bit_length()  # a task ID
 
 def pe_params(profile="small") -> dict:
     """The PE parameters of a profile (hdl/profiles.py), as keyword arguments for the golden model."""

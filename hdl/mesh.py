@@ -28,7 +28,7 @@ Interface:
     EdgeLink(side, index)        one edge link: side N/E/S/W, index = column (N, S) or row (E, W);
                                  ``str(link)`` / ``EdgeLink.parse("W3")``, ``.pe(rows, cols)``,
                                  ``EdgeLink.at(pe, port, rows, cols)``, ``edge_links(rows, cols)``
-    python -m hdl.mesh --rows R --cols C [--profile small] [--out DIR]   (also: `tessera-mesh ...`)
+    python -m hdl.mesh --rows R --cols C [--profile small] [--out DIR]
         a wafer (hdl/wafer_mesh.py, docs/wafer.md): [--spares K/S] [--defects FILE.json |
         --defect-rate P --seed N] [--die RxC] [--boundary-stages L]; a bad map, die or rate is
         refused (exit 2) before anything is written

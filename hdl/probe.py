@@ -35,6 +35,7 @@ from amaranth import Module, Signal
 from amaranth.lib import data, enum, wiring
 from amaranth.lib.wiring import In, Out
 
+from .isa import TASK_BITS, Status
 from .packing import Packer
 from .router import DROP_COUNTER_BITS, RouterError
 from .wavelet import EDGE_SIDES
@@ -93,7 +94,7 @@ PeEvents = data.StructLayout({
     "retire": 1,
     "task_start": 1,
     "task_end": 1,
-    "task": 5,  # the task running (or starting) this cycle
+    "task": TASK_BITS,  # the task running (or starting) this cycle
     "vec_issue": 1,  # the core launches a vector op
     "vec_done": 1,  # a vector op (any context) finishes
     "ramp_in": 1,
@@ -104,7 +105,7 @@ PeEvents = data.StructLayout({
 TraceEvents = data.StructLayout({
     "task_start": 1,
     "task_end": 1,
-    "task": 5,
+    "task": TASK_BITS,
     "vec_issue": 1,
     "vec_done": 1,
 })
@@ -113,7 +114,7 @@ CounterLayout = data.StructLayout({name: COUNTER_BITS for name in COUNTER_NAMES}
 
 ProbeLayout = data.StructLayout({
     "counters": CounterLayout,
-    "pe_status": 32,  # hdl/isa.py Status: the sticky status word
+    "pe_status": Status.size,  # hdl/isa.py Status: the sticky status word
     "router_errors": len(RouterError),
     "drops": DROP_COUNTER_BITS,
 })

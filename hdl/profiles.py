@@ -1,7 +1,7 @@
 """Tessera configuration profiles.
 
-A profile fixes every figure of a build that the brief calls a parameter: the number of routable
-colors, the router's per-color buffer depth, and (for the PE) SRAM size, banks and SIMD width.
+A profile fixes every figure of a build that the architecture leaves as a parameter: the number of
+routable colors, the router's per-color buffer depth, and (for the PE) SRAM size, banks and SIMD width.
 
 Interface:
     Profile            frozen dataclass of the figures

@@ -1,7 +1,8 @@
 """The router's configuration address map: how route tables become configuration writes.
 
-Every router has a write-only configuration port (``cfg.we``, ``cfg.addr``, ``cfg.data``). The
-mesh issue drives it from the mesh edge; testbenches drive it directly. The map (docs/router.md):
+Every router has a write-only configuration port (``cfg.we``, ``cfg.addr``, ``cfg.data``). In a
+tile the management loader (hdl/mgmt.py) drives it with the router writes of the management stream
+that enters at the mesh edge; the router's testbenches drive it directly. The map (docs/router.md):
 
     addr = color << 3 | field                     (COLOR_BITS + 3 = 8 address bits)
     field 0..3  route position k:  data[4:0] = RX set, data[9:5] = TX set  (bit = Port value)

@@ -25,7 +25,7 @@ from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-__all__ = ["BankedSRAM", "ReadPortSignature", "WritePortSignature"]
+__all__ = ["BankedSRAM", "ReadPortSignature", "WritePortSignature", "ROW_BITS"]
 
 ROW_BITS = 64
 

@@ -10,16 +10,20 @@ and ``golden`` (the golden engine's models) and nothing else of the project's.
     sdk.runtime      Runtime: load, h2d/d2h, send/receive, launch, run — on any engine
     sdk.engines      native / hierarchical / flat Verilator meshes, the golden model, FPGA bridge
     sdk.collectives  broadcast, scatter, gather, reduce, all-reduce over rows, columns, the mesh
-    sdk.kernels      GEMM, sparse GEMV, AXPY, ...: program, layout, host code and decode together
+    sdk.kernels      GEMM, sparse GEMV, the math library, ...: program, layout, host code and decode
+                     together (the AXPY worked example is demo/axpy.py)
     sdk.asm          the PE assembler;   sdk.loader   management streams (loading through the edge)
-    sdk.records      RunResult, MeshStatus, Fault, KernelRecord; DeviceError, SdkError
+    sdk.records      RunResult, MeshStatus, Fault, KernelRecord
+    sdk.errors       SdkError, the root of the SDK's errors, and its subclasses (docs/programming.md)
 """
 
 from . import routes
 from .engines.base import Until
-from .layout import Color, Layout, LayoutError, Region, Symbol
-from .records import DeviceError, Fault, KernelRecord, MeshStatus, RunResult, SdkError
+from .errors import AsmError, DeviceError, EngineUnavailable, KernelError, LayoutError, LoadError, SdkError
+from .layout import Color, Layout, Region, Symbol
+from .records import Fault, KernelRecord, MeshStatus, RunResult
 from .runtime import Runtime, make_engine
 
-__all__ = ["Layout", "Region", "Symbol", "Color", "LayoutError", "Runtime", "make_engine", "Until", "routes",
-           "DeviceError", "SdkError", "Fault", "MeshStatus", "RunResult", "KernelRecord"]
+__all__ = ["Layout", "Region", "Symbol", "Color", "Runtime", "make_engine", "Until", "routes",
+           "Fault", "MeshStatus", "RunResult", "KernelRecord",
+           "SdkError", "LayoutError", "KernelError", "AsmError", "LoadError", "EngineUnavailable", "DeviceError"]

@@ -58,16 +58,9 @@ from hdl.isa import (
     sext16,
 )
 
+from .errors import AsmError
+
 __all__ = ["AsmError", "Image", "Program", "assemble", "disassemble"]
-
-
-class AsmError(Exception):
-    """An assembly error; ``line`` is the 1-based source line (None if not tied to one)."""
-
-    def __init__(self, message: str, line: int | None = None):
-        self.line = line
-        self.message = message
-        super().__init__(f"line {line}: {message}" if line is not None else message)
 
 
 # ---- the image ---------------------------------------------------------------------------------

@@ -5,7 +5,7 @@ Role
 Every event the tiles count (hdl/probe.py) is given an energy: lane operations per FMAC mode and
 per add/multiply type, 64-bit SRAM row reads and writes, retired instructions, wavelets leaving a
 router and crossing a link, and an idle/leakage charge for every PE in every cycle. The figures
-come from published 45 nm measurements (the brief's "Energy per event" table) scaled to the
+come from published 45 nm measurements (Horowitz, ISSCC 2014, and public NoC and wire figures) scaled to the
 target node (WSE-2: TSMC 7 nm) with a stated factor per category (logic, SRAM, wires). Every
 number, its unit, its source and its scaling live in ``sdk/energy_defaults.json``; a user
 overrides any of them with a partial JSON file of the same shape. docs/observability.md
@@ -47,6 +47,8 @@ import numpy as np
 from hdl.probe import LANE_COUNTERS, LINK_COUNTERS
 from hdl.profiles import Profile, get_profile
 from hdl.wavelet import WAVELET_BITS
+
+from .errors import SdkError
 
 __all__ = ["EnergyModel", "EnergyReport", "COMPONENTS", "DEFAULTS_PATH"]
 
@@ -103,27 +105,27 @@ def _is_entry(node) -> bool:
 
 def _check_value(path: str, value, unit: str):
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValueError(f"energy table: {path} must be a number ({unit}), not {value!r}")
+        raise SdkError(f"energy table: {path} must be a number ({unit}), not {value!r}")
     high = _RANGES[unit]
     if not (math.isfinite(value) and 0 < value <= high):
-        raise ValueError(f"energy table: {path} = {value!r} {unit} is out of range: must be > 0 and <= {high:g} "
+        raise SdkError(f"energy table: {path} = {value!r} {unit} is out of range: must be > 0 and <= {high:g} "
                          f"{unit}")
     if unit == "bits" and value != int(value):
-        raise ValueError(f"energy table: {path} = {value!r} must be a whole number of bits")
+        raise SdkError(f"energy table: {path} = {value!r} must be a whole number of bits")
 
 
 def _merge(table: dict, overrides: dict, where: str = ""):
-    """Merge a partial table onto ``table`` in place; unknown keys and wrong types raise ValueError."""
+    """Merge a partial table onto ``table`` in place; unknown keys and wrong types raise SdkError."""
     if not isinstance(overrides, dict):
-        raise ValueError(f"energy table: {where.rstrip('.') or 'the override'} must be a JSON object")
+        raise SdkError(f"energy table: {where.rstrip('.') or 'the override'} must be a JSON object")
     for key, val in overrides.items():
         path = f"{where}{key}"
         if key not in table:
-            raise ValueError(f"energy table: unknown key {path!r}; known here: {', '.join(table)}")
+            raise SdkError(f"energy table: unknown key {path!r}; known here: {', '.join(table)}")
         cur = table[key]
         if isinstance(cur, str):
             if not isinstance(val, str):
-                raise ValueError(f"energy table: {path} must be a string")
+                raise SdkError(f"energy table: {path} must be a string")
             table[key] = val
         elif _is_entry(cur):
             # a bare number is shorthand for {"value": number}
@@ -131,9 +133,9 @@ def _merge(table: dict, overrides: dict, where: str = ""):
             for k, v in val.items():
                 if k not in _ENTRY_KEYS or (k == "scale" and "scale" not in cur):
                     allowed = ", ".join(k2 for k2 in ("value", "source", "scale") if k2 in cur)
-                    raise ValueError(f"energy table: unknown key {path}.{k!r}; an entry takes {allowed}")
+                    raise SdkError(f"energy table: unknown key {path}.{k!r}; an entry takes {allowed}")
                 if k == "unit" and v != cur["unit"]:
-                    raise ValueError(f"energy table: {path}.unit is {cur['unit']!r}; give the value in that unit")
+                    raise SdkError(f"energy table: {path}.unit is {cur['unit']!r}; give the value in that unit")
                 cur[k] = v
         else:
             _merge(cur, val, f"{path}.")
@@ -145,19 +147,19 @@ def _validate(table: dict):
             path = f"{section}.{name}"
             _check_value(path, e["value"], e["unit"])
             if not isinstance(e.get("source", ""), str):
-                raise ValueError(f"energy table: {path}.source must be a string")
+                raise SdkError(f"energy table: {path}.source must be a string")
             if section == "events" and e["scale"] not in _CATEGORIES + ("none",):
-                raise ValueError(f"energy table: {path}.scale = {e['scale']!r}; one of "
+                raise SdkError(f"energy table: {path}.scale = {e['scale']!r}; one of "
                                  f"{', '.join(_CATEGORIES + ('none',))}")
 
 
 def _resolve_cycles(activity, cycles) -> int:
     c = cycles if cycles is not None else activity.cycles
     if c is None:
-        raise ValueError("energy: the activity does not say how many cycles it covers; pass cycles=")
+        raise SdkError("energy: the activity does not say how many cycles it covers; pass cycles=")
     c = int(c)
     if c < 0:
-        raise ValueError(f"energy: cycles={c} is negative")
+        raise SdkError(f"energy: cycles={c} is negative")
     return c
 
 
@@ -225,11 +227,11 @@ class EnergyModel:
             with open(path) as f:
                 overrides = json.load(f)
         except json.JSONDecodeError as e:
-            raise ValueError(f"energy table {path}: not valid JSON: {e}") from None
+            raise SdkError(f"energy table {path}: not valid JSON: {e}") from None
         try:
             return cls(overrides)
         except ValueError as e:
-            raise ValueError(f"{path}: {e}") from None
+            raise SdkError(f"{path}: {e}") from None
 
     def to_dict(self) -> dict:
         return copy.deepcopy(self.table)
@@ -257,7 +259,7 @@ class EnergyModel:
         word lines lengthen as the square root of the array. A plain linear-in-log(size) curve would
         reach zero at 2 KiB; the power law stays positive for the small banks a PE has."""
         if not bank_kib > 0:
-            raise ValueError(f"energy: SRAM bank size {bank_kib} KiB must be > 0")
+            raise SdkError(f"energy: SRAM bank size {bank_kib} KiB must be > 0")
         pts = [(8.0, self._pj("sram_read_8kib")), (32.0, self._pj("sram_read_32kib")),
                (1024.0, self._pj("sram_read_1mib"))]
         (x0, e0), (x1, e1) = pts[:2] if bank_kib <= 32 else pts[1:]
@@ -334,7 +336,7 @@ class EnergyModel:
     def report(self, activity, cycles=None, profile="small", useful_macs=None, freq_hz=850e6) -> EnergyReport:
         cycles = _resolve_cycles(activity, cycles)
         if not freq_hz > 0:
-            raise ValueError(f"energy: freq_hz={freq_hz} must be > 0")
+            raise SdkError(f"energy: freq_hz={freq_hz} must be > 0")
         p = get_profile(profile)
         ev = self.event_pj(p)
         bd = self.breakdown(activity, cycles, p)
@@ -342,7 +344,7 @@ class EnergyModel:
         counted_macs = sum(activity.total(c) for c in _MAC_COUNTERS)
         macs = counted_macs if useful_macs is None else int(useful_macs)
         if macs < 0:
-            raise ValueError(f"energy: useful_macs={macs} is negative")
+            raise SdkError(f"energy: useful_macs={macs} is negative")
         flops = 2 * sum(activity.total(c) for c in _FP_MAC_COUNTERS) + sum(activity.total(c) for c in _FP_OP_COUNTERS)
         seconds = cycles / freq_hz
         assumptions = self._assumptions(p, ev)
@@ -365,9 +367,9 @@ class EnergyModel:
         """Power of a rows x cols wafer whose every PE runs at the measured mean event rates."""
         cycles = _resolve_cycles(activity, cycles)
         if cycles == 0:
-            raise ValueError("energy: a wafer projection needs an activity covering at least one cycle")
+            raise SdkError("energy: a wafer projection needs an activity covering at least one cycle")
         if rows < 1 or cols < 1 or not freq_hz > 0:
-            raise ValueError(f"energy: rows={rows}, cols={cols}, freq_hz={freq_hz} must be positive")
+            raise SdkError(f"energy: rows={rows}, cols={cols}, freq_hz={freq_hz} must be positive")
         p = get_profile(profile)
         measured_pes = activity.rows * activity.cols
         pe_cycles = measured_pes * cycles

@@ -50,18 +50,14 @@ from golden.routing import MeshRoutes, RouteError
 from hdl.loadmap import Ctrl, load_addr
 from hdl.loadmap import Region as LoadRegion
 from hdl.mesh import MeshShapeError, check_mesh_shape
-from hdl.profiles import get_profile
+from hdl.profiles import ProfileError, get_profile
 
-from .asm import AsmError, Image, assemble
+from .asm import Image, assemble
+from .errors import AsmError, LayoutError, SdkError
 from .loader import ctrl_write, load_ops, sram_writes
-from .records import SdkError
 from .routes import RoutePattern, chain
 
 __all__ = ["Layout", "Region", "Symbol", "Program", "Color", "LayoutError", "DTYPES", "Built", "PlacedPE"]
-
-
-class LayoutError(SdkError):
-    """A layout that cannot be loaded; the message names the PE, color, port, program or symbol."""
 
 
 #: element type name -> (bytes, numpy value type, numpy bit-pattern type)
@@ -199,7 +195,10 @@ class Layout:
         except MeshShapeError as e:
             raise LayoutError(str(e)) from None
         self.rows, self.cols = rows, cols
-        self.profile = get_profile(profile)
+        try:
+            self.profile = get_profile(profile)
+        except ProfileError as e:
+            raise LayoutError(str(e)) from None
         self.clear_memory = clear_memory
         self.colors: dict[str, Color] = {}
         self._routes: dict = {}  # (pe, color) -> (ColorRoute, pattern name)

@@ -35,11 +35,9 @@ from hdl.profiles import get_profile
 from hdl.router_config import encode_color_route
 from hdl.wavelet import Wavelet
 
+from .errors import LoadError
+
 __all__ = ["MeshLoader", "management_routes", "LoadError", "load_ops", "ctrl_write", "sram_writes"]
-
-
-class LoadError(ValueError):
-    """Something the host was asked to load that the mesh cannot take."""
 
 
 def ctrl_write(bits: int) -> tuple[int, int]:

@@ -58,8 +58,7 @@ from hdl.profiles import get_profile
 from hdl.wavelet import Port, SwitchCmd, Wavelet
 
 from .asm import assemble
-from .kernels.common import KernelError
-from .records import DeviceError, SdkError
+from .errors import DeviceError, KernelError, SdkError
 
 __all__ = ["READOUT_TASK", "SRC_DSR", "DST_DSR", "ROUTINE_WORDS", "readout_color", "check_program", "pe_writes",
            "frames", "expect", "encode", "decode", "ReadoutError"]

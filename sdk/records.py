@@ -15,6 +15,7 @@ Interface:
                         like a dict (``record["utilization"]``) and serialises flat
     DeviceError         a run-time error on the mesh: faulty tiles (``.faults``) or no progress
     SdkError            bad input to the layout or the runtime, raised before anything runs
+                        (both defined in sdk/errors.py with the rest of the SDK's errors)
 """
 
 from __future__ import annotations
@@ -22,25 +23,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 
 from .activity import Activity
+from .errors import DeviceError, SdkError
 from .fault import Fault, _Json
 
 __all__ = ["Fault", "MeshStatus", "RunResult", "KernelRecord", "DeviceError", "SdkError"]
-
-
-class SdkError(ValueError):
-    """Bad input to the layout or the runtime, found before anything runs."""
-
-
-class DeviceError(RuntimeError):
-    """A run-time error on the mesh: a PE halted, a router or loader flagged an error, or the mesh
-    stopped making progress. ``faults`` lists the faulty tiles, ``status`` the mesh status."""
-
-    def __init__(self, message: str, faults=(), status=None):
-        self.faults = list(faults)
-        self.status = status
-        if self.faults:
-            message += "\n  " + "\n  ".join(str(f) for f in self.faults)
-        super().__init__(message)
 
 
 @dataclass

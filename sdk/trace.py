@@ -30,7 +30,7 @@ Interface:
         links:  None | "all" | [(row, col, side), ...]   side: "n"/"N", ..., a Port or its value
         window: None (the whole run) | (start, end)   cycles from the run's start, end exclusive
                 (end None: to the end of the run)
-        .check(rows, cols) -> TraceSpec     validated, "all" expanded, sides as Ports (ValueError)
+        .check(rows, cols) -> TraceSpec     validated, "all" expanded, sides as Ports (SdkError)
         .to_dict(rows=None, cols=None) -> {"pes": [[r, c], ...], "links": [[r, c, side_index], ...],
                                            "window": [start, end or -1], "max_events": n}
     perfetto_json(raw, clock_hz=850e6, name="tessera run") -> dict   the trace-event JSON
@@ -52,6 +52,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from hdl.wavelet import COLOR_BITS, EDGE_SIDES, Port
+
+from .errors import SdkError
 
 __all__ = ["TraceSpec", "PE_EVENT_KINDS", "MAX_EVENTS_LIMIT", "perfetto_json", "write_trace", "read_trace"]
 
@@ -76,7 +78,7 @@ def _side(side) -> Port:
     except (ValueError, KeyError, TypeError):
         p = None
     if p not in EDGE_SIDES or isinstance(side, bool):
-        raise ValueError(f"bad link side {side!r}: a side is one of N, E, S, W (either case)")
+        raise SdkError(f"bad link side {side!r}: a side is one of N, E, S, W (either case)")
     return p
 
 
@@ -90,17 +92,17 @@ class TraceSpec:
 
     def check(self, rows: int, cols: int) -> TraceSpec:
         """This spec validated against a rows x cols mesh, with "all" expanded (row-major, sides
-        in EDGE_SIDES order), duplicates dropped and sides as Ports. Raises ValueError."""
+        in EDGE_SIDES order), duplicates dropped and sides as Ports. Raises SdkError (a ValueError)."""
         if not (_is_int(rows) and _is_int(cols) and rows >= 1 and cols >= 1):
-            raise ValueError(f"bad mesh size {rows!r} x {cols!r}")
+            raise SdkError(f"bad mesh size {rows!r} x {cols!r}")
 
         def tile(t, what):
             if not (_is_int(t[0]) and _is_int(t[1])):
-                raise ValueError(f"{what} {tuple(t)!r}: row and column must be integers")
+                raise SdkError(f"{what} {tuple(t)!r}: row and column must be integers")
             if t[0] < 0 or t[1] < 0:
-                raise ValueError(f"{what} {tuple(t)!r}: row and column must be >= 0")
+                raise SdkError(f"{what} {tuple(t)!r}: row and column must be >= 0")
             if not (t[0] < rows and t[1] < cols):
-                raise ValueError(f"{what} {tuple(t)!r} is outside the {rows}x{cols} mesh")
+                raise SdkError(f"{what} {tuple(t)!r} is outside the {rows}x{cols} mesh")
             return int(t[0]), int(t[1])
 
         pes = self.pes
@@ -108,11 +110,11 @@ class TraceSpec:
             pes = [(r, c) for r in range(rows) for c in range(cols)]
         elif pes is not None:
             if isinstance(pes, str) or not hasattr(pes, "__iter__"):
-                raise ValueError(f"pes must be None, 'all' or a list of (row, col), not {pes!r}")
+                raise SdkError(f"pes must be None, 'all' or a list of (row, col), not {pes!r}")
             out = []
             for p in pes:
                 if isinstance(p, str) or not hasattr(p, "__len__") or len(p) != 2:
-                    raise ValueError(f"bad PE {p!r}: a PE is (row, col)")
+                    raise SdkError(f"bad PE {p!r}: a PE is (row, col)")
                 out.append(tile(p, "PE"))
             pes = list(dict.fromkeys(out))
 
@@ -121,31 +123,31 @@ class TraceSpec:
             links = [(r, c, s) for r in range(rows) for c in range(cols) for s in EDGE_SIDES]
         elif links is not None:
             if isinstance(links, str) or not hasattr(links, "__iter__"):
-                raise ValueError(f"links must be None, 'all' or a list of (row, col, side), not {links!r}")
+                raise SdkError(f"links must be None, 'all' or a list of (row, col, side), not {links!r}")
             out = []
             for lk in links:
                 if isinstance(lk, str) or not hasattr(lk, "__len__") or len(lk) != 3:
-                    raise ValueError(f"bad link {lk!r}: a link is (row, col, side)")
+                    raise SdkError(f"bad link {lk!r}: a link is (row, col, side)")
                 out.append((*tile(lk[:2], "link of tile"), _side(lk[2])))
             links = list(dict.fromkeys(out))
 
         window = self.window
         if window is not None:
             if isinstance(window, str) or not hasattr(window, "__len__") or len(window) != 2:
-                raise ValueError(f"bad window {window!r}: a window is (start, end) in cycles, end exclusive")
+                raise SdkError(f"bad window {window!r}: a window is (start, end) in cycles, end exclusive")
             start, end = window
             if not _is_int(start) or start < 0:
-                raise ValueError(f"bad window start {start!r}: a cycle count >= 0")
+                raise SdkError(f"bad window start {start!r}: a cycle count >= 0")
             if end is not None:
                 if not _is_int(end) or end < 0:
-                    raise ValueError(f"bad window end {end!r}: a cycle count > start, or None")
+                    raise SdkError(f"bad window end {end!r}: a cycle count > start, or None")
                 if end <= start:
-                    raise ValueError(f"empty window {tuple(window)!r}: the end (exclusive) must exceed the start")
+                    raise SdkError(f"empty window {tuple(window)!r}: the end (exclusive) must exceed the start")
             window = (int(start), None if end is None else int(end))
 
         n = self.max_events
         if not _is_int(n) or not 1 <= n <= MAX_EVENTS_LIMIT:
-            raise ValueError(f"max_events must be an integer from 1 to {MAX_EVENTS_LIMIT:,}, not {n!r}")
+            raise SdkError(f"max_events must be an integer from 1 to {MAX_EVENTS_LIMIT:,}, not {n!r}")
         return replace(self, pes=pes, links=links, window=window)
 
     def to_dict(self, rows: int | None = None, cols: int | None = None) -> dict:
@@ -153,7 +155,7 @@ class TraceSpec:
         explicit (no "all") and the PEs and links are not checked against the mesh bounds."""
         if rows is None and cols is None:
             if any(isinstance(x, str) for x in (self.pes, self.links)):
-                raise ValueError('a spec with "all" needs the mesh size: to_dict(rows, cols) or check(rows, cols)')
+                raise SdkError('a spec with "all" needs the mesh size: to_dict(rows, cols) or check(rows, cols)')
             # everything but the mesh bounds can still be checked: take the smallest mesh holding all
             try:
                 tiles = [(int(t[0]), int(t[1])) for t in (*(self.pes or ()), *(self.links or ()))]
@@ -186,54 +188,54 @@ def _link_name(r, c, side_index):
 def _parse_raw(raw: dict):
     """The raw trace's fields, validated: (first, end, pe_events, link_events, truncated, pes, links)."""
     if not isinstance(raw, dict) or "window" not in raw:
-        raise ValueError("a raw trace is a dict with at least a 'window' (see sdk/trace.py)")
+        raise SdkError("a raw trace is a dict with at least a 'window' (see sdk/trace.py)")
     pe_events = [tuple(e) for e in raw.get("pe_events") or ()]
     link_events = [tuple(e) for e in raw.get("link_events") or ()]
     try:
         first, end = raw["window"]
     except (TypeError, ValueError):
-        raise ValueError(f"bad raw trace window {raw['window']!r}: [first_cycle, end_cycle]") from None
+        raise SdkError(f"bad raw trace window {raw['window']!r}: [first_cycle, end_cycle]") from None
     if not _is_int(first) or first < 0:
-        raise ValueError(f"bad raw trace window start {first!r}")
+        raise SdkError(f"bad raw trace window start {first!r}")
     if end is None or end == -1:
         # an open window ends after the last event recorded
         end = max([e[0] + 1 for e in pe_events + link_events if _is_int(e[0])] + [first])
     if not _is_int(end) or end < first:
-        raise ValueError(f"bad raw trace window {raw['window']!r}: the end must not precede the start")
+        raise SdkError(f"bad raw trace window {raw['window']!r}: the end must not precede the start")
 
     def cycle_ok(e, what):
         if not _is_int(e[0]) or not first <= e[0] < end:
-            raise ValueError(f"{what} {list(e)!r}: cycle outside the window [{first}, {end})")
+            raise SdkError(f"{what} {list(e)!r}: cycle outside the window [{first}, {end})")
         if not (_is_int(e[1]) and _is_int(e[2]) and e[1] >= 0 and e[2] >= 0):
-            raise ValueError(f"{what} {list(e)!r}: bad tile")
+            raise SdkError(f"{what} {list(e)!r}: bad tile")
 
     for e in pe_events:
         if len(e) != 5:
-            raise ValueError(f"PE event {list(e)!r}: [cycle, row, col, kind, task]")
+            raise SdkError(f"PE event {list(e)!r}: [cycle, row, col, kind, task]")
         cycle_ok(e, "PE event")
         if e[3] not in _KIND_ORDER:
-            raise ValueError(f"PE event {list(e)!r}: kind must be one of {', '.join(PE_EVENT_KINDS)}")
+            raise SdkError(f"PE event {list(e)!r}: kind must be one of {', '.join(PE_EVENT_KINDS)}")
         if not _is_int(e[4]) or e[4] < 0:
-            raise ValueError(f"PE event {list(e)!r}: bad task number")
+            raise SdkError(f"PE event {list(e)!r}: bad task number")
     for e in link_events:
         if len(e) != 6:
-            raise ValueError(f"link event {list(e)!r}: [cycle, row, col, side_index, color, ctrl]")
+            raise SdkError(f"link event {list(e)!r}: [cycle, row, col, side_index, color, ctrl]")
         cycle_ok(e, "link event")
         if not (_is_int(e[3]) and 0 <= e[3] < len(EDGE_SIDES)):
-            raise ValueError(f"link event {list(e)!r}: side_index must be 0..{len(EDGE_SIDES) - 1} (N, E, S, W)")
+            raise SdkError(f"link event {list(e)!r}: side_index must be 0..{len(EDGE_SIDES) - 1} (N, E, S, W)")
         if not (_is_int(e[4]) and 0 <= e[4] < 1 << COLOR_BITS):
-            raise ValueError(f"link event {list(e)!r}: bad color")
+            raise SdkError(f"link event {list(e)!r}: bad color")
         if e[5] not in (0, 1):
-            raise ValueError(f"link event {list(e)!r}: ctrl must be 0 or 1")
+            raise SdkError(f"link event {list(e)!r}: ctrl must be 0 or 1")
     # plain ints from here on (numpy integers do not serialise to JSON)
     pe_events = [(int(e[0]), int(e[1]), int(e[2]), e[3], int(e[4])) for e in pe_events]
     link_events = [tuple(int(x) for x in e) for e in link_events]
 
     def track(t, n, what):
         if isinstance(t, str) or not hasattr(t, "__len__") or len(t) != n or not all(_is_int(x) and x >= 0 for x in t):
-            raise ValueError(f"bad raw trace {what} {t!r}")
+            raise SdkError(f"bad raw trace {what} {t!r}")
         if n == 3 and not t[2] < len(EDGE_SIDES):
-            raise ValueError(f"raw trace link {list(t)!r}: side_index must be 0..{len(EDGE_SIDES) - 1}")
+            raise SdkError(f"raw trace link {list(t)!r}: side_index must be 0..{len(EDGE_SIDES) - 1}")
         return tuple(int(x) for x in t)
 
     pes = {track(t, 2, "PE") for t in raw.get("pes") or ()} | {(e[1], e[2]) for e in pe_events}
@@ -264,7 +266,7 @@ def _lanes(intervals):
 
 
 def perfetto_json(raw: dict, clock_hz: float = 850e6, name: str = "tessera run") -> dict:
-    """The trace-event JSON of a raw trace (module docstring). Raises ValueError on a malformed one.
+    """The trace-event JSON of a raw trace (module docstring). Raises SdkError on a malformed one.
 
     Tasks: a task still running at the end of the record is closed there (args ``open``); a
     task_end without its start in the window starts at the window's start (args
@@ -272,7 +274,7 @@ def perfetto_json(raw: dict, clock_hz: float = 850e6, name: str = "tessera run")
     completion without an issue in the window started before it); ops that overlap go on extra
     threads "PE (r, c) vector 2", ... so every thread holds properly nested slices."""
     if not (isinstance(clock_hz, (int, float)) and math.isfinite(clock_hz) and clock_hz > 0):
-        raise ValueError(f"clock_hz must be a positive frequency, not {clock_hz!r}")
+        raise SdkError(f"clock_hz must be a positive frequency, not {clock_hz!r}")
     first, end, pe_events, link_events, truncated, pes, links = _parse_raw(raw)
     # A truncated record knows nothing after its last event: open slices end there, not at the
     # window's end (which would claim activity that was never observed).
@@ -393,7 +395,7 @@ def read_trace(path) -> dict:
     the trace's otherData}. Tracks are found by their thread names; idle tracks count 0."""
     doc = json.loads(Path(path).read_text())
     if not isinstance(doc, dict) or "traceEvents" not in doc:
-        raise ValueError(f"{path}: not a trace-event JSON file")
+        raise SdkError(f"{path}: not a trace-event JSON file")
     track = {}  # (pid, tid) -> (counts dict, key)
     out = {"tasks": {}, "vector_ops": {}, "wavelets": {}}
     for e in doc["traceEvents"]:

@@ -5,7 +5,8 @@ packages; project imports at the top of a module; tests import no other test mod
 hdl/ longer than 300 lines (a block that long is several components), none in sdk/ longer than 120
 (a function that long is several steps, each worth a name); no module of the programs (bench,
 demo, fpga) edits sys.path: they run as ``python -m <package>.<name>`` from the repository root;
-``import sdk`` loads no cocotb (the simulator side imports it)."""
+``import sdk`` loads no cocotb (the simulator side imports it); every ``TESSERA_*`` environment
+variable the code reads is in docs/configuration.md's table, and the table names no other."""
 
 from __future__ import annotations
 
@@ -218,3 +219,47 @@ def test_the_length_check_counts_a_function_s_lines(tmp_path, monkeypatch):
     (tmp_path / "sdk" / "long.py").write_text(fits + "\n\n" + too_long)
     monkeypatch.setattr(__import__(__name__), "REPO", tmp_path)
     assert [s.split()[1] for s in _functions_longer_than("sdk", MAX_SDK_FUNCTION)] == ["too_long:"]
+
+
+# ---- environment variables --------------------------------------------------------------------
+
+_NAME = re.compile(r"TESSERA_[A-Z0-9_]+")
+#: Python lines that read (or set, for a process that reads) the environment, and module constants
+#: that name a variable for such a line ("WAVES_ENV = 'TESSERA_WAVES'")
+_PY_ENV_LINE = re.compile(r"environ|getenv|setenv|^[A-Z_]*_ENV\s*=")
+_C_GETENV = re.compile(r"getenv\(\s*\"(TESSERA_[A-Z0-9_]+)\"")
+
+
+def _environment_variables() -> dict:
+    """{name: first file:line} of every TESSERA_* name the code reads from the environment."""
+    found = {}
+    for path in sorted(p for pkg in (*OURS, "tests") for p in (REPO / pkg).rglob("*") if p.is_file()):
+        if path.suffix == ".py":
+            lines = [(i, line) for i, line in enumerate(path.read_text().splitlines(), 1)
+                     if _PY_ENV_LINE.search(line.strip())]
+            names = [(i, n) for i, line in lines for n in _NAME.findall(line)]
+        elif path.suffix in (".cpp", ".h"):
+            names = [(i, n) for i, line in enumerate(path.read_text().splitlines(), 1) for n in _C_GETENV.findall(line)]
+        else:
+            continue
+        for i, n in names:
+            found.setdefault(n, f"{path.relative_to(REPO)}:{i}")
+    makefile = (REPO / "Makefile").read_text()
+    for n in re.findall(r"\b(TESSERA_[A-Z0-9_]+)=", makefile):
+        found.setdefault(n, "Makefile")
+    return found
+
+
+def _documented_variables() -> set:
+    text = (REPO / "docs" / "configuration.md").read_text()
+    table = text.split("## Environment variables", 1)[1]
+    return set(re.findall(r"^\| `(TESSERA_[A-Z0-9_]+)`", table, re.M))
+
+
+def test_every_environment_variable_is_in_the_configuration_table():
+    read, documented = _environment_variables(), _documented_variables()
+    assert len(read) >= 10, read  # the scan still finds the variables (os.environ, getenv, *_ENV)
+    missing = {n: where for n, where in read.items() if n not in documented}
+    assert not missing, f"not in docs/configuration.md's environment table: {missing}"
+    stale = documented - set(read)
+    assert not stale, f"docs/configuration.md's environment table names variables nothing reads: {sorted(stale)}"

@@ -306,3 +306,45 @@ on_x:
     assert got.dtype == np.uint32 and list(got) == [2, 4, 6, 80000]
     with pytest.raises(SdkError, match="takes one link"), Runtime(lay, engine="golden") as rt:
         rt.receive(dtype="u32")
+
+
+# ---------------------------------------------------------------- the error hierarchy
+
+def test_every_sdk_error_has_one_root_and_is_exported():
+    import sdk
+    from fpga.boards import MissingToolError
+    from sdk.asm import AsmError
+    from sdk.engines.bridge import BridgeTimeout
+    from sdk.engines.bridge_protocol import ProtocolError
+    from sdk.engines.mpi_ranks import MpiMissing
+    from sdk.kernels.common import KernelError
+    from sdk.kernels.decode_model import DecodeModelError
+    from sdk.loader import LoadError
+
+    exported = {"LayoutError": LayoutError, "KernelError": KernelError, "AsmError": AsmError, "LoadError": LoadError,
+                "DeviceError": DeviceError, "EngineUnavailable": sdk.EngineUnavailable}
+    for name, cls in exported.items():
+        assert getattr(sdk, name) is cls and name in sdk.__all__, name
+        assert issubclass(cls, SdkError), name
+    assert "SdkError" in sdk.__all__ and issubclass(SdkError, ValueError)
+    # the built-in types callers caught before keep working
+    for cls, also in ((DeviceError, RuntimeError), (sdk.EngineUnavailable, RuntimeError), (LoadError, ValueError),
+                      (BridgeTimeout, TimeoutError), (ProtocolError, ValueError)):
+        assert issubclass(cls, also), cls
+    below = {MpiMissing: sdk.EngineUnavailable, MissingToolError: sdk.EngineUnavailable, BridgeTimeout: DeviceError,
+             ProtocolError: DeviceError, DecodeModelError: KernelError}
+    for cls, parent in below.items():
+        assert issubclass(cls, parent), cls
+    e = BridgeTimeout("no byte from the board")
+    assert str(e) == "no byte from the board" and e.faults == []
+    assert str(AsmError("bad operand", 3)) == "line 3: bad operand"
+
+
+def test_unknown_profile_is_an_sdk_error():
+    from sdk.kernels.gemm import plan_gemm
+    from sdk.kernels.gemv import plan_gemv
+    with pytest.raises(LayoutError, match="unknown profile 'nope'"):
+        Layout(1, 1, "nope")
+    for plan in (lambda: plan_gemm(1, 1, 4, 4, 4, profile="nope"), lambda: plan_gemv(1, 1, 4, 4, profile="nope")):
+        with pytest.raises(SdkError, match="unknown profile 'nope'"):
+            plan()

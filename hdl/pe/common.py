@@ -36,8 +36,9 @@ from amaranth import Array, Signal, signed, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
-from ..isa import Opcode, StartInfo
-from ..sram import ReadPortSignature, WritePortSignature
+from ..isa import PC_BITS, TASK_BITS, Opcode, StartInfo
+from ..sram import ROW_BITS, ReadPortSignature, WritePortSignature
+from ..wavelet import COLOR_BITS, PAYLOAD_BITS
 
 __all__ = ["ADDR", "Operand", "VecFunc", "RowSrc", "QEntry", "VecOp", "ErrorReport", "TaskStart", "BindReq",
            "FlagReq", "group_layout", "pending_write_layout", "port_use_layout", "QueueSignature", "ScalarMemSignature",
@@ -82,7 +83,7 @@ class RowSrc(enum.IntEnum):
     ABUF = 3  # in the group itself (operand A's row came from the A-row buffer)
 
 
-QEntry = data.StructLayout({"payload": 32, "ctrl": 1})
+QEntry = data.StructLayout({"payload": PAYLOAD_BITS, "ctrl": 1})
 
 VecOp = data.StructLayout({
     "func": FUNC_BITS,  # VecFunc
@@ -91,30 +92,30 @@ VecOp = data.StructLayout({
     "d16": 1,  # destination elements are 16 bits
     "o16": 1,  # source elements are 16 bits
     "dfout": 1,  # destination is a fabric output (else memory)
-    "dcolor": 5, "dctrl": 1,
+    "dcolor": COLOR_BITS, "dctrl": 1,
     "akind": 2, "bkind": 2,  # Operand
-    "acolor": 5, "bcolor": 5,
+    "acolor": COLOR_BITS, "bcolor": COLOR_BITS,
     "addr": data.ArrayLayout(ADDR, 3),  # next element's byte address of A, B, D
     "stride": data.ArrayLayout(signed(16), 3),  # elements, of A, B, D
     "n": 16,  # element count (the destination's length)
     "scalar": 32,
-    "done": 5,  # task activated when an asynchronous op completes
-    "pc": 16, "task": 5,  # the issuing instruction (error reports)
+    "done": TASK_BITS,  # task activated when an asynchronous op completes
+    "pc": PC_BITS, "task": TASK_BITS,  # the issuing instruction (error reports)
 })
 
-ErrorReport = data.StructLayout({"valid": 1, "code": 4, "async_": 1, "task": 5, "pc": 16})
+ErrorReport = data.StructLayout({"valid": 1, "code": 4, "async_": 1, "task": TASK_BITS, "pc": PC_BITS})
 
-TaskStart = data.StructLayout({"task": 5, "entry": 16, "r14": StartInfo, "r15": 32})
-BindReq = data.StructLayout({"we": 1, "color": 5, "task": 5, "valid": 1})
-FlagReq = data.StructLayout({"activate": 1, "block": 1, "unblock": 1, "task": 5})
+TaskStart = data.StructLayout({"task": TASK_BITS, "entry": PC_BITS, "r14": StartInfo, "r15": PAYLOAD_BITS})
+BindReq = data.StructLayout({"we": 1, "color": COLOR_BITS, "task": TASK_BITS, "valid": 1})
+FlagReq = data.StructLayout({"activate": 1, "block": 1, "unblock": 1, "task": TASK_BITS})
 
 
 def group_layout(nctx: int, lanes: int, row_bits: int) -> data.StructLayout:
     """An element group from I to write-back: what the later stages need of its context's op."""
     return data.StructLayout({
         "ctx": range(nctx), "k": range(lanes + 1), "func": FUNC_BITS, "scal": 1, "m": 2, "d16": 1, "o16": 1,
-        "dfout": 1, "dcolor": 5, "dctrl": 1, "drow": row_bits, "dh": 2, "ah": 2, "bh": 2,
-        "amem": 1, "bmem": 1, "fmac": 1, "sa": 2, "sb": 2, "sd": 2, "arow": 64, "fa": 32, "fb": 32, "scalar": 32,
+        "dfout": 1, "dcolor": COLOR_BITS, "dctrl": 1, "drow": row_bits, "dh": 2, "ah": 2, "bh": 2,
+        "amem": 1, "bmem": 1, "fmac": 1, "sa": 2, "sb": 2, "sd": 2, "arow": ROW_BITS, "fa": 32, "fb": 32, "scalar": 32,
     })
 
 

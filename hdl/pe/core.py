@@ -29,9 +29,9 @@ err       Out(ErrorReport)              an instruction error this cycle
 run, clear, halt, halted   In(1)
 running   Out(1)                        a task runs (not IDLE)
 busy      Out(1)                        not IDLE nor HALT
-pc        Out(16)
+pc        Out(PC_BITS)
 retire    Out(1)                        an instruction retires this cycle
-task      Out(5)                        the task running (the last one started)
+task      Out(TASK_BITS)                the task running (the last one started)
 """
 
 from __future__ import annotations
@@ -46,6 +46,8 @@ from ..isa import (
     CVT_SRC_TYPE,
     NUM_TASKS,
     OPND_TYPE,
+    PC_BITS,
+    TASK_BITS,
     VECTOR_OPS,
     BindImm,
     CvtMode,
@@ -59,7 +61,7 @@ from ..isa import (
 )
 from ..isa import Dsr as DsrLayout
 from ..profiles import get_profile
-from ..wavelet import WaveletLayout
+from ..wavelet import COLOR_BITS, WaveletLayout
 from .common import ErrorReport, Operand, ScalarMemSignature, VecFunc
 from .regfile import RegFileSignature
 from .sched import SchedSignature
@@ -128,8 +130,8 @@ class ScalarCore(wiring.Component):
             "halted": In(1),
             "running": Out(1),
             "busy": Out(1),
-            "pc": Out(16),
-            "task": Out(5),
+            "pc": Out(PC_BITS),
+            "task": Out(TASK_BITS),
             "retire": Out(1),
         })
 
@@ -137,7 +139,7 @@ class ScalarCore(wiring.Component):
         m = Module()
         d = _Decoded()
         d.pc = self.pc
-        d.cur_task = Signal(5)
+        d.cur_task = Signal(TASK_BITS)
         m.d.comb += self.task.eq(d.cur_task)
         self._decode(m, d)
         self._alu(m, d)
@@ -168,7 +170,7 @@ class ScalarCore(wiring.Component):
         m.d.comb += d.sum_bs.eq(d.rb_v + d.simm)
         d.t_valid = self.sched.valid
         d.color_ok = d.sum_bs < C
-        d.task_id = d.sum_bs[:5]
+        d.task_id = d.sum_bs[:TASK_BITS]
         d.task_ok = (d.sum_bs < NUM_TASKS) & (d.t_valid >> d.task_id)[0]
         # sub-word loads and stores
         op = d.op
@@ -341,19 +343,20 @@ class ScalarCore(wiring.Component):
                     for opc, fn in _BRANCH.items():
                         with m.Case(opc):
                             m.d.comb += cond.eq(fn(ra_v, rb_v))
-                retire(m, Mux(cond, pc + d.simm[:16], nxt))
+                retire(m, Mux(cond, pc + d.simm[:PC_BITS], nxt))
             with m.Case(Opcode.JAL):
-                self._gpr(m, fa, nxt[:16])
-                retire(m, pc + d.simm[:16])
+                self._gpr(m, fa, nxt[:PC_BITS])
+                retire(m, pc + d.simm[:PC_BITS])
             with m.Case(Opcode.JALR):
-                self._gpr(m, fa, nxt[:16])
-                retire(m, d.sum_bs[:16])
+                self._gpr(m, fa, nxt[:PC_BITS])
+                retire(m, d.sum_bs[:PC_BITS])
             with m.Case(Opcode.SEND):
                 with m.If(~d.color_ok):
                     fail(m, ErrorCode.ARG_RANGE)
                 with m.Else():
                     w = self.send.payload
-                    m.d.comb += [self.send.valid.eq(1), w.payload.eq(ra_v), w.color.eq(d.sum_bs[:5]), w.ctrl.eq(fm[0])]
+                    m.d.comb += [self.send.valid.eq(1), w.payload.eq(ra_v), w.color.eq(d.sum_bs[:COLOR_BITS]),
+                                 w.ctrl.eq(fm[0])]
                     with m.If(self.send.ready):
                         retire(m, nxt)
             with m.Case(Opcode.ACTIVATE, Opcode.BLOCK, Opcode.UNBLOCK):

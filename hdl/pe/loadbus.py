@@ -28,8 +28,10 @@ from amaranth import Cat, Module, Mux, Signal
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
+from ..isa import TASK_BITS
 from ..loadmap import BindWord, Ctrl, LoadAddr, LoadSignature, Region, TaskWord
 from ..sram import WritePortSignature
+from ..wavelet import COLOR_BITS
 
 __all__ = ["LoadDecoder", "ImemWriteSignature", "TaskWriteSignature", "BindWriteSignature", "DsrWriteSignature"]
 
@@ -38,8 +40,8 @@ def ImemWriteSignature(words: int) -> wiring.Signature:
     return wiring.Signature({"en": Out(1), "addr": Out(range(words)), "data": Out(32)})
 
 
-TaskWriteSignature = wiring.Signature({"we": Out(1), "index": Out(5), "data": Out(TaskWord)})
-BindWriteSignature = wiring.Signature({"we": Out(1), "index": Out(5), "data": Out(BindWord)})
+TaskWriteSignature = wiring.Signature({"we": Out(1), "index": Out(TASK_BITS), "data": Out(TaskWord)})
+BindWriteSignature = wiring.Signature({"we": Out(1), "index": Out(COLOR_BITS), "data": Out(BindWord)})
 DsrWriteSignature = wiring.Signature({"we": Out(1), "index": Out(4), "half": Out(1), "data": Out(32)})
 
 
@@ -82,9 +84,9 @@ class LoadDecoder(wiring.Component):
 
         # writes of the load bus (after the sweep: they win over it)
         m.d.comb += [
-            self.task.we.eq(ld.we & (region == Region.TASK)), self.task.index.eq(la[:5]),
+            self.task.we.eq(ld.we & (region == Region.TASK)), self.task.index.eq(la[:TASK_BITS]),
             self.task.data.eq(ld.data),
-            self.bind.we.eq(ld.we & (region == Region.BIND)), self.bind.index.eq(la[:5]),
+            self.bind.we.eq(ld.we & (region == Region.BIND)), self.bind.index.eq(la[:COLOR_BITS]),
             self.bind.data.eq(ld.data),
             self.dsr.we.eq(ld.we & (region == Region.DSR)), self.dsr.index.eq(la[1:5]), self.dsr.half.eq(la[0]),
             self.dsr.data.eq(ld.data),

@@ -23,7 +23,7 @@ from amaranth import Array, Module, Signal
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
-from ..isa import NUM_DSRS, NUM_GPRS
+from ..isa import DSR_BITS, NUM_DSRS, NUM_GPRS
 from ..isa import Dsr as DsrLayout
 from .loadbus import DsrWriteSignature
 
@@ -49,14 +49,14 @@ class RegisterFile(wiring.Component):
             "clear": In(1),
             "dbg_idx": In(4),
             "dbg_gpr": Out(32),
-            "dbg_dsr": Out(64),
+            "dbg_dsr": Out(DSR_BITS),
         })
 
     def elaborate(self, platform):
         m = Module()
         core = self.core
         regs = [Signal(32, name=f"r{i}") for i in range(NUM_GPRS)]
-        dsrs = [Signal(64, name=f"d{i}") for i in range(NUM_DSRS)]
+        dsrs = [Signal(DSR_BITS, name=f"d{i}") for i in range(NUM_DSRS)]
 
         for j in range(4):
             m.d.comb += core.gpr[j].eq(Array(regs)[core.gpr_idx[j]])

@@ -22,7 +22,7 @@ pop        Out(colors)                 the wavelet a starting task consumes
 task_wr    In(TaskWriteSignature)      load-bus task table writes
 bind_wr    In(BindWriteSignature)      load-bus binding writes
 clear      In(1)                       CLEAR: no valid task, no flag, no binding
-dbg_index  In(5)                       debug read: task ID or color
+dbg_index  In(5)                       debug read: task ID or color (the wider of the two)
 dbg_task   Out(TaskWord)               that task's entry and flags
 dbg_bind   Out(BindWord)               that color's binding
 """
@@ -33,9 +33,10 @@ from amaranth import Array, Cat, Const, Module, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from ..isa import NUM_TASKS
+from ..isa import NUM_TASKS, PC_BITS, TASK_BITS
 from ..loadmap import BindWord, TaskWord
-from .common import BindReq, FlagReq, QueueSignature, TaskStart, select
+from ..wavelet import COLOR_BITS, PAYLOAD_BITS
+from .common import BindReq, FlagReq, QEntry, QueueSignature, TaskStart, select
 from .loadbus import BindWriteSignature, TaskWriteSignature
 
 __all__ = ["Scheduler", "SchedSignature"]
@@ -62,7 +63,7 @@ class Scheduler(wiring.Component):
             "task_wr": In(TaskWriteSignature),
             "bind_wr": In(BindWriteSignature),
             "clear": In(1),
-            "dbg_index": In(5),
+            "dbg_index": In(max(TASK_BITS, COLOR_BITS)),
             "dbg_task": Out(TaskWord),
             "dbg_bind": Out(BindWord),
         })
@@ -74,9 +75,9 @@ class Scheduler(wiring.Component):
         t_valid = Signal(NUM_TASKS)
         t_pend = Signal(NUM_TASKS)
         t_block = Signal(NUM_TASKS)
-        t_entry = [Signal(16, name=f"entry{t}") for t in range(NUM_TASKS)]
+        t_entry = [Signal(PC_BITS, name=f"entry{t}") for t in range(NUM_TASKS)]
         b_valid = Signal(C)
-        b_task = [Signal(5, name=f"bind{c}") for c in range(C)]
+        b_task = [Signal(TASK_BITS, name=f"bind{c}") for c in range(C)]
 
         # runnable tasks and the one to start: the lowest ID, on its lowest ready bound color
         wready = Signal(NUM_TASKS)
@@ -85,23 +86,23 @@ class Scheduler(wiring.Component):
             m.d.comb += wready[t].eq(Cat(*terms).any())
         runnable = Signal(NUM_TASKS)
         m.d.comb += runnable.eq(t_valid & ~t_block & (t_pend | wready))
-        pick = Signal(5)
+        pick = Signal(TASK_BITS)
         for t in reversed(range(NUM_TASKS)):
             with m.If(runnable[t]):
                 m.d.comb += pick.eq(t)
-        pick_color = Signal(5)
+        pick_color = Signal(COLOR_BITS)
         pick_wav = Signal()
         for c in reversed(range(C)):
             with m.If(b_valid[c] & (b_task[c] == pick) & (count[c] != 0) & ~self.claimed[c]):
                 m.d.comb += [pick_color.eq(c), pick_wav.eq(1)]
-        pick_head = select(m, [self.q.head[c].as_value() for c in range(C)], pick_color, 33, "pick_head")
-        pick_entry = select(m, t_entry, pick, 16, "pick_entry")
+        pick_head = select(m, [self.q.head[c].as_value() for c in range(C)], pick_color, QEntry.size, "pick_head")
+        pick_entry = select(m, t_entry, pick, PC_BITS, "pick_entry")
         nxt = core.next
         m.d.comb += [core.runnable.eq(runnable != 0), core.valid.eq(t_valid),
                      nxt.task.eq(pick), nxt.entry.eq(pick_entry), nxt.r14.task.eq(pick)]
         with m.If(pick_wav):
-            m.d.comb += [nxt.r15.eq(pick_head[:32]), nxt.r14.color.eq(pick_color), nxt.r14.ctrl.eq(pick_head[32]),
-                         nxt.r14.wavelet.eq(1)]
+            m.d.comb += [nxt.r15.eq(pick_head[:PAYLOAD_BITS]), nxt.r14.color.eq(pick_color),
+                         nxt.r14.ctrl.eq(pick_head[PAYLOAD_BITS]), nxt.r14.wavelet.eq(1)]
 
         # flag changes requested this cycle
         pend_set = Signal(NUM_TASKS)

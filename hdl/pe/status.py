@@ -29,13 +29,13 @@ from amaranth import Module, Signal
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
-from ..isa import Status
+from ..isa import PC_BITS, Status
 from .common import ErrorReport
 
 __all__ = ["StatusCounters", "StatusSignature"]
 
 StatusSignature = wiring.Signature({
-    "word": Out(32), "halted": Out(1), "idle": Out(1), "running": Out(1), "pc": Out(16),
+    "word": Out(32), "halted": Out(1), "idle": Out(1), "running": Out(1), "pc": Out(PC_BITS),
     "retired": Out(32), "cycles": Out(32), "busy_cycles": Out(32), "vec_elems": Out(32),
     "task_starts": Out(32), "clearing": Out(1),
 })
@@ -58,7 +58,7 @@ class StatusCounters(wiring.Component):
             "clearing": In(1),
             "running": In(1),
             "core_busy": In(1),
-            "pc": In(16),
+            "pc": In(PC_BITS),
             "vec_busy": In(1),
             "out_busy": In(1),
             "runnable": In(1),

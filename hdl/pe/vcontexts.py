@@ -33,7 +33,7 @@ finish      Out(nctx)                    contexts finishing this cycle
 done        Out(32)                      done tasks of asynchronous ops finishing this cycle
 claimed     Out(colors)                  colors read by in-flight ops (not free for data tasks)
 free        Out(any, ctx)                the lowest free micro-thread context
-err_ctx     In(ctx)                      -> err_pc Out(16), err_task Out(5): its issuing instruction
+err_ctx     In(ctx)                      -> err_pc Out(PC_BITS), err_task Out(TASK_BITS): its issuing instruction
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ from amaranth import Array, Cat, Const, Module, Mux, Signal, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
-from ..isa import NUM_TASKS
+from ..isa import NUM_TASKS, PC_BITS, TASK_BITS
 from .common import ADDR, Operand, VecOp, select
 
 __all__ = ["VectorContexts", "sel_layout", "issue_layout", "phase_layout"]
@@ -88,8 +88,8 @@ class VectorContexts(wiring.Component):
             "claimed": Out(colors),
             "free": Out(data.StructLayout({"any": 1, "ctx": range(nctx)})),
             "err_ctx": In(range(nctx)),
-            "err_pc": Out(16),
-            "err_task": Out(5),
+            "err_pc": Out(PC_BITS),
+            "err_task": Out(TASK_BITS),
         })
 
     def elaborate(self, platform):
@@ -128,8 +128,8 @@ class VectorContexts(wiring.Component):
         for k in reversed(range(1, self.nctx)):
             with m.If(~ctxs[k].active):
                 m.d.comb += [self.free.ctx.eq(k), self.free.any.eq(1)]
-        err_x = select(m, [Cat(x.op.pc, x.op.task) for x in ctxs], self.err_ctx, 21, "err_x")
-        m.d.comb += [self.err_pc.eq(err_x[:16]), self.err_task.eq(err_x[16:])]
+        err_x = select(m, [Cat(x.op.pc, x.op.task) for x in ctxs], self.err_ctx, PC_BITS + TASK_BITS, "err_x")
+        m.d.comb += [self.err_pc.eq(err_x[:PC_BITS]), self.err_task.eq(err_x[PC_BITS:])]
 
     def _claims(self, m, ctxs):
         """Colors each in-flight op reads; returns the per-context masks."""

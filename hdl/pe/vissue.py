@@ -51,7 +51,7 @@ from amaranth.lib.wiring import In, Out
 
 from ..fpu import FPLane
 from ..isa import ErrorCode
-from ..sram import ReadPortSignature
+from ..sram import ROW_BITS, ReadPortSignature
 from .common import (
     Operand,
     QEntry,
@@ -86,7 +86,7 @@ class IssueStage(wiring.Component):
             "issue": Out(issue_layout(lanes16)),
             "phase": Out(phase_layout(nctx)),
             "group": Out(self.group_layout),
-            "hold": Out(data.ArrayLayout(64, 3)),
+            "hold": Out(data.ArrayLayout(ROW_BITS, 3)),
             "c_free": In(1),
             "pending": In(data.ArrayLayout(pending_write_layout(nctx, row_bits), PIPE_SLOTS)),
             "q": In(QueueSignature(colors)),
@@ -217,7 +217,7 @@ class IssueStage(wiring.Component):
         g.pf_fill = Signal(PF)  # the entry's data is on a read port this cycle (granted last cycle)
         g.pf_fill1 = Signal(PF)  # ... on rd1 (else rd0)
         g.pf_row = [Signal(RB, name=f"pf_row{e}") for e in range(PF)]
-        g.pf_data = [Signal(64, name=f"pf_data{e}") for e in range(PF)]
+        g.pf_data = [Signal(ROW_BITS, name=f"pf_data{e}") for e in range(PF)]
         g.pf_ctx = Signal(range(self.nctx))
         g.hit_e = Signal(PF)
         g.nxt_e = Signal(PF)
@@ -229,7 +229,7 @@ class IssueStage(wiring.Component):
                          g.nxt_e[e].eq(g.pf_valid[e] & (g.pf_row[e] == g.pf_next) & (g.pf_ctx == ctx_issue))]
         g.a_hit = Signal()
         m.d.comb += g.a_hit.eq(g.a_mem & g.hit_e.any())
-        a_buf = Signal(64)
+        a_buf = Signal(ROW_BITS)
         g.fill_data = [Mux(g.pf_fill1[e], self.rd1.data, self.rd0.data) for e in range(PF)]
         m.d.comb += a_buf.eq(Mux(g.hit_e[0], Mux(g.pf_fill[0], g.fill_data[0], g.pf_data[0]),
                                  Mux(g.pf_fill[1], g.fill_data[1], g.pf_data[1])))

@@ -38,7 +38,7 @@ from amaranth.lib.wiring import In, Out
 from ..fpu import F16_QNAN, F32_QNAN, FPLane, FpOp
 from ..isa import CvtMode, FmacMode, LogicMode, ShiftMode
 from ..probe import LaneOp
-from ..sram import WritePortSignature
+from ..sram import ROW_BITS, WritePortSignature
 from ..wavelet import WaveletLayout
 from .common import RowSrc, VecFunc, group_layout, pending_write_layout
 from .vissue import PIPE_SLOTS
@@ -58,9 +58,9 @@ class VectorPipeline(wiring.Component):
         super().__init__({
             "issue": In(1),
             "group": In(self.group_layout),
-            "hold": In(data.ArrayLayout(64, 3)),
-            "rd0_data": In(64),
-            "rd1_data": In(64),
+            "hold": In(data.ArrayLayout(ROW_BITS, 3)),
+            "rd0_data": In(ROW_BITS),
+            "rd1_data": In(ROW_BITS),
             "c_free": Out(1),
             "pending": Out(data.ArrayLayout(pending_write_layout(nctx, row_bits), PIPE_SLOTS)),
             "empty": Out(1),
@@ -105,15 +105,15 @@ class VectorPipeline(wiring.Component):
         p.f_a = [Signal(32, name=f"f_a{j}") for j in range(NL)]
         p.f_b = [Signal(32, name=f"f_b{j}") for j in range(NL)]
         p.f_d = [Signal(32, name=f"f_d{j}") for j in range(NL)]
-        row_a = Signal(64)
-        row_b = Signal(64)
-        row_d = Signal(64)
+        row_a = Signal(ROW_BITS)
+        row_b = Signal(ROW_BITS)
+        row_d = Signal(ROW_BITS)
         hold_a, hold_b, hold_d = self.hold[0], self.hold[1], self.hold[2]
         rd0, rd1 = self.rd0_data, self.rd1_data
         # The rows are on the ports only in C's first cycle (a later grant, e.g. a scalar load on
         # rd1, replaces them): save them when C cannot move on at once.
         c_saved = Signal()
-        c_sa, c_sb, c_sd = Signal(64), Signal(64), Signal(64)
+        c_sa, c_sb, c_sd = Signal(ROW_BITS), Signal(ROW_BITS), Signal(ROW_BITS)
         m.d.comb += [
             row_a.eq(Mux(c_saved, c_sa, Mux(c_g.sa == RowSrc.HOLD, hold_a, Mux(c_g.sa == RowSrc.ABUF, c_g.arow, rd0)))),
             row_b.eq(Mux(c_saved, c_sb, Mux(c_g.sb == RowSrc.HOLD, hold_b, rd1))),
@@ -232,17 +232,18 @@ class VectorPipeline(wiring.Component):
         res = [Signal(32, name=f"res{j}") for j in range(NL)]
         for j in range(NL):
             m.d.comb += res[j].eq(Mux(p.di[D - 1], p.dres[D - 1][j], p.lanes[j].result))
-        wdata = Signal(64)
-        wmask = Signal(8)
-        wd = Const(0, 64)
-        wm = Const(0, 8)
+        MB = ROW_BITS // 8  # byte-mask bits of a row
+        wdata = Signal(ROW_BITS)
+        wmask = Signal(MB)
+        wd = Const(0, ROW_BITS)
+        wm = Const(0, MB)
         for j in range(NL):
             hj = Signal(3, name=f"wh{j}")
             m.d.comb += hj.eq(wg.dh + Mux(wg.d16, j, 2 * j))
             on = wg.k > j
             val = Mux(wg.d16, res[j][:16], res[j])
-            wd = wd | Mux(on, (val.as_unsigned() << (hj * 16))[:64], 0)
-            wm = wm | Mux(on, (Mux(wg.d16, Const(3, 8), Const(15, 8)) << (hj * 2))[:8], 0)
+            wd = wd | Mux(on, (val.as_unsigned() << (hj * 16))[:ROW_BITS], 0)
+            wm = wm | Mux(on, (Mux(wg.d16, Const(3, MB), Const(15, MB)) << (hj * 2))[:MB], 0)
         m.d.comb += [wdata.eq(wd), wmask.eq(wm)]
         wb_valid = p.dv[D - 1]
         wb_ok = Signal()

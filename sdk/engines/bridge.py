@@ -25,7 +25,8 @@ Interface:
     board_profile(client, profile=None) -> str      the profile matching the board's STATUS
     BridgeEngine(client, profile=None)              an Engine; BridgeEngine.open(spec, rows, cols, profile)
     SimulatedBoard(rows, cols, profile, divisor=4)  a byte port to the simulated board core
-    BridgeTimeout                                   the board did not answer in time
+    BridgeTimeout                                   the board did not answer in time (a DeviceError
+                                                    and a TimeoutError)
 """
 
 from __future__ import annotations
@@ -38,7 +39,8 @@ from hdl.mesh import EdgeLink
 from hdl.profiles import PROFILES, get_profile
 from hdl.wavelet import Port
 
-from ..records import DeviceError, Fault, MeshStatus, RunResult, SdkError
+from ..errors import DeviceError, EngineUnavailable, SdkError
+from ..records import Fault, MeshStatus, RunResult
 from .base import Engine
 from .bridge_protocol import FAULTS_FRAME, RESET_FRAME, STATUS_FRAME, FrameLedger, flag_names, inject_frames
 from .models import board_core_model
@@ -47,7 +49,7 @@ from .verilator import CocotbFailure, SimulatorSession
 __all__ = ["BridgeClient", "BridgeTimeout", "board_profile", "BridgeEngine", "SimulatedBoard"]
 
 
-class BridgeTimeout(TimeoutError):
+class BridgeTimeout(DeviceError, TimeoutError):
     """The board did not answer in time."""
 
 
@@ -155,7 +157,7 @@ class BridgeEngine(Engine):
             try:
                 import serial
             except ImportError:
-                raise SdkError("the fpga engine needs pyserial: run `make fpga` or "
+                raise EngineUnavailable("the fpga engine needs pyserial: run `make fpga` or "
                                "`.venv/bin/pip install -e '.[fpga]'`") from None
             port = serial.Serial(spec.split(":", 1)[1], baud, timeout=0.1)
             engine = cls(BridgeClient(port, timeout=timeout or 5.0), profile, closer=port.close)
@@ -260,7 +262,10 @@ class SimulatedBoard:
 
     def __init__(self, rows, cols, profile="small", divisor: int = 4, timeout: float = 0.2, console=False,
                  run_name=None):
-        self.model = board_core_model(rows, cols, profile, divisor)
+        try:
+            self.model = board_core_model(rows, cols, profile, divisor)
+        except ValueError as e:  # a profile, mesh or divisor the board core cannot have
+            raise SdkError(str(e)) from None
         self.timeout = timeout
         self._rx = bytearray()
         try:

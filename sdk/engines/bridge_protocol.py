@@ -20,7 +20,7 @@ Interface:
         FIFO, ``rx_depth``); .feed(bytes) files replies in request order and host-bound wavelets by
         link (.wavelets {(side, index): [Wavelet]}, .received, .replies, .acks, .errors())
     ProtocolError                          bytes from the board that are not a frame, or a reply
-                                           that does not match the request it answers
+                                           that does not match the request it answers (a DeviceError)
 """
 
 import math
@@ -41,6 +41,8 @@ from hdl.bridge_format import (
 from hdl.fault import FAULT, FAULT_BITS
 from hdl.wavelet import pack_wavelet, unpack_wavelet
 
+from ..errors import DeviceError
+
 __all__ = ["link_byte", "parse_link", "inject_frames", "wavelet_bytes", "STATUS_FRAME", "RESET_FRAME",
            "FAULTS_FRAME", "FrameDecoder", "FrameLedger", "flag_names", "ProtocolError", "SIDE_NAMES",
            "max_wavelets_per_frame"]
@@ -50,7 +52,7 @@ RESET_FRAME = bytes([Cmd.RESET])
 FAULTS_FRAME = bytes([Cmd.FAULTS])
 
 
-class ProtocolError(ValueError):
+class ProtocolError(DeviceError):
     """Bytes from the board that are not a frame of docs/fpga.md, or a reply out of turn."""
 
 

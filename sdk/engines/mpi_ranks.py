@@ -9,7 +9,8 @@ ranks install it). The C++ uses the MPI C API of that wheel's ``libmpi``; mpi4py
 same library, is how Python checks the installation and names the library in reports.
 
 Interface:
-    MpiInstall.find() -> MpiInstall     .include, .lib, .mpiexec, .version; MpiMissing if absent
+    MpiInstall.find() -> MpiInstall     .include, .lib, .mpiexec, .version; MpiMissing (an
+                                        EngineUnavailable) if absent
     RankWorker(lib, cpp, links=(), defines=())   BuiltOnce: the ``tessera_mesh_rank`` program (.exe),
                                         built from native_mesh.cpp ``cpp``
     launch(ranks, worker, hostfile=None) -> (prefix, suffix)   mpiexec argument lists around the
@@ -30,6 +31,7 @@ from pathlib import Path
 from hdl.fault import FAULT_BITS
 from hdl.wavelet import WAVELET_BITS
 
+from ..errors import EngineUnavailable
 from .verilator import BUILD, BuiltOnce, _tail, _tool_versions, setup_verilator
 
 __all__ = ["MpiInstall", "MpiMissing", "RankWorker", "launch", "HOSTFILE_ENV", "RANKS_HEADER"]
@@ -38,7 +40,7 @@ HOSTFILE_ENV = "TESSERA_MPI_HOSTFILE"
 RANKS_HEADER = Path(__file__).resolve().parent / "native_mesh_ranks.h"
 
 
-class MpiMissing(RuntimeError):
+class MpiMissing(EngineUnavailable):
     """The ``mpi`` extra (mpi4py and the mpich wheel) is not installed."""
 
 

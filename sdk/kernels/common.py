@@ -18,14 +18,10 @@ import math
 
 import numpy as np
 
-from ..records import SdkError
+from ..errors import KernelError
 
 __all__ = ["KernelError", "positive_int", "round_up", "words", "check_bits", "random_matrix", "sparse_vector",
            "compare"]
-
-
-class KernelError(SdkError):
-    """A kernel request that cannot run: bad shape, type or values, or a tile that does not fit."""
 
 
 def positive_int(name, v) -> int:

@@ -36,7 +36,7 @@ import numpy as np
 from golden.matmul import float64_error, gemm_bits, to_f64
 from hdl.isa import DsrKind, ElemType, pack_dsr
 from hdl.mesh import EdgeLink, MeshShapeError, check_mesh_shape
-from hdl.profiles import get_profile
+from hdl.profiles import ProfileError, get_profile
 from hdl.wavelet import Port
 
 from .. import readout, routes
@@ -214,7 +214,10 @@ def plan_gemm(rows, cols, m, k, n, dtype="f16", profile="small") -> GemmPlan:
     m, k, n = (positive_int(x, v) for x, v in (("M", m), ("K", k), ("N", n)))
     if dtype not in ("f16", "f32"):
         raise KernelError(f"dtype {dtype!r}: expected 'f16' (f32 accumulation) or 'f32'")
-    prof = get_profile(profile)
+    try:
+        prof = get_profile(profile)
+    except ProfileError as e:
+        raise KernelError(str(e)) from None
     es = 2 if dtype == "f16" else 4
     # Two A scalars per loop iteration (mt even); the C and B row pitches are whole pairs of SRAM
     # rows so that the B operand and the C accumulator stream from banks of opposite parity.

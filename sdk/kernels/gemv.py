@@ -29,7 +29,7 @@ import numpy as np
 from golden.matmul import float64_error, gemv_bits, to_f64
 from hdl.isa import DsrKind, ElemType, pack_dsr
 from hdl.mesh import EdgeLink, MeshShapeError, check_mesh_shape
-from hdl.profiles import get_profile
+from hdl.profiles import ProfileError, get_profile
 from hdl.wavelet import Port
 
 from .. import readout, routes
@@ -101,7 +101,10 @@ def plan_gemv(rows, cols, m, k, profile="small") -> GemvPlan:
     except MeshShapeError as e:
         raise KernelError(str(e)) from None
     m, k = positive_int("M", m), positive_int("K", k)
-    prof = get_profile(profile)
+    try:
+        prof = get_profile(profile)
+    except ProfileError as e:
+        raise KernelError(str(e)) from None
     # Every PE holds all K columns of its rows, so every nonzero is one fmacs in every PE and no
     # partial sums need combining; each column is a whole number of SRAM rows (mt a multiple of 4).
     mt = round_up(-(-m // (rows * cols)), 4)

@@ -40,8 +40,6 @@ from .common import KernelError
 
 __all__ = ["ROUTINES", "FORMATS", "emit", "scratch_bytes", "views", "vector_ops"]
 
-_SIZE = {"f32": 4, "i32": 4, "f16": 2}
-
 
 def _check_routine(name, fmt):
     if name not in ROUTINES:
