@@ -1,5 +1,5 @@
 """The Verilator models the testbenches run on, each built once per configuration and reused (also
-across pytest-xdist workers: sdk/engines/verilator.py caches builds on disk by content), and the
+across pytest-xdist workers: sdk/builds/verilator.py caches builds on disk by content), and the
 one call that runs a cocotb test on one.
 
 With TESSERA_WAVES=1 every model is built with FST tracing (the mesh models flat, so every tile's
@@ -25,8 +25,8 @@ from amaranth.back import verilog
 from hdl.fpu import FPLane
 from hdl.pe import PE
 from hdl.router_mesh import emit_router_mesh
-from sdk.engines.models import board_core_model, mesh_model
-from sdk.engines.verilator import MESH_ARGS, Model, waves_requested
+from sdk.builds.models import board_core_model, mesh_model
+from sdk.builds.verilator import MESH_ARGS, Model, waves_requested
 
 __all__ = ["router_mesh_model", "tile_mesh_model", "verilog_mesh_model", "board_model", "fplane_model", "pe_model",
            "run_cocotb", "BOARD_DIVISOR"]

@@ -2,7 +2,7 @@
 
 Engines (docs/mesh.md, "Simulation models"):
     native        the tile compiled once as a C++ library, R x C instances wired in C++ behind the
-                  mesh top's ports (sdk/engines/native_mesh.py); what the regression, ``make sim`` and the
+                  mesh top's ports (sdk/builds/native_mesh.py); what the regression, ``make sim`` and the
                   benchmarks use. ``threads``: row bands evaluated in parallel.
     hierarchical  the generated Verilog mesh top, the tile a Verilator hierarchical block (compiled
                   once, per-instance glue in the top); checks the Verilog top against native.
@@ -13,7 +13,7 @@ Engines (docs/mesh.md, "Simulation models"):
 
 Interface:
     mesh_model(rows, cols, profile="small", core=True, engine="native", waves=False, threads=1,
-               name=None, lib=None, wafer=None) -> sdk.engines.verilator.Model   (built on first use, then
+               name=None, lib=None, wafer=None) -> sdk.builds.verilator.Model   (built on first use, then
                cached on disk). ``wafer`` (hdl.wafer_mesh.Wafer: spares and a defect map, dies): the
                physical wafer top (hdl/wafer_mesh.py) behind the same logical ports (native: its link stages)
 """
@@ -29,7 +29,7 @@ from hdl.wafer_mesh import wafer_sources
 from .native_mesh import native_mesh_model
 from .verilator import MESH_ARGS, MESH_VLT, Model
 
-#: the tile's probe port, readable in a flat model (sdk/engines/sim_server.py ``Probes``)
+#: the tile's probe port, readable in a flat model (sdk/cosim/sim_server.py ``Probes``)
 FLAT_PROBE_VLT = f'public_flat_rw -module "{TILE_MODULE}" -var "probe"\n'
 
 __all__ = ["mesh_model", "board_core_model", "ENGINES"]

@@ -1,4 +1,4 @@
-"""The training run of a profile-guided tile library (sdk/engines/native_mesh.py ``TileLibrary``).
+"""The training run of a profile-guided tile library (sdk/builds/native_mesh.py ``TileLibrary``).
 
 Run by ``TileLibrary._build`` in a process of its own, between the instrumented compile and the
 final one: a 4 x 4 native mesh linked with the instrumented library streams 600 wavelets into every
@@ -7,7 +7,7 @@ east) and, for PE tiles, runs GEMM f16, GEMM f32 and sparse-GEMV jobs. Each simu
 writes its branch and call profiles (.gcda) next to the library's objects when it exits. The
 training model's folder is removed afterwards.
 
-Usage: python -m sdk.engines.pgo_train PROFILE core|fabric LIBRARY_NAME
+Usage: python -m sdk.builds.pgo_train PROFILE core|fabric LIBRARY_NAME
 """
 
 from __future__ import annotations

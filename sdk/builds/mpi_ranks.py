@@ -2,7 +2,7 @@
 
 A native mesh run on N ranks (docs/mesh.md, "MPI ranks") is one ``mpiexec`` job: rank 0 is the
 simulator (the Verilator mesh top with cocotb and the testbench or the SDK's job server), ranks
-1..N-1 run ``tessera_mesh_rank``, the same C++ (sdk/engines/native_mesh.cpp and
+1..N-1 run ``tessera_mesh_rank``, the same C++ (sdk/builds/native_mesh.cpp and
 native_mesh_ranks.h) built as a program with the same tile and link libraries. Everything comes from
 PyPI: ``mpi4py`` and the ``mpich`` wheel (``pip install -e .[mpi]``; the Makefile targets that run
 ranks install it). The C++ uses the MPI C API of that wheel's ``libmpi``; mpi4py, which wraps the
