@@ -42,6 +42,7 @@ from hdl.profiles import ProfileError, get_profile
 from sdk.builds.models import mesh_model
 from sdk.builds.native_mesh import TileLibrary
 from sdk.builds.verilator import BUILD
+from sdk.kernels.pgo_training import TRAINING
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -90,7 +91,8 @@ def parse_sizes(text: str):
 
 def _model(name, rows, cols, profile, core, threads, engine, pgo=False):
     """The model to measure, under a bench-only name (its tile library too), so it is built afresh."""
-    lib = TileLibrary(profile, core, name=name + "_tile_lib", pgo=pgo) if engine == "native" else None
+    lib = TileLibrary(profile, core, name=name + "_tile_lib", pgo=pgo, training=TRAINING if pgo else None) \
+        if engine == "native" else None
     return mesh_model(rows, cols, profile, core, engine=engine, threads=threads, name=name, lib=lib)
 
 

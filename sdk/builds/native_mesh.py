@@ -24,11 +24,13 @@ the same front-door scenario on both and compares (tests/test_wafer_mesh.py: on 
 
 Interface:
     native_top_verilog(rows, cols, colors, threads, plan="") -> str   the DPI mesh top
-    TileLibrary(profile, core=True, name=None, pgo=None)     .build() -> Path (cached, file-locked);
-                                                             pgo: GCC profile-guided (TESSERA_PGO=1)
+    TileLibrary(profile, core=True, name=None, pgo=None, training=None)   .build() -> Path (cached,
+                                                             file-locked); pgo: GCC profile-guided, trained
+                                                             by the caller's ``training`` module
     LinkLibrary(colors, stages)                              a BoundaryLink as C++ class Vlink1 / VlinkL
     wafer_plan(rows, cols, wafer) -> str                     the link chains, as the C++ reads them
-    native_mesh_model(rows, cols, profile, core=True, threads=1, name=None, lib=None, wafer=None, ranks=1)
+    native_mesh_model(rows, cols, profile, core=True, threads=1, name=None, lib=None, wafer=None, ranks=1,
+                      training=None)
         -> sdk.builds.verilator.Model        ranks > 1: on MPI ranks (mpi_ranks.py, docs/mesh.md)
     check_ranks(ranks, rows) -> int
 """
@@ -161,11 +163,12 @@ class _CppLibrary(BuiltOnce):
     what = "library"
 
     pgo = False
+    training = None
 
     def _setup(self, name: str, verilog_text: str, top: str, prefix: str):
         self.name, self.verilog, self.top, self.prefix = name, verilog_text, top, prefix
         h = hashlib.sha256(json.dumps([verilog_text, prefix, _TILE_ARGS, _tool_versions()]
-                                      + ([PGO_VERSION] if self.pgo else [])).encode())
+                                      + ([PGO_VERSION, self.training] if self.pgo else [])).encode())
         self.key = h.hexdigest()[:16]
         self.dir = BUILD / "models" / f"{name}-{self.key}"
 
@@ -202,31 +205,39 @@ class _CppLibrary(BuiltOnce):
 class TileLibrary(_CppLibrary):
     """The tile verilated and compiled once into ``Vtile__ALL.a`` (C++ class ``Vtile``).
 
-    ``pgo`` (default: the TESSERA_PGO environment variable, off when unset): compiled with GCC's
-    profile-guided optimisation, trained on a 4 x 4 mesh of this library streaming wavelets into
-    every row and running GEMM and sparse-GEMV jobs (sdk/builds/pgo_train.py). The model's
+    ``pgo``: compiled with GCC's profile-guided optimisation, trained by the workload the caller
+    names in ``training``: a module run as ``python -m <training> PROFILE core|fabric LIBRARY_NAME``
+    between the instrumented compile and the final one, which plays jobs on ``training_model()``
+    (the SDK's is sdk.kernels.pgo_training: wavelets streamed into every row, GEMM and sparse-GEMV
+    jobs). ``pgo=True`` needs a ``training``; by default (``pgo=None``) a library is profile-guided
+    when the TESSERA_PGO environment variable is set and a ``training`` is given. The model's
     behaviour is the same; only its speed changes (docs/mesh.md), for about twice the build time."""
 
     what = "tile library"
 
-    def __init__(self, profile="small", core: bool = True, name: str | None = None, pgo: bool | None = None):
+    def __init__(self, profile="small", core: bool = True, name: str | None = None, pgo: bool | None = None,
+                 training: str | None = None):
         self.profile = get_profile(profile)
         self.core = core
-        self.pgo = pgo_requested() if pgo is None else bool(pgo)
+        self.pgo = (pgo_requested() and training is not None) if pgo is None else bool(pgo)
+        if self.pgo and not training:
+            raise ValueError("a profile-guided tile library needs its training workload: "
+                             "TileLibrary(..., pgo=True, training='<module>')")
+        self.training = training if self.pgo else None
         name = name or f"tile_lib_{self.profile.name}" + ("" if core else "_fabric") + ("_pgo" if self.pgo else "")
         self._setup(name, tile_verilog(self.profile, core), "tessera_tile", "Vtile")
 
     def training_model(self):
-        """The 4 x 4 mesh the instrumented library is trained on (sdk/builds/pgo_train.py)."""
+        """The 4 x 4 mesh the instrumented library is trained on (by the ``training`` module)."""
         return _NativeMeshModel(f"{self.name}_training", native_top_verilog(4, 4, self.profile.colors),
                                 _Instrumented(self), ld_flags=["-LDFLAGS", "-fprofile-generate"])
 
     def _train(self):
-        """Run the instrumented library (in a process of its own: the training plays SDK kernels,
-        which import this module); the .gcda profiles land next to its objects."""
+        """Run the instrumented library under the training workload, in a process of its own; the
+        .gcda profiles land next to its objects."""
         log = self.dir / "training.log"
         with open(log, "w") as fh:
-            p = subprocess.run([sys.executable, "-m", "sdk.builds.pgo_train", self.profile.name,
+            p = subprocess.run([sys.executable, "-m", self.training, self.profile.name,
                                 "core" if self.core else "fabric", self.name], stdout=fh, stderr=subprocess.STDOUT,
                                cwd=REPO, env={**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), *sys.path])})
         if p.returncode:
@@ -234,7 +245,7 @@ class TileLibrary(_CppLibrary):
 
 
 PGO_ENV = "TESSERA_PGO"
-PGO_VERSION = "pgo-2"  # part of a PGO library's key: change it when the training changes
+PGO_VERSION = "pgo-2"  # part of a PGO library's key, with the training module: change it when a training changes
 
 
 def pgo_requested() -> bool:
@@ -319,16 +330,19 @@ def check_ranks(ranks, rows: int) -> int:
 
 
 def native_mesh_model(rows: int, cols: int, profile="small", core: bool = True, threads: int = 1,
-                      name: str | None = None, lib: TileLibrary | None = None, wafer=None, ranks: int = 1) -> Model:
+                      name: str | None = None, lib: TileLibrary | None = None, wafer=None, ranks: int = 1,
+                      training: str | None = None) -> Model:
     """A native-mesh model of the generated R x C mesh (built on first use, then cached); with
     ``wafer`` (hdl.wafer_mesh.Wafer) the wafer's bypass and die-boundary stages on its links; with
-    ``ranks`` > 1, the mesh in bands of rows over that many MPI ranks (mpi_ranks.py)."""
+    ``ranks`` > 1, the mesh in bands of rows over that many MPI ranks (mpi_ranks.py). Without
+    ``lib``, the tile library is ``TileLibrary(profile, core, training=training)`` (profile-guided
+    when TESSERA_PGO is set and ``training`` names a workload)."""
     check_mesh_shape(rows, cols)
     if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
         raise ValueError(f"threads={threads!r}: must be a positive integer")
     check_ranks(ranks, rows)
     prof = get_profile(profile)
-    lib = lib or TileLibrary(prof, core)
+    lib = lib or TileLibrary(prof, core, training=training)
     plan = ""
     links = []
     if wafer is not None:

@@ -19,6 +19,9 @@ Interface:
         the same logical edge (docs/wafer.md)
         ranks: the native mesh in bands of rows over that many MPI ranks, launched with mpiexec
         (sdk/builds/mpi_ranks.py, docs/mesh.md); the same cycles and bits as one process
+    PGO_TRAINING                        the workload a native model's tile library is trained on when
+                                        TESSERA_PGO is set (sdk/kernels/pgo_training.py, named, not
+                                        imported: it plays kernels on a Runtime)
 """
 
 from __future__ import annotations
@@ -37,7 +40,9 @@ from ..records import DeviceError, Fault, MeshStatus, RunResult, SdkError
 from .base import Engine
 from .wire import recv_msg, send_msg
 
-__all__ = ["SimEngine"]
+__all__ = ["SimEngine", "PGO_TRAINING"]
+
+PGO_TRAINING = "sdk.kernels.pgo_training"
 
 
 class SimEngine(Engine):
@@ -50,7 +55,7 @@ class SimEngine(Engine):
         self.name = self.kind
         try:
             self.model = model or mesh_model(rows, cols, self.profile, core, engine=self.kind, waves=waves,
-                                             threads=threads, wafer=wafer, ranks=ranks)
+                                             threads=threads, wafer=wafer, ranks=ranks, training=PGO_TRAINING)
         except (ValueError, MpiMissing) as e:  # a wafer or ranks the mesh/engine cannot have, no MPI
             raise SdkError(str(e)) from None
         self.waves, self.console, self.seed, self.noise = waves, console, seed, noise
