@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from sdk import Runtime, SdkError
-from sdk.builds.verilator import BUILD
+from sdk.builds.paths import BUILD
 from sdk.collectives import OPS, standalone
 
 

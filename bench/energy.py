@@ -32,7 +32,7 @@ from bench.common import dims
 from hdl.probe import COUNTER_NAMES
 from hdl.profiles import get_profile
 from sdk.builds.native_mesh import native_mesh_model
-from sdk.builds.verilator import BUILD
+from sdk.builds.paths import BUILD
 from sdk.energy import EnergyModel
 from sdk.kernels.cases import format_table, gemm_case, gemv_case, run_cases
 from sdk.kernels.observe import observe, useful_macs

@@ -41,7 +41,7 @@ from hdl.mesh import MeshShapeError, check_mesh_shape
 from hdl.profiles import ProfileError, get_profile
 from sdk.builds.models import mesh_model
 from sdk.builds.native_mesh import TileLibrary
-from sdk.builds.verilator import BUILD
+from sdk.builds.paths import BUILD
 from sdk.kernels.pgo_training import TRAINING
 
 REPO = Path(__file__).resolve().parent.parent

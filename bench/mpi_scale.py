@@ -38,7 +38,7 @@ from hdl.mesh import MeshShapeError
 from sdk.builds.models import mesh_model
 from sdk.builds.mpi_ranks import MpiInstall, MpiMissing
 from sdk.builds.native_mesh import check_ranks
-from sdk.builds.verilator import BUILD
+from sdk.builds.paths import BUILD
 from sdk.kernels.cases import gemm_case, run_cases
 
 REPO = Path(__file__).resolve().parent.parent

@@ -31,7 +31,7 @@ import sys
 from bench.common import bench_args, run_profiles
 from hdl.pe import PE
 from hdl.profiles import get_profile
-from sdk.builds.verilator import BUILD
+from sdk.builds.paths import BUILD
 from sdk.kernels.mathlib import FORMATS, ROUTINES
 from tb.pe_directed import math_program
 from tb.pe_harness import golden_case, run_cases

@@ -29,7 +29,7 @@ from golden.routing import simulate
 from hdl.mesh import EdgeLink
 from hdl.profiles import get_profile
 from sdk import Layout, Runtime, SdkError, routes
-from sdk.builds.verilator import BUILD
+from sdk.builds.paths import BUILD
 
 IDLE, STALL = 0.2, 0.2
 

@@ -39,7 +39,7 @@ from pathlib import Path
 from hdl.wafer_mesh import add_wafer_arguments, wafer_from_arguments
 from sdk.builds.mpi_ranks import MpiInstall, MpiMissing
 from sdk.builds.native_mesh import check_ranks
-from sdk.builds.verilator import BUILD
+from sdk.builds.paths import BUILD
 from sdk.energy import EnergyModel
 from sdk.kernels.cases import format_table, gemm_case, gemv_case, run_cases
 from sdk.kernels.observe import observe

@@ -55,13 +55,13 @@ from hdl.profiles import get_profile
 from hdl.wafer_mesh import link_chains
 from hdl.wavelet import EDGE_SIDES, WAVELET_BITS, Port, WaveletLayout
 
-from .mpi_ranks import RANKS_HEADER, RankWorker, launch
-from .verilator import BUILD, MESH_ARGS, MESH_VLT, REPO, BuiltOnce, Model, _tail, _tool_versions
+from .mpi_ranks import RankWorker, launch
+from .paths import AUTOPILOT_HEADER, BUILD, NATIVE_CPP, RANKS_HEADER, REPO
+from .verilator import MESH_ARGS, MESH_VLT, BuiltOnce, Model, log_tail, tool_versions
 
-__all__ = ["native_top_verilog", "TileLibrary", "LinkLibrary", "wafer_plan", "native_mesh_model", "NATIVE_CPP"]
+__all__ = ["native_top_verilog", "TileLibrary", "LinkLibrary", "wafer_plan", "native_mesh_model", "check_ranks",
+           "pgo_requested", "PGO_ENV"]
 
-NATIVE_CPP = Path(__file__).resolve().parent / "native_mesh.cpp"
-AUTOPILOT_HEADER = NATIVE_CPP.parent / "native_mesh_autopilot.h"
 _TILE_ARGS = ["-Wno-fatal", "-Wno-lint", "-Wno-style", "-O3", "--x-assign", "fast", "--x-initial", "fast",
               "-MAKEFLAGS", "OPT_FAST=-O2"]
 
@@ -167,7 +167,7 @@ class _CppLibrary(BuiltOnce):
 
     def _setup(self, name: str, verilog_text: str, top: str, prefix: str):
         self.name, self.verilog, self.top, self.prefix = name, verilog_text, top, prefix
-        h = hashlib.sha256(json.dumps([verilog_text, prefix, _TILE_ARGS, _tool_versions()]
+        h = hashlib.sha256(json.dumps([verilog_text, prefix, _TILE_ARGS, tool_versions()]
                                       + ([PGO_VERSION, self.training] if self.pgo else [])).encode())
         self.key = h.hexdigest()[:16]
         self.dir = BUILD / "models" / f"{name}-{self.key}"
@@ -196,7 +196,7 @@ class _CppLibrary(BuiltOnce):
             p = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=self.dir)
         if p.returncode or not self.archive.exists():
             raise RuntimeError(f"Verilator build of the {self.what} {self.name} failed:\n"
-                               + _tail(self.dir / log_name))
+                               + log_tail(self.dir / log_name))
 
     def _train(self):
         raise NotImplementedError
@@ -241,7 +241,7 @@ class TileLibrary(_CppLibrary):
                                 "core" if self.core else "fabric", self.name], stdout=fh, stderr=subprocess.STDOUT,
                                cwd=REPO, env={**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), *sys.path])})
         if p.returncode:
-            raise RuntimeError(f"the PGO training of {self.name} failed:\n" + _tail(log))
+            raise RuntimeError(f"the PGO training of {self.name} failed:\n" + log_tail(log))
 
 
 PGO_ENV = "TESSERA_PGO"

@@ -35,7 +35,8 @@ from hdl.wavelet import Wavelet
 from ..activity import Activity
 from ..builds.models import ENGINES, mesh_model
 from ..builds.mpi_ranks import MpiMissing
-from ..builds.verilator import BUILD, CocotbFailure, SimulatorSession
+from ..builds.paths import BUILD
+from ..builds.verilator import CocotbFailure, SimulatorSession
 from ..records import DeviceError, Fault, MeshStatus, RunResult, SdkError
 from .base import Engine
 from .wire import recv_msg, send_msg
