@@ -18,7 +18,7 @@ Interface:
                                         Unix socket (.sock, .failure, .wait(), .close())
     WAVES_ENV                           "TESSERA_WAVES": set to 1 to build with FST waves
     tool_versions() -> str              the cocotb and Verilator versions, part of every build's key
-    loglog_tail(path, lines=60) -> str     the end of a build or simulator log, for error messages
+    log_tail(path, lines=60) -> str     the end of a build or simulator log, for error messages
 (REPO and BUILD, the repository root and the build folder: sdk/builds/paths.py)
 """
 
