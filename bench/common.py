@@ -34,7 +34,7 @@ from pathlib import Path
 from amaranth.back import rtlil
 
 from hdl.profiles import ProfileError, get_profile
-from sdk.engines.verilator import BUILD
+from sdk.builds.paths import BUILD
 
 __all__ = ["bench_args", "run_profiles", "require_extra", "yosys_cells", "dims"]
 

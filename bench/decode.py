@@ -48,8 +48,8 @@ import numpy as np
 from bench.common import dims
 from golden.decode import DecodeGolden, generate
 from hdl.profiles import get_profile
+from sdk.builds.paths import BUILD
 from sdk.energy import EnergyModel
-from sdk.engines.verilator import BUILD
 from sdk.kernels.decode import PHASES, DecodeKernel
 from sdk.kernels.decode_model import DEFAULT, DecodeModelError, DecoderModel, estimate_cycles
 from sdk.kernels.decode_projection import LLAMA_3_1_8B, project

@@ -31,9 +31,9 @@ from pathlib import Path
 from bench.common import dims
 from hdl.probe import COUNTER_NAMES
 from hdl.profiles import get_profile
+from sdk.builds.native_mesh import native_mesh_model
+from sdk.builds.paths import BUILD
 from sdk.energy import EnergyModel
-from sdk.engines.native_mesh import native_mesh_model
-from sdk.engines.verilator import BUILD
 from sdk.kernels.cases import format_table, gemm_case, gemv_case, run_cases
 from sdk.kernels.observe import observe, useful_macs
 from sdk.records import SdkError

@@ -20,7 +20,7 @@ import sys
 from bench.common import bench_args, run_profiles
 from hdl.profiles import get_profile
 from hdl.router import Router
-from sdk.engines.verilator import BUILD
+from sdk.builds.paths import BUILD
 from tb.models import router_mesh_model
 
 LINE = 4

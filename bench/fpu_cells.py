@@ -23,7 +23,7 @@ from amaranth.back import verilog
 
 from bench.common import yosys_cells
 from hdl.fpu import FPLane
-from sdk.engines.verilator import BUILD
+from sdk.builds.paths import BUILD
 
 
 def main(argv=None) -> int:

@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 from bench.common import dims, require_extra
-from sdk.engines.verilator import BUILD
+from sdk.builds.paths import BUILD
 from sdk.kernels.cases import format_table, gemm_case, gemv_case, run_cases
 from sdk.plots import activity_maps
 from sdk.records import SdkError

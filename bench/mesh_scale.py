@@ -6,7 +6,7 @@ Each build runs in a fresh subprocess with fresh model folders (the tile library
 its wall time and peak RSS (the largest child process: Verilator or the C++ compiler) are its own.
 
 Engines (``--engine``): ``native`` (default, what the regression and ``make sim`` use) compiles the
-tile once as a C++ library and wires the R x C instances in C++ (sdk/engines/native_mesh.py), so the build
+tile once as a C++ library and wires the R x C instances in C++ (sdk/builds/native_mesh.py), so the build
 does not grow with the mesh; ``hierarchical`` verilates the generated Verilog mesh top with the tile
 as a Verilator hierarchical block (compiled once, but with per-instance glue in the top). The
 simulation figure loads edge-to-edge routes through the management path and streams wavelets across the mesh for a
@@ -15,7 +15,7 @@ fixed number of cycles (tb/cocotb_tile_mesh.py `clock_run`).
 The native tile library is built with GCC's profile-guided optimisation (``TileLibrary(pgo=True)``:
 trained on a 4 x 4 mesh streaming and running GEMM/GEMV jobs, about twice the build time; the
 same model, only faster). ``--no-pgo`` measures the plain build the regression uses. On the native
-engine the streaming loop runs on the edge autopilot (sdk/engines/autopilot.py): no Python per cycle.
+engine the streaming loop runs on the edge autopilot (sdk/cosim/autopilot.py): no Python per cycle.
 
 Writes a JSON list of records:
     {rows, cols, profile, core, threads, engine, pgo, build_seconds, build_peak_rss_mb, sim_cycles,
@@ -39,9 +39,10 @@ from pathlib import Path
 
 from hdl.mesh import MeshShapeError, check_mesh_shape
 from hdl.profiles import ProfileError, get_profile
-from sdk.engines.models import mesh_model
-from sdk.engines.native_mesh import TileLibrary
-from sdk.engines.verilator import BUILD
+from sdk.builds.models import mesh_model
+from sdk.builds.native_mesh import TileLibrary
+from sdk.builds.paths import BUILD
+from sdk.kernels.pgo_training import TRAINING
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -90,7 +91,8 @@ def parse_sizes(text: str):
 
 def _model(name, rows, cols, profile, core, threads, engine, pgo=False):
     """The model to measure, under a bench-only name (its tile library too), so it is built afresh."""
-    lib = TileLibrary(profile, core, name=name + "_tile_lib", pgo=pgo) if engine == "native" else None
+    lib = TileLibrary(profile, core, name=name + "_tile_lib", pgo=pgo, training=TRAINING if pgo else None) \
+        if engine == "native" else None
     return mesh_model(rows, cols, profile, core, engine=engine, threads=threads, name=name, lib=lib)
 
 

@@ -2,7 +2,7 @@
 
 Each run is tb/cocotb_tile_mesh.py ``clock_run`` (W -> E routes loaded through the management path,
 then every row streaming across the mesh) on a native-mesh model; with ranks > 1 the model is
-launched by ``mpiexec`` (sdk/engines/mpi_ranks.py: rank 0 the simulator, ranks 1..N-1 the worker
+launched by ``mpiexec`` (sdk/builds/mpi_ranks.py: rank 0 the simulator, ranks 1..N-1 the worker
 program), and each rank's compute and exchange seconds and its message and byte counts come back
 through TESSERA_MPI_STATS. ``bit_identical`` compares the run's digest (every wavelet that left the
 mesh, in order, and the rows' status) with the 1-rank run of the same mesh. 4 ranks on a 2-core
@@ -35,10 +35,10 @@ from pathlib import Path
 
 from bench.mesh_scale import parse_sizes
 from hdl.mesh import MeshShapeError
-from sdk.engines.models import mesh_model
-from sdk.engines.mpi_ranks import MpiInstall, MpiMissing
-from sdk.engines.native_mesh import check_ranks
-from sdk.engines.verilator import BUILD
+from sdk.builds.models import mesh_model
+from sdk.builds.mpi_ranks import MpiInstall, MpiMissing
+from sdk.builds.native_mesh import check_ranks
+from sdk.builds.paths import BUILD
 from sdk.kernels.cases import gemm_case, run_cases
 
 REPO = Path(__file__).resolve().parent.parent

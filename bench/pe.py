@@ -1,6 +1,6 @@
 """PE figures on the RTL: MACs/cycle per FMAC mode against the SIMD peak, task activation, PE cells.
 
-For each profile this builds (once, cached by sdk/engines/verilator.py) the PE on Verilator and runs
+For each profile this builds (once, cached by sdk/builds/verilator.py) the PE on Verilator and runs
 benchmark programs through tb/cocotb_pe.py (results are also checked bit-exact against the golden
 model): ``fmacs.M`` over 1024 unit-stride elements (the accumulator and the operand in memory, the
 scalar in a register: two row reads and one row write per lane group), timed as the difference of
@@ -31,7 +31,7 @@ import sys
 from bench.common import bench_args, run_profiles
 from hdl.pe import PE
 from hdl.profiles import get_profile
-from sdk.engines.verilator import BUILD
+from sdk.builds.paths import BUILD
 from sdk.kernels.mathlib import FORMATS, ROUTINES
 from tb.pe_directed import math_program
 from tb.pe_harness import golden_case, run_cases

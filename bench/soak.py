@@ -33,7 +33,7 @@ from golden.routing import FabricState, simulate
 from hdl.mesh import EdgeLink
 from hdl.profiles import get_profile
 from sdk import Layout, Runtime, routes
-from sdk.engines.verilator import BUILD
+from sdk.builds.paths import BUILD
 from tb.scoreboard import ScoreboardError, compare_fabric
 
 

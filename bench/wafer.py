@@ -40,8 +40,8 @@ from hdl.repair import DefectMap, RepairError, SpareScheme
 from hdl.repair_cell import REPAIR_MODULE, RepairCell
 from hdl.router import Router
 from hdl.wafer_mesh import Wafer, hop_extra_cycles
-from sdk.engines.models import mesh_model
-from sdk.engines.verilator import BUILD
+from sdk.builds.models import mesh_model
+from sdk.builds.paths import BUILD
 from sdk.kernels.cases import gemm_case, gemv_case, run_cases
 from tb.models import router_mesh_model, run_cocotb, verilog_mesh_model
 

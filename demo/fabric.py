@@ -28,7 +28,7 @@ from golden.route_patterns import edge_patterns
 from golden.routing import simulate
 from hdl.mesh import EdgeLink
 from sdk import Layout, Runtime, SdkError, routes
-from sdk.engines.verilator import BUILD
+from sdk.builds.paths import BUILD
 
 IDLE, STALL = 0.2, 0.2
 

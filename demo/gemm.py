@@ -37,10 +37,10 @@ import time
 from pathlib import Path
 
 from hdl.wafer_mesh import add_wafer_arguments, wafer_from_arguments
+from sdk.builds.mpi_ranks import MpiInstall
+from sdk.builds.native_mesh import check_ranks
+from sdk.builds.paths import BUILD
 from sdk.energy import EnergyModel
-from sdk.engines.mpi_ranks import MpiInstall
-from sdk.engines.native_mesh import check_ranks
-from sdk.engines.verilator import BUILD
 from sdk.errors import SdkError
 from sdk.kernels.cases import format_table, gemm_case, gemv_case, run_cases
 from sdk.kernels.observe import observe

@@ -7,7 +7,7 @@ end of every row is a mesh-top output (``row_fault``), so the host reads, per ro
 westernmost faulty tile's column, PE status word (code, task, PC), router error flags and loader
 error, at most C cycles after the error (one register per tile; a tile in column c takes C - c),
 through O(rows) ports and with no traffic on the fabric. The chain is built by hdl/tile.py and
-hdl/mesh.py (and in C++ by sdk/engines/native_mesh.cpp); the FPGA bridge returns the words in a
+hdl/mesh.py (and in C++ by sdk/builds/native_mesh.cpp); the FPGA bridge returns the words in a
 FAULTS frame (hdl/bridge_format.py); docs/mesh.md has the bit map.
 
 Interface:

@@ -35,7 +35,7 @@ link_chains(rows, cols, wafer) -> {(kind, r, c, side letter): [stages, ...]}   t
     link passes through, in travel order, as the top above builds them: kind "out" is the link
     leaving logical (r, c) on that side (to its neighbour or to the edge), kind "in" the edge link
     entering (r, c) there; a bypassed tile is a 1-stage link, a die boundary a ``stages`` one
-    (the native engine, sdk/engines/native_mesh.py, wires its tiles through these)
+    (the native engine, sdk/builds/native_mesh.py, wires its tiles through these)
 add_wafer_arguments(argparser, seed_alias=False); wafer_from_arguments(args, rows, cols) -> Wafer | None
     the command-line options --spares K/S, --defects FILE | --defect-rate P [--defect-seed N],
     --die RxC, --boundary-stages L (hdl.mesh, demo.gemm); ValueError naming what is wrong

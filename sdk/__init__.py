@@ -8,7 +8,10 @@ and ``golden`` (the golden engine's models) and nothing else of the project's.
     sdk.layout       Layout, Region, Symbol: programs, placement, colors, routes, all checked first
     sdk.routes       route patterns (broadcasts, merge, switch-sequenced read-out, chains, ...)
     sdk.runtime      Runtime: load, h2d/d2h, send/receive, launch, run — on any engine
-    sdk.engines      native / hierarchical / flat Verilator meshes, the golden model, FPGA bridge
+    sdk.engines      the engines, host side: Verilator meshes (native / hierarchical / flat), the
+                     golden model, the FPGA bridge
+    sdk.builds       model builds: the Verilator models and their cache, the native mesh, MPI ranks
+    sdk.cosim        the simulator side (cocotb): job server, edge harness, autopilot, board server
     sdk.collectives  broadcast, scatter, gather, reduce, all-reduce over rows, columns, the mesh
     sdk.kernels      GEMM, sparse GEMV, the math library, ...: program, layout, host code and decode
                      together (the AXPY worked example is demo/axpy.py)

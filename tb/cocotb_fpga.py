@@ -35,10 +35,10 @@ from hdl.bridge_format import PROTOCOL_VERSION
 from hdl.mesh import EdgeLink
 from hdl.profiles import get_profile
 from hdl.wavelet import Wavelet
+from sdk.builds.verilator import tb_config
+from sdk.cosim.board_server import start_core
 from sdk.engines.base import Until
-from sdk.engines.board_server import start_core
 from sdk.engines.golden import GoldenEngine
-from sdk.engines.verilator import tb_config
 from sdk.kernels import row_echo
 from sdk.kernels.common import random_matrix
 from sdk.kernels.gemm import Gemm

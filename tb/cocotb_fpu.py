@@ -21,7 +21,7 @@ Interface (pure Python, usable outside a simulator)
                                          ports and the upper half of f16 operands random
     describe(lop, vec, got, want)        a failure line with the op and the operands in hex
 
-cocotb test (configuration from TESSERA_TB_CONFIG, see sdk.engines.verilator.tb_config):
+cocotb test (configuration from TESSERA_TB_CONFIG, see sdk.builds.verilator.tb_config):
     lane_op_stream   op=<FpOp name>, n_random, seed, stall_prob, bubble_prob: streams the edge and
                      random vectors one per cycle with en deasserted at random, and checks every
                      result bit for bit, in order, exactly FPLane.LATENCY enabled edges after its
@@ -43,7 +43,7 @@ from cocotb.triggers import ReadOnly, ReadWrite, RisingEdge
 
 from golden import fp
 from hdl.fpu import FPLane, FpOp
-from sdk.engines.verilator import tb_config
+from sdk.builds.verilator import tb_config
 from tb.fp_stimulus import EDGES, LAYOUT, OPS, WIDTH, random_operands, to_hex
 from tb.fpu_coverage import FpuCoverage
 

@@ -1,7 +1,7 @@
 """cocotb tests for the PE (hdl/pe/) on Verilator: run a file of cases (tb/pe_harness.py) in one
 simulator launch and compare each with its golden-model expectation.
 
-Config (from tests/test_pe.py or bench/pe.py through sdk.engines.verilator.tb_config()):
+Config (from tests/test_pe.py or bench/pe.py through sdk.builds.verilator.tb_config()):
     cases     path of a JSON list of cases (golden_case() dicts)
     results   path where the actual values of every case are written (JSON list)
     profile   the PE profile the model was built for
@@ -17,7 +17,7 @@ import random
 import cocotb
 
 from hdl.profiles import get_profile
-from sdk.engines.verilator import tb_config
+from sdk.builds.verilator import tb_config
 from tb.pe_coverage import PeCoverage
 from tb.pe_harness import PEHarness, compare
 

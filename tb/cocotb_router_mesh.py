@@ -31,7 +31,7 @@ from golden.routing import ColorRoute, MeshRoutes, Port, mask_of, simulate, zero
 from hdl.profiles import get_profile
 from hdl.router import RouterError
 from hdl.router_config import cfg_addr
-from sdk.engines.verilator import tb_config
+from sdk.builds.verilator import tb_config
 from tb.fabric import FabricHarness
 from tb.router_coverage import RouterCoverage
 from tb.scoreboard import compare_fabric

@@ -38,9 +38,9 @@ from hdl.mgmt import MGMT_BROADCAST, MgmtTarget, mgmt_header
 from hdl.profiles import get_profile
 from hdl.router import RouterError
 from hdl.wavelet import SwitchCmd
-from sdk.engines.autopilot import Autopilot
-from sdk.engines.edge import load_through_west_edge
-from sdk.engines.verilator import tb_config
+from sdk.builds.verilator import tb_config
+from sdk.cosim.autopilot import Autopilot
+from sdk.cosim.edge import load_through_west_edge
 from sdk.kernels import row_echo
 from sdk.loader import MeshLoader, management_routes
 from tb.fabric import FabricHarness
@@ -122,7 +122,7 @@ async def clock_run(dut):
     for link, c in sources:
         for k in range(cycles):
             h.drivers[link].send(c, k << 2)
-    # On a native mesh the edge autopilot plays the harness's cycles in C++ (sdk/engines/autopilot.py):
+    # On a native mesh the edge autopilot plays the harness's cycles in C++ (sdk/cosim/autopilot.py):
     # the same run, without Python per cycle; TESSERA_AUTOPILOT=0 steps every cycle in Python.
     auto = Autopilot(dut, h)
     t0 = time.monotonic()

@@ -2,7 +2,7 @@
 fixture (hdl/router_mesh.py) has besides edges — a RAMP link per router, a configuration bus and
 per-router status.
 
-The stepping loop, drivers, monitors and the watchdog are sdk/engines/edge.py's (the same code the
+The stepping loop, drivers, monitors and the watchdog are sdk/cosim/edge.py's (the same code the
 engines play host programs with); this module adds:
 
     RAMP links        group "ramp", driven first, when the DUT has ``ramp_in_valid``
@@ -16,7 +16,7 @@ On a generated tile mesh (hdl/mesh.py) neither exists: it is configured through 
 (sdk/loader.py) and FabricHarness behaves as the plain EdgeHarness.
 
 Interface:
-    FabricHarness(dut, rows, cols, colors, rng=None, clock_ns=2)   an sdk.engines.edge.EdgeHarness
+    FabricHarness(dut, rows, cols, colors, rng=None, clock_ns=2)   an sdk.cosim.edge.EdgeHarness
     LinkDriver, LinkMonitor, NoProgress                             (re-exported for testbenches)
 """
 
@@ -27,7 +27,7 @@ from collections import deque
 from hdl.router import DROP_COUNTER_BITS, RouterError
 from hdl.router_config import encode_color_route
 from hdl.wavelet import Port
-from sdk.engines.edge import EdgeHarness, LinkDriver, LinkMonitor, NoProgress, value_of
+from sdk.cosim.edge import EdgeHarness, LinkDriver, LinkMonitor, NoProgress, value_of
 
 __all__ = ["FabricHarness", "LinkDriver", "LinkMonitor", "NoProgress"]
 

@@ -1,5 +1,5 @@
 """The Verilator models the testbenches run on, each built once per configuration and reused (also
-across pytest-xdist workers: sdk/engines/verilator.py caches builds on disk by content), and the
+across pytest-xdist workers: sdk/builds/verilator.py caches builds on disk by content), and the
 one call that runs a cocotb test on one.
 
 With TESSERA_WAVES=1 every model is built with FST tracing (the mesh models flat, so every tile's
@@ -25,8 +25,9 @@ from amaranth.back import verilog
 from hdl.fpu import FPLane
 from hdl.pe import PE
 from hdl.router_mesh import emit_router_mesh
-from sdk.engines.models import board_core_model, mesh_model
-from sdk.engines.verilator import MESH_ARGS, Model, waves_requested
+from sdk.builds.models import board_core_model, mesh_model
+from sdk.builds.verilator import MESH_ARGS, Model, waves_requested
+from sdk.kernels.pgo_training import TRAINING
 
 __all__ = ["router_mesh_model", "tile_mesh_model", "verilog_mesh_model", "board_model", "fplane_model", "pe_model",
            "run_cocotb", "BOARD_DIVISOR"]
@@ -48,8 +49,9 @@ def router_mesh_model(rows: int, cols: int, profile: str, die=None, stages: int 
 
 @functools.lru_cache(maxsize=None)
 def tile_mesh_model(rows: int, cols: int, profile: str, core: bool = True, threads: int = 1) -> Model:
-    """The native-mesh model, or with TESSERA_WAVES=1 the flat Verilog one with FST tracing."""
-    return mesh_model(rows, cols, profile, core, waves=waves_requested(), threads=threads)
+    """The native-mesh model, or with TESSERA_WAVES=1 the flat Verilog one with FST tracing (with
+    TESSERA_PGO=1 its tile library trained on the SDK's workload, sdk/kernels/pgo_training.py)."""
+    return mesh_model(rows, cols, profile, core, waves=waves_requested(), threads=threads, training=TRAINING)
 
 
 @functools.lru_cache(maxsize=None)

@@ -32,7 +32,7 @@ from __future__ import annotations
 from hdl.isa import VECTOR_OPS, CvtMode, ErrorCode, LogicMode, Opcode, ShiftMode, fields, unpack_status
 from hdl.packing import Packer
 from hdl.pe.common import Operand, VecFunc, VecOp
-from sdk.engines.edge import value_of
+from sdk.cosim.edge import value_of
 
 from .coverage import CoverGroup, save
 

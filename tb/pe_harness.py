@@ -30,8 +30,8 @@ from hdl.isa import pe_params
 from hdl.loadmap import Ctrl, DbgRegion, Region, dbg_addr, load_addr
 from hdl.wavelet import pack_wavelet, unpack_wavelet
 from sdk.asm import assemble
-from sdk.engines.edge import value_of
-from sdk.engines.verilator import BUILD
+from sdk.builds.paths import BUILD
+from sdk.cosim.edge import value_of
 from sdk.loader import load_ops
 from tb.models import pe_model
 

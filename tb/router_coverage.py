@@ -40,7 +40,7 @@ from collections import defaultdict, deque
 
 from hdl.router import RouterError
 from hdl.wavelet import WAVELET_BITS, Port, unpack_wavelet
-from sdk.engines.edge import value_of
+from sdk.cosim.edge import value_of
 
 from .coverage import CoverGroup, save
 

@@ -1,5 +1,5 @@
 """cocotb side of the FPGA host bridge for the bridge's testbench (tb/cocotb_fpga.py): a
-flow-controlled bridge host over the SDK's bit-level UART (sdk/engines/board_server.py
+flow-controlled bridge host over the SDK's bit-level UART (sdk/cosim/board_server.py
 ``UartLink``: ``dut.rx`` driven and ``dut.tx`` decoded one bit at a time, 8N1, as a USB serial
 adapter would). ``BridgeHost`` speaks the frame protocol of docs/fpga.md over it with the window
 rule (bytes of frames awaiting their reply <= the bridge's receive FIFO), matches every reply to
@@ -18,7 +18,7 @@ Interface:
 
 from cocotb.triggers import ClockCycles, Event
 
-from sdk.engines.board_server import UartLink
+from sdk.cosim.board_server import UartLink
 from sdk.engines.bridge_protocol import FAULTS_FRAME, RESET_FRAME, STATUS_FRAME, FrameLedger, inject_frames
 
 __all__ = ["BridgeHost"]

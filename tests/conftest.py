@@ -48,7 +48,7 @@ def pytest_configure(config):
 def _forbid_simulator_builds():
     """In the quick tier a simulator build or launch fails the test: every build and every
     Verilator, native-mesh or MPI launch goes through ``BuiltOnce.build``."""
-    from sdk.engines.verilator import BuiltOnce
+    from sdk.builds.verilator import BuiltOnce
 
     def refuse(self):
         pytest.fail(f"this test builds or runs a simulator ({self.dir.name}): mark it `sim` (tier quick "

@@ -1,4 +1,4 @@
-"""The edge autopilot (sdk/engines/autopilot.py, native_mesh_autopilot.h) changes nothing but speed.
+"""The edge autopilot (sdk/cosim/autopilot.py, native_mesh_autopilot.h) changes nothing but speed.
 
 Every scenario runs twice on the same native-mesh model: with the autopilot (the default) and with
 TESSERA_AUTOPILOT=0, where the edge harness steps every cycle in Python. Everything observable must
@@ -14,8 +14,8 @@ import json
 
 import pytest
 
-from sdk.engines.autopilot import AUTOPILOT_ENV
-from sdk.engines.models import mesh_model
+from sdk.builds.models import mesh_model
+from sdk.cosim.autopilot import AUTOPILOT_ENV
 from sdk.kernels import row_echo
 from sdk.kernels.cases import gemm_case, gemv_case, run_cases
 from sdk.layout import Layout

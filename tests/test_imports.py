@@ -6,7 +6,13 @@ hdl/ longer than 300 lines (a block that long is several components), none in sd
 (a function that long is several steps, each worth a name); no module of the programs (bench,
 demo, fpga) edits sys.path: they run as ``python -m <package>.<name>`` from the repository root;
 ``import sdk`` loads no cocotb (the simulator side imports it); every ``TESSERA_*`` environment
-variable the code reads is in docs/configuration.md's table, and the table names no other."""
+variable the code reads is in docs/configuration.md's table, and the table names no other.
+
+Inside sdk (docs/architecture.md, the sdk's three rooms): sdk/builds (model builds) imports none of
+sdk's kernels, runtime, layout, collectives, engines or simulator side (sdk/cosim); no module of sdk
+outside sdk/cosim imports sdk.cosim, and cocotb is imported at module level only in sdk/cosim and tb
+(sdk/builds launches simulators with cocotb's runner, imported inside the functions that do); the
+programs and testbenches (demo, bench, fpga, tb) import no ``_private`` name or module from sdk."""
 
 from __future__ import annotations
 
@@ -203,11 +209,123 @@ def test_import_sdk_needs_no_cocotb():
              "        if name.split('.')[0] in ('cocotb', 'cocotb_tools'):\n"
              "            raise ImportError('cocotb is not installed')\n"
              "sys.meta_path.insert(0, NoCocotb())\n"
-             "import sdk, sdk.runtime, sdk.collectives, sdk.kernels\n"
+             "import sdk, sdk.runtime, sdk.collectives, sdk.kernels, sdk.kernels.pgo_training\n"
+             "import sdk.builds.models, sdk.builds.mpi_ranks, sdk.engines.bridge, sdk.engines.sim\n"
              "print(sorted(m for m in sys.modules if m.startswith('cocotb')))\n")
     out = subprocess.run([sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip() == "[]", out.stdout
+
+
+#: what sdk/builds may not import: the SDK above it and the simulator side
+BUILDS_MAY_NOT = ("sdk.kernels", "sdk.runtime", "sdk.layout", "sdk.collectives", "sdk.cosim", "sdk.engines")
+COSIM = "sdk.cosim"
+COCOTB = ("cocotb", "cocotb_tools")
+#: the packages where cocotb may be imported at module level (they run inside the simulator)
+COCOTB_HOMES = ("sdk/cosim", "tb")
+PUBLIC_ONLY = ("demo", "bench", "fpga", "tb")
+
+
+def _dotted(path: Path) -> list[str]:
+    """The module's dotted name as a list: sdk/builds/models.py -> ["sdk", "builds", "models"]."""
+    parts = list(path.relative_to(REPO).with_suffix("").parts)
+    return parts[:-1] if parts[-1] == "__init__" else parts
+
+
+def _full_imports(path: Path, tree):
+    """(dotted name, imported names, line, at module level?) of every import, relative ones
+    resolved against ``path``; at module level means outside any function (run on import)."""
+    package = _dotted(path) if path.name == "__init__.py" else _dotted(path)[:-1]
+    in_function = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+            in_function.update(id(n) for n in ast.walk(node) if n is not node)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for a in node.names:
+                yield a.name, [], node.lineno, id(node) not in in_function
+        elif isinstance(node, ast.ImportFrom):
+            base = package[:len(package) - node.level + 1] if node.level else []
+            module = ".".join(base + ([node.module] if node.module else []))
+            yield module, [a.name for a in node.names], node.lineno, id(node) not in in_function
+
+
+def _within(name: str, prefixes) -> bool:
+    return any(name == p or name.startswith(p + ".") for p in prefixes)
+
+
+def _sdk_room_problems():
+    problems = []
+    for pkg in OURS:
+        for path in _modules(pkg):
+            rel = path.relative_to(REPO)
+            in_sdk, in_builds = rel.parts[0] == "sdk", rel.parts[:2] == ("sdk", "builds")
+            in_cosim = rel.parts[:2] == ("sdk", "cosim")
+            for module, names, line, module_level in _full_imports(path, ast.parse(path.read_text())):
+                where = f"{rel}:{line}"
+                # ``from sdk import cosim`` names a module too
+                targets = [module] + [f"{module}.{n}" for n in names]
+                if in_builds and any(_within(t, BUILDS_MAY_NOT) for t in targets):
+                    problems.append(f"{where}: sdk/builds imports {module} (the SDK above the builds: the "
+                                    "caller passes in what a build needs)")
+                if in_sdk and not in_cosim and any(_within(t, (COSIM,)) for t in targets):
+                    problems.append(f"{where}: {module} imported outside sdk/cosim (the simulator side: "
+                                    "named by string where a simulator runs it)")
+                if _within(module, COCOTB) and module_level and not any(
+                        rel.as_posix().startswith(home + "/") for home in COCOTB_HOMES):
+                    problems.append(f"{where}: cocotb imported at module level outside {' and '.join(COCOTB_HOMES)}")
+                if rel.parts[0] in PUBLIC_ONLY and _within(module, ("sdk",)):
+                    private = [p for p in module.split(".") + names
+                               if p.startswith("_") and not (p.startswith("__") and p.endswith("__"))]
+                    if private:
+                        problems.append(f"{where}: {rel.parts[0]} imports {', '.join(private)} from {module} "
+                                        "(private to the sdk: use its public names)")
+    return problems
+
+
+def test_sdk_rooms_and_public_names():
+    problems = _sdk_room_problems()
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize("where,source,needle", [
+    ("sdk/builds/bad.py", "from ..kernels.cases import gemm_case\n", "sdk/builds imports sdk.kernels"),
+    ("sdk/builds/bad.py", "from .. import runtime\n", "sdk/builds imports sdk"),
+    ("sdk/builds/bad.py", "from sdk.cosim.edge import EdgeHarness\n", "sdk/builds imports sdk.cosim"),
+    ("sdk/engines/bad.py", "from ..cosim import sim_server\n", "imported outside sdk/cosim"),
+    ("sdk/bad.py", "import cocotb\n", "cocotb imported at module level"),
+    ("sdk/builds/bad.py", "try:\n    from cocotb.triggers import Timer\nexcept ImportError:\n    pass\n",
+     "cocotb imported at module level"),
+    ("bench/bad.py", "from sdk.builds.verilator import _locked\n", "bench imports _locked"),
+    ("demo/bad.py", "from sdk.builds._hidden import x\n", "demo imports _hidden"),
+])
+def test_the_room_checker_catches_what_it_should(tmp_path, monkeypatch, where, source, needle):
+    """The sdk room checker, fed a module that breaks a rule, reports it."""
+    for pkg in OURS:
+        (tmp_path / pkg).mkdir()
+    bad = tmp_path / where
+    bad.parent.mkdir(parents=True, exist_ok=True)
+    bad.write_text(source)
+    monkeypatch.setattr(__import__(__name__), "REPO", tmp_path)
+    problems = _sdk_room_problems()
+    assert any(needle in p for p in problems), problems
+
+
+@pytest.mark.parametrize("where,source", [
+    ("sdk/builds/ok.py", "def f():\n    import cocotb\n    from cocotb_tools.runner import get_runner\n"),
+    ("sdk/cosim/ok.py", "import cocotb\nfrom ..builds.verilator import tb_config\n"),
+    ("sdk/engines/ok.py", "from ..builds.models import mesh_model\n"),
+    ("tb/ok.py", "import cocotb\nfrom sdk.cosim.edge import EdgeHarness\nfrom sdk.builds.paths import BUILD\n"),
+    ("bench/ok.py", "from sdk.builds.paths import BUILD\nfrom sdk import __version__\n"),
+])
+def test_the_room_checker_passes_what_it_should(tmp_path, monkeypatch, where, source):
+    for pkg in OURS:
+        (tmp_path / pkg).mkdir()
+    ok = tmp_path / where
+    ok.parent.mkdir(parents=True, exist_ok=True)
+    ok.write_text(source)
+    monkeypatch.setattr(__import__(__name__), "REPO", tmp_path)
+    assert _sdk_room_problems() == []
 
 
 def test_the_length_check_counts_a_function_s_lines(tmp_path, monkeypatch):

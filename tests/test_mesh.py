@@ -93,7 +93,7 @@ def _routing_report(model, name, rows, cols, core):
 @pytest.mark.xdist_group("verilog_mesh")
 def test_verilog_mesh_top_matches_native_mesh():
     """The generated Verilog mesh top (hdl/mesh.py, verilated with the tile as one hierarchical
-    block) and the native-mesh model the other tests use (sdk/engines/native_mesh.py) are the same machine:
+    block) and the native-mesh model the other tests use (sdk/builds/native_mesh.py) are the same machine:
     on a 3 x 3 fabric mesh (every edge, corner and interior link) the same front-door routing run,
     with the same random stalls, checks out against the golden model on both and takes exactly the
     same number of cycles; on a 2 x 2 PE mesh GEMM and sparse-GEMV jobs give the same bits in the

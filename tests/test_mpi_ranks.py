@@ -1,4 +1,4 @@
-"""The native mesh on MPI ranks (sdk/engines/mpi_ranks.py, native_mesh_ranks.h; docs/mesh.md).
+"""The native mesh on MPI ranks (sdk/builds/mpi_ranks.py, native_mesh_ranks.h; docs/mesh.md).
 
 A mesh cut into bands of rows over 2 ranks, and over 3 ranks on this 2-core machine (oversubscribed,
 and with bands of unequal height), must be the same machine as one process: the same front-door
@@ -15,7 +15,7 @@ import json
 
 import pytest
 
-from sdk.engines.models import mesh_model
+from sdk.builds.models import mesh_model
 from sdk.kernels.cases import gemm_case, gemv_case, run_case, run_cases
 from sdk.records import DeviceError, SdkError
 from sdk.runtime import Runtime

@@ -314,9 +314,9 @@ def test_every_sdk_error_has_one_root_and_is_exported():
     import sdk
     from fpga.boards import MissingToolError
     from sdk.asm import AsmError
+    from sdk.builds.mpi_ranks import MpiMissing
     from sdk.engines.bridge import BridgeTimeout
     from sdk.engines.bridge_protocol import ProtocolError
-    from sdk.engines.mpi_ranks import MpiMissing
     from sdk.kernels.common import KernelError
     from sdk.kernels.decode_model import DecodeModelError
     from sdk.loader import LoadError

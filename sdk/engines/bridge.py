@@ -39,12 +39,12 @@ from hdl.mesh import EdgeLink
 from hdl.profiles import PROFILES, get_profile
 from hdl.wavelet import Port
 
+from ..builds.models import board_core_model
+from ..builds.verilator import CocotbFailure, SimulatorSession
 from ..errors import DeviceError, EngineUnavailable, SdkError
 from ..records import Fault, MeshStatus, RunResult
 from .base import Engine
 from .bridge_protocol import FAULTS_FRAME, RESET_FRAME, STATUS_FRAME, FrameLedger, flag_names, inject_frames
-from .models import board_core_model
-from .verilator import CocotbFailure, SimulatorSession
 
 __all__ = ["BridgeClient", "BridgeTimeout", "board_profile", "BridgeEngine", "SimulatedBoard"]
 
@@ -256,7 +256,7 @@ class BridgeEngine(Engine):
 
 class SimulatedBoard:
     """A byte port to the board core (hdl/board_core.py: UART + host bridge + mesh) verilated and
-    simulated with its UART line driven bit by bit (sdk/engines/board_server.py): what a USB serial
+    simulated with its UART line driven bit by bit (sdk/cosim/board_server.py): what a USB serial
     adapter would see, at ``divisor`` clock cycles per bit. ``read`` waits up to ``timeout``
     seconds of wall time for the first byte."""
 
@@ -269,7 +269,7 @@ class SimulatedBoard:
         self.timeout = timeout
         self._rx = bytearray()
         try:
-            self._session = SimulatorSession(self.model, "sdk.engines.board_server", "serve", {"divisor": divisor},
+            self._session = SimulatorSession(self.model, "sdk.cosim.board_server", "serve", {"divisor": divisor},
                                              run_name or f"fpga-sim-{os.getpid()}", console=console)
         except CocotbFailure as e:
             raise DeviceError(f"the simulated board did not start: {e}") from None

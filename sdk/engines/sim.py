@@ -1,24 +1,27 @@
 """The Verilator engines, host side: one simulator process per engine, driven over a socket.
 
 ``SimEngine`` builds (or reuses, from build/models/) a Verilator model of the mesh
-(sdk/engines/models.py: ``native`` — the tile compiled once, R x C instances wired in C++;
+(sdk/builds/models.py: ``native`` — the tile compiled once, R x C instances wired in C++;
 ``hierarchical`` — the generated Verilog mesh top; ``flat`` — the Verilog top verilated whole, for
 waveforms and per-PE counters), starts the simulator with the cocotb job server
-(sdk/engines/sim_server.py) on it, and sends it the engine operations of sdk/engines/base.py. The
+(sdk/cosim/sim_server.py) on it, and sends it the engine operations of sdk/engines/base.py. The
 simulator stays alive between calls, so the host program runs interactively and the mesh keeps
 its state; it ends with ``close()`` (or when the host process exits: the socket closes).
 
 Interface:
     SimEngine(rows, cols, profile="small", kind="native", threads=1, waves=False, console=False,
               run_name=None, model=None, seed=1, core=True, noise=None, wafer=None, ranks=1)
-        an Engine; .model (sdk.engines.verilator.Model), .run_dir, .waves_path (with waves).
+        an Engine; .model (sdk.builds.verilator.Model), .run_dir, .waves_path (with waves).
         core=False: fabric tiles (router and loader, no PE: for routing studies). noise=(idle,
         stall): every edge input link idles and every output link withholds each color's ready
         with these probabilities each cycle (random backpressure, seeded by ``seed``).
         wafer (hdl.wafer_mesh.Wafer): spares with a defect map, dies: the physical wafer top behind
         the same logical edge (docs/wafer.md)
         ranks: the native mesh in bands of rows over that many MPI ranks, launched with mpiexec
-        (sdk/engines/mpi_ranks.py, docs/mesh.md); the same cycles and bits as one process
+        (sdk/builds/mpi_ranks.py, docs/mesh.md); the same cycles and bits as one process
+    PGO_TRAINING                        the workload a native model's tile library is trained on when
+                                        TESSERA_PGO is set (sdk/kernels/pgo_training.py, named, not
+                                        imported: it plays kernels on a Runtime)
 """
 
 from __future__ import annotations
@@ -30,13 +33,16 @@ from hdl.mesh import EdgeLink
 from hdl.wavelet import Wavelet
 
 from ..activity import Activity
+from ..builds.models import ENGINES, mesh_model
+from ..builds.paths import BUILD
+from ..builds.verilator import CocotbFailure, SimulatorSession
 from ..records import DeviceError, Fault, MeshStatus, RunResult, SdkError
 from .base import Engine
-from .models import ENGINES, mesh_model
-from .verilator import BUILD, CocotbFailure, SimulatorSession
 from .wire import recv_msg, send_msg
 
-__all__ = ["SimEngine"]
+__all__ = ["SimEngine", "PGO_TRAINING"]
+
+PGO_TRAINING = "sdk.kernels.pgo_training"
 
 
 class SimEngine(Engine):
@@ -49,7 +55,7 @@ class SimEngine(Engine):
         self.name = self.kind
         try:
             self.model = model or mesh_model(rows, cols, self.profile, core, engine=self.kind, waves=waves,
-                                             threads=threads, wafer=wafer, ranks=ranks)
+                                             threads=threads, wafer=wafer, ranks=ranks, training=PGO_TRAINING)
         except SdkError:  # no MPI for the ranks (EngineUnavailable)
             raise
         except ValueError as e:  # a wafer or ranks the mesh/engine cannot have
@@ -67,7 +73,7 @@ class SimEngine(Engine):
         config = {"rows": self.rows, "cols": self.cols, "profile": self.profile.name, "seed": self.seed,
                   "noise": self.noise}
         try:
-            self._session = SimulatorSession(self.model, "sdk.engines.sim_server", "serve", config, self.run_name,
+            self._session = SimulatorSession(self.model, "sdk.cosim.sim_server", "serve", config, self.run_name,
                                              waves=self.waves, console=self.console)
         except CocotbFailure as e:
             raise DeviceError(f"the {self.kind} engine did not start: {e}") from None

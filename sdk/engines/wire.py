@@ -1,5 +1,5 @@
 """The wire between a host engine (sdk/engines/sim.py) and the simulator it drives
-(sdk/engines/sim_server.py): JSON messages over a Unix socket, each preceded by its length (4 bytes,
+(sdk/cosim/sim_server.py): JSON messages over a Unix socket, each preceded by its length (4 bytes,
 big-endian). Host-side code: it imports neither cocotb nor a simulator, so ``import sdk`` works where
 cocotb is not installed.
 

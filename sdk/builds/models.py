@@ -2,7 +2,7 @@
 
 Engines (docs/mesh.md, "Simulation models"):
     native        the tile compiled once as a C++ library, R x C instances wired in C++ behind the
-                  mesh top's ports (sdk/engines/native_mesh.py); what the regression, ``make sim`` and the
+                  mesh top's ports (sdk/builds/native_mesh.py); what the regression, ``make sim`` and the
                   benchmarks use. ``threads``: row bands evaluated in parallel.
     hierarchical  the generated Verilog mesh top, the tile a Verilator hierarchical block (compiled
                   once, per-instance glue in the top); checks the Verilog top against native.
@@ -13,9 +13,11 @@ Engines (docs/mesh.md, "Simulation models"):
 
 Interface:
     mesh_model(rows, cols, profile="small", core=True, engine="native", waves=False, threads=1,
-               name=None, lib=None, wafer=None) -> sdk.engines.verilator.Model   (built on first use, then
-               cached on disk). ``wafer`` (hdl.wafer_mesh.Wafer: spares and a defect map, dies): the
-               physical wafer top (hdl/wafer_mesh.py) behind the same logical ports (native: its link stages)
+               name=None, lib=None, wafer=None, ranks=1, training=None) -> sdk.builds.verilator.Model
+               (built on first use, then cached on disk). ``wafer`` (hdl.wafer_mesh.Wafer: spares and
+               a defect map, dies): the physical wafer top (hdl/wafer_mesh.py) behind the same logical
+               ports (native: its link stages). ``training``: the PGO training module of a native
+               model's tile library (sdk/builds/native_mesh.py ``TileLibrary``)
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from hdl.wafer_mesh import wafer_sources
 from .native_mesh import native_mesh_model
 from .verilator import MESH_ARGS, MESH_VLT, Model
 
-#: the tile's probe port, readable in a flat model (sdk/engines/sim_server.py ``Probes``)
+#: the tile's probe port, readable in a flat model (sdk/cosim/sim_server.py ``Probes``)
 FLAT_PROBE_VLT = f'public_flat_rw -module "{TILE_MODULE}" -var "probe"\n'
 
 __all__ = ["mesh_model", "board_core_model", "ENGINES"]
@@ -39,7 +41,7 @@ ENGINES = ("native", "hierarchical", "flat")
 
 def mesh_model(rows: int, cols: int, profile="small", core: bool = True, engine: str = "native",
                waves: bool = False, threads: int = 1, name: str | None = None, lib=None, wafer=None,
-               ranks: int = 1) -> Model:
+               ranks: int = 1, training: str | None = None) -> Model:
     if engine not in ENGINES:
         raise ValueError(f"unknown mesh engine {engine!r}; one of {', '.join(ENGINES)}")
     if ranks != 1 and (engine != "native" or waves):
@@ -48,7 +50,8 @@ def mesh_model(rows: int, cols: int, profile="small", core: bool = True, engine:
         engine = "flat"  # only a flat build traces every tile's signals
     prof = get_profile(profile)
     if engine == "native":
-        return native_mesh_model(rows, cols, prof, core, threads, name=name, lib=lib, wafer=wafer, ranks=ranks)
+        return native_mesh_model(rows, cols, prof, core, threads, name=name, lib=lib, wafer=wafer, ranks=ranks,
+                                 training=training)
     flat = engine == "flat"
     name = name or (f"tile_mesh_{rows}x{cols}_{prof.name}" + ("" if core else "_fabric")
                     + (f"_{wafer.tag()}" if wafer is not None else "")

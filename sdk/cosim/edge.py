@@ -10,7 +10,7 @@ grows:
     ReadOnly           every LinkMonitor records the wavelet on its link if valid, and checks the
                        link protocol: valid only for a color whose ready bit was high
 
-The engines' job server (sdk/engines/sim_server.py) plays host operations with it; the testbenches
+The engines' job server (sdk/cosim/sim_server.py) plays host operations with it; the testbenches
 in tb/ build on it (tb/fabric.py adds the router-mesh fixture's RAMP links and configuration bus).
 
 Interface:

@@ -1,11 +1,11 @@
 // The edge autopilot of the native mesh: the edge harness's per-cycle work done in C++.
 // Included by native_mesh.cpp (the simulator side only).
 //
-// Role: sdk/engines/edge.py's EdgeHarness drives and watches the mesh edge from Python, cycle by
+// Role: sdk/cosim/edge.py's EdgeHarness drives and watches the mesh edge from Python, cycle by
 // cycle (three cocotb phases a cycle). When the harness draws nothing at random (no idle or stall
 // probabilities, no held colors, every output ready for every color), each of its cycles is a
 // fixed function of the mesh's ready and output bits, and its run loop's stopping tests
-// (sdk/engines/sim_server.py ``Server.run``, tb/cocotb_tile_mesh.py ``clock_run``) are fixed
+// (sdk/cosim/sim_server.py ``Server.run``, tb/cocotb_tile_mesh.py ``clock_run``) are fixed
 // functions of what it saw. The autopilot plays exactly those, in C++, inside the rising-edge DPI
 // call, so a run costs no Python per cycle:
 //   at the edge       the edge inputs are the wavelets the autopilot picked after the last edge
@@ -23,7 +23,7 @@
 // Interface (ctypes, from the simulator's Python):
 //   tessera_native_mesh_auto_begin(const long long* cfg, int ncfg, const long long* queues, long long nq)
 //   tessera_native_mesh_auto_state(long long* out, long long n) -> words needed (call with n = 0 first)
-// (the layouts are those of sdk/engines/autopilot.py, which packs and unpacks them)
+// (the layouts are those of sdk/cosim/autopilot.py, which packs and unpacks them)
 
 #include <deque>
 

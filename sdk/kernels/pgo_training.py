@@ -1,4 +1,6 @@
-"""The training run of a profile-guided tile library (sdk/engines/native_mesh.py ``TileLibrary``).
+"""The SDK's training workload for a profile-guided tile library (sdk/builds/native_mesh.py
+``TileLibrary(pgo=True, training=TRAINING)``; the Runtime's Verilator engines and the testbenches
+name it, so ``TESSERA_PGO=1`` trains their tile libraries on it).
 
 Run by ``TileLibrary._build`` in a process of its own, between the instrumented compile and the
 final one: a 4 x 4 native mesh linked with the instrumented library streams 600 wavelets into every
@@ -7,7 +9,7 @@ east) and, for PE tiles, runs GEMM f16, GEMM f32 and sparse-GEMV jobs. Each simu
 writes its branch and call profiles (.gcda) next to the library's objects when it exits. The
 training model's folder is removed afterwards.
 
-Usage: python -m sdk.engines.pgo_train PROFILE core|fabric LIBRARY_NAME
+Usage: python -m sdk.kernels.pgo_training PROFILE core|fabric LIBRARY_NAME
 """
 
 from __future__ import annotations
@@ -19,16 +21,19 @@ from golden.routing import ColorRoute
 from hdl.wavelet import Port
 
 from .. import routes
-from ..kernels import row_echo
-from ..kernels.cases import gemm_case, gemv_case, run_cases
+from ..builds.native_mesh import TileLibrary
+from ..engines.sim import PGO_TRAINING as TRAINING  # this module's name, as TileLibrary(training=) takes it
 from ..layout import Layout
 from ..runtime import Runtime
-from .native_mesh import TileLibrary
+from . import row_echo
+from .cases import gemm_case, gemv_case, run_cases
+
+__all__ = ["TRAINING", "main"]
 
 
 def main(argv=None) -> int:
     profile, kind, name = (argv if argv is not None else sys.argv[1:])
-    lib = TileLibrary(profile, kind == "core", name=name, pgo=True)
+    lib = TileLibrary(profile, kind == "core", name=name, pgo=True, training=TRAINING)
     train = lib.training_model()
     rows = cols = 4
     lay = row_echo.layout(rows, cols, lib.profile.name)

@@ -25,7 +25,7 @@ import cocotb
 from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, Event, FallingEdge, ReadOnly, ReadWrite, RisingEdge
 
-from .verilator import tb_config
+from ..builds.verilator import tb_config
 
 __all__ = ["UartLink", "UartError", "start_core", "serve"]
 

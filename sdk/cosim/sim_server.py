@@ -3,7 +3,7 @@
 ``serve`` runs inside the simulator process (cocotb on Verilator) on any model with the generated
 mesh top's ports (hdl/mesh.py ``tessera_mesh``: native, hierarchical or flat). It connects to the
 Unix socket the host engine (sdk/engines/sim.py) listens on and executes its commands one at a
-time, stepping the mesh with sdk/engines/edge.py; the simulation only advances inside a command.
+time, stepping the mesh with sdk/cosim/edge.py; the simulation only advances inside a command.
 
 Messages are JSON objects, each preceded by its length (sdk/engines/wire.py). Commands and replies:
 
@@ -36,7 +36,7 @@ and — reason "stalled" — when nothing entered or left the mesh for ``max_idl
 ``counters`` the reply's ``activity`` is the tiles' counters over the run (sdk/activity.py, cycles
 set); with ``trace`` (sdk/trace.py ``TraceSpec.to_dict()``, native engine) ``trace`` is the raw trace
 of the run's window. On a native mesh, whenever the harness draws nothing at random, the run's
-cycles are played in C++ by the edge autopilot (sdk/engines/autopilot.py) with the same tests in
+cycles are played in C++ by the edge autopilot (sdk/cosim/autopilot.py) with the same tests in
 the same order; ``autopilot_cycles`` says how many.
 
 Probes (hdl/probe.py): the native engine reads every tile's probe from its C++ mesh (through
@@ -61,10 +61,10 @@ from hdl.probe import PROBE
 from hdl.profiles import get_profile
 
 from ..activity import Activity
+from ..builds.verilator import tb_config
+from ..engines.wire import recv_msg, send_msg
 from .autopilot import Autopilot
 from .edge import IDLE_QUIET, EdgeHarness, NoProgress, value_of
-from .verilator import tb_config
-from .wire import recv_msg, send_msg
 
 
 class Server:
@@ -187,7 +187,7 @@ class Server:
                 reason = "stalled"
                 break
             if self.auto.eligible():
-                # the next cycles in C++ (sdk/engines/autopilot.py): the same tests, no Python per cycle
+                # the next cycles in C++ (sdk/cosim/autopilot.py): the same tests, no Python per cycle
                 c0 = h.cycle
                 r = await self.auto.run(kind, start, until["n"] if kind == "cycles" else -1, last_change, last_busy,
                                         max_idle, progress,

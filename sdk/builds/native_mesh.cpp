@@ -1,6 +1,6 @@
 // Native mesh: R x C instances of one Verilated tile (class Vtile, compiled once) wired in C++.
 //
-// Role: the simulation engine behind sdk/engines/native_mesh.py. The mesh top it generates
+// Role: the simulation engine behind sdk/builds/native_mesh.py. The mesh top it generates
 // (tessera_mesh, same ports as hdl/mesh.py's) calls the two DPI functions below; all tiles live
 // here, so the C++ the build compiles does not grow with the mesh (a 64 x 64 mesh builds as fast
 // as a 2 x 2 one). The wiring is the generated Verilog top's: tile (r, c)'s in_e is tile
@@ -77,13 +77,13 @@
 #include <vector>
 
 #ifndef TESSERA_WAVELET_BITS
-#error "build with -DTESSERA_WAVELET_BITS=<bits> (sdk/engines/native_mesh.py does)"
+#error "build with -DTESSERA_WAVELET_BITS=<bits> (sdk/builds/native_mesh.py does)"
 #endif
 #ifndef TESSERA_FAULT_BITS
-#error "build with -DTESSERA_FAULT_BITS=<bits> (sdk/engines/native_mesh.py does)"
+#error "build with -DTESSERA_FAULT_BITS=<bits> (sdk/builds/native_mesh.py does)"
 #endif
 #ifndef TESSERA_TRACE_TASK
-#error "build with the -DTESSERA_TRACE_* and -DTESSERA_WAVELET_* field offsets (sdk/engines/native_mesh.py does)"
+#error "build with the -DTESSERA_TRACE_* and -DTESSERA_WAVELET_* field offsets (sdk/builds/native_mesh.py does)"
 #endif
 
 namespace {

