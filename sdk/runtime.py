@@ -275,7 +275,7 @@ class Runtime:
                 trace.check(self.rows, self.cols)
             except ValueError as e:
                 raise SdkError(f"trace: {e}") from None
-            spec = trace.to_dict(self.rows, self.cols)
+            spec = trace.check(self.rows, self.cols)
         return self._run(Until.of(until), max_idle, progress, counters, spec)
 
     def activity(self):
@@ -293,9 +293,9 @@ class Runtime:
         if res.reason == "stalled":
             raise DeviceError(f"the mesh made no progress for {max_idle} cycles", res.status.faults, res.status)
         self._check(res.status, "running")
-        if until["kind"] == "outputs":
-            for name, (color, count) in until["links"].items():
-                got = sum(1 for w in self._outputs[EdgeLink.parse(name)] if w.color == color)
+        if until.kind == "outputs":
+            for name, (color, count) in until.expected().items():
+                got = sum(1 for w in self._outputs[name] if w.color == color)
                 if got < count:
                     raise DeviceError(f"{name}: {got} of {count} expected wavelets on color {color} left the mesh "
                                       f"before it went quiet", res.status.faults, res.status)

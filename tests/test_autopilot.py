@@ -16,6 +16,7 @@ import pytest
 
 from sdk.builds.models import mesh_model
 from sdk.cosim.autopilot import AUTOPILOT_ENV
+from sdk.engines.base import Until
 from sdk.kernels import row_echo
 from sdk.kernels.cases import gemm_case, gemv_case, run_cases
 from sdk.layout import Layout
@@ -59,7 +60,7 @@ def test_echo_outputs_cycles_and_order(monkeypatch):
             for r in range(ROWS):
                 rt.send(f"W{r}", 1, list(range(100 * r, 100 * r + 40)))
             played = 0
-            for until in (7, {"kind": "outputs", "links": {"E0": [2, 15]}}, 5, "idle"):
+            for until in (7, Until.outputs({"E0": (2, 15)}), 5, "idle"):
                 res = rt.run(until)
                 got.append((res.cycles, res.reason, res.busy_rows))
                 played += res.autopilot_cycles
@@ -85,7 +86,7 @@ def test_a_fault_and_no_progress(monkeypatch):
         with Runtime(row_echo.layout(ROWS, COLS), model=mesh_model(ROWS, COLS, "small"), run_name=tag + "b") as rt:
             rt.send("W0", 1, [1, 2])
             with pytest.raises(DeviceError) as e:
-                rt.run({"kind": "outputs", "links": {"E0": [1, 99]}}, max_idle=300)
+                rt.run(Until.outputs({"E0": (1, 99)}), max_idle=300)
             out.append((str(e.value), rt.status().row_err))
         return out
 

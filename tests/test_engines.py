@@ -13,7 +13,7 @@ import pytest
 
 from demo import axpy
 from golden import fp
-from sdk import DeviceError, Layout, Runtime
+from sdk import DeviceError, Layout, Runtime, Until
 from sdk.collectives import OPS, standalone
 from sdk.kernels import row_echo
 from tb.programs import HALT_WHERE_BAD
@@ -76,7 +76,7 @@ def test_a_run_without_progress_is_reported():
     with Runtime(lay, engine="native") as rt:
         rt.send("W0", 1, [1, 2])
         with pytest.raises(DeviceError, match="W0: 0 of 99 expected|no progress"):
-            rt.run({"kind": "outputs", "links": {"E0": [2, 99]}}, max_idle=500)
+            rt.run(Until.outputs({"E0": (2, 99)}), max_idle=500)
 
 
 @pytest.mark.parametrize("shape", [pytest.param(s, marks=pytest.mark.xdist_group(f"engines_native_{s[0]}x{s[1]}"))

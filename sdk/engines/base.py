@@ -16,14 +16,15 @@ Interface:
         .run(until, max_idle, progress=0, counters=False, trace=None) -> RunResult   (until: see
                                                   Until; counters: RunResult.activity holds the
                                                   tiles' counters over the run; trace: a
-                                                  sdk/trace.py TraceSpec dict, RunResult.trace)
+                                                  checked sdk/trace.py TraceSpec, RunResult.trace)
         .probe() -> sdk.activity.Activity         every tile's counters and status now (engines that
                                                   see inside their tiles: native, flat)
         .take() -> {EdgeLink: [Wavelet]}          wavelets that left the edge since the last take
         .status() -> MeshStatus                   row flags and fault reports
         .note(text)                               a progress line in the engine's log
         .close()
-    Until                                         the stop conditions of run():
+    Until                                         the stop conditions of run() (an object; its
+                                                  JSON form, to_wire(), only on the simulator wire):
         Until.idle()       every queued input has entered, every PE is idle and nothing moves
         Until.cycles(n)    n clock cycles
         Until.outputs({link: (color, count)})    that many wavelets of that color collected (and
@@ -33,6 +34,7 @@ Interface:
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 
 from hdl.mesh import EdgeLink
 from hdl.profiles import get_profile
@@ -42,34 +44,53 @@ from ..records import MeshStatus, RunResult, SdkError
 __all__ = ["Engine", "Until"]
 
 
+@dataclass(frozen=True)
 class Until:
-    @staticmethod
-    def idle() -> dict:
-        return {"kind": "idle"}
+    """A stop condition of ``Engine.run``: ``kind`` "idle", "cycles" (``n`` of them) or "outputs"
+    (``links``: {EdgeLink: (color, count)}). Made by ``Until.idle()``, ``Until.cycles(n)``,
+    ``Until.outputs({link: (color, count)})`` or ``Until.of(...)``; an engine's wire form is
+    ``to_wire()`` (JSON, sdk/engines/wire.py)."""
+    kind: str
+    n: int = 0
+    links: tuple = ()  # ((EdgeLink, color, count), ...)
 
     @staticmethod
-    def cycles(n: int) -> dict:
+    def idle() -> Until:
+        return Until("idle")
+
+    @staticmethod
+    def cycles(n: int) -> Until:
         if isinstance(n, bool) or not isinstance(n, int) or n < 0:
             raise SdkError(f"run for {n!r} cycles: a non-negative integer is needed")
-        return {"kind": "cycles", "n": n}
+        return Until("cycles", n=n)
 
     @staticmethod
-    def outputs(expect: dict) -> dict:
-        links = {}
+    def outputs(expect: dict) -> Until:
+        links = []
         for link, (color, count) in expect.items():
-            links[str(EdgeLink.of(link))] = [int(color), int(count)]
-        return {"kind": "outputs", "links": links}
+            links.append((EdgeLink.of(link), int(color), int(count)))
+        return Until("outputs", links=tuple(links))
 
     @staticmethod
-    def of(until) -> dict:
-        """A stop condition from "idle", an int (cycles) or a dict already made by Until."""
+    def of(until) -> Until:
+        """A stop condition from "idle", an int (cycles) or an Until."""
         if until == "idle":
             return Until.idle()
         if isinstance(until, int) and not isinstance(until, bool):
             return Until.cycles(until)
-        if isinstance(until, dict) and until.get("kind") in ("idle", "cycles", "outputs"):
+        if isinstance(until, Until):
             return until
         raise SdkError(f"run(until={until!r}): expected 'idle', a number of cycles, or Until.outputs(...)")
+
+    def expected(self) -> dict:
+        """{EdgeLink: (color, count)} of an "outputs" condition (empty for the others)."""
+        return {link: (color, count) for link, color, count in self.links}
+
+    def to_wire(self) -> dict:
+        """The JSON form the simulator side reads (sdk/cosim/sim_server.py)."""
+        if self.kind == "outputs":
+            return {"kind": "outputs", "links": {str(link): [c, n] for link, c, n in self.links}}
+        return {"kind": self.kind, "n": self.n} if self.kind == "cycles" else {"kind": self.kind}
 
 
 class Engine(ABC):

@@ -43,7 +43,8 @@ from ..builds.models import board_core_model
 from ..builds.verilator import CocotbFailure, SimulatorSession
 from ..errors import DeviceError, EngineUnavailable, SdkError
 from ..records import Fault, MeshStatus, RunResult
-from .base import Engine
+from ..trace import TraceSpec
+from .base import Engine, Until
 from .bridge_protocol import FAULTS_FRAME, RESET_FRAME, STATUS_FRAME, FrameLedger, flag_names, inject_frames
 
 __all__ = ["BridgeClient", "BridgeTimeout", "board_profile", "BridgeEngine", "SimulatedBoard"]
@@ -200,8 +201,8 @@ class BridgeEngine(Engine):
         key = (link.side.letter, link.index)
         return sum(1 for w in self.client.wavelets.get(key, [])[self._taken.get(key, 0):] if w.color == color)
 
-    def run(self, until: dict, max_idle: int = 20000, progress: int = 0, counters: bool = False,
-            trace: dict | None = None) -> RunResult:
+    def run(self, until: Until, max_idle: int = 20000, progress: int = 0, counters: bool = False,
+            trace: TraceSpec | None = None) -> RunResult:
         self._no_probes(counters, trace)
         c = self.client
         t0 = time.monotonic()
@@ -209,13 +210,13 @@ class BridgeEngine(Engine):
         reason = None
         try:
             c.drain()
-            if until["kind"] == "outputs":
-                links = {EdgeLink.parse(k): (col, n) for k, (col, n) in until["links"].items()}
+            if until.kind == "outputs":
+                links = until.expected()
                 while any(self._got(lk, col) < n for lk, (col, n) in links.items()):
                     c._pump()
                 reason = "outputs"
-            elif until["kind"] == "cycles":
-                while c.status()["cycles"] - st0["cycles"] < until["n"]:
+            elif until.kind == "cycles":
+                while c.status()["cycles"] - st0["cycles"] < until.n:
                     pass
                 reason = "cycles"
             else:

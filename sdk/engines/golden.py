@@ -23,7 +23,8 @@ from hdl.mesh import EdgeLink
 from hdl.wavelet import Port, Wavelet
 
 from ..records import Fault, MeshStatus, RunResult
-from .base import Engine
+from ..trace import TraceSpec
+from .base import Engine, Until
 
 __all__ = ["GoldenEngine"]
 
@@ -67,12 +68,12 @@ class GoldenEngine(Engine):
         for w in wavelets:
             self.model.inject(pe, e.side, *w)
 
-    def run(self, until: dict, max_idle: int = 20000, progress: int = 0, counters: bool = False,
-            trace: dict | None = None) -> RunResult:
+    def run(self, until: Until, max_idle: int = 20000, progress: int = 0, counters: bool = False,
+            trace: TraceSpec | None = None) -> RunResult:
         self._no_probes(counters, trace)
         t0 = time.monotonic()
         reason = self._run()
-        if reason == "idle" and until["kind"] == "outputs":
+        if reason == "idle" and until.kind == "outputs":
             reason = "outputs"
         return RunResult(cycles=None, reason=reason, status=self.status(), busy_rows=None,
                          wall_seconds=time.monotonic() - t0)

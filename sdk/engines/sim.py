@@ -37,7 +37,8 @@ from ..builds.models import ENGINES, mesh_model
 from ..builds.paths import BUILD
 from ..builds.verilator import CocotbFailure, SimulatorSession
 from ..records import DeviceError, Fault, MeshStatus, RunResult, SdkError
-from .base import Engine
+from ..trace import TraceSpec
+from .base import Engine, Until
 from .wire import recv_msg, send_msg
 
 __all__ = ["SimEngine", "PGO_TRAINING"]
@@ -119,8 +120,8 @@ class SimEngine(Engine):
     def inject(self, link, wavelets):
         self._call("inject", link=str(EdgeLink.of(link)), wavelets=[list(w) for w in wavelets])
 
-    def run(self, until: dict, max_idle: int = 20000, progress: int = 0, counters: bool = False,
-            trace: dict | None = None) -> RunResult:
+    def run(self, until: Until, max_idle: int = 20000, progress: int = 0, counters: bool = False,
+            trace: TraceSpec | None = None) -> RunResult:
         if trace and self.kind != "native":
             raise SdkError(f"a timeline trace needs the native engine, not {self.kind}")
         if trace and getattr(self.model, "ranks", 1) > 1:
@@ -130,7 +131,8 @@ class SimEngine(Engine):
             raise SdkError("per-tile counters: the hierarchical engine cannot see inside its tiles (native and "
                            "flat can)")
         t0 = time.monotonic()
-        r = self._call("run", until=until, max_idle=max_idle, progress=progress, counters=counters, trace=trace)
+        r = self._call("run", until=until.to_wire(), max_idle=max_idle, progress=progress, counters=counters,
+                       trace=trace.to_dict() if trace else None)
         act = Activity.from_dict(r["activity"]) if r["activity"] is not None else None
         return RunResult(cycles=r["cycles"], reason=r["reason"], status=self.status(), busy_rows=r["busy_rows"],
                          wall_seconds=time.monotonic() - t0, activity=act, trace=r["trace"],
