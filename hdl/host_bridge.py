@@ -64,7 +64,7 @@ from hdl.bridge_format import (
 )
 from hdl.fault import FAULT_BITS
 from hdl.profiles import get_profile
-from hdl.wavelet import WAVELET_BITS, Port
+from hdl.wavelet import WAVELET_BITS, side_links
 
 __all__ = ["HostBridge", "check_bridge_params", "SIDES", "RESET_CYCLES", "BridgeError"]
 
@@ -103,7 +103,7 @@ class HostBridge(wiring.Component):
         super().__init__(members)
 
     def links(self, side) -> int:
-        return self.cols if Port.of(side) in (Port.N, Port.S) else self.rows
+        return side_links(side, self.rows, self.cols)
 
     def elaborate(self, platform):
         m = Module()

@@ -49,7 +49,7 @@ from .fault import FAULT, FAULT_BITS
 from .mesh_common import MAX_COLS, MAX_ROWS, MESH_TOP, MeshShapeError, check_mesh_shape, mesh_ports, tile_verilog
 from .mgmt import COL_BITS, MGMT_BROADCAST
 from .profiles import PROFILES, ProfileError, get_profile
-from .wavelet import EDGE_SIDES, WAVELET_BITS, Port
+from .wavelet import EDGE_SIDES, WAVELET_BITS, Port, side_links
 
 __all__ = ["EdgeLink", "edge_links", "generate_mesh", "mesh_sources", "mesh_top_verilog", "check_mesh_shape",
            "MeshShapeError", "MeshDescription", "MAX_ROWS", "MAX_COLS", "MESH_TOP", "main"]
@@ -83,7 +83,7 @@ class EdgeLink(NamedTuple):
         return cls(Port[t[0]], int(t[1:]))
 
     def links_on_side(self, rows: int, cols: int) -> int:
-        return cols if self.side in (Port.N, Port.S) else rows
+        return side_links(self.side, rows, cols)
 
     def check(self, rows: int, cols: int) -> EdgeLink:
         n = self.links_on_side(rows, cols)
@@ -110,7 +110,7 @@ class EdgeLink(NamedTuple):
 
 def edge_links(rows: int, cols: int) -> list[EdgeLink]:
     """Every edge link of a mesh, side by side (N, E, S, W), index order."""
-    return [EdgeLink(s, i) for s in EDGE_SIDES for i in range(cols if s in (Port.N, Port.S) else rows)]
+    return [EdgeLink(s, i) for s in EDGE_SIDES for i in range(side_links(s, rows, cols))]
 
 
 def _indexed_by(port: str):

@@ -16,6 +16,7 @@ Interface:
                             the lower-case name the RTL's port names use ("n" ... "ramp");
                             ``Port.of("W" | "w" | 3 | Port.W)``
     EDGE_SIDES              (N, E, S, W)
+    side_links(side, rows, cols)   edge links on a side: columns on N/S, rows on E/W
     OPPOSITE, STEP          the direction a wavelet leaving through a port arrives from at the
                             neighbour; the (row, column) step through a port (row 0 is north)
     SwitchCmd               control-wavelet command in payload[1:0]
@@ -33,7 +34,7 @@ from .packing import Packer
 
 __all__ = [
     "PAYLOAD_BITS", "COLOR_BITS", "WAVELET_BITS", "WaveletLayout", "Wavelet", "Port", "NUM_PORTS", "EDGE_SIDES",
-    "OPPOSITE", "STEP", "SwitchCmd", "pack_wavelet", "unpack_wavelet", "port_set", "port_names",
+    "side_links", "OPPOSITE", "STEP", "SwitchCmd", "pack_wavelet", "unpack_wavelet", "port_set", "port_names",
 ]
 
 PAYLOAD_BITS = 32
@@ -80,6 +81,12 @@ class Port(enum.IntEnum):
 
 NUM_PORTS = len(Port)
 EDGE_SIDES = (Port.N, Port.E, Port.S, Port.W)
+
+
+def side_links(side, rows: int, cols: int) -> int:
+    """How many edge links a rows x cols mesh has on ``side``: one per column on N and S, one per
+    row on E and W (the one rule; EdgeLink, the edge harness and the bridge use it)."""
+    return cols if Port.of(side) in (Port.N, Port.S) else rows
 
 #: The direction a wavelet leaving through port p arrives from at the neighbour.
 OPPOSITE = {Port.N: Port.S, Port.S: Port.N, Port.E: Port.W, Port.W: Port.E}

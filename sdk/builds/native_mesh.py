@@ -53,7 +53,7 @@ from hdl.packing import Packer
 from hdl.probe import TRACE
 from hdl.profiles import get_profile
 from hdl.wafer_mesh import link_chains
-from hdl.wavelet import EDGE_SIDES, WAVELET_BITS, Port, WaveletLayout
+from hdl.wavelet import EDGE_SIDES, WAVELET_BITS, WaveletLayout, side_links
 
 from ..errors import SdkError
 from .mpi_ranks import RankWorker, launch
@@ -93,7 +93,7 @@ def native_top_verilog(rows: int, cols: int, colors: int, threads: int = 1, plan
     check_mesh_shape(rows, cols)
     R, C, K, W = rows, cols, colors, WAVELET_BITS
     letters = [p.letter for p in EDGE_SIDES]
-    width = {p.letter: C if p in (Port.N, Port.S) else R for p in EDGE_SIDES}
+    width = {p.letter: side_links(p, R, C) for p in EDGE_SIDES}
     ports, seq_in, seq_out, comb_in, comb_out = [], [], [], [], []
     for side in letters:
         n = width[side]

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 from cocotb.triggers import ReadWrite, RisingEdge
 
-from hdl.wavelet import WAVELET_BITS, Port, pack_wavelet, unpack_wavelet
+from hdl.wavelet import EDGE_SIDES, WAVELET_BITS, pack_wavelet, side_links, unpack_wavelet
 
 __all__ = ["Autopilot", "AutoResult", "AUTOPILOT_ENV"]
 
@@ -39,7 +39,7 @@ AUTOPILOT_ENV = "TESSERA_AUTOPILOT"
 _KINDS = {"cycles": 0, "outputs": 1, "idle": 2}
 _REASONS = {1: "cycles", 2: "outputs", 3: "idle", 4: "fault", 5: "progress", 6: "stalled", 7: "protocol"}
 # the C++'s edge slots: sides N, E, S, W (by column, row, column, row)
-_SLOT_SIDES = (Port.N, Port.E, Port.S, Port.W)
+_SLOT_SIDES = EDGE_SIDES
 
 
 @dataclass
@@ -72,7 +72,7 @@ class Autopilot:
         self.slots = []
         self.letters = {side.letter for side in _SLOT_SIDES}
         for side in _SLOT_SIDES:
-            n = h.cols if side in (Port.N, Port.S) else h.rows
+            n = side_links(side, h.rows, h.cols)
             self.slots += [(side.letter, i) for i in range(n)]
         self.slot_of = {}
         for s, (g, i) in enumerate(self.slots):

@@ -41,7 +41,7 @@ from cocotb.triggers import ReadOnly, ReadWrite, RisingEdge
 
 from hdl.fault import FAULT_BITS
 from hdl.mesh import EdgeLink
-from hdl.wavelet import WAVELET_BITS, Port, Wavelet, pack_wavelet, unpack_wavelet
+from hdl.wavelet import WAVELET_BITS, Port, Wavelet, pack_wavelet, side_links, unpack_wavelet
 
 # The order links are driven in each cycle (it fixes the order random backpressure is drawn in).
 _GROUP_ORDER = (Port.N, Port.S, Port.W, Port.E)
@@ -147,7 +147,7 @@ class EdgeHarness:
         self.groups = {}  # group -> [link, ...] in vector order
         self._extra_groups()
         for side in _GROUP_ORDER:
-            n = cols if side in (Port.N, Port.S) else rows
+            n = side_links(side, rows, cols)
             self.groups[side.letter] = [(EdgeLink(side, i).pe(rows, cols), side) for i in range(n)]
         self.drivers, self.monitors = {}, {}
         for links in self.groups.values():
