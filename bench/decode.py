@@ -20,7 +20,7 @@ estimate of decode_model.estimate_cycles. ``--phases`` adds where the cycles go:
 once per phase with every PE stopping after that phase of the first layer (cumulative cycles).
 
 ``projection_8b_wse`` (printed and in the JSON): tokens/s of a Llama-3.1-8B-shaped model on a
-750 x 994 ``wse`` mesh projected from this run's measured cycles (sdk/kernels/decode_projection.py;
+750 x 994 ``wse`` mesh projected from this run's measured cycles (bench/decode_projection.py;
 docs/kernels.md "Projection: an 8B model on the wafer"), with ``projection_8b_wse_as_built`` (the
 kernel's mapping unchanged, at the longest context it fits). ``--project-only FILE`` computes both
 from an existing decode JSON without simulating (prints them; writes FILE plus them to ``--json`` if
@@ -46,13 +46,13 @@ from pathlib import Path
 import numpy as np
 
 from bench.common import dims
+from bench.decode_projection import LLAMA_3_1_8B, project
 from golden.decode import DecodeGolden, generate
 from hdl.profiles import get_profile
 from sdk.builds.paths import BUILD
 from sdk.energy import EnergyModel
 from sdk.kernels.decode import PHASES, DecodeKernel
 from sdk.kernels.decode_model import DEFAULT, DecodeModelError, DecoderModel, estimate_cycles
-from sdk.kernels.decode_projection import LLAMA_3_1_8B, project
 from sdk.records import SdkError
 from sdk.runtime import Runtime
 

@@ -33,9 +33,9 @@ from hdl.probe import COUNTER_NAMES
 from hdl.profiles import get_profile
 from sdk.builds.native_mesh import native_mesh_model
 from sdk.builds.paths import BUILD
+from sdk.cases import format_table, gemm_case, gemv_case, run_cases
 from sdk.energy import EnergyModel
-from sdk.kernels.cases import format_table, gemm_case, gemv_case, run_cases
-from sdk.kernels.observe import observe, useful_macs
+from sdk.observe import observe, useful_macs
 from sdk.records import SdkError
 
 

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from bench.common import dims, require_extra
 from sdk.builds.paths import BUILD
-from sdk.kernels.cases import format_table, gemm_case, gemv_case, run_cases
+from sdk.cases import format_table, gemm_case, gemv_case, run_cases
 from sdk.plots import activity_maps
 from sdk.records import SdkError
 

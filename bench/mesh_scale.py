@@ -42,7 +42,7 @@ from hdl.profiles import ProfileError, get_profile
 from sdk.builds.models import mesh_model
 from sdk.builds.native_mesh import TileLibrary
 from sdk.builds.paths import BUILD
-from sdk.kernels.pgo_training import TRAINING
+from sdk.pgo_training import TRAINING
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -39,7 +39,7 @@ from sdk.builds.models import mesh_model
 from sdk.builds.mpi_ranks import MpiInstall, MpiMissing
 from sdk.builds.native_mesh import check_ranks
 from sdk.builds.paths import BUILD
-from sdk.kernels.cases import gemm_case, run_cases
+from sdk.cases import gemm_case, run_cases
 
 REPO = Path(__file__).resolve().parent.parent
 

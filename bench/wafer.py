@@ -42,7 +42,7 @@ from hdl.router import Router
 from hdl.wafer_mesh import Wafer, hop_extra_cycles
 from sdk.builds.models import mesh_model
 from sdk.builds.paths import BUILD
-from sdk.kernels.cases import gemm_case, gemv_case, run_cases
+from sdk.cases import gemm_case, gemv_case, run_cases
 from tb.models import router_mesh_model, run_cocotb, verilog_mesh_model
 
 yield_model = importlib.import_module("bench.yield")

@@ -1,7 +1,7 @@
 """`make sim`: a GEMM and a sparse GEMV on a Tessera mesh, bit-exact against the golden models.
 
 Builds (once, cached) the R x C PE mesh on Verilator, then runs two SDK kernels through the mesh edge
-on one Runtime (sdk/kernels/cases.py): C = A.B (M x K x N, f16 inputs with f32 accumulation, or
+on one Runtime (sdk/cases.py): C = A.B (M x K x N, f16 inputs with f32 accumulation, or
 f32) and y = A.x with x of the given density. Prints progress while they run, a summary table (mesh, profile, shapes,
 cycles, MAC utilisation, bit-exact, max error against float64) and writes a JSON report; with
 --waves also an FST waveform.
@@ -40,10 +40,10 @@ from hdl.wafer_mesh import add_wafer_arguments, wafer_from_arguments
 from sdk.builds.mpi_ranks import MpiInstall
 from sdk.builds.native_mesh import check_ranks
 from sdk.builds.paths import BUILD
+from sdk.cases import format_table, gemm_case, gemv_case, run_cases
 from sdk.energy import EnergyModel
 from sdk.errors import SdkError
-from sdk.kernels.cases import format_table, gemm_case, gemv_case, run_cases
-from sdk.kernels.observe import observe
+from sdk.observe import observe
 from sdk.trace import TraceSpec
 
 

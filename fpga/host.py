@@ -14,7 +14,7 @@ Verilog with its UART driven bit by bit; ``--rows``/``--cols``/``--profile`` giv
 
 ``selftest`` runs the front-door smoke program (sdk/kernels/row_echo.py) and checks what leaves
 the east edge against the golden engine. ``gemm`` is the ``make sim`` demo on the board: the same
-GEMM and sparse-GEMV cases (sdk/kernels/cases.py), checked bit for bit against golden/matmul.py,
+GEMM and sparse-GEMV cases (sdk/cases.py), checked bit for bit against golden/matmul.py,
 with the same summary table (cycles are the bridge's clock counter, so on a board they include the
 UART transfer time).
 
@@ -31,10 +31,10 @@ import time
 from collections import Counter
 
 from sdk import DeviceError, EngineUnavailable, Runtime, SdkError
+from sdk.cases import format_table, gemm_case, gemv_case, run_cases
 from sdk.engines.bridge import BridgeClient, BridgeEngine
 from sdk.engines.bridge_protocol import flag_names
 from sdk.kernels import row_echo
-from sdk.kernels.cases import format_table, gemm_case, gemv_case, run_cases
 
 __all__ = ["open_engine", "selftest", "gemm_demo", "main"]
 

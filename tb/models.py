@@ -27,7 +27,7 @@ from hdl.pe import PE
 from hdl.router_mesh import emit_router_mesh
 from sdk.builds.models import board_core_model, mesh_model
 from sdk.builds.verilator import MESH_ARGS, Model, waves_requested
-from sdk.kernels.pgo_training import TRAINING
+from sdk.pgo_training import TRAINING
 
 __all__ = ["router_mesh_model", "tile_mesh_model", "verilog_mesh_model", "board_model", "fplane_model", "pe_model",
            "run_cocotb", "BOARD_DIVISOR"]
@@ -50,7 +50,7 @@ def router_mesh_model(rows: int, cols: int, profile: str, die=None, stages: int 
 @functools.lru_cache(maxsize=None)
 def tile_mesh_model(rows: int, cols: int, profile: str, core: bool = True, threads: int = 1) -> Model:
     """The native-mesh model, or with TESSERA_WAVES=1 the flat Verilog one with FST tracing (with
-    TESSERA_PGO=1 its tile library trained on the SDK's workload, sdk/kernels/pgo_training.py)."""
+    TESSERA_PGO=1 its tile library trained on the SDK's workload, sdk/pgo_training.py)."""
     return mesh_model(rows, cols, profile, core, waves=waves_requested(), threads=threads, training=TRAINING)
 
 

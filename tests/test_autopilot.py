@@ -15,10 +15,10 @@ import json
 import pytest
 
 from sdk.builds.models import mesh_model
+from sdk.cases import gemm_case, gemv_case, run_cases
 from sdk.cosim.autopilot import AUTOPILOT_ENV
 from sdk.engines.base import Until
 from sdk.kernels import row_echo
-from sdk.kernels.cases import gemm_case, gemv_case, run_cases
 from sdk.layout import Layout
 from sdk.records import DeviceError
 from sdk.runtime import Runtime

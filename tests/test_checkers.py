@@ -15,7 +15,7 @@ from demo.fabric import traffic
 from golden.matmul import gemm_bits
 from golden.route_patterns import edge_patterns
 from golden.routing import simulate
-from sdk.kernels.cases import gemm_case
+from sdk.cases import gemm_case
 from tb.pe_directed import main
 from tb.pe_harness import compare, golden_case
 from tb.scoreboard import ScoreboardError, compare_fabric

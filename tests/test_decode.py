@@ -349,7 +349,7 @@ def test_disagreement_would_be_explained_by_the_gap():
             assert int(np.argmax(got)) == int(np.argmax(ref))
 
 
-# ---- projection to a large model on a large mesh (sdk/kernels/decode_projection.py) -------------
+# ---- projection to a large model on a large mesh (bench/decode_projection.py) -------------
 
 def _report(d_ff=16, phases=None, cpt=1000.0, io=10.0):
     """A decode report of a 1-layer MHA model on a 2 x 2 mesh with given phase cycles."""
@@ -361,7 +361,7 @@ def _report(d_ff=16, phases=None, cpt=1000.0, io=10.0):
 
 
 def test_projection_of_the_measured_shape_onto_its_own_mesh_is_the_measurement():
-    from sdk.kernels.decode_projection import HOP_CYCLES, TargetShape, project
+    from bench.decode_projection import HOP_CYCLES, TargetShape, project
     same = TargetShape(layers=1, d_model=8, heads=2, kv_heads=2, head_dim=4, d_ff=16, vocab=8, context=4)
     # 1 layer + 1 head region (72 head weights < 656 layer weights) on a 2 x 4 mesh: two 2 x 2 regions
     p = project(_report(), same, rows=2, cols=4, profile="wse")
@@ -388,7 +388,7 @@ def test_projection_of_the_measured_shape_onto_its_own_mesh_is_the_measurement()
 
 
 def test_projection_prices_the_extra_work_at_the_stated_rates():
-    from sdk.kernels.decode_projection import TargetShape, project
+    from bench.decode_projection import TargetShape, project
     wide = TargetShape(layers=1, d_model=8, heads=2, kv_heads=2, head_dim=4, d_ff=32, vocab=8, context=4)
     p = project(_report(d_ff=16), wide, rows=2, cols=4, profile="wse")
     by = p["cycles_per_layer_by_phase"]
@@ -407,7 +407,7 @@ def test_projection_prices_the_extra_work_at_the_stated_rates():
 
 
 def test_projection_refuses_a_model_that_does_not_fit():
-    from sdk.kernels.decode_projection import LLAMA_3_1_8B, project
+    from bench.decode_projection import LLAMA_3_1_8B, project
     rep = _report()
     with pytest.raises(DecodeModelError, match="bytes per PE"):
         project(rep, LLAMA_3_1_8B, rows=100, cols=100, profile="wse")  # 8B on 10,000 PEs
@@ -423,7 +423,7 @@ def test_projection_refuses_a_model_that_does_not_fit():
 
 
 def test_projection_8b_states_every_assumption():
-    from sdk.kernels.decode_projection import LLAMA_3_1_8B, RECORDED_PHASES_8X8, project
+    from bench.decode_projection import LLAMA_3_1_8B, RECORDED_PHASES_8X8, project
     rep = {"layers": 2, "d_model": 64, "heads": 2, "head_dim": 32, "d_ff": 128, "context": 32, "vocab": 256,
            "mesh": [8, 8], "cycles_per_token": 9793.2, "host_io_cycles_per_token": 166.0,
            "phase_cycles_first_layer": None}

@@ -698,8 +698,8 @@ def _golden_outputs(case, golden=None):
 
 def test_serial_gemm_demo_against_a_stand_in_board():
     from fpga.host import gemm_demo
+    from sdk.cases import gemm_case, gemv_case
     from sdk.engines.bridge import BridgeClient, BridgeEngine
-    from sdk.kernels.cases import gemm_case, gemv_case
 
     rows, cols, (m, k, n), seed = 2, 3, (9, 20, 11), 5
     cases = [gemm_case(rows, cols, m, k, n, "f16", seed=seed), gemv_case(rows, cols, m, k, 0.3, seed=seed)]
@@ -722,8 +722,8 @@ def test_serial_gemm_demo_takes_the_profile_from_the_board():
     """An ``fpga``-profile board (5 colors, as the PE bitstream): the host finds the profile from
     STATUS; naming another profile is refused with the reason."""
     from fpga.host import gemm_demo
+    from sdk.cases import gemm_case, gemv_case
     from sdk.engines.bridge import BridgeClient, BridgeEngine, board_profile
-    from sdk.kernels.cases import gemm_case, gemv_case
 
     rows, cols, (m, k, n), seed = 1, 1, (6, 10, 7), 3
     cases = [gemm_case(rows, cols, m, k, n, "f16", "fpga", seed), gemv_case(rows, cols, m, k, 0.5, "fpga", seed)]

@@ -1,4 +1,4 @@
-"""Mesh GEMM and sparse GEMV end to end on Verilator (sdk/kernels/, run by sdk/kernels/cases.py on
+"""Mesh GEMM and sparse GEMV end to end on Verilator (sdk/kernels/, run by sdk/cases.py on
 an SDK Runtime): loaded, fed and read back through the mesh edge, every result bit-exact against
 the golden matmul model (golden/matmul.py) and within the float64 error bound. One simulator launch
 per mesh plays all of its cases."""
@@ -8,7 +8,7 @@ import functools
 import numpy as np
 import pytest
 
-from sdk.kernels.cases import gemm_case, gemv_case, run_cases
+from sdk.cases import gemm_case, gemv_case, run_cases
 from sdk.kernels.common import KernelError, sparse_vector
 from sdk.kernels.gemm import Gemm, plan_gemm
 from sdk.kernels.gemv import plan_gemv

@@ -209,7 +209,7 @@ def test_import_sdk_needs_no_cocotb():
              "        if name.split('.')[0] in ('cocotb', 'cocotb_tools'):\n"
              "            raise ImportError('cocotb is not installed')\n"
              "sys.meta_path.insert(0, NoCocotb())\n"
-             "import sdk, sdk.runtime, sdk.collectives, sdk.kernels, sdk.kernels.pgo_training\n"
+             "import sdk, sdk.runtime, sdk.collectives, sdk.kernels, sdk.pgo_training\n"
              "import sdk.builds.models, sdk.builds.mpi_ranks, sdk.engines.bridge, sdk.engines.sim\n"
              "print(sorted(m for m in sys.modules if m.startswith('cocotb')))\n")
     out = subprocess.run([sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, timeout=120)
@@ -381,3 +381,29 @@ def test_every_environment_variable_is_in_the_configuration_table():
     assert not missing, f"not in docs/configuration.md's environment table: {missing}"
     stale = documented - set(read)
     assert not stale, f"docs/configuration.md's environment table names variables nothing reads: {sorted(stale)}"
+
+
+#: the README's "Layout" table names every module of these folders; bench/ is listed by
+#: ``python -m bench`` itself, and tests/ are the pytest entry points
+INDEXED = ("golden", "hdl", "sdk", "demo", "fpga", "tb")
+
+
+def _package_members(folder: Path) -> list[str]:
+    return sorted({p.stem for p in folder.glob("*.py") if p.stem not in ("__init__", "__main__")}
+                  | {p.name for p in folder.iterdir() if (p / "__init__.py").exists()})
+
+
+def test_folder_indexes_name_every_module():
+    """The README's Layout row of each package names each of its modules (`name.py` or `name/`),
+    and each sub-package's docstring names each of its modules: an index a newcomer can trust."""
+    readme = (REPO / "README.md").read_text()
+    rows = {m.group(1): m.group(2) for m in re.finditer(r"^\| `(\w+)/` \| (.*) \|$", readme, re.M)}
+    missing = []
+    for pkg in INDEXED:
+        missing += [f"README.md Layout row {pkg}/: {n}" for n in _package_members(REPO / pkg)
+                    if not re.search(rf"`{n}(\.py|/)`", rows.get(pkg, ""))]
+        for init in sorted((REPO / pkg).glob("*/__init__.py")):
+            doc = ast.get_docstring(ast.parse(init.read_text())) or ""
+            missing += [f"{init.relative_to(REPO)} docstring: {n}" for n in _package_members(init.parent)
+                        if not re.search(rf"\b{n}\b", doc)]
+    assert not missing, "modules missing from their folder's index:\n" + "\n".join(missing)

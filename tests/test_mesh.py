@@ -11,7 +11,7 @@ import pytest
 from golden.routing import ColorRoute, MeshRoutes, RouteError
 from hdl.mesh import MAX_COLS, MAX_ROWS, MeshShapeError, check_mesh_shape, generate_mesh, mesh_top_verilog
 from hdl.profiles import ProfileError, get_profile
-from sdk.kernels.cases import gemm_case, gemv_case, run_cases
+from sdk.cases import gemm_case, gemv_case, run_cases
 from sdk.loader import LoadError, MeshLoader
 from tb.models import run_cocotb, tile_mesh_model, verilog_mesh_model
 

@@ -16,7 +16,7 @@ import json
 import pytest
 
 from sdk.builds.models import mesh_model
-from sdk.kernels.cases import gemm_case, gemv_case, run_case, run_cases
+from sdk.cases import gemm_case, gemv_case, run_case, run_cases
 from sdk.records import DeviceError, SdkError
 from sdk.runtime import Runtime
 from tb.models import run_cocotb

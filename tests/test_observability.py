@@ -20,7 +20,7 @@ from hdl.probe import COUNTER_NAMES, LINK_COUNTERS, PROBE
 from hdl.wavelet import EDGE_SIDES
 from sdk import DeviceError, Layout, Runtime, SdkError, routes
 from sdk.activity import Activity
-from sdk.kernels.cases import gemm_case, run_cases
+from sdk.cases import gemm_case, run_cases
 from sdk.trace import TraceSpec, perfetto_json, read_trace, write_trace
 from tb.programs import HALT_WHERE_BAD
 

@@ -13,7 +13,7 @@ import pytest
 from hdl.repair import DefectMap, RepairError, SpareScheme
 from hdl.wafer_mesh import Wafer, WaferError, hop_extra_cycles, link_chains
 from sdk.builds.models import mesh_model
-from sdk.kernels.cases import gemm_case, gemv_case, run_cases
+from sdk.cases import gemm_case, gemv_case, run_cases
 from tb.models import run_cocotb, verilog_mesh_model
 
 ROWS, COLS = 4, 6

@@ -209,7 +209,7 @@ class TileLibrary(_CppLibrary):
     ``pgo``: compiled with GCC's profile-guided optimisation, trained by the workload the caller
     names in ``training``: a module run as ``python -m <training> PROFILE core|fabric LIBRARY_NAME``
     between the instrumented compile and the final one, which plays jobs on ``training_model()``
-    (the SDK's is sdk.kernels.pgo_training: wavelets streamed into every row, GEMM and sparse-GEMV
+    (the SDK's is sdk.pgo_training: wavelets streamed into every row, GEMM and sparse-GEMV
     jobs). ``pgo=True`` needs a ``training``; by default (``pgo=None``) a library is profile-guided
     when the TESSERA_PGO environment variable is set and a ``training`` is given. The model's
     behaviour is the same; only its speed changes (docs/mesh.md), for about twice the build time."""

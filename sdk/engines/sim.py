@@ -20,7 +20,7 @@ Interface:
         ranks: the native mesh in bands of rows over that many MPI ranks, launched with mpiexec
         (sdk/builds/mpi_ranks.py, docs/mesh.md); the same cycles and bits as one process
     PGO_TRAINING                        the workload a native model's tile library is trained on when
-                                        TESSERA_PGO is set (sdk/kernels/pgo_training.py, named, not
+                                        TESSERA_PGO is set (sdk/pgo_training.py, named, not
                                         imported: it plays kernels on a Runtime)
 """
 
@@ -43,7 +43,7 @@ from .wire import recv_msg, send_msg
 
 __all__ = ["SimEngine", "PGO_TRAINING"]
 
-PGO_TRAINING = "sdk.kernels.pgo_training"
+PGO_TRAINING = "sdk.pgo_training"
 
 
 class SimEngine(Engine):

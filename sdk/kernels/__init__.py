@@ -5,5 +5,10 @@ together, written against the SDK like any user kernel:
     gemv     sparse GEMV: only the nonzeros of x travel, each one starts an fmacs
     mathlib  device-code routines (exp, rcp, rsqrt; f32/f16) a kernel pastes into its tasks
     row_echo every wavelet into a row comes back + 1 from every PE: the front-door smoke program
-    cases    GEMM / GEMV runs with test data, checked against the golden models
+    decode   the transformer decode (decode_model: its shapes, fit and cost model)
+    common   what the kernels share: KernelError, operand checks, test matrices
+
+Not kernels, and so elsewhere: the GEMM / GEMV runs with test data (sdk/cases.py), their pictures
+and energy (sdk/observe.py), the PGO training workload (sdk/pgo_training.py), the decode's wafer
+projection (bench/decode_projection.py).
 """

@@ -9,7 +9,7 @@ east) and, for PE tiles, runs GEMM f16, GEMM f32 and sparse-GEMV jobs. Each simu
 writes its branch and call profiles (.gcda) next to the library's objects when it exits. The
 training model's folder is removed afterwards.
 
-Usage: python -m sdk.kernels.pgo_training PROFILE core|fabric LIBRARY_NAME
+Usage: python -m sdk.pgo_training PROFILE core|fabric LIBRARY_NAME
 """
 
 from __future__ import annotations
@@ -20,13 +20,13 @@ import sys
 from golden.routing import ColorRoute
 from hdl.wavelet import Port
 
-from .. import routes
-from ..builds.native_mesh import TileLibrary
-from ..engines.sim import PGO_TRAINING as TRAINING  # this module's name, as TileLibrary(training=) takes it
-from ..layout import Layout
-from ..runtime import Runtime
-from . import row_echo
+from . import routes
+from .builds.native_mesh import TileLibrary
 from .cases import gemm_case, gemv_case, run_cases
+from .engines.sim import PGO_TRAINING as TRAINING  # this module's name, as TileLibrary(training=) takes it
+from .kernels import row_echo
+from .layout import Layout
+from .runtime import Runtime
 
 __all__ = ["TRAINING", "main"]
 

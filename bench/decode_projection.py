@@ -28,7 +28,9 @@ TargetShape(layers, d_model, heads, kv_heads, head_dim, d_ff, vocab, context)   
 LLAMA_3_1_8B                          32 layers, d_model 4096, 32 heads (8 KV heads), d_ff 14336,
                                       vocab 128256, context 8192
 RECORDED_PHASES_8X8                   the 8 x 8 ``small`` --phases run of docs/kernels.md (cumulative
-                                      cycles of the first layer) for a decode JSON without phases
+                                      cycles of the first layer), read from the recorded report
+                                      bench/recorded/decode_small_8x8_phases.json, for a decode JSON
+                                      without phases
 project(measured, shape=LLAMA_3_1_8B, rows=750, cols=994, profile="wse", freq_hz=850e6,
         split_math=False, allow_unfit=False) -> dict
     ``measured``: the dict bench/decode.py writes. Every assumption is a key of result["assumptions"];
@@ -41,24 +43,27 @@ PHASE_ORDER, HOP_CYCLES, WORD_CYCLES, PUBLIC_CS3_LLAMA_8B_TOKENS_PER_S   the con
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 from hdl.profiles import ProfileError, get_profile
-
-from . import mathlib
-from .decode_model import F32_EPC, FMAC_F16_EPC, FMAC_F32_EPC, ISSUE, MATH_CPE, DecodeModelError
+from sdk.kernels import mathlib
+from sdk.kernels.decode_model import F32_EPC, FMAC_F16_EPC, FMAC_F32_EPC, ISSUE, MATH_CPE, DecodeModelError
 
 __all__ = ["TargetShape", "LLAMA_3_1_8B", "RECORDED_PHASES_8X8", "PHASE_ORDER", "Work", "work", "work_cost",
            "project", "hops", "HOP_CYCLES", "WORD_CYCLES", "PUBLIC_CS3_LLAMA_8B_TOKENS_PER_S"]
 
 #: the phases of one layer, in order (sdk/kernels/decode.py PHASES) and the rest of the token
 PHASE_ORDER = ("norm1", "qkv", "rope", "scores", "softmax", "attn", "wo", "norm2", "gate_up", "swiglu", "down")
-#: `python -m bench.decode --phases` on 8 x 8 ``small`` (docs/kernels.md "Measured", 2026-12-01):
-#: cumulative cycles of the first step up to the end of each phase of the first layer
-RECORDED_PHASES_8X8 = {"norm1": 533, "qkv": 842, "rope": 1012, "scores": 1289, "softmax": 2072, "attn": 2290,
-                       "wo": 2574, "norm2": 3048, "gate_up": 3409, "swiglu": 4130, "down": 4513}
-_RECORDED_SHAPE = {"layers": 2, "d_model": 64, "heads": 2, "head_dim": 32, "d_ff": 128, "context": 32,
-                   "vocab": 256, "mesh": [8, 8]}
+#: the recorded report of `python -m bench.decode --preset small --phases` on 8 x 8 ``small``
+#: (bench/recorded/decode_small_8x8_phases.json): its shape, and the cumulative cycles of the first
+#: step up to the end of each phase of the first layer
+RECORDED_REPORT = Path(__file__).resolve().parent / "recorded" / "decode_small_8x8_phases.json"
+_RECORDED = json.loads(RECORDED_REPORT.read_text())
+RECORDED_PHASES_8X8 = _RECORDED["phase_cycles_first_layer"]
+_RECORDED_SHAPE = {k: _RECORDED[k] for k in ("layers", "d_model", "heads", "head_dim", "d_ff", "context", "vocab",
+                                             "mesh")}
 #: cycles per hop of an all-reduce, measured: shortening the 22 all-reduces per token from 7 + 7 to
 #: 4 + 4 hops took the 8 x 8 step from 10,027 to 9,793 cycles (docs/kernels.md)
 HOP_CYCLES = (10027 - 9793) / (22 * 6)

@@ -1,7 +1,7 @@
 """What kernel runs did and cost: heat maps, energy and a wafer projection from their activity.
 
 Shared by ``make sim`` (demo/gemm.py) and the benchmarks (bench/gemm.py, bench/energy.py). Takes
-KernelRecords run with ``counters=True`` (sdk/kernels/cases.py: ``record.activity``), prices them
+KernelRecords run with ``counters=True`` (sdk/cases.py: ``record.activity``), prices them
 with the energy model (sdk/energy.py), draws the per-PE pictures (sdk/plots.py) and writes a
 timeline trace when the record has one (sdk/trace.py).
 
@@ -21,9 +21,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..energy import EnergyModel, EnergyReport
-from ..plots import activity_maps, energy_bar
-from ..trace import write_trace
+from .energy import EnergyModel, EnergyReport
+from .plots import activity_maps, energy_bar
+from .trace import write_trace
 
 __all__ = ["useful_macs", "energy_of", "observe"]
 

@@ -40,13 +40,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .. import readout
-from ..layout import Layout
-from ..records import KernelRecord, SdkError
-from ..runtime import Runtime
-from .common import random_matrix, sparse_vector
-from .gemm import Gemm
-from .gemv import Gemv
+from . import readout
+from .kernels.common import random_matrix, sparse_vector
+from .kernels.gemm import Gemm
+from .kernels.gemv import Gemv
+from .layout import Layout
+from .records import KernelRecord, SdkError
+from .runtime import Runtime
 
 __all__ = ["Case", "GemmCase", "GemvCase", "gemm_case", "gemv_case", "run_case", "run_cases", "format_table"]
 
