@@ -26,7 +26,8 @@ Interface:
         .all() / .region(row, col, rows=1, cols=1) / .row(r) / .col(c) -> Region; .check_region(region)
         .color(name=None, color=None) -> Color          .colors -> {name: Color}
         .route(color, pattern, region=None)              .route_chain((c0, c1), toward, region=None)
-        .program(source, symbols=None, params=None, name=None) -> Program
+        .program(source, symbols=None, params=None, name=None, libraries=None) -> Program
+              libraries: {name: assembly text} the source may ``.include`` (docs/isa.md)
         .place(program, region=None, params=None, values=None)
               params: {name: int} or a function pe -> {name: int} (per-PE parameters)
               values: {symbol: array} (every PE) or {symbol: function pe -> array}: initial contents
@@ -163,6 +164,7 @@ class Program:
     params: dict
     name: str
     layout: Layout = field(repr=False, default=None)
+    libraries: dict = field(default_factory=dict)  # what the source may .include
 
 
 @dataclass
@@ -308,11 +310,12 @@ class Layout:
 
     # ---- programs ------------------------------------------------------------------------------
     def program(self, source: str, symbols: dict | None = None, params: dict | None = None,
-                name: str | None = None) -> Program:
+                name: str | None = None, libraries: dict | None = None) -> Program:
         if not isinstance(source, str):
             raise LayoutError("a program is assembly source text (docs/isa.md)")
         syms = {n: Symbol.of(n, spec) for n, spec in (symbols or {}).items()}
-        prog = Program(source, syms, dict(params or {}), name or f"program{len(self._programs)}", self)
+        prog = Program(source, syms, dict(params or {}), name or f"program{len(self._programs)}", self,
+                       dict(libraries or {}))
         self._programs.append(prog)
         self._built = None
         return prog
@@ -373,7 +376,7 @@ class Layout:
                 raise LayoutError(f"program {program.name!r}: parameter {n}={v!r} is not an integer")
             defines[n] = int(v)
         try:
-            image = assemble(program.source, self.profile.name, defines=defines)
+            image = assemble(program.source, self.profile.name, defines=defines, libraries=program.libraries)
         except AsmError as e:
             raise LayoutError(f"program {program.name!r}: {e}") from None
         for seg_addr, blob in image.sram:
