@@ -44,7 +44,7 @@ from ..engines.base import Until
 from ..layout import Layout, Region
 from .common import KernelError, check_bits, compare, positive_int, round_up, words
 
-__all__ = ["GemmPlan", "plan_gemm", "Gemm", "CA", "CB", "CE", "CW", "SOURCE"]
+__all__ = ["GemmPlan", "plan_gemm", "Gemm", "CA", "CB", "CE", "CW", "SOURCE", "LIBRARY"]
 
 CA, CB, CE, CW = 0, 1, 2, 3
 #: estimated cycles lost per panel (pipeline drain, the three completion tasks, the step task)
@@ -59,6 +59,8 @@ PANEL_OVERHEAD = 80
 # Parameters (assembler symbols from the layout): MT, NT, KP, P, ES, A0, A1, B0, B1, CA, CB;
 # symbols pdsr (this PE's FOUT DSR) and pcolor (its result color).
 SOURCE = """
+    .include "gemm.dtype"           ; b_view and rank2 for the input type (LIBRARY)
+    .include "readout"
     .equ CP, NT * 4                 ; C row pitch (bytes)
     .equ AW, KP * MT * ES // 4      ; wavelets per A panel
     .equ BW, KP * NT * ES // 4
@@ -69,7 +71,7 @@ SOURCE = """
     .task 5, idle
     .start 0
     .dsr d0, mem.f32, 0, NT, 1          ; C row i (fmacs accumulator)
-    .dsr d1, mem.{t}, B0, NT, 1          ; B row kk of the panel
+    b_view d1                           ; B row kk of the panel
     .dsr d2, fin.f32, CA, AW            ; A panel from the west
     .dsr d3, fin.f32, CB, BW            ; B panel from the north
     .dsr d4, mem.f32, A0, AW, 1         ; where the A panel goes
@@ -120,7 +122,7 @@ kloop:
     li    r4, 0
     addi  r7, r2, MT * ES
 iloop:
-{inner}
+    rank2                       ; C rows i and i + 1 += A[i, k] B[k], A[i + 1, k] B[k]
     bne   r2, r7, iloop
     addi  r3, r3, NT * ES
     bne   r2, r6, kloop
@@ -128,31 +130,45 @@ iloop:
 idle:
     end
 drain:
-    dld   d6, pdsr(r0)          ; FOUT f32, this PE's result color, MT * NT
-    lw    r9, pcolor(r0)
-    vmov.f32 d6, d7
-    li    r1, 1                 ; ADVANCE: the switch now forwards the upstream tiles
-    send.c r1, r9
-    end
+    send_tile d6, d7            ; C on this PE's result color (pdsr: FOUT f32, MT * NT), then
+    end                         ; ADVANCE: the switch now forwards the upstream tiles
 """
 
-_INNER = {
-    "f16": """    lw    r1, 0(r2)             ; A[i, k] and A[i + 1, k]
+#: The pieces that depend on the input type, as macros (one library per type): b_view d, the DSR
+#: preset of a B row of the panel; rank2, two rank-1 updates of C rows i and i + 1 (r2 walks the
+#: A panel, r4 the C rows, d1 is the B row). With the read-out macros, everything SOURCE includes.
+LIBRARY = {
+    "gemm.f16": r"""
+.macro b_view d
+    .dsr \d, mem.f16, B0, NT, 1
+.endm
+.macro rank2
+    lw    r1, 0(r2)             ; A[i, k] and A[i + 1, k]
     dbase d0, r4, 0
     fmacs.f32.f16 d0, d1, r1, done=5
     srli  r1, r1, 16
     dbase d0, r4, CP
     fmacs.f32.f16 d0, d1, r1, done=5
     addi  r2, r2, 4
-    addi  r4, r4, 2 * CP""",
-    "f32": """    lw    r1, 0(r2)
+    addi  r4, r4, 2 * CP
+.endm
+""",
+    "gemm.f32": r"""
+.macro b_view d
+    .dsr \d, mem.f32, B0, NT, 1
+.endm
+.macro rank2
+    lw    r1, 0(r2)
     lw    r8, 4(r2)
     dbase d0, r4, 0
     fmacs.f32 d0, d1, r1, done=5
     dbase d0, r4, CP
     fmacs.f32 d0, d1, r8, done=5
     addi  r2, r2, 8
-    addi  r4, r4, 2 * CP""",
+    addi  r4, r4, 2 * CP
+.endm
+""",
+    **readout.LIBRARY,
 }
 
 
@@ -278,7 +294,8 @@ class Gemm:
             lay.route(colors["CW"], routes.readout(to_edge="W"), lay.region(0, 0, p.rows, p.west_cols))
         params = {"MT": p.mt, "NT": p.nt, "KP": p.kp, "P": p.panels, "ES": p.es, "CA": CA, "CB": CB,
                   **{k: p.sram[k] for k in ("A0", "A1", "B0", "B1")}}
-        prog = lay.program(SOURCE.format(t=p.dtype, inner=_INNER[p.dtype]), name="gemm", params=params,
+        libraries = {**LIBRARY, "gemm.dtype": LIBRARY[f"gemm.{p.dtype}"]}
+        prog = lay.program(SOURCE, name="gemm", params=params, libraries=libraries,
                            symbols={"pdsr": ("u32", 2, p.sram["PDSR"]), "pcolor": ("u32", 1, p.sram["PCOLOR"])})
 
         def pdsr(pe):

@@ -46,8 +46,10 @@ CX, CY = 0, 2
 # ordered, docs/isa.md, so consecutive fmacs on y need no wait). The control wavelet that ends the
 # stream starts the flush: y leaves on the result color, then a control wavelet ADVANCEs the
 # router's switch to forward the blocks of the PEs to the west.
-# Parameters: MT (rows of y per PE), W (address of A), CX; symbols param (FOUT DSR, color word).
+# Parameters: MT (rows of y per PE), W (address of A), CX; symbols pdsr (FOUT DSR), pcolor (color
+# word), which the read-out macro send_tile (sdk/readout.py LIBRARY) takes.
 SOURCE = """
+    .include "readout"
     .task 0, setup
     .start 0
     .task 1, on_x, CX
@@ -67,11 +69,7 @@ on_x:
     fmacs.f32.f16 d0, d1, r15, done=5
     end
 flush:
-    dld   d2, pdsr(r0)          ; FOUT f32, this PE's result color, MT
-    lw    r9, pcolor(r0)
-    vmov.f32 d2, d0
-    li    r1, 1                 ; ADVANCE
-    send.c r1, r9
+    send_tile d2, d0            ; y on this PE's result color (pdsr: FOUT f32, MT), then ADVANCE
     end
 """
 
@@ -134,6 +132,7 @@ class Gemv:
         lay.route(cy, routes.readout(to_edge="E"))
         n_words = p.mt * p.k // 2
         prog = lay.program(SOURCE, name="gemv", params={"MT": p.mt, "W": p.sram["W"], "CX": CX},
+                           libraries=readout.LIBRARY,
                            symbols={"a": ("u32", n_words, p.sram["W"]), "pdsr": ("u32", 2, p.sram["PARAM"]),
                                     "pcolor": ("u32", 1, p.sram["PARAM"] + 8)})
         dsr = pack_dsr(DsrKind.FOUT, ElemType.F32, p.mt, color=CY)

@@ -23,6 +23,11 @@ emit(name, n, x, y, scratch, fmt="f32", dsrs=("d10", ..., "d15"), regs=("r11", "
     the routine's assembly lines. ``n``: elements (1..65535) or an assembler expression;
     ``x``, ``y``, ``scratch``: byte addresses (ints, checked for alignment and overlap) or
     assembler expressions (symbols); ``regs`` = (count, stride 1, temporary)
+library(dsrs=("d10", ..., "d15"), regs=("r11", "r12", "r13")) -> {include name: assembly text}
+    the routines as macros ``NAME_FMT n, x, y, scratch`` (``exp_f32``, ``rsqrt_f16``, ...), each
+    the lines ``emit`` gives for the same arguments: include ``"mathlib"`` for all six or
+    ``"mathlib.exp_f32"`` for one; ``assemble(text, libraries=library())`` (docs/isa.md "Macros
+    and libraries"). The macros check nothing; ``emit`` checks its integer arguments
 scratch_bytes(name, n, fmt="f32") -> int
 views(name, fmt="f32") -> [(buffer, type)]       the DSR views the routine's ops use
 vector_ops(name, fmt="f32") -> int               vector instructions per call
@@ -38,7 +43,10 @@ from golden.mathlib import FORMATS, ROUTINES, buffer_type, buffers, steps
 
 from .common import KernelError
 
-__all__ = ["ROUTINES", "FORMATS", "emit", "scratch_bytes", "views", "vector_ops"]
+__all__ = ["ROUTINES", "FORMATS", "emit", "library", "scratch_bytes", "views", "vector_ops"]
+
+_DSRS = ("d10", "d11", "d12", "d13", "d14", "d15")
+_REGS = ("r11", "r12", "r13")
 
 
 def _check_routine(name, fmt):
@@ -90,8 +98,7 @@ def _n_ok(n):
     return n
 
 
-def emit(name: str, n, x, y, scratch, fmt: str = "f32", dsrs=("d10", "d11", "d12", "d13", "d14", "d15"),
-         regs=("r11", "r12", "r13")) -> list:
+def emit(name: str, n, x, y, scratch, fmt: str = "f32", dsrs=_DSRS, regs=_REGS) -> list:
     """The assembly lines of routine ``name`` (see the module docstring)."""
     _check_routine(name, fmt)
     n = _n_ok(n)
@@ -141,6 +148,20 @@ def emit(name: str, n, x, y, scratch, fmt: str = "f32", dsrs=("d10", "d11", "d12
         args = [ops["d"]] + ([ops["a"]] if "a" in ops else []) + ([ops["b"]] if "b" in ops else [])
         args += [scal] if scal else []
         out.append(f"{mn} {', '.join(args)}")
+    return out
+
+
+def library(dsrs=_DSRS, regs=_REGS) -> dict:
+    """The routines as assembler macros (see the module docstring): {"mathlib": every macro,
+    "mathlib.NAME_FMT": one}."""
+    out = {}
+    for name in ROUTINES:
+        for fmt in FORMATS:
+            body = emit(name, "\\n", "\\x", "\\y", "\\scratch", fmt, dsrs, regs)
+            out[f"mathlib.{name}_{fmt}"] = (f"; y = {name}(x), {fmt}, n elements (sdk/kernels/mathlib.py)\n"
+                                            f".macro {name}_{fmt} n, x, y, scratch\n"
+                                            + "".join(f"    {ln}\n" for ln in body) + ".endm\n")
+    out["mathlib"] = "".join(out.values())
     return out
 
 
