@@ -29,7 +29,7 @@ Interface:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -41,7 +41,7 @@ from hdl.wavelet import Port
 
 from .. import readout, routes
 from ..engines.base import Until
-from ..layout import Layout, Region
+from ..layout import Layout, Region, SramMap
 from .common import KernelError, check_bits, compare, positive_int, round_up, words
 
 __all__ = ["GemmPlan", "plan_gemm", "Gemm", "CA", "CB", "CE", "CW", "SOURCE", "LIBRARY"]
@@ -185,7 +185,7 @@ class GemmPlan:
     nt: int  # C tile columns per PE (padded)
     kp: int  # K panel width
     panels: int
-    sram: dict = field(default_factory=dict)  # the SRAM layout: name -> byte address
+    sram: SramMap = None  # the SRAM buffers: sram[name] -> byte address
 
     @property
     def es(self):
@@ -259,17 +259,24 @@ def plan_gemm(rows, cols, m, k, n, dtype="f16", profile="small") -> GemmPlan:
         if best is None or cost < best[0]:
             best = (cost, kp, panels)
     _, kp, panels = best
-    lay = {"C": 0}
-    lay["A0"] = c_bytes
-    lay["A1"] = lay["A0"] + kp * mt * es
-    lay["B0"] = round_up(lay["A1"] + kp * mt * es, 16) + 8
-    lay["B1"] = lay["B0"] + kp * nt * es
-    lay["SCR"] = lay["B1"] + kp * nt * es
-    lay["PDSR"] = lay["SCR"] + 8
-    lay["PCOLOR"] = lay["PDSR"] + 8
-    lay["END"] = lay["PCOLOR"] + 4
-    assert lay["END"] <= sram and lay["B0"] % 16 == 8 and lay["PDSR"] % 8 == 0
-    return GemmPlan(rows, cols, prof.name, m, k, n, dtype, mt, nt, kp, panels, lay)
+    return GemmPlan(rows, cols, prof.name, m, k, n, dtype, mt, nt, kp, panels, _sram_map(prof, mt, nt, kp, es))
+
+
+def _sram_map(prof, mt, nt, kp, es) -> SramMap:
+    """C at 0, the two A panel buffers, the two B panel buffers on the SRAM rows of the other bank
+    parity (B0 = 8 mod 16), a scratch word, this PE's FOUT DSR and its result color."""
+    mem = SramMap(prof.sram_kib * 1024, f"the SRAM of profile {prof.name}")
+    mem.buffer("C", mt * nt * 4)
+    mem.buffer("A0", kp * mt * es, align=4)
+    mem.buffer("A1", kp * mt * es, align=4)
+    mem.buffer("BANK", 8, align=16)  # unused: B0 starts half a row pair after a 16-byte boundary
+    mem.buffer("B0", kp * nt * es, align=4)
+    mem.buffer("B1", kp * nt * es, align=4)
+    mem.buffer("SCR", 8)
+    mem.buffer("PDSR", 8)
+    mem.buffer("PCOLOR", 4)
+    assert mem["B0"] % 16 == 8
+    return mem
 
 
 class Gemm:
@@ -283,7 +290,7 @@ class Gemm:
         p = self.plan
         # The kernel initialises everything it reads (vfill of C, panels received before use), so
         # the load skips the memory-zeroing sweep.
-        lay = Layout(p.rows, p.cols, p.profile, clear_memory=False)
+        lay = Layout(p.rows, p.cols, p.profile, clear_memory=False, sram=p.sram)
         colors = {name: lay.color(name, c) for name, c in (("CA", CA), ("CB", CB), ("CE", CE), ("CW", CW))}
         lay.route(colors["CA"], routes.row_broadcast(from_edge="W"))
         lay.route(colors["CB"], routes.col_broadcast(from_edge="N"))
