@@ -15,13 +15,6 @@ Interface
                                                          {name: text} for ``.include "name"``;
                                                          ``params`` override the profile's PE
                                                          parameters (hdl.isa.pe_params)
-``Program(profile="small", **params)``                   Python builder: every call appends one
-    .label(name) .task(T, label, color=None)            line of the text syntax (one parser for
-    .bind_color(C, T) .start(T) .blocked(T)             both paths); instructions by mnemonic:
-    .dsr(n, spec, *args)
-    .data(addr=None) .text() .f16(*v) .f32(*v)          ``p.addi("r1", "r0", 5)``,
-    .half(*v) .word(*v) .space(n) .align(n)             ``p.fmacs_f32_f16("d0", "d1", "r15", done=4)``,
-    .equ(name, value) .op(mnemonic, *operands)          ``p.and_(...)``; ``.assemble() -> Image``
 ``Image``                                                dataclass; ``to_dict()``, ``to_json()``,
                                                          ``Image.from_json(s)``, ``sram_bytes()``
 ``disassemble(word) -> str``                             one instruction; branch targets as ``.+k``
@@ -31,9 +24,8 @@ Interface
 Composition happens in the text: ``.macro name a, b`` ... ``.endm`` defines a macro, ``name x, y``
 expands it with ``\\a``, ``\\b`` replaced by the arguments (labels it defines are unique per
 expansion), ``.include "name"`` pastes a library once (docs/isa.md "Macros and libraries").
-
-Register operands are strings (``"r3"``, ``"d1"``); integers are immediates; other strings are
-expressions (labels, ``.equ`` symbols, arithmetic).
+Assembly text is the one way to write device code; Python composes it only by choosing the
+libraries and the ``defines``.
 """
 
 from __future__ import annotations
@@ -67,7 +59,7 @@ from hdl.isa import (
 
 from .errors import AsmError
 
-__all__ = ["AsmError", "Image", "Program", "assemble", "disassemble"]
+__all__ = ["AsmError", "Image", "assemble", "disassemble"]
 
 
 # ---- the image ---------------------------------------------------------------------------------
@@ -786,90 +778,6 @@ def assemble(text: str, profile="small", defines: dict | None = None, libraries:
     asm.encode_all(image)
     image.symbols = dict(asm.symbols)
     return image
-
-
-# ---- the Python builder ------------------------------------------------------------------------
-
-class Program:
-    """Builds assembly text line by line; ``assemble()`` gives the Image (errors name the line)."""
-
-    def __init__(self, profile="small", **params):
-        self.profile, self.params = profile, params
-        self.lines: list[str] = []
-
-    @property
-    def source(self) -> str:
-        return "\n".join(self.lines) + "\n"
-
-    def line(self, text: str) -> Program:
-        self.lines.append(text)
-        return self
-
-    def _directive(self, name, *args):
-        return self.line(f".{name} " + ", ".join(str(a) for a in args) if args else f".{name}")
-
-    def label(self, name: str):
-        return self.line(f"{name}:")
-
-    def task(self, task: int, label: str, color: int | None = None):
-        return self._directive("task", task, label, *(() if color is None else (color,)))
-
-    def bind_color(self, color: int, task: int):
-        """The ``.bind`` directive (load time); ``p.bind(C, T)`` emits the ``bind`` instruction."""
-        return self._directive("bind", color, task)
-
-    def start(self, task: int):
-        return self._directive("start", task)
-
-    def blocked(self, task: int):
-        return self._directive("blocked", task)
-
-    def dsr(self, n, spec: str, *args):
-        return self._directive("dsr", n if isinstance(n, str) else f"d{n}", spec, *args)
-
-    def data(self, addr=None):
-        return self._directive("data", *(() if addr is None else (addr,)))
-
-    def text(self):
-        return self._directive("text")
-
-    def f16(self, *values):
-        return self._directive("f16", *values)
-
-    def f32(self, *values):
-        return self._directive("f32", *values)
-
-    def half(self, *values):
-        return self._directive("half", *values)
-
-    def word(self, *values):
-        return self._directive("word", *values)
-
-    def space(self, n):
-        return self._directive("space", n)
-
-    def align(self, n):
-        return self._directive("align", n)
-
-    def equ(self, name: str, value):
-        return self._directive("equ", name, value)
-
-    def op(self, mnemonic: str, *operands, done=None, ctrl=False):
-        parts = [f"{o[0]}({o[1]})" if isinstance(o, tuple) else str(o) for o in operands]
-        if ctrl:
-            parts.append("ctrl")
-        if done is not None:
-            parts.append(f"done={done}")
-        return self.line(f"    {mnemonic} " + ", ".join(parts))
-
-    def __getattr__(self, name: str):
-        mnemonic = name.rstrip("_").replace("_", ".")
-        if mnemonic in FORM_BY_MNEMONIC or mnemonic in _PSEUDO:
-            return lambda *ops, **kw: self.op(mnemonic, *ops, **kw)
-        raise AttributeError(name)
-
-    def assemble(self) -> Image:
-        return assemble(self.source, self.profile, **self.params)
 
 
 # ---- the disassembler --------------------------------------------------------------------------
