@@ -13,7 +13,7 @@ from golden import fp
 from golden import mathlib as gm
 from golden.pe_model import PEModel
 from hdl.isa import pe_params
-from sdk.asm import assemble
+from sdk.asm import assemble, disassemble
 from sdk.kernels import mathlib as sm
 from sdk.kernels.common import KernelError
 from tb.pe_directed import F16_EDGES, F32_EDGES
@@ -155,3 +155,17 @@ def test_library_macros_are_the_emitted_routines(name, fmt):
     call = f'.include "mathlib"\n{name}_{fmt} 7, 0x200, 0x300, 0x1000'
     assert words(call, libraries=sm.library(dsrs=dsrs)) == words("\n".join(sm.emit(name, 7, 0x200, 0x300, 0x1000,
                                                                                      fmt, dsrs=dsrs)))
+
+
+def test_library_preset_and_asynchronous_forms():
+    """``NAME_FMT_preset`` is the routine without its first line (the count already set); with
+    ``done=T`` every vector op completes into task T and nothing else changes."""
+    lines = sm.emit("rsqrt", 32, 0x100, 0x100, 0x400)
+    lib = sm.library(done=3)["mathlib.rsqrt_f32"]
+    src = '.include "m"\n.task 0, t\n.task 3, t\nt:  rsqrt_f32_preset 32, 0x100, 0x100, 0x400\n    end\n'
+    got = [disassemble(w) for w in assemble(src, libraries={"m": lib}).imem]
+    want = [disassemble(w) for w in assemble(".task 0, t\nt:\n" + "\n".join(lines[1:]) + "\nend\n").imem]
+    assert len(got) == len(want) and got[-1] == "end"
+    for g, w in zip(got, want, strict=True):
+        assert g == w or g == w + ", done=3"
+    assert sum(g.endswith("done=3") for g in got) == sm.vector_ops("rsqrt")

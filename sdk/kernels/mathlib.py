@@ -23,11 +23,15 @@ emit(name, n, x, y, scratch, fmt="f32", dsrs=("d10", ..., "d15"), regs=("r11", "
     the routine's assembly lines. ``n``: elements (1..65535) or an assembler expression;
     ``x``, ``y``, ``scratch``: byte addresses (ints, checked for alignment and overlap) or
     assembler expressions (symbols); ``regs`` = (count, stride 1, temporary)
-library(dsrs=("d10", ..., "d15"), regs=("r11", "r12", "r13")) -> {include name: assembly text}
+library(dsrs=("d10", ..., "d15"), regs=("r11", "r12", "r13"), done=None) -> {include name: text}
     the routines as macros ``NAME_FMT n, x, y, scratch`` (``exp_f32``, ``rsqrt_f16``, ...), each
-    the lines ``emit`` gives for the same arguments: include ``"mathlib"`` for all six or
-    ``"mathlib.exp_f32"`` for one; ``assemble(text, libraries=library())`` (docs/isa.md "Macros
-    and libraries"). The macros check nothing; ``emit`` checks its integer arguments
+    the lines ``emit`` gives for the same arguments, and ``NAME_FMT_preset n, x, y, scratch``, the
+    same without the first (``li`` of the count: the caller has set the count register to at
+    most n, for a routine called as a subroutine); include ``"mathlib"`` for all or
+    ``"mathlib.exp_f32"`` for one routine; ``assemble(text, libraries=library())`` (docs/isa.md
+    "Macros and libraries"). The macros check nothing; ``emit`` checks its integer arguments.
+    ``done=T``: every vector op issued asynchronously, completing into task T (memory-only ops
+    take effect in issue order, docs/isa.md "Ordering"; the caller waits before reading y)
 scratch_bytes(name, n, fmt="f32") -> int
 views(name, fmt="f32") -> [(buffer, type)]       the DSR views the routine's ops use
 vector_ops(name, fmt="f32") -> int               vector instructions per call
@@ -151,16 +155,22 @@ def emit(name: str, n, x, y, scratch, fmt: str = "f32", dsrs=_DSRS, regs=_REGS) 
     return out
 
 
-def library(dsrs=_DSRS, regs=_REGS) -> dict:
+def library(dsrs=_DSRS, regs=_REGS, done=None) -> dict:
     """The routines as assembler macros (see the module docstring): {"mathlib": every macro,
     "mathlib.NAME_FMT": one}."""
     out = {}
     for name in ROUTINES:
         for fmt in FORMATS:
             body = emit(name, "\\n", "\\x", "\\y", "\\scratch", fmt, dsrs, regs)
-            out[f"mathlib.{name}_{fmt}"] = (f"; y = {name}(x), {fmt}, n elements (sdk/kernels/mathlib.py)\n"
-                                            f".macro {name}_{fmt} n, x, y, scratch\n"
-                                            + "".join(f"    {ln}\n" for ln in body) + ".endm\n")
+            if done is not None:  # every vector op (not li, not the dmem set-ups) asynchronous
+                body = [ln if ln.split()[0] == "li" or ln.startswith("dmem") else f"{ln}, done={done}"
+                        for ln in body]
+            m = f"{name}_{fmt}"
+            out[f"mathlib.{m}"] = (f"; y = {name}(x), {fmt}, n elements (sdk/kernels/mathlib.py)\n"
+                                   f".macro {m} n, x, y, scratch\n" + "".join(f"    {ln}\n" for ln in body)
+                                   + f".endm\n; the same for the count already in {regs[0]} (n: the scratch's size)\n"
+                                   f".macro {m}_preset n, x, y, scratch\n"
+                                   + "".join(f"    {ln}\n" for ln in body[1:]) + ".endm\n")
     out["mathlib"] = "".join(out.values())
     return out
 
