@@ -185,7 +185,8 @@ done:""",
 
 
 def _program(op: str, role: str) -> str:
-    return f'.include "collectives"\n.include "readout"\n.task 0, coll\ncoll:\n    {_SRC[(op, role)].strip()}\n    end\n'
+    body = _SRC[(op, role)].strip()
+    return f'.include "collectives"\n.include "readout"\n.task 0, coll\ncoll:\n    {body}\n    end\n'
 
 
 class Collective:

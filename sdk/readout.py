@@ -62,8 +62,8 @@ from hdl.wavelet import Port, SwitchCmd, Wavelet
 from .asm import assemble
 from .errors import DeviceError, KernelError, SdkError
 
-__all__ = ["READOUT_TASK", "SRC_DSR", "DST_DSR", "ROUTINE_WORDS", "LIBRARY", "readout_color", "check_program", "pe_writes",
-           "frames", "expect", "encode", "decode", "ReadoutError"]
+__all__ = ["READOUT_TASK", "SRC_DSR", "DST_DSR", "ROUTINE_WORDS", "LIBRARY", "readout_color", "check_program",
+           "pe_writes", "frames", "expect", "encode", "decode", "ReadoutError"]
 
 
 class ReadoutError(DeviceError, KernelError):

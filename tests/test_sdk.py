@@ -22,8 +22,8 @@ from sdk import (
     routes,
 )
 from sdk.collectives import OPS, Collective, snake, standalone
-from sdk.layout import SramMap
 from sdk.kernels import row_echo
+from sdk.layout import SramMap
 from tb.programs import HALT_WHERE_BAD
 
 COUNTER = """

@@ -18,9 +18,10 @@ tie rule) is taken by the host. Task 0 runs the whole step, the same sequence on
 over the layers, subroutines for RMSNorm, the matvec, the all-reduces and the math library
 (``source`` composes the program from emitters, ``_emit_*``: the input, the phases of PHASES, the
 head, the bookkeeping, the subroutines; the math routines are the ``mathlib`` library's macros,
-the barrier a macro of the program). The all-reduces are pipelined chains of synchronous fabric ops (f32 adds, or ``vmax.f32`` for the
-softmax maximum) from both ends of a row (column) to its meeting PE, which broadcasts the total
-back, so every addition happens in golden.decode.chain_sum's order. Every other vector op is
+the barrier a macro of the program). The all-reduces are pipelined chains of synchronous fabric
+ops (f32 adds, or ``vmax.f32`` for the softmax maximum) from both ends of a row (column) to its
+meeting PE, which broadcasts the total back, so every addition happens in golden.decode.chain_sum's
+order. Every other vector op is
 memory-only and issued asynchronously (memory-only ops take effect in issue order, docs/isa.md
 "Ordering"); a scalar load of what they wrote waits behind a ``barrier`` (a synchronous 1-word op).
 

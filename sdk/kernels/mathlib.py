@@ -1,5 +1,5 @@
 """Device-code math library: exp, reciprocal and reciprocal square root of a vector in SRAM, as PE
-assembly a kernel pastes into one of its tasks.
+assembly lines (``emit``) or as assembler macros a program includes (``library``).
 
 Each routine is the instruction sequence golden/mathlib.py defines (``steps``), emitted as
 synchronous vector ops over memory DSRs; its results are golden/mathlib.py's ``run`` bit for bit
