@@ -288,9 +288,10 @@ class _Expander:
                 local[mt.group(1)] = f"{mt.group(1)}__{m.name}{self.expansions}"
                 body = mt.group(2).strip()
         values = dict(zip(m.params, args, strict=True))
+        caller = f", called from {self.where}" if self.where else ""
         lines = []
         for k, (text, where) in enumerate(m.body, start=1):
-            self.where = f"macro {m.name!r} line {k}" + (f", written at {where}" if where else "")
+            self.where = f"macro {m.name!r} line {k}" + (f", written at {where}" if where else "") + caller
             lines.append((k, self.substitute(_rename(text, local), values, m.name), self.where))
         self.block(lines, self.line, depth + 1)
 

@@ -41,6 +41,7 @@ from hdl.isa import (
     unpack_status,
 )
 from sdk.asm import AsmError, Image, assemble, disassemble
+from sdk.layout import Layout, LayoutError
 
 # Every task has an entry so task operands assemble; the instruction under test sits at PC 40.
 PRELUDE = "".join(f".task {t}, here\n" for t in range(32)) + "here:\n" + "nop\n" * 40
@@ -464,6 +465,26 @@ def test_macro_and_include_errors_name_the_macro_and_line(src, line, words):
     with pytest.raises(AsmError) as e:
         assemble(src, libraries={"lib": "; a library\n.macro bad v\n    addi r1, r0, \\v\n.endm\n"})
     assert e.value.line == line and words in str(e.value)
+
+
+def test_an_error_in_a_nested_macro_names_the_chain_of_calls():
+    src = _COUNT_DOWN + ".macro pair a, b\n    count_down \\a, 1\n    count_down \\b, 2\n.endm\nnop\npair r1, r16\n"
+    with pytest.raises(AsmError) as e:
+        assemble(src)
+    assert e.value.line == 13 and ("in macro 'count_down' line 1, written at line 3, called from macro 'pair' "
+                                   "line 2, written at line 10: register r16 out of range") in str(e.value)
+
+
+def test_a_layout_program_includes_its_libraries_and_its_errors_name_the_program():
+    lay = Layout(1, 1)
+    prog = lay.program('.include "lib"\n.task 0, t\nt:  count_down r1, 2\n    end\n', name="p",
+                       libraries={"lib": _COUNT_DOWN})
+    lay.place(prog)
+    assert disassemble(lay.build().pe[(0, 0)].image.imem[0]) == "addi r1, r0, 2"
+    lay2 = Layout(1, 1)
+    lay2.place(lay2.program('.include "nope"\n', name="q", libraries={"lib": _COUNT_DOWN}))
+    with pytest.raises(LayoutError, match="program 'q': line 1: unknown include 'nope' \\(libraries: lib\\)"):
+        lay2.build()
 
 
 def test_the_same_macro_defined_twice_identically_is_one_macro():
