@@ -25,6 +25,8 @@ Interface:
         .golden(a_bits, b_bits) -> C bits   .check(c_bits, a_bits, b_bits) -> figures: bit-exact
                                                      against golden.matmul, float64 error
     CA, CB, CE, CW   the kernel's colors
+    SOURCE, LIBRARY  the program and the libraries it includes ("gemm.dtype" is "gemm.f16" or
+                     "gemm.f32", the macros of the input type; "readout", sdk/readout.py's)
 """
 
 from __future__ import annotations
