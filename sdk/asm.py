@@ -9,24 +9,23 @@ Encodings come from ``hdl/isa.py`` only.
 
 Interface
 ---------
-``assemble(text, profile="small", defines=None, **params) -> Image``   text syntax; ``defines``:
-                                                         symbols known before the first line;
+``assemble(text, profile="small", defines=None, libraries=None, **params) -> Image``
+                                                         text syntax; ``defines``: symbols known
+                                                         before the first line; ``libraries``:
+                                                         {name: text} for ``.include "name"``;
                                                          ``params`` override the profile's PE
                                                          parameters (hdl.isa.pe_params)
-``Program(profile="small", **params)``                   Python builder: every call appends one
-    .label(name) .task(T, label, color=None)            line of the text syntax (one parser for
-    .bind_color(C, T) .start(T) .blocked(T)             both paths); instructions by mnemonic:
-    .dsr(n, spec, *args)
-    .data(addr=None) .text() .f16(*v) .f32(*v)          ``p.addi("r1", "r0", 5)``,
-    .half(*v) .word(*v) .space(n) .align(n)             ``p.fmacs_f32_f16("d0", "d1", "r15", done=4)``,
-    .equ(name, value) .op(mnemonic, *operands)          ``p.and_(...)``; ``.assemble() -> Image``
 ``Image``                                                dataclass; ``to_dict()``, ``to_json()``,
                                                          ``Image.from_json(s)``, ``sram_bytes()``
 ``disassemble(word) -> str``                             one instruction; branch targets as ``.+k``
 ``AsmError(message, line)``                              every assembly error, with its line number
+                                                         (and the macro or library it was written in)
 
-Register operands are strings (``"r3"``, ``"d1"``); integers are immediates; other strings are
-expressions (labels, ``.equ`` symbols, arithmetic).
+Composition happens in the text: ``.macro name a, b`` ... ``.endm`` defines a macro, ``name x, y``
+expands it with ``\\a``, ``\\b`` replaced by the arguments (labels it defines are unique per
+expansion), ``.include "name"`` pastes a library once (docs/isa.md "Macros and libraries").
+Assembly text is the one way to write device code; Python composes it only by choosing the
+libraries and the ``defines``.
 """
 
 from __future__ import annotations
@@ -60,7 +59,7 @@ from hdl.isa import (
 
 from .errors import AsmError
 
-__all__ = ["AsmError", "Image", "Program", "assemble", "disassemble"]
+__all__ = ["AsmError", "Image", "assemble", "disassemble"]
 
 
 # ---- the image ---------------------------------------------------------------------------------
@@ -155,6 +154,170 @@ def _float_bits(text: str, fmt) -> int:
     return round_to(fmt, sign, sig << 1 | (rest != 0), -k - 1)
 
 
+# ---- macros and includes ---------------------------------------------------------------------
+
+_MACRO_ARG = re.compile(r"\\(\(\)|[A-Za-z_]\w*)")
+_IDENT = re.compile(r"^[A-Za-z_]\w*$")
+_INCLUDE = re.compile(r'^"([^"]+)"$')
+_MAX_DEPTH = 32
+
+
+@dataclass
+class _Src:
+    """One statement after macro and include expansion."""
+    line: int  # the line of the assembled text it comes from (a macro call's, an .include's)
+    text: str
+    where: str = ""  # the macro or library it was written in, and its line there
+
+
+@dataclass
+class _Macro:
+    name: str
+    params: list[str]
+    body: list[tuple[str, str]]  # (text, where it was written)
+    defined: str  # where the .macro line is, for "defined twice"
+
+
+class _Expander:
+    """Expands ``.macro``/``.endm`` definitions, macro calls and ``.include "name"`` of the
+    ``libraries`` into plain statements, each tagged with its line and where it was written."""
+
+    def __init__(self, libraries: dict | None):
+        self.libraries = dict(libraries or {})
+        self.macros: dict[str, _Macro] = {}
+        self.included: set[str] = set()
+        self.expansions = 0
+        self.out: list[_Src] = []
+        self.line, self.where = 0, ""
+
+    def err(self, msg):
+        raise AsmError(f"in {self.where}: {msg}" if self.where else msg, self.line)
+
+    def run(self, text: str) -> list[_Src]:
+        self.block([(n, raw, "") for n, raw in enumerate(text.splitlines(), start=1)], None, 0)
+        return self.out
+
+    def block(self, lines, at_line: int | None, depth: int):
+        """Expand ``lines`` [(own line, text, where)]; ``at_line``: the line of the call or
+        include they stand for (None: the assembled text itself)."""
+        defining = None
+        for own, raw, where in lines:
+            self.line, self.where = (own if at_line is None else at_line), where
+            body = _strip_comment(raw)
+            head, _, rest = body.partition(" ")
+            head = head.strip().lower()
+            if defining is not None:
+                if head == ".endm":
+                    self.finish(defining)
+                    defining = None
+                elif head == ".macro":
+                    self.err(f".macro inside the definition of macro {defining.name!r}")
+                else:
+                    defining.body.append((body, _here(where, own, at_line)))
+                continue
+            if head == ".macro":
+                defining = self.start_macro(rest, _here(where, own, at_line))
+                opened = (self.line, self.where)
+            elif head == ".endm":
+                self.err(".endm without .macro")
+            elif head == ".include":
+                self.include(rest.strip(), depth)
+            else:
+                self.statement(body, depth)
+        if defining is not None:
+            self.line, self.where = opened
+            self.err(f"macro {defining.name!r} has no .endm")
+
+    def start_macro(self, rest: str, where: str) -> _Macro:
+        name, _, params = rest.strip().partition(" ")
+        params = _split_operands(params)
+        if not _IDENT.match(name):
+            self.err(f"bad macro name {name!r}")
+        if name.lower() in FORM_BY_MNEMONIC or name.lower() in _PSEUDO:
+            self.err(f"macro {name!r} has the name of an instruction")
+        for p in params:
+            if not _IDENT.match(p):
+                self.err(f"macro {name!r}: bad parameter name {p!r}")
+        if len(set(params)) != len(params):
+            self.err(f"macro {name!r}: a parameter named twice")
+        return _Macro(name, params, [], where)
+
+    def finish(self, m: _Macro):
+        old = self.macros.get(m.name)
+        if old is not None and (old.params, [t for t, _ in old.body]) != (m.params, [t for t, _ in m.body]):
+            self.err(f"macro {m.name!r} defined twice ({old.defined} and {m.defined})")
+        self.macros.setdefault(m.name, m)
+
+    def include(self, spec: str, depth: int):
+        mt = _INCLUDE.match(spec)
+        if not mt:
+            self.err(f'.include takes a quoted library name, e.g. .include "mathlib", got {spec!r}')
+        name = mt.group(1)
+        if name not in self.libraries:
+            known = ", ".join(sorted(self.libraries)) or "none given"
+            self.err(f"unknown include {name!r} (libraries: {known})")
+        if name in self.included:
+            return
+        self.included.add(name)
+        text = self.libraries[name]
+        lines = [(n, raw, f"include {name!r} line {n}") for n, raw in enumerate(text.splitlines(), start=1)]
+        self.block(lines, self.line, depth + 1)
+
+    def statement(self, body: str, depth: int):
+        while (mt := _LABEL.match(body)):  # labels before a macro call stay where they are
+            self.out.append(_Src(self.line, f"{mt.group(1)}:", self.where))
+            body = mt.group(2).strip()
+        name, _, rest = body.partition(" ")
+        if name in self.macros:
+            self.call(self.macros[name], _split_operands(rest), depth)
+        elif body:
+            self.out.append(_Src(self.line, body, self.where))
+
+    def call(self, m: _Macro, args: list[str], depth: int):
+        if len(args) != len(m.params):
+            want = ", ".join(m.params) or "none"
+            self.err(f"macro {m.name!r} takes {len(m.params)} argument{'' if len(m.params) == 1 else 's'} ({want}), "
+                     f"got {len(args)}")
+        if depth >= _MAX_DEPTH:
+            self.err(f"macro {m.name!r}: calls nested more than {_MAX_DEPTH} deep (a macro that calls itself?)")
+        self.expansions += 1
+        local = {}
+        for text, _ in m.body:
+            body = text
+            while (mt := _LABEL.match(body)):
+                local[mt.group(1)] = f"{mt.group(1)}__{m.name}{self.expansions}"
+                body = mt.group(2).strip()
+        values = dict(zip(m.params, args, strict=True))
+        caller = f", called from {self.where}" if self.where else ""
+        lines = []
+        for k, (text, where) in enumerate(m.body, start=1):
+            self.where = f"macro {m.name!r} line {k}" + (f", written at {where}" if where else "") + caller
+            lines.append((k, self.substitute(_rename(text, local), values, m.name), self.where))
+        self.block(lines, self.line, depth + 1)
+
+    def substitute(self, text: str, values: dict, macro: str) -> str:
+        def arg(mt):
+            key = mt.group(1)
+            if key == "()":
+                return ""
+            if key not in values:
+                self.err(f"macro {macro!r} has no parameter {key!r}")
+            return values[key]
+        return _MACRO_ARG.sub(arg, text)
+
+
+def _here(where: str, own: int, at_line: int | None) -> str:
+    """Where a macro body line was written, for messages."""
+    return where or (f"line {own}" if at_line is None else "")
+
+
+def _rename(text: str, local: dict) -> str:
+    """Labels a macro body defines, unique per expansion (``loop`` -> ``loop__name3``)."""
+    for old, new in local.items():
+        text = re.sub(rf"(?<![\w.\\]){re.escape(old)}(?!\w)", new, text)
+    return text
+
+
 # ---- the assembler ---------------------------------------------------------------------------
 
 @dataclass
@@ -178,12 +341,14 @@ class _Assembler:
         self.daddr = 0
         self.data_items: list[tuple[int, int, str, list[str], int]] = []  # (line, addr, kind, values, size)
         self.directives: list[tuple[int, str, list[str]]] = []  # resolved in pass 2
-        self.line = 0
+        self.src: list[_Src] = [_Src(0, "")]  # the expanded statements; [0]: before the first
+        self.line = 0  # index into src of the statement being assembled
         self.tasks: dict[int, int] = {}
 
     # -- errors and expressions --
     def err(self, msg):
-        raise AsmError(msg, self.line)
+        src = self.src[self.line]
+        raise AsmError(f"in {src.where}: {msg}" if src.where else msg, src.line)
 
     def eval(self, text: str, here: int | None = None) -> int:
         src = _HERE.sub("__here__", text.strip())
@@ -263,10 +428,11 @@ class _Assembler:
             self.err(f"{name!r} is a register name")
         self.symbols[name] = value
 
-    def pass1(self, text: str):
-        for line, raw in enumerate(text.splitlines(), start=1):
+    def pass1(self, statements: list[_Src]):
+        self.src += statements
+        for line in range(1, len(self.src)):
             self.line = line
-            body = _strip_comment(raw)
+            body = self.src[line].text
             while (m := _LABEL.match(body)):
                 self.define(m.group(1), self.pc if self.section == "text" else self.daddr)
                 body = m.group(2).strip()
@@ -462,7 +628,7 @@ class _Assembler:
             self.line = st.line
             words = self.encode(st)
             for k in range(len(words)):
-                image.source_lines[st.loc + k] = st.line
+                image.source_lines[st.loc + k] = self.src[st.line].line
             image.imem.extend(words)
 
     def encode(self, st: _Stmt) -> list[int]:
@@ -595,106 +761,24 @@ def _segments(mem: bytearray, written: bytearray) -> list[tuple[int, bytes]]:
     return segs
 
 
-def assemble(text: str, profile="small", defines: dict | None = None, **params) -> Image:
+def assemble(text: str, profile="small", defines: dict | None = None, libraries: dict | None = None,
+             **params) -> Image:
     """Assemble ``text``; ``defines`` are symbols known before the first line (as if ``.equ``);
-    ``params`` (sram_kib, colors, imem_words, ...) override the profile's."""
+    ``libraries`` ({name: assembly text}) are what ``.include "name"`` can include; ``params``
+    (sram_kib, colors, imem_words, ...) override the profile's."""
     p = {**pe_params(profile), **params}
     asm = _Assembler(p)
     for name, value in (defines or {}).items():
         if isinstance(value, bool) or not isinstance(value, int):
             raise AsmError(f"symbol {name!r}: {value!r} is not an integer")
         asm.define(name, int(value))
-    asm.pass1(text)
+    asm.pass1(_Expander(libraries).run(text))
     image = Image(params=dict(p))
     asm.tables(image)
     asm.data(image)
     asm.encode_all(image)
     image.symbols = dict(asm.symbols)
     return image
-
-
-# ---- the Python builder ------------------------------------------------------------------------
-
-class Program:
-    """Builds assembly text line by line; ``assemble()`` gives the Image (errors name the line)."""
-
-    def __init__(self, profile="small", **params):
-        self.profile, self.params = profile, params
-        self.lines: list[str] = []
-
-    @property
-    def source(self) -> str:
-        return "\n".join(self.lines) + "\n"
-
-    def line(self, text: str) -> Program:
-        self.lines.append(text)
-        return self
-
-    def _directive(self, name, *args):
-        return self.line(f".{name} " + ", ".join(str(a) for a in args) if args else f".{name}")
-
-    def label(self, name: str):
-        return self.line(f"{name}:")
-
-    def task(self, task: int, label: str, color: int | None = None):
-        return self._directive("task", task, label, *(() if color is None else (color,)))
-
-    def bind_color(self, color: int, task: int):
-        """The ``.bind`` directive (load time); ``p.bind(C, T)`` emits the ``bind`` instruction."""
-        return self._directive("bind", color, task)
-
-    def start(self, task: int):
-        return self._directive("start", task)
-
-    def blocked(self, task: int):
-        return self._directive("blocked", task)
-
-    def dsr(self, n, spec: str, *args):
-        return self._directive("dsr", n if isinstance(n, str) else f"d{n}", spec, *args)
-
-    def data(self, addr=None):
-        return self._directive("data", *(() if addr is None else (addr,)))
-
-    def text(self):
-        return self._directive("text")
-
-    def f16(self, *values):
-        return self._directive("f16", *values)
-
-    def f32(self, *values):
-        return self._directive("f32", *values)
-
-    def half(self, *values):
-        return self._directive("half", *values)
-
-    def word(self, *values):
-        return self._directive("word", *values)
-
-    def space(self, n):
-        return self._directive("space", n)
-
-    def align(self, n):
-        return self._directive("align", n)
-
-    def equ(self, name: str, value):
-        return self._directive("equ", name, value)
-
-    def op(self, mnemonic: str, *operands, done=None, ctrl=False):
-        parts = [f"{o[0]}({o[1]})" if isinstance(o, tuple) else str(o) for o in operands]
-        if ctrl:
-            parts.append("ctrl")
-        if done is not None:
-            parts.append(f"done={done}")
-        return self.line(f"    {mnemonic} " + ", ".join(parts))
-
-    def __getattr__(self, name: str):
-        mnemonic = name.rstrip("_").replace("_", ".")
-        if mnemonic in FORM_BY_MNEMONIC or mnemonic in _PSEUDO:
-            return lambda *ops, **kw: self.op(mnemonic, *ops, **kw)
-        raise AttributeError(name)
-
-    def assemble(self) -> Image:
-        return assemble(self.source, self.profile, **self.params)
 
 
 # ---- the disassembler --------------------------------------------------------------------------

@@ -48,6 +48,8 @@ Interface:
         .golden(data) -> {pe: array}
         .traffic() -> {"bytes", "busiest_link", "lower_bound_cycles"}
     standalone(op, rows, cols, region_spec, n, profile="small") -> (Layout, Collective)
+    LIBRARY                   the device code's steps as assembler macros ({"collectives": ...}
+                              and sdk/readout.py's "readout"), what each role's program calls
 """
 
 from __future__ import annotations
@@ -58,11 +60,11 @@ from golden import fp
 from golden.routing import ColorRoute, mask_of
 from hdl.wavelet import OPPOSITE, Port
 
-from . import routes
+from . import readout, routes
 from .layout import Layout, Region
 from .records import SdkError
 
-__all__ = ["OPS", "snake", "Collective", "standalone"]
+__all__ = ["OPS", "snake", "Collective", "standalone", "LIBRARY"]
 
 OPS = ("broadcast", "scatter", "gather", "reduce", "allreduce")
 _STEP_PORT = {(0, 1): Port.E, (0, -1): Port.W, (1, 0): Port.S, (-1, 0): Port.N}
@@ -80,26 +82,70 @@ def _dir(a, b) -> Port:
     return _STEP_PORT[(b[0] - a[0], b[1] - a[1])]
 
 
-# Device code per role. Symbols: buf (and res for reduce/allreduce), scr (one scratch word);
-# parameters: N (words), M (block words), P (PEs), colors KIN, KOUT, B. Task 0 runs the collective;
-# every op is synchronous, so the task ends when the PE's part is done.
-_SRC = {
-    ("broadcast", "root"): """
+# Device code. Symbols: buf (and res for reduce/allreduce), scr (one scratch word); parameters: N
+# (words), M (block words), P (PEs), colors KIN, KOUT, B. Task 0 runs the collective; every op is
+# synchronous, so the task ends when the PE's part is done. The steps are macros (LIBRARY); each
+# role's program calls them.
+LIBRARY = {"collectives": r"""
+.macro bcast_send                       ; broadcast: my buf to every PE
     .dsr d0, mem.f32, buf, N, 1
     .dsr d1, fout.f32, B, N
-coll:
     vmov.f32 d1, d0
-    end""",
-    ("broadcast", "other"): """
+.endm
+.macro bcast_recv                       ; broadcast: buf from the root
     .dsr d0, mem.f32, buf, N, 1
     .dsr d1, fin.f32, B, N
-coll:
     vmov.f32 d0, d1
-    end""",
+.endm
+.macro block_in_views                   ; d0: a block of buf, d1: its wavelets, d2/d3: the ADVANCE
+    .dsr d0, mem.f32, buf, M, 1
+    .dsr d1, fin.f32, B, M
+    .dsr d2, mem.f32, scr, 1, 1
+    .dsr d3, fin.f32, B, 1
+.endm
+.macro recv_block                       ; a block into d0, then the ADVANCE behind it
+    vmov.f32 d0, d1
+    vmov.f32 d2, d3
+.endm
+.macro chain_first                      ; the running sum starts with my buf
+    .dsr d0, mem.f32, buf, N, 1
+    .dsr d3, fout.f32, KOUT, N
+    vmov.f32 d3, d0
+.endm
+.macro chain_middle                     ; running sum + my buf, on to the next PE
+    .dsr d0, mem.f32, buf, N, 1
+    .dsr d2, fin.f32, KIN, N
+    .dsr d3, fout.f32, KOUT, N
+    vadd.f32 d3, d2, d0
+.endm
+.macro chain_last                       ; res = running sum + my buf: the total
+    .dsr d0, mem.f32, buf, N, 1
+    .dsr d1, mem.f32, res, N, 1
+    .dsr d2, fin.f32, KIN, N
+    vadd.f32 d1, d2, d0
+.endm
+.macro chain_single                     ; one PE: res = buf
+    .dsr d0, mem.f32, buf, N, 1
+    .dsr d1, mem.f32, res, N, 1
+    vmov.f32 d1, d0
+.endm
+.macro total_send                       ; all-reduce: the total in res to every PE
+    .dsr d5, fout.f32, B, N
+    vmov.f32 d5, d1
+.endm
+.macro total_recv                       ; all-reduce: res = the total from the last PE
+    .dsr d1, mem.f32, res, N, 1
+    .dsr d4, fin.f32, B, N
+    vmov.f32 d1, d4
+.endm
+""", **readout.LIBRARY}
+
+_SRC = {
+    ("broadcast", "root"): "bcast_send",
+    ("broadcast", "other"): "bcast_recv",
     ("scatter", "root"): """
     .dsr d0, mem.f32, buf, M, 1         ; block i of buf
     .dsr d1, fout.f32, B, M
-coll:
     li    r1, buf + M * 4
     li    r2, buf + P * M * 4
     li    r3, 1
@@ -110,104 +156,37 @@ next:
     send.c r3, B                        ; ADVANCE: that PE now forwards
     addi  r1, r1, M * 4
     j     next
-done:
-    end""",
-    ("scatter", "other"): """
-    .dsr d0, mem.f32, buf, M, 1
-    .dsr d1, fin.f32, B, M
-    .dsr d2, mem.f32, scr, 1, 1
-    .dsr d3, fin.f32, B, 1
-coll:
-    vmov.f32 d0, d1                     ; my block
-    vmov.f32 d2, d3                     ; the ADVANCE behind it
-    end""",
+done:""",
+    ("scatter", "other"): "block_in_views\n    recv_block     ; my block",
     ("gather", "root"): """
-    .dsr d0, mem.f32, buf, M, 1
-    .dsr d1, fin.f32, B, M
-    .dsr d2, mem.f32, scr, 1, 1
-    .dsr d3, fin.f32, B, 1
-coll:
+    block_in_views
     li    r1, buf + M * 4
     li    r2, buf + P * M * 4
 next:
     beq   r1, r2, done
     dbase d0, r1, 0
-    vmov.f32 d0, d1                     ; the block of the next PE along the snake
-    vmov.f32 d2, d3                     ; and the ADVANCE that ends it
+    recv_block                          ; the block of the next PE along the snake
     addi  r1, r1, M * 4
     j     next
-done:
-    end""",
+done:""",
     ("gather", "other"): """
     .dsr d0, mem.f32, buf, M, 1
     .dsr d1, fout.f32, B, M
-coll:
-    vmov.f32 d1, d0
-    li    r1, 1
-    send.c r1, B                        ; ADVANCE: my router now forwards the PEs behind me
-    end""",
-    ("reduce", "first"): """
-    .dsr d0, mem.f32, buf, N, 1
-    .dsr d3, fout.f32, KOUT, N
-coll:
-    vmov.f32 d3, d0                     ; the running sum starts with my buf
-    end""",
-    ("reduce", "middle"): """
-    .dsr d0, mem.f32, buf, N, 1
-    .dsr d2, fin.f32, KIN, N
-    .dsr d3, fout.f32, KOUT, N
-coll:
-    vadd.f32 d3, d2, d0                 ; running sum + my buf, on to the next PE
-    end""",
-    ("reduce", "last"): """
-    .dsr d0, mem.f32, buf, N, 1
-    .dsr d1, mem.f32, res, N, 1
-    .dsr d2, fin.f32, KIN, N
-coll:
-    vadd.f32 d1, d2, d0
-    end""",
-    ("reduce", "single"): """
-    .dsr d0, mem.f32, buf, N, 1
-    .dsr d1, mem.f32, res, N, 1
-coll:
-    vmov.f32 d1, d0
-    end""",
+    send_block d1, d0, B, r1            ; then ADVANCE: my router forwards the PEs behind me""",
+    ("reduce", "first"): "chain_first",
+    ("reduce", "middle"): "chain_middle",
+    ("reduce", "last"): "chain_last",
+    ("reduce", "single"): "chain_single",
+    ("allreduce", "first"): "chain_first\n    total_recv",
+    ("allreduce", "middle"): "chain_middle\n    total_recv",
+    ("allreduce", "last"): "chain_last\n    total_send",
+    ("allreduce", "single"): "chain_single",
 }
-_SRC.update({
-    ("allreduce", "first"): """
-    .dsr d0, mem.f32, buf, N, 1
-    .dsr d1, mem.f32, res, N, 1
-    .dsr d3, fout.f32, KOUT, N
-    .dsr d4, fin.f32, B, N
-coll:
-    vmov.f32 d3, d0                     ; the running sum starts with my buf
-    vmov.f32 d1, d4                     ; then the total from the last PE
-    end""",
-    ("allreduce", "middle"): """
-    .dsr d0, mem.f32, buf, N, 1
-    .dsr d1, mem.f32, res, N, 1
-    .dsr d2, fin.f32, KIN, N
-    .dsr d3, fout.f32, KOUT, N
-    .dsr d4, fin.f32, B, N
-coll:
-    vadd.f32 d3, d2, d0                 ; running sum + my buf, on to the next PE
-    vmov.f32 d1, d4                     ; then the total from the last PE
-    end""",
-    ("allreduce", "last"): """
-    .dsr d0, mem.f32, buf, N, 1
-    .dsr d1, mem.f32, res, N, 1
-    .dsr d2, fin.f32, KIN, N
-    .dsr d5, fout.f32, B, N
-coll:
-    vadd.f32 d1, d2, d0                 ; the total
-    vmov.f32 d5, d1                     ; to every PE
-    end""",
-    ("allreduce", "single"): _SRC[("reduce", "single")],
-})
 
 
 def _program(op: str, role: str) -> str:
-    return ".task 0, coll\n" + _SRC[(op, role)]
+    body = _SRC[(op, role)].strip()
+    return f'.include "collectives"\n.include "readout"\n.task 0, coll\ncoll:\n    {body}\n    end\n'
 
 
 class Collective:
@@ -245,7 +224,7 @@ class Collective:
         for i, pe in enumerate(self.pes):
             role = role_of(i)
             if role not in progs:
-                progs[role] = self.layout.program(_program(self.op, role), symbols=symbols,
+                progs[role] = self.layout.program(_program(self.op, role), symbols=symbols, libraries=LIBRARY,
                                                   name=f"{self.op}-{role}")
             self.layout.place(progs[role], self.layout.region(pe[0], pe[1]), params=params_of(i))
 
@@ -299,10 +278,12 @@ class Collective:
 
     def _place_roles(self, syms_root, syms_other, b):
         params = {"M": self.n, "P": self.P, "B": b}
-        root = self.layout.program(_program(self.op, "root"), symbols=syms_root, name=f"{self.op}-root")
+        root = self.layout.program(_program(self.op, "root"), symbols=syms_root, name=f"{self.op}-root",
+                                   libraries=LIBRARY)
         self.layout.place(root, self.layout.region(*self.pes[0]), params=params)
         if self.P > 1:
-            other = self.layout.program(_program(self.op, "other"), symbols=syms_other, name=f"{self.op}-other")
+            other = self.layout.program(_program(self.op, "other"), symbols=syms_other, name=f"{self.op}-other",
+                                        libraries=LIBRARY)
             for pe in self.pes[1:]:
                 self.layout.place(other, self.layout.region(*pe), params=params)
 

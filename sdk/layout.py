@@ -12,7 +12,10 @@ Programs are PE assembly (docs/isa.md). Every name in ``params`` and every symbo
 assembler before the program's first line: a symbol's name is its SRAM byte address on the PE and
 ``len_<name>`` its element count. Symbols are the arrays the host copies in and out
 (``Runtime.h2d``/``d2h``); the layout gives each its own SRAM, from the top of the SRAM down and
-8-byte aligned, unless the program fixes an address (``("f32", 16, 0x100)``).
+8-byte aligned, unless the program fixes an address (``("f32", 16, 0x100)``). Buffers the
+programs address themselves (``lay.buffer("acc", 256)``, the same address on every PE) are placed
+from the bottom up; a symbol may sit on one (``("u32", 2, lay.buffer("param", 8))``), the symbols
+the layout places stay above them.
 
 Everything is checked before anything is built or simulated (``build()``, which the runtime
 calls): regions inside the mesh, one program per PE, colors in range and not the management
@@ -22,16 +25,23 @@ accepts the color from that side, no cycles, edges), programs that assemble (err
 symbols that fit the SRAM and do not overlap each other or the program's data.
 
 Interface:
-    Layout(rows, cols, profile="small", clear_memory=True)
+    Layout(rows, cols, profile="small", clear_memory=True, sram=None)
+        .buffer(name, nbytes, align=8, at=None) -> address   an SRAM buffer at the same address on
+              every PE: above the buffers placed before (align-ed) or at ``at``; LayoutError,
+              naming it, if it leaves the SRAM, overlaps another buffer or is misaligned
+        .sram -> SramMap   the buffers (``sram=``: a map planned before the layout, e.g. a plan's)
         .all() / .region(row, col, rows=1, cols=1) / .row(r) / .col(c) -> Region; .check_region(region)
         .color(name=None, color=None) -> Color          .colors -> {name: Color}
         .route(color, pattern, region=None)              .route_chain((c0, c1), toward, region=None)
-        .program(source, symbols=None, params=None, name=None) -> Program
+        .program(source, symbols=None, params=None, name=None, libraries=None) -> Program
+              libraries: {name: assembly text} the source may ``.include`` (docs/isa.md)
         .place(program, region=None, params=None, values=None)
               params: {name: int} or a function pe -> {name: int} (per-PE parameters)
               values: {symbol: array} (every PE) or {symbol: function pe -> array}: initial contents
         .build() -> Built   (cached; raises LayoutError)     .mesh_routes() -> MeshRoutes
         .load_into(loader, zero=None)  queue the whole load on an sdk.loader.MeshLoader
+    SramMap(size, what="the SRAM", start=0)   .buffer(...) as above, ``map[name]`` -> address,
+                                   .buffers {name: (address, bytes)}, .top (end of the highest)
     Region(row, col, rows, cols)   .pes(order="row"|"col") .row_range .col_range, `pe in region`
     Symbol(name, dtype, count, addr=None)    dtypes: f16, f32, i16, i32, u16, u32
     Built                          .pe[(r, c)] -> PlacedPE(program, image, symbols, values), .routes
@@ -57,7 +67,7 @@ from .errors import AsmError, LayoutError, SdkError
 from .loader import ctrl_write, load_ops, sram_writes
 from .routes import RoutePattern, chain
 
-__all__ = ["Layout", "Region", "Symbol", "Program", "Color", "LayoutError", "DTYPES", "Built", "PlacedPE"]
+__all__ = ["Layout", "Region", "Symbol", "Program", "Color", "LayoutError", "DTYPES", "Built", "PlacedPE", "SramMap"]
 
 
 #: element type name -> (bytes, numpy value type, numpy bit-pattern type)
@@ -163,6 +173,7 @@ class Program:
     params: dict
     name: str
     layout: Layout = field(repr=False, default=None)
+    libraries: dict = field(default_factory=dict)  # what the source may .include
 
 
 @dataclass
@@ -188,8 +199,55 @@ class _Placement:
     values: dict
 
 
+class SramMap:
+    """The buffers of a PE's SRAM: each placed above the previous ones (``align``-ed) or at a fixed
+    address, and refused (LayoutError, naming it) when it leaves the SRAM, overlaps another or is
+    misaligned. ``map[name]`` is a buffer's address."""
+
+    def __init__(self, size: int, what: str = "the SRAM", start: int = 0):
+        self.size, self.what = size, what
+        self.top = start  # the end of the highest buffer
+        self.buffers: dict[str, tuple[int, int]] = {}  # name -> (address, bytes)
+
+    def buffer(self, name: str, nbytes: int, align: int = 8, at: int | None = None) -> int:
+        """Place ``nbytes`` at the lowest ``align``-ed address above every buffer (or ``at``)."""
+        if not isinstance(name, str) or not re.match(r"^[A-Za-z_]\w*$", name):
+            raise LayoutError(f"buffer name {name!r} is not an identifier")
+        if name in self.buffers:
+            raise LayoutError(f"buffer {name!r} is placed twice")
+        for what, v, lo in (("size", nbytes, 0), ("alignment", align, 1)):
+            if isinstance(v, bool) or not isinstance(v, int) or v < lo:
+                raise LayoutError(f"buffer {name!r}: {what} {v!r} must be an integer >= {lo}")
+        if align & (align - 1):
+            raise LayoutError(f"buffer {name!r}: alignment {align} is not a power of two")
+        if at is None:
+            addr = -(-self.top // align) * align
+        elif isinstance(at, bool) or not isinstance(at, int) or at < 0 or at % align:
+            raise LayoutError(f"buffer {name!r}: address {at!r} must be a non-negative multiple of {align}")
+        else:
+            addr = at
+        if addr + nbytes > self.size:
+            raise LayoutError(f"buffer {name!r} ({nbytes} bytes at {addr:#x}) does not fit {self.what} "
+                              f"({self.size} bytes; the buffers before it end at {self.top:#x})")
+        for other, (a, n) in self.buffers.items():
+            if nbytes and n and addr < a + n and a < addr + nbytes:
+                raise LayoutError(f"buffer {name!r} at {addr:#x}..{addr + nbytes:#x} overlaps buffer {other!r} "
+                                  f"at {a:#x}..{a + n:#x}")
+        self.buffers[name] = (addr, nbytes)
+        self.top = max(self.top, addr + nbytes)
+        return addr
+
+    def __getitem__(self, name: str) -> int:
+        if name not in self.buffers:
+            raise LayoutError(f"no buffer {name!r} (buffers: {', '.join(self.buffers) or 'none'})")
+        return self.buffers[name][0]
+
+    def __contains__(self, name) -> bool:
+        return name in self.buffers
+
+
 class Layout:
-    def __init__(self, rows: int, cols: int, profile="small", clear_memory: bool = True):
+    def __init__(self, rows: int, cols: int, profile="small", clear_memory: bool = True, sram: SramMap | None = None):
         try:
             check_mesh_shape(rows, cols)
         except MeshShapeError as e:
@@ -200,6 +258,11 @@ class Layout:
         except ProfileError as e:
             raise LayoutError(str(e)) from None
         self.clear_memory = clear_memory
+        size = self.profile.sram_kib * 1024
+        if sram is not None and (not isinstance(sram, SramMap) or sram.size > size):
+            raise LayoutError(f"sram={sram!r}: expected an SramMap of at most the {size} bytes of profile "
+                              f"{self.profile.name}")
+        self.sram = sram if sram is not None else SramMap(size, f"the SRAM of profile {self.profile.name}")
         self.colors: dict[str, Color] = {}
         self._routes: dict = {}  # (pe, color) -> (ColorRoute, pattern name)
         self._programs: list[Program] = []
@@ -233,6 +296,12 @@ class Layout:
         if not isinstance(region, Region):
             raise LayoutError(f"{region!r} is not a Region (use layout.region(...), .all(), .row(r), .col(c))")
         return self.region(region.row, region.col, region.rows, region.cols)
+
+    # ---- SRAM buffers --------------------------------------------------------------------------
+    def buffer(self, name: str, nbytes: int, align: int = 8, at: int | None = None) -> int:
+        """A buffer at the same address on every PE (``SramMap.buffer``): its address."""
+        self._built = None
+        return self.sram.buffer(name, nbytes, align, at)
 
     # ---- colors and routes ---------------------------------------------------------------------
     def color(self, name: str | None = None, color: int | None = None) -> Color:
@@ -308,11 +377,12 @@ class Layout:
 
     # ---- programs ------------------------------------------------------------------------------
     def program(self, source: str, symbols: dict | None = None, params: dict | None = None,
-                name: str | None = None) -> Program:
+                name: str | None = None, libraries: dict | None = None) -> Program:
         if not isinstance(source, str):
             raise LayoutError("a program is assembly source text (docs/isa.md)")
         syms = {n: Symbol.of(n, spec) for n, spec in (symbols or {}).items()}
-        prog = Program(source, syms, dict(params or {}), name or f"program{len(self._programs)}", self)
+        prog = Program(source, syms, dict(params or {}), name or f"program{len(self._programs)}", self,
+                       dict(libraries or {}))
         self._programs.append(prog)
         self._built = None
         return prog
@@ -352,6 +422,11 @@ class Layout:
                 top = (top - s.span) // 8 * 8
                 out[s.name] = top
         spans = sorted((a, a + program.symbols[n].span, n) for n, a in out.items())
+        for n, a in out.items():
+            if program.symbols[n].addr is None and 0 <= a < self.sram.top:
+                raise LayoutError(f"program {program.name!r}: symbol {n!r} ({program.symbols[n].nbytes} bytes) does "
+                                  f"not fit between the layout's buffers (up to {self.sram.top:#x}) and the top "
+                                  "of the SRAM")
         for a, b, n in spans:
             if a < 0 or b > size:
                 raise LayoutError(f"program {program.name!r}: symbol {n!r} ({program.symbols[n].nbytes} bytes) does "
@@ -373,7 +448,7 @@ class Layout:
                 raise LayoutError(f"program {program.name!r}: parameter {n}={v!r} is not an integer")
             defines[n] = int(v)
         try:
-            image = assemble(program.source, self.profile.name, defines=defines)
+            image = assemble(program.source, self.profile.name, defines=defines, libraries=program.libraries)
         except AsmError as e:
             raise LayoutError(f"program {program.name!r}: {e}") from None
         for seg_addr, blob in image.sram:

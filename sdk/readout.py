@@ -32,6 +32,8 @@ no route of the layout uses (``readout_color``). r14/r15 are written at every ta
 
 Interface:
     READOUT_TASK, SRC_DSR, DST_DSR, ROUTINE_WORDS
+    LIBRARY   {"readout": macros}: ``advance reg, color``, ``send_block dout, src, color, reg`` and
+              ``send_tile dout, src`` (a kernel's tile on the color its symbols pdsr/pcolor hold)
     readout_color(layout) -> int               the highest color the layout leaves free
     check_program(pe, placed, profile)         SdkError if the PE's program uses what d2h needs
     pe_writes(profile, color, addr, words) -> [(addr, data)]   one PE's load-bus writes
@@ -60,8 +62,8 @@ from hdl.wavelet import Port, SwitchCmd, Wavelet
 from .asm import assemble
 from .errors import DeviceError, KernelError, SdkError
 
-__all__ = ["READOUT_TASK", "SRC_DSR", "DST_DSR", "ROUTINE_WORDS", "readout_color", "check_program", "pe_writes",
-           "frames", "expect", "encode", "decode", "ReadoutError"]
+__all__ = ["READOUT_TASK", "SRC_DSR", "DST_DSR", "ROUTINE_WORDS", "LIBRARY", "readout_color", "check_program",
+           "pe_writes", "frames", "expect", "encode", "decode", "ReadoutError"]
 
 
 class ReadoutError(DeviceError, KernelError):
@@ -72,17 +74,34 @@ class ReadoutError(DeviceError, KernelError):
 READOUT_TASK = 31
 SRC_DSR, DST_DSR = 14, 15
 ROUTINE_WORDS = 4
+#: The device side of the framed read-out as assembler macros (``.include "readout"``): a block
+#: of f32 words out through a FOUT DSR, then one control wavelet with ADVANCE.
+LIBRARY = {"readout": r"""
+; the framed read-out (sdk/readout.py)
+.macro advance reg, color       ; one control wavelet with ADVANCE on color (a number or a register)
+    li    \reg, 1
+    send.c \reg, \color
+.endm
+.macro send_block dout, src, color, reg     ; the block src out through dout (FOUT f32 on color)
+    vmov.f32 \dout, \src
+    advance \reg, \color
+.endm
+.macro send_tile dout, src      ; the same on this PE's result color: symbols pdsr (the FOUT DSR)
+    dld   \dout, pdsr(r0)       ; and pcolor (the color); clobbers r1, r9
+    lw    r9, pcolor(r0)
+    send_block \dout, \src, r9, r1
+.endm
+"""}
 _ROUTINE = f"""
-    vmov.f32 d{DST_DSR}, d{SRC_DSR}
-    li    r15, 1
-    send.c r15, {{color}}
+    .include "readout"
+    send_block d{DST_DSR}, d{SRC_DSR}, COLOR, r15
     end
 """
 
 
 @lru_cache(maxsize=None)
 def routine_words(profile: str, color: int) -> tuple:
-    words = assemble(_ROUTINE.format(color=color), profile).imem
+    words = assemble(_ROUTINE, profile, defines={"COLOR": color}, libraries=LIBRARY).imem
     assert len(words) == ROUTINE_WORDS
     return tuple(words)
 

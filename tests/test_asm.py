@@ -3,7 +3,7 @@
 * every assembler form: assemble -> word -> disassemble -> assemble gives the same word, and the
   word's fields are those the operands name;
 * hand-computed encodings of a few words, pseudo-instructions, data directives (exact decimal
-  rounding to f16/f32), the image's JSON round trip, the Python builder;
+  rounding to f16/f32), the image's JSON round trip;
 * every documented assembler error raises AsmError carrying the right line number.
 """
 
@@ -40,7 +40,8 @@ from hdl.isa import (
     unpack_dsr,
     unpack_status,
 )
-from sdk.asm import AsmError, Image, Program, assemble, disassemble
+from sdk.asm import AsmError, Image, assemble, disassemble
+from sdk.layout import Layout, LayoutError
 
 # Every task has an entry so task operands assemble; the instruction under test sits at PC 40.
 PRELUDE = "".join(f".task {t}, here\n" for t in range(32)) + "here:\n" + "nop\n" * 40
@@ -251,27 +252,26 @@ def test_image_tables_and_json_round_trip():
     assert img.sram == [(0x20, b"".join(fp.f32_bits(v).to_bytes(4, "little") for v in (1, 2, 3, 4)))]
 
 
-def test_program_builder_matches_text():
-    p = Program()
-    p.task(0, "main").start(0).dsr(0, "mem.f32", "y", 2, 1)
-    p.data(0x10).label("y").f32(0, 0)
-    p.text().label("main")
-    p.li("r1", "y").and_("r2", "r1", "r1").fmacs_f32_f16("d0", "d0", "r2", done=0).send_c("r1", 3)
-    p.lw("r3", (4, "r1")).end()
-    img = p.assemble()
-    text_img = assemble(p.source)
-    assert img == text_img
+def test_a_program_mixing_directives_data_and_code():
+    src = """
+    .task 0, main
+    .start 0
+    .dsr d0, mem.f32, y, 2, 1
+    .data 0x10
+y:  .f32 0, 0
+    .text
+main:
+    li    r1, y
+    and   r2, r1, r1
+    fmacs.f32.f16 d0, d0, r2, done=0
+    send.c r1, 3
+    lw    r3, 4(r1)
+    end
+"""
+    img = assemble(src)
+    assert img.symbols["y"] == 0x10 and img.tasks == {0: 0} and img.start == [0]
     assert [disassemble(w) for w in img.imem][2:] == [
         "and r2, r1, r1", "fmacs.f32.f16 d0, d0, r2, done=0", "send.c r1, 3", "lw r3, 4(r1)", "end"]
-
-
-def test_program_builder_errors_name_the_line():
-    p = Program().nop().nop().addi("r1", "r0", 1 << 20)
-    with pytest.raises(AsmError) as e:
-        p.assemble()
-    assert e.value.line == 3
-    with pytest.raises(AttributeError):
-        Program().frobnicate()
 
 
 ERRORS = [
@@ -386,7 +386,106 @@ def test_profiles_set_the_limits():
         assert e.value.line == line and words in str(e.value)
 
 
-def test_program_bind_instruction_and_directive():
-    p = Program().task(1, "t").bind_color(2, 1).label("t").bind(3, 1).end()
-    img = p.assemble()
+def test_bind_instruction_and_directive():
+    img = assemble(".task 1, t\n.bind 2, 1\nt:  bind 3, 1\n    end\n")
     assert img.bindings == {2: 1} and disassemble(img.imem[0]) == "bind 3, 1"
+
+
+# ---- macros and includes -----------------------------------------------------------------------
+
+_COUNT_DOWN = """
+.macro count_down reg, n      ; reg = n, then down to 0
+    li    \\reg, \\n
+loop:
+    addi  \\reg, \\reg, -1
+    bne   \\reg, r0, loop
+.endm
+"""
+
+
+def _words(src, **kw):
+    return [disassemble(w) for w in assemble(src, **kw).imem]
+
+
+def test_macro_expands_with_its_arguments():
+    src = _COUNT_DOWN + ".task 0, t\nt:\n    count_down r3, 5\n    end\n"
+    plain = ".task 0, t\nt:\n    li r3, 5\nl: addi r3, r3, -1\n    bne r3, r0, l\n    end\n"
+    assert assemble(src).imem == assemble(plain).imem
+    img = assemble(src)
+    assert set(img.source_lines.values()) == {10, 11}  # the call's line, then end's
+
+
+def test_macro_labels_are_unique_per_expansion_and_labels_before_a_call_stay():
+    src = _COUNT_DOWN + ".task 0, t\nt:\n    count_down r1, 2\nagain: count_down r2, 3\n    j again\n    end\n"
+    img = assemble(src)
+    loops = sorted(v for k, v in img.symbols.items() if k.startswith("loop"))
+    assert loops == [1, 4] and img.symbols["again"] == 3
+    assert _words(src)[2] == "bne r1, r0, .-1" and _words(src)[5] == "bne r2, r0, .-1"
+
+
+def test_nested_macro_and_parameter_pasting():
+    src = _COUNT_DOWN + """
+.macro both a, b, t
+    count_down \\a, 1
+    count_down \\b, 2
+    vmov.\\t d0, d1
+.endm
+.task 0, t
+t:  both r4, r5, f16
+    end
+"""
+    words = _words(src)
+    assert words[0] == "addi r4, r0, 1" and words[3] == "addi r5, r0, 2" and words[6] == "vmov.f16 d0, d1"
+
+
+def test_include_pastes_a_library_once():
+    lib = {"lib.inc": _COUNT_DOWN, "lib.other": '.include "lib.inc"\n.macro one r\n    addi \\r, r0, 1\n.endm\n'}
+    src = '.include "lib.inc"\n.include "lib.other"\n.task 0, t\nt: count_down r1, 1\none r2\nend\n'
+    assert _words(src, libraries=lib)[-2:] == ["addi r2, r0, 1", "end"]
+
+
+@pytest.mark.parametrize("src, line, words", [
+    (_COUNT_DOWN + "count_down r1\n", 8, "macro 'count_down' takes 2 arguments (reg, n), got 1"),
+    (_COUNT_DOWN + "count_down r1, 2, 3\n", 8, "takes 2 arguments"),
+    (_COUNT_DOWN + "count_down r99, 2\n", 8, "in macro 'count_down' line 1, written at line 3: register r99"),
+    ('nop\n.include "nope"\n', 2, "unknown include 'nope' (libraries: lib)"),
+    (".include lib\n", 1, "quoted library name"),
+    ('.include "lib"\nbad 70000\n', 2, "in macro 'bad' line 1, written at include 'lib' line 3: immediate 70000"),
+    ('.include "lib"\nbad\n', 2, "macro 'bad' takes 1 argument (v), got 0"),
+    (".macro m a\n    li r1, \\b\n.endm\nm 1\n", 4, "macro 'm' has no parameter 'b'"),
+    (".macro m\nnop\n", 1, "macro 'm' has no .endm"),
+    (".endm\n", 1, ".endm without .macro"),
+    (".macro m\n.macro n\n.endm\n", 2, ".macro inside the definition of macro 'm'"),
+    (".macro m\nnop\n.endm\n.macro m\nend\n.endm\n", 6, "macro 'm' defined twice"),
+    (".macro addi a\n.endm\n", 1, "has the name of an instruction"),
+    (".macro m a, a\n.endm\n", 1, "a parameter named twice"),
+    (".macro m\n    m\n.endm\nm\n", 4, "nested more than"),
+])
+def test_macro_and_include_errors_name_the_macro_and_line(src, line, words):
+    with pytest.raises(AsmError) as e:
+        assemble(src, libraries={"lib": "; a library\n.macro bad v\n    addi r1, r0, \\v\n.endm\n"})
+    assert e.value.line == line and words in str(e.value)
+
+
+def test_an_error_in_a_nested_macro_names_the_chain_of_calls():
+    src = _COUNT_DOWN + ".macro pair a, b\n    count_down \\a, 1\n    count_down \\b, 2\n.endm\nnop\npair r1, r16\n"
+    with pytest.raises(AsmError) as e:
+        assemble(src)
+    assert e.value.line == 13 and ("in macro 'count_down' line 1, written at line 3, called from macro 'pair' "
+                                   "line 2, written at line 10: register r16 out of range") in str(e.value)
+
+
+def test_a_layout_program_includes_its_libraries_and_its_errors_name_the_program():
+    lay = Layout(1, 1)
+    prog = lay.program('.include "lib"\n.task 0, t\nt:  count_down r1, 2\n    end\n', name="p",
+                       libraries={"lib": _COUNT_DOWN})
+    lay.place(prog)
+    assert disassemble(lay.build().pe[(0, 0)].image.imem[0]) == "addi r1, r0, 2"
+    lay2 = Layout(1, 1)
+    lay2.place(lay2.program('.include "nope"\n', name="q", libraries={"lib": _COUNT_DOWN}))
+    with pytest.raises(LayoutError, match="program 'q': line 1: unknown include 'nope' \\(libraries: lib\\)"):
+        lay2.build()
+
+
+def test_the_same_macro_defined_twice_identically_is_one_macro():
+    assert _words(_COUNT_DOWN + _COUNT_DOWN + "count_down r1, 1\n")[0] == "addi r1, r0, 1"

@@ -13,7 +13,7 @@ from golden import fp
 from golden import mathlib as gm
 from golden.pe_model import PEModel
 from hdl.isa import pe_params
-from sdk.asm import assemble
+from sdk.asm import assemble, disassemble
 from sdk.kernels import mathlib as sm
 from sdk.kernels.common import KernelError
 from tb.pe_directed import F16_EDGES, F32_EDGES
@@ -139,3 +139,33 @@ def test_bad_arguments(kwargs, match):
     args = {"name": "exp", "n": 8, "x": 0, "y": 0x100, "scratch": 0x200, **kwargs}
     with pytest.raises(KernelError, match=match):
         sm.emit(args.pop("name"), args.pop("n"), args.pop("x"), args.pop("y"), args.pop("scratch"), **args)
+
+
+@pytest.mark.parametrize("fmt", sm.FORMATS)
+@pytest.mark.parametrize("name", sm.ROUTINES)
+def test_library_macros_are_the_emitted_routines(name, fmt):
+    """``.include "mathlib"`` and a call assemble to the words of ``emit`` with the same arguments,
+    with literal and with symbolic arguments, and for another DSR set."""
+    def words(body, **kw):
+        return assemble(".equ N, 24\n.equ X, 0x100\n.task 0, t\nt:\n" + body + "\nend\n", **kw).imem
+    for args in ((16, 0x100, 0x100, 0x400), (1000, 0, 0x4000, 0x8000), ("N", "X", "X", "X + 0x400")):
+        call = f'.include "mathlib.{name}_{fmt}"\n{name}_{fmt} ' + ", ".join(str(a) for a in args)
+        assert words(call, libraries=sm.library()) == words("\n".join(sm.emit(name, *args, fmt)))
+    dsrs = tuple(f"d{i}" for i in range(14))
+    call = f'.include "mathlib"\n{name}_{fmt} 7, 0x200, 0x300, 0x1000'
+    assert words(call, libraries=sm.library(dsrs=dsrs)) == words("\n".join(sm.emit(name, 7, 0x200, 0x300, 0x1000,
+                                                                                     fmt, dsrs=dsrs)))
+
+
+def test_library_preset_and_asynchronous_forms():
+    """``NAME_FMT_preset`` is the routine without its first line (the count already set); with
+    ``done=T`` every vector op completes into task T and nothing else changes."""
+    lines = sm.emit("rsqrt", 32, 0x100, 0x100, 0x400)
+    lib = sm.library(done=3)["mathlib.rsqrt_f32"]
+    src = '.include "m"\n.task 0, t\n.task 3, t\nt:  rsqrt_f32_preset 32, 0x100, 0x100, 0x400\n    end\n'
+    got = [disassemble(w) for w in assemble(src, libraries={"m": lib}).imem]
+    want = [disassemble(w) for w in assemble(".task 0, t\nt:\n" + "\n".join(lines[1:]) + "\nend\n").imem]
+    assert len(got) == len(want) and got[-1] == "end"
+    for g, w in zip(got, want, strict=True):
+        assert g == w or g == w + ", done=3"
+    assert sum(g.endswith("done=3") for g in got) == sm.vector_ops("rsqrt")

@@ -23,6 +23,7 @@ from sdk import (
 )
 from sdk.collectives import OPS, Collective, snake, standalone
 from sdk.kernels import row_echo
+from sdk.layout import SramMap
 from tb.programs import HALT_WHERE_BAD
 
 COUNTER = """
@@ -348,3 +349,56 @@ def test_unknown_profile_is_an_sdk_error():
     for plan in (lambda: plan_gemm(1, 1, 4, 4, 4, profile="nope"), lambda: plan_gemv(1, 1, 4, 4, profile="nope")):
         with pytest.raises(SdkError, match="unknown profile 'nope'"):
             plan()
+
+
+# ---- SRAM buffers (Layout.buffer, SramMap) -----------------------------------------------------
+
+def test_buffers_bump_up_aligned_and_fixed_ones_sit_where_told():
+    lay = Layout(1, 2, "small")
+    assert lay.buffer("acc", 100) == 0
+    assert lay.buffer("row", 8, align=16) == 112  # 100 rounded up to 16
+    assert lay.buffer("w", 6, align=4) == 120
+    assert lay.buffer("param", 8, at=0x400) == 0x400
+    assert lay.buffer("next", 4) == 0x408  # above every buffer placed before
+    assert lay.sram["row"] == 112 and "w" in lay.sram and lay.sram.top == 0x40C
+    assert lay.sram.buffers["acc"] == (0, 100)
+
+
+@pytest.mark.parametrize("call, words", [
+    (lambda lay: lay.buffer("big", 8193), "buffer 'big' (8193 bytes at 0x0) does not fit the SRAM of profile small"),
+    (lambda lay: (lay.buffer("a", 8000), lay.buffer("b", 200)), "buffer 'b' (200 bytes at 0x1f40) does not fit"),
+    (lambda lay: (lay.buffer("a", 16, at=0x100), lay.buffer("b", 8, at=0x108)),
+     "buffer 'b' at 0x108..0x110 overlaps buffer 'a' at 0x100..0x110"),
+    (lambda lay: lay.buffer("a", 8, align=16, at=0x108), "address 264 must be a non-negative multiple of 16"),
+    (lambda lay: lay.buffer("a", 8, align=12), "alignment 12 is not a power of two"),
+    (lambda lay: (lay.buffer("a", 8), lay.buffer("a", 8)), "buffer 'a' is placed twice"),
+    (lambda lay: lay.buffer("a", -1), "size -1"),
+    (lambda lay: lay.buffer("2x", 8), "not an identifier"),
+    (lambda lay: lay.sram["nope"], "no buffer 'nope'"),
+])
+def test_buffers_refused_name_the_buffer(call, words):
+    with pytest.raises(LayoutError) as e:
+        call(Layout(1, 1, "small"))
+    assert words in str(e.value)
+
+
+def test_symbols_the_layout_places_stay_above_the_buffers():
+    lay = Layout(1, 1, "small")
+    lay.buffer("work", 8192 - 64)
+    prog = lay.program(".task 0, t\nt: end\n", symbols={"x": "f32[8]", "p": ("u32", 2, lay.sram["work"])})
+    lay.place(prog)
+    assert lay.build().pe[(0, 0)].symbols["x"][0] == 8192 - 32  # a fixed symbol may sit on a buffer
+    lay2 = Layout(1, 1, "small")
+    lay2.buffer("work", 8192 - 16)
+    lay2.place(lay2.program(".task 0, t\nt: end\n", symbols={"x": "f32[8]"}, name="p"))
+    with pytest.raises(LayoutError, match="symbol 'x' .* does not fit between the layout's buffers"):
+        lay2.build()
+
+
+def test_a_plan_s_sram_map_goes_into_its_layout():
+    mem = SramMap(4096, "the plan's SRAM")
+    mem.buffer("a", 64)
+    lay = Layout(1, 1, "small", sram=mem)
+    assert lay.buffer("b", 8) == 64 and lay.sram is mem
+    with pytest.raises(LayoutError, match="expected an SramMap"):
+        Layout(1, 1, "small", sram=SramMap(1 << 20))

@@ -17,12 +17,13 @@ the logits back (form B: row r's chunk from PE (r, 0), ``Runtime.d2h``); the arg
 tie rule) is taken by the host. Task 0 runs the whole step, the same sequence on every PE: a loop
 over the layers, subroutines for RMSNorm, the matvec, the all-reduces and the math library
 (``source`` composes the program from emitters, ``_emit_*``: the input, the phases of PHASES, the
-head, the bookkeeping, the subroutines). The
-all-reduces are pipelined chains of synchronous fabric ops (f32 adds, or ``vmax.f32`` for the
-softmax maximum) from both ends of a row (column) to its meeting PE, which broadcasts the total
-back, so every addition happens in golden.decode.chain_sum's order. Every other vector op is
+head, the bookkeeping, the subroutines; the math routines are the ``mathlib`` library's macros,
+the barrier a macro of the program). The all-reduces are pipelined chains of synchronous fabric
+ops (f32 adds, or ``vmax.f32`` for the softmax maximum) from both ends of a row (column) to its
+meeting PE, which broadcasts the total back, so every addition happens in golden.decode.chain_sum's
+order. Every other vector op is
 memory-only and issued asynchronously (memory-only ops take effect in issue order, docs/isa.md
-"Ordering"); a scalar load of what they wrote waits behind a barrier (a synchronous 1-word op).
+"Ordering"); a scalar load of what they wrote waits behind a ``barrier`` (a synchronous 1-word op).
 
 Colors (six; the seventh is left free for ``Runtime.d2h``, the eighth is the management color):
 0/1 the row chains (alternating by position), 2 the row broadcast (from the meeting column), 3/4
@@ -49,8 +50,8 @@ DecodeKernel(model, rows, cols, profile="small", weights=None, seed=0)
     .generate(rt, prompt, n_new, progress=None, counters=False) -> (tokens, [logits], [RunResult])
                                         progress(step, generated token or None, RunResult)
     .sram_map  {buffer: (address, bytes)}  .sram_bytes (= decode_model.check_fit's)  .imem_words  .pos
-    .source(pe, stop=None) -> str       the PE's program
-COLORS, READABLE, PHASES
+    .source(pe, stop=None) -> str       the PE's program (it includes the libraries of LIBRARIES)
+COLORS, READABLE, PHASES, LIBRARIES
 """
 
 from __future__ import annotations
@@ -65,11 +66,11 @@ from hdl.wavelet import Port
 
 from .. import routes
 from ..asm import assemble
-from ..layout import Layout
+from ..layout import Layout, SramMap
 from . import mathlib
 from .decode_model import DEFAULT, DecodeModelError, DecoderModel, check_fit, math_elements, random_weights
 
-__all__ = ["DecodeKernel", "COLORS", "READABLE", "PHASES"]
+__all__ = ["DecodeKernel", "COLORS", "READABLE", "PHASES", "LIBRARIES"]
 
 COLORS = {"KR0": 0, "KR1": 1, "BR": 2, "KC0": 3, "KC1": 4, "BC": 5}
 _ONE = 0x3F800000
@@ -79,6 +80,9 @@ _NEG_INF = 0xFF800000
 _VECTOR_OPS = {"fmac", "fmacs", "vadd", "vadds", "vmul", "vmuls", "vmov", "vfill", "vcvt", "vmax", "vmaxs",
                "vsll", "vsrl", "vsra", "vands", "vors", "vxors"}
 #: the phases of a layer, in order (``layout(stop=...)``)
+#: what the program includes: the math library over DSRs d0..d13 (one per view of a routine), its
+#: vector ops asynchronous like the rest of the program's
+LIBRARIES = mathlib.library(dsrs=tuple(f"d{i}" for i in range(14)), regs=("r11", "r12", "r13"), done=1)
 PHASES = ("norm1", "qkv", "rope", "scores", "softmax", "attn", "wo", "norm2", "gate_up", "swiglu", "down")
 #: intermediates of the last step that ``read`` returns (golden's trace keys, the last layer's)
 READABLE = ("x16", "q", "k", "v", "scores", "probs", "attn", "h_attn", "gate", "up", "act", "h", "logits")
@@ -88,18 +92,20 @@ def _r8(n: int) -> int:
     return -(-n // 8) * 8
 
 
-class _Mem:
-    """A bump allocator of 8-byte aligned SRAM buffers."""
+class _Mem(SramMap):
+    """The decode's SRAM buffers, 8-byte aligned (``mem(name, nbytes)``: its address); ``end``:
+    where the next one goes. Sizes are checked by ``_plan`` (against the 16-bit offsets and the
+    profile's SRAM, naming the largest parts), so the map itself has no limit."""
 
-    def __init__(self, start=0):
-        self.top = start
-        self.map = {}
+    def __init__(self):
+        super().__init__(1 << 32, "the decode's address space")
 
     def __call__(self, name, nbytes):
-        a = self.top
-        self.map[name] = (a, nbytes)
-        self.top += _r8(nbytes)
-        return a
+        return self.buffer(name, nbytes)
+
+    @property
+    def end(self) -> int:
+        return _r8(self.top)
 
 
 class _Emitter:
@@ -184,13 +190,13 @@ class DecodeKernel:
 
     def _plan(self):
         m, ca, cb, fb, vb, S, nh = self.m, self.ca, self.cb, self.fb, self.vb, self.S, self.nh
-        mem = _Mem(0)
+        mem = _Mem()
         a = {}
         # Low addresses first: the words the program reaches as offset(r0) (16-bit signed offsets)
         # and the initial control words; then the working buffers; the large weights and tables last.
         a["ctl"] = mem("ctl", 32)  # POS, KVPOS, KVSLOT, FLAG, ROPEOFF
         a["mask"] = mem("mask", S * 4)
-        self.control_end = mem.top
+        self.control_end = mem.end
         a["emb"] = mem("emb", ca * 2)
         a["h"] = mem("h", ca * 4)
         a["h_attn"] = mem("h_attn", ca * 4)
@@ -215,18 +221,18 @@ class DecodeKernel:
         scr = max(mathlib.scratch_bytes(n, self.nmax) for n in mathlib.ROUTINES)
         a["scratch"] = mem("scratch", scr)
         a["bar"] = mem("bar", 4)
-        if mem.top > 0x8000:
-            raise DecodeModelError(f"the decode's working buffers take {mem.top} bytes; the program reaches them "
+        if mem.end > 0x8000:
+            raise DecodeModelError(f"the decode's working buffers take {mem.end} bytes; the program reaches them "
                                    f"with 16-bit offsets (at most 32768 bytes)")
         # per-layer block (the layer loop walks r9 over these), the head, the final gain, RoPE tables
-        self.static_start = mem.top
-        lay = _Mem(0)
+        self.static_start = mem.end
+        lay = _Mem()
         self.off = {
             "wqkv": lay("wqkv", 3 * cb * ca * 2), "wo": lay("wo", ca * cb * 2),
             "w13": lay("w13", 2 * fb * ca * 2), "w2": lay("w2", ca * fb * 2),
             "ga": lay("ga", ca * 4), "gm": lay("gm", ca * 4),
             "kc": lay("kc", S * cb * 4), "vc": lay("vc", S * cb * 4)}
-        self.lstride = lay.top
+        self.lstride = lay.end
         if self.lstride > 0x7FFF:
             raise DecodeModelError(f"one layer's block takes {self.lstride} bytes per PE; the layer loop steps "
                                    f"with a 16-bit immediate (at most 32767 bytes): use a larger mesh")
@@ -235,15 +241,15 @@ class DecodeKernel:
         a["gf"] = mem("gf", ca * 4)
         a["cos"] = mem("cos", m.context * (cb // 2) * 4)
         a["sin"] = mem("sin", m.context * (cb // 2) * 4)
-        self.static_end = mem.top
+        self.static_end = mem.end
         self.addr = a
-        self.sram_map = dict(mem.map)
-        self.sram_bytes = mem.top
+        self.sram_map = dict(mem.buffers)
+        self.sram_bytes = mem.end
         avail = self.prof.sram_kib * 1024
-        if mem.top > avail:
-            top = sorted(mem.map.items(), key=lambda kv: -kv[1][1])[:4]
+        if mem.end > avail:
+            top = sorted(mem.buffers.items(), key=lambda kv: -kv[1][1])[:4]
             raise DecodeModelError(
-                f"the decode needs {mem.top} bytes of SRAM on every PE of the {self.rows}x{self.cols} "
+                f"the decode needs {mem.end} bytes of SRAM on every PE of the {self.rows}x{self.cols} "
                 f"{self.prof.name} mesh, {avail} available; largest parts: "
                 + ", ".join(f"{k} {v[1]}" for k, v in top))
         self.ctl = {k: a["ctl"] + 4 * i for i, k in enumerate(("POS", "KVPOS", "KVSLOT", "FLAG", "ROPEOFF"))}
@@ -255,7 +261,7 @@ class DecodeKernel:
                                    f"{limit} available in profile {self.prof.name}")
 
     def _image(self, pe):
-        return assemble(self.source(pe), self.prof.name)
+        return assemble(self.source(pe), self.prof.name, libraries=LIBRARIES)
 
     # ---- device code ---------------------------------------------------------------------------
     @staticmethod
@@ -306,27 +312,28 @@ class DecodeKernel:
                     out[kin_e][pe] = ColorRoute(((mask_of(plus), mask_of(Port.RAMP)),))
         return out
 
-    def _asynchronous(self, lines):
+    def _barrier_macro(self):
+        """``barrier``: waits for every memory-only op issued before it (docs/isa.md "Ordering"):
+        a synchronous 1-word op on the barrier word completes after all of them."""
+        return [".macro barrier", f"li r15, {self.addr['bar']}", "dmem.f32 d7, r15, r1, r1", "vmov.f32 d7, d7",
+                ".endm"]
+
+    @staticmethod
+    def _asynchronous(lines):
         """Every vector op of ``lines`` (all memory-only) issued asynchronously: memory-only ops take
         effect in issue order (docs/isa.md "Ordering"), so the task runs ahead of them; a scalar load
-        of what they write waits behind a BARRIER, a synchronous 1-word op, which completes after
-        every op issued before it."""
+        of what they write waits behind a ``barrier`` (the macro, which stays synchronous)."""
         out = []
         for ln in lines:
             mn = ln.split()[0] if ln.split() else ""
-            if ln == "BARRIER":
-                out += [f"li r15, {self.addr['bar']}", "dmem.f32 d7, r15, r1, r1", "vmov.f32 d7, d7"]
-            elif mn.split(".")[0] in _VECTOR_OPS:
-                out.append(f"{ln}, done=1")
-            else:
-                out.append(ln)
+            out.append(f"{ln}, done=1" if mn.split(".")[0] in _VECTOR_OPS else ln)
         return out
 
     def _math_sub(self, name):
-        lines = mathlib.emit(name, n=self.nmax, x=self.addr["mx"], y=self.addr["mx"], scratch=self.addr["scratch"],
-                             dsrs=tuple(f"d{i}" for i in range(14)), regs=("r11", "r12", "r13"))
-        assert lines[0] == f"li r11, {self.nmax}"
-        return [f"m_{name}:"] + lines[1:] + ["jalr r0, r10, 0"]
+        """The subroutine m_NAME: the math routine over r11 (at most nmax) elements of mx in place;
+        link r10."""
+        A = self.addr
+        return [f"m_{name}:", f"{name}_f32_preset {self.nmax}, {A['mx']}, {A['mx']}, {A['scratch']}", "jalr r0, r10, 0"]
 
     def source(self, pe, stop: str | None = None) -> str:
         """The program of PE (r, c). ``stop``: end the step after that phase (a debugging aid)."""
@@ -342,7 +349,7 @@ class DecodeKernel:
         self._emit_matvec_subroutine(e)
         for name in mathlib.ROUTINES:
             e.lines += self._math_sub(name)
-        L = self._asynchronous(e.lines)
+        L = ['.include "mathlib"'] + self._barrier_macro() + self._asynchronous(e.lines)
         rline = self._line(c, self.cols, (COLORS["KR0"], COLORS["KR1"]))
         cline = self._line(r, self.rows, (COLORS["KC0"], COLORS["KC1"]))
         L += self._allreduce("row_sum", rline, COLORS["BR"], "vadd")
@@ -474,7 +481,7 @@ class DecodeKernel:
         e("vfill.f32 d0, r0")
         e.mem("d0", "f32", A["scores"] + 4 * h_row * S, S)
         e.mem("d1", "f32", ("L", self.off["kc"]), S, stride=cb, nreg=None)
-        e("BARRIER")
+        e("barrier")
         e(f"li r5, {A['qkv']}")
         e(f"li r6, {A['qkv'] + 4 * cb}")
         e("sc_loop:")
@@ -512,7 +519,7 @@ class DecodeKernel:
         e.mem("d0", "f32", A["m"], nh)
         e(f"li r4, {_NEG1}")
         e("vmuls.f32 d0, d0, r4")
-        e("BARRIER")
+        e("barrier")
         for hh in range(nh):
             e(f"lw r4, {A['m'] + 4 * hh}(r0)")
             e.mem("d0", "f32", A["scores"] + 4 * hh * S, S)
@@ -538,7 +545,7 @@ class DecodeKernel:
         e("vmov.f32 d1, d0")
         e(f"li r11, {nh}")
         e("jal r10, m_rcp")
-        e("BARRIER")
+        e("barrier")
         for hh in range(nh):
             e(f"lw r4, {A['mx'] + 4 * hh}(r0)")
             e.mem("d0", "f32", A["probs"] + 4 * hh * S, S)
@@ -554,7 +561,7 @@ class DecodeKernel:
         e(f"li r5, {A['probs'] + 4 * h_row * S}")
         e(f"li r6, {A['probs'] + 4 * (h_row + 1) * S}")
         e(f"li r7, {cb * 4}")
-        e("BARRIER")
+        e("barrier")
         e("o_loop:")
         e("lw r4, 0(r5)")
         e("fmacs.f32 d0, d1, r4")
@@ -649,7 +656,7 @@ class DecodeKernel:
         e("vadds.f32 d1, d1, r4")
         e("li r11, 1")
         e("jal r10, m_rsqrt")
-        e("BARRIER")
+        e("barrier")
         e(f"lw r4, {A['mx']}(r0)")
         e.mem("d0", "f32", A["xn"], ca)
         e.mem("d1", "f32", A["h"], ca, nreg=None)
@@ -665,7 +672,7 @@ class DecodeKernel:
         """out = W x: r2 = W (column-major f16, r3 outputs per column), r5..r6 = x (f16), r7 = out
         (f32); one fused fmacs per input element; link r10."""
         e("matvec:")
-        e("BARRIER")
+        e("barrier")
         e("dmem.f32 d3, r7, r3, r1")
         e("vfill.f32 d3, r0")
         e("dmem.f16 d4, r2, r3, r1")
@@ -743,7 +750,7 @@ class DecodeKernel:
             for c in range(self.cols):
                 src = self.source((r, c), stop)
                 if src not in progs:
-                    progs[src] = lay.program(src, symbols=syms, name=f"decode-{r}-{c}")
+                    progs[src] = lay.program(src, symbols=syms, name=f"decode-{r}-{c}", libraries=LIBRARIES)
                 init = self._static((r, c))
                 lay.place(progs[src], lay.region(r, c),
                           values={"control": init[:self.control_end // 4],

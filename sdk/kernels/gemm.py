@@ -25,11 +25,13 @@ Interface:
         .golden(a_bits, b_bits) -> C bits   .check(c_bits, a_bits, b_bits) -> figures: bit-exact
                                                      against golden.matmul, float64 error
     CA, CB, CE, CW   the kernel's colors
+    SOURCE, LIBRARY  the program and the libraries it includes ("gemm.dtype" is "gemm.f16" or
+                     "gemm.f32", the macros of the input type; "readout", sdk/readout.py's)
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -41,10 +43,10 @@ from hdl.wavelet import Port
 
 from .. import readout, routes
 from ..engines.base import Until
-from ..layout import Layout, Region
+from ..layout import Layout, Region, SramMap
 from .common import KernelError, check_bits, compare, positive_int, round_up, words
 
-__all__ = ["GemmPlan", "plan_gemm", "Gemm", "CA", "CB", "CE", "CW", "SOURCE"]
+__all__ = ["GemmPlan", "plan_gemm", "Gemm", "CA", "CB", "CE", "CW", "SOURCE", "LIBRARY"]
 
 CA, CB, CE, CW = 0, 1, 2, 3
 #: estimated cycles lost per panel (pipeline drain, the three completion tasks, the step task)
@@ -59,6 +61,8 @@ PANEL_OVERHEAD = 80
 # Parameters (assembler symbols from the layout): MT, NT, KP, P, ES, A0, A1, B0, B1, CA, CB;
 # symbols pdsr (this PE's FOUT DSR) and pcolor (its result color).
 SOURCE = """
+    .include "gemm.dtype"           ; b_view and rank2 for the input type (LIBRARY)
+    .include "readout"
     .equ CP, NT * 4                 ; C row pitch (bytes)
     .equ AW, KP * MT * ES // 4      ; wavelets per A panel
     .equ BW, KP * NT * ES // 4
@@ -69,7 +73,7 @@ SOURCE = """
     .task 5, idle
     .start 0
     .dsr d0, mem.f32, 0, NT, 1          ; C row i (fmacs accumulator)
-    .dsr d1, mem.{t}, B0, NT, 1          ; B row kk of the panel
+    b_view d1                           ; B row kk of the panel
     .dsr d2, fin.f32, CA, AW            ; A panel from the west
     .dsr d3, fin.f32, CB, BW            ; B panel from the north
     .dsr d4, mem.f32, A0, AW, 1         ; where the A panel goes
@@ -120,7 +124,7 @@ kloop:
     li    r4, 0
     addi  r7, r2, MT * ES
 iloop:
-{inner}
+    rank2                       ; C rows i and i + 1 += A[i, k] B[k], A[i + 1, k] B[k]
     bne   r2, r7, iloop
     addi  r3, r3, NT * ES
     bne   r2, r6, kloop
@@ -128,31 +132,45 @@ iloop:
 idle:
     end
 drain:
-    dld   d6, pdsr(r0)          ; FOUT f32, this PE's result color, MT * NT
-    lw    r9, pcolor(r0)
-    vmov.f32 d6, d7
-    li    r1, 1                 ; ADVANCE: the switch now forwards the upstream tiles
-    send.c r1, r9
-    end
+    send_tile d6, d7            ; C on this PE's result color (pdsr: FOUT f32, MT * NT), then
+    end                         ; ADVANCE: the switch now forwards the upstream tiles
 """
 
-_INNER = {
-    "f16": """    lw    r1, 0(r2)             ; A[i, k] and A[i + 1, k]
+#: The pieces that depend on the input type, as macros (one library per type): b_view d, the DSR
+#: preset of a B row of the panel; rank2, two rank-1 updates of C rows i and i + 1 (r2 walks the
+#: A panel, r4 the C rows, d1 is the B row). With the read-out macros, everything SOURCE includes.
+LIBRARY = {
+    "gemm.f16": r"""
+.macro b_view d
+    .dsr \d, mem.f16, B0, NT, 1
+.endm
+.macro rank2
+    lw    r1, 0(r2)             ; A[i, k] and A[i + 1, k]
     dbase d0, r4, 0
     fmacs.f32.f16 d0, d1, r1, done=5
     srli  r1, r1, 16
     dbase d0, r4, CP
     fmacs.f32.f16 d0, d1, r1, done=5
     addi  r2, r2, 4
-    addi  r4, r4, 2 * CP""",
-    "f32": """    lw    r1, 0(r2)
+    addi  r4, r4, 2 * CP
+.endm
+""",
+    "gemm.f32": r"""
+.macro b_view d
+    .dsr \d, mem.f32, B0, NT, 1
+.endm
+.macro rank2
+    lw    r1, 0(r2)
     lw    r8, 4(r2)
     dbase d0, r4, 0
     fmacs.f32 d0, d1, r1, done=5
     dbase d0, r4, CP
     fmacs.f32 d0, d1, r8, done=5
     addi  r2, r2, 8
-    addi  r4, r4, 2 * CP""",
+    addi  r4, r4, 2 * CP
+.endm
+""",
+    **readout.LIBRARY,
 }
 
 
@@ -169,7 +187,7 @@ class GemmPlan:
     nt: int  # C tile columns per PE (padded)
     kp: int  # K panel width
     panels: int
-    sram: dict = field(default_factory=dict)  # the SRAM layout: name -> byte address
+    sram: SramMap = None  # the SRAM buffers: sram[name] -> byte address
 
     @property
     def es(self):
@@ -243,17 +261,24 @@ def plan_gemm(rows, cols, m, k, n, dtype="f16", profile="small") -> GemmPlan:
         if best is None or cost < best[0]:
             best = (cost, kp, panels)
     _, kp, panels = best
-    lay = {"C": 0}
-    lay["A0"] = c_bytes
-    lay["A1"] = lay["A0"] + kp * mt * es
-    lay["B0"] = round_up(lay["A1"] + kp * mt * es, 16) + 8
-    lay["B1"] = lay["B0"] + kp * nt * es
-    lay["SCR"] = lay["B1"] + kp * nt * es
-    lay["PDSR"] = lay["SCR"] + 8
-    lay["PCOLOR"] = lay["PDSR"] + 8
-    lay["END"] = lay["PCOLOR"] + 4
-    assert lay["END"] <= sram and lay["B0"] % 16 == 8 and lay["PDSR"] % 8 == 0
-    return GemmPlan(rows, cols, prof.name, m, k, n, dtype, mt, nt, kp, panels, lay)
+    return GemmPlan(rows, cols, prof.name, m, k, n, dtype, mt, nt, kp, panels, _sram_map(prof, mt, nt, kp, es))
+
+
+def _sram_map(prof, mt, nt, kp, es) -> SramMap:
+    """C at 0, the two A panel buffers, the two B panel buffers on the SRAM rows of the other bank
+    parity (B0 = 8 mod 16), a scratch word, this PE's FOUT DSR and its result color."""
+    mem = SramMap(prof.sram_kib * 1024, f"the SRAM of profile {prof.name}")
+    mem.buffer("C", mt * nt * 4)
+    mem.buffer("A0", kp * mt * es, align=4)
+    mem.buffer("A1", kp * mt * es, align=4)
+    mem.buffer("BANK", 8, align=16)  # unused: B0 starts half a row pair after a 16-byte boundary
+    mem.buffer("B0", kp * nt * es, align=4)
+    mem.buffer("B1", kp * nt * es, align=4)
+    mem.buffer("SCR", 8)
+    mem.buffer("PDSR", 8)
+    mem.buffer("PCOLOR", 4)
+    assert mem["B0"] % 16 == 8
+    return mem
 
 
 class Gemm:
@@ -267,7 +292,7 @@ class Gemm:
         p = self.plan
         # The kernel initialises everything it reads (vfill of C, panels received before use), so
         # the load skips the memory-zeroing sweep.
-        lay = Layout(p.rows, p.cols, p.profile, clear_memory=False)
+        lay = Layout(p.rows, p.cols, p.profile, clear_memory=False, sram=p.sram)
         colors = {name: lay.color(name, c) for name, c in (("CA", CA), ("CB", CB), ("CE", CE), ("CW", CW))}
         lay.route(colors["CA"], routes.row_broadcast(from_edge="W"))
         lay.route(colors["CB"], routes.col_broadcast(from_edge="N"))
@@ -278,7 +303,8 @@ class Gemm:
             lay.route(colors["CW"], routes.readout(to_edge="W"), lay.region(0, 0, p.rows, p.west_cols))
         params = {"MT": p.mt, "NT": p.nt, "KP": p.kp, "P": p.panels, "ES": p.es, "CA": CA, "CB": CB,
                   **{k: p.sram[k] for k in ("A0", "A1", "B0", "B1")}}
-        prog = lay.program(SOURCE.format(t=p.dtype, inner=_INNER[p.dtype]), name="gemm", params=params,
+        libraries = {**LIBRARY, "gemm.dtype": LIBRARY[f"gemm.{p.dtype}"]}
+        prog = lay.program(SOURCE, name="gemm", params=params, libraries=libraries,
                            symbols={"pdsr": ("u32", 2, p.sram["PDSR"]), "pcolor": ("u32", 1, p.sram["PCOLOR"])})
 
         def pdsr(pe):

@@ -22,7 +22,7 @@ Interface:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -34,7 +34,7 @@ from hdl.wavelet import Port
 
 from .. import readout, routes
 from ..engines.base import Until
-from ..layout import Layout, Region
+from ..layout import Layout, LayoutError, Region, SramMap
 from .common import KernelError, check_bits, compare, positive_int, round_up, words
 
 __all__ = ["GemvPlan", "plan_gemv", "Gemv", "CX", "CY", "SOURCE"]
@@ -46,8 +46,10 @@ CX, CY = 0, 2
 # ordered, docs/isa.md, so consecutive fmacs on y need no wait). The control wavelet that ends the
 # stream starts the flush: y leaves on the result color, then a control wavelet ADVANCEs the
 # router's switch to forward the blocks of the PEs to the west.
-# Parameters: MT (rows of y per PE), W (address of A), CX; symbols param (FOUT DSR, color word).
+# Parameters: MT (rows of y per PE), W (address of A), CX; symbols pdsr (FOUT DSR), pcolor (color
+# word), which the read-out macro send_tile (sdk/readout.py LIBRARY) takes.
 SOURCE = """
+    .include "readout"
     .task 0, setup
     .start 0
     .task 1, on_x, CX
@@ -67,11 +69,7 @@ on_x:
     fmacs.f32.f16 d0, d1, r15, done=5
     end
 flush:
-    dld   d2, pdsr(r0)          ; FOUT f32, this PE's result color, MT
-    lw    r9, pcolor(r0)
-    vmov.f32 d2, d0
-    li    r1, 1                 ; ADVANCE
-    send.c r1, r9
+    send_tile d2, d0            ; y on this PE's result color (pdsr: FOUT f32, MT), then ADVANCE
     end
 """
 
@@ -84,7 +82,7 @@ class GemvPlan:
     m: int
     k: int
     mt: int  # rows of A (and of y) per PE
-    sram: dict = field(default_factory=dict)
+    sram: SramMap = None  # the SRAM buffers: sram[name] -> byte address
 
     def block(self, r, c):
         """The row block of PE (r, c): blocks run along the rows of the mesh, row-major."""
@@ -109,14 +107,16 @@ def plan_gemv(rows, cols, m, k, profile="small") -> GemvPlan:
     # partial sums need combining; each column is a whole number of SRAM rows (mt a multiple of 4).
     mt = round_up(-(-m // (rows * cols)), 4)
     sram = prof.sram_kib * 1024
-    lay = {"Y": 0, "W": mt * 4}
-    lay["PARAM"] = round_up(lay["W"] + mt * k * 2, 8)
-    lay["END"] = lay["PARAM"] + 16
-    if lay["END"] > sram or lay["END"] > 65535:
+    mem = SramMap(min(sram, 0xFFFF))  # a column's address travels in the upper 16 bits of a wavelet
+    try:
+        mem.buffer("Y", mt * 4)
+        mem.buffer("W", mt * k * 2)
+        mem.buffer("PARAM", 16)  # pdsr (this PE's FOUT DSR), pcolor (its result color)
+    except LayoutError:
         raise KernelError(f"a {m}x{k} GEMV on a {rows}x{cols} mesh needs {mt} rows of A ({mt * k * 2} bytes) "
                           f"and of y ({mt * 4} bytes) per PE: more than the {sram} bytes of SRAM in profile "
-                          f"{prof.name}; use a larger mesh or a smaller matrix")
-    return GemvPlan(rows, cols, prof.name, m, k, mt, lay)
+                          f"{prof.name}; use a larger mesh or a smaller matrix") from None
+    return GemvPlan(rows, cols, prof.name, m, k, mt, mem)
 
 
 class Gemv:
@@ -128,12 +128,13 @@ class Gemv:
         a = check_bits("A", a_bits, (p.m, p.k), "f16")
         ap = np.zeros((p.rows * p.cols * p.mt, p.k), np.uint16)
         ap[:p.m] = a
-        lay = Layout(p.rows, p.cols, p.profile, clear_memory=False)  # y is zeroed by the program
+        lay = Layout(p.rows, p.cols, p.profile, clear_memory=False, sram=p.sram)  # the program zeroes y
         cx, cy = lay.color("CX", CX), lay.color("CY", CY)
         lay.route(cx, routes.col_broadcast(from_edge="N"))
         lay.route(cy, routes.readout(to_edge="E"))
         n_words = p.mt * p.k // 2
         prog = lay.program(SOURCE, name="gemv", params={"MT": p.mt, "W": p.sram["W"], "CX": CX},
+                           libraries=readout.LIBRARY,
                            symbols={"a": ("u32", n_words, p.sram["W"]), "pdsr": ("u32", 2, p.sram["PARAM"]),
                                     "pcolor": ("u32", 1, p.sram["PARAM"] + 8)})
         dsr = pack_dsr(DsrKind.FOUT, ElemType.F32, p.mt, color=CY)

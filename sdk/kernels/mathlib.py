@@ -1,5 +1,5 @@
 """Device-code math library: exp, reciprocal and reciprocal square root of a vector in SRAM, as PE
-assembly a kernel pastes into one of its tasks.
+assembly lines (``emit``) or as assembler macros a program includes (``library``).
 
 Each routine is the instruction sequence golden/mathlib.py defines (``steps``), emitted as
 synchronous vector ops over memory DSRs; its results are golden/mathlib.py's ``run`` bit for bit
@@ -23,6 +23,15 @@ emit(name, n, x, y, scratch, fmt="f32", dsrs=("d10", ..., "d15"), regs=("r11", "
     the routine's assembly lines. ``n``: elements (1..65535) or an assembler expression;
     ``x``, ``y``, ``scratch``: byte addresses (ints, checked for alignment and overlap) or
     assembler expressions (symbols); ``regs`` = (count, stride 1, temporary)
+library(dsrs=("d10", ..., "d15"), regs=("r11", "r12", "r13"), done=None) -> {include name: text}
+    the routines as macros ``NAME_FMT n, x, y, scratch`` (``exp_f32``, ``rsqrt_f16``, ...), each
+    the lines ``emit`` gives for the same arguments, and ``NAME_FMT_preset n, x, y, scratch``, the
+    same without the first (``li`` of the count: the caller has set the count register to at
+    most n, for a routine called as a subroutine); include ``"mathlib"`` for all or
+    ``"mathlib.exp_f32"`` for one routine; ``assemble(text, libraries=library())`` (docs/isa.md
+    "Macros and libraries"). The macros check nothing; ``emit`` checks its integer arguments.
+    ``done=T``: every vector op issued asynchronously, completing into task T (memory-only ops
+    take effect in issue order, docs/isa.md "Ordering"; the caller waits before reading y)
 scratch_bytes(name, n, fmt="f32") -> int
 views(name, fmt="f32") -> [(buffer, type)]       the DSR views the routine's ops use
 vector_ops(name, fmt="f32") -> int               vector instructions per call
@@ -38,7 +47,10 @@ from golden.mathlib import FORMATS, ROUTINES, buffer_type, buffers, steps
 
 from .common import KernelError
 
-__all__ = ["ROUTINES", "FORMATS", "emit", "scratch_bytes", "views", "vector_ops"]
+__all__ = ["ROUTINES", "FORMATS", "emit", "library", "scratch_bytes", "views", "vector_ops"]
+
+_DSRS = ("d10", "d11", "d12", "d13", "d14", "d15")
+_REGS = ("r11", "r12", "r13")
 
 
 def _check_routine(name, fmt):
@@ -90,8 +102,7 @@ def _n_ok(n):
     return n
 
 
-def emit(name: str, n, x, y, scratch, fmt: str = "f32", dsrs=("d10", "d11", "d12", "d13", "d14", "d15"),
-         regs=("r11", "r12", "r13")) -> list:
+def emit(name: str, n, x, y, scratch, fmt: str = "f32", dsrs=_DSRS, regs=_REGS) -> list:
     """The assembly lines of routine ``name`` (see the module docstring)."""
     _check_routine(name, fmt)
     n = _n_ok(n)
@@ -141,6 +152,26 @@ def emit(name: str, n, x, y, scratch, fmt: str = "f32", dsrs=("d10", "d11", "d12
         args = [ops["d"]] + ([ops["a"]] if "a" in ops else []) + ([ops["b"]] if "b" in ops else [])
         args += [scal] if scal else []
         out.append(f"{mn} {', '.join(args)}")
+    return out
+
+
+def library(dsrs=_DSRS, regs=_REGS, done=None) -> dict:
+    """The routines as assembler macros (see the module docstring): {"mathlib": every macro,
+    "mathlib.NAME_FMT": one}."""
+    out = {}
+    for name in ROUTINES:
+        for fmt in FORMATS:
+            body = emit(name, "\\n", "\\x", "\\y", "\\scratch", fmt, dsrs, regs)
+            if done is not None:  # every vector op (not li, not the dmem set-ups) asynchronous
+                body = [ln if ln.split()[0] == "li" or ln.startswith("dmem") else f"{ln}, done={done}"
+                        for ln in body]
+            m = f"{name}_{fmt}"
+            out[f"mathlib.{m}"] = (f"; y = {name}(x), {fmt}, n elements (sdk/kernels/mathlib.py)\n"
+                                   f".macro {m} n, x, y, scratch\n" + "".join(f"    {ln}\n" for ln in body)
+                                   + f".endm\n; the same for the count already in {regs[0]} (n: the scratch's size)\n"
+                                   f".macro {m}_preset n, x, y, scratch\n"
+                                   + "".join(f"    {ln}\n" for ln in body[1:]) + ".endm\n")
+    out["mathlib"] = "".join(out.values())
     return out
 
 
