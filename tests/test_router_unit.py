@@ -366,7 +366,8 @@ def test_control_wavelet_dropped_for_an_empty_tx_set_leaves_the_switch():
     run(bench)
 
 
-def test_drop_counter_adds_simultaneous_drops_and_saturates():
+def test_drop_counter_adds_simultaneous_drops():
+    # saturation at 65535: the DropCounter unit test (tests/test_router_units.py)
     async def bench(ctx, dut):
         all_ready(ctx, dut)
         await route(ctx, dut, 2, [(["W"], [])])  # admitted, then dropped at the head: NO_TX
@@ -389,17 +390,9 @@ def test_drop_counter_adds_simultaneous_drops_and_saturates():
         assert ctx.get(dut.drops) == 5
         assert ctx.get(dut.errors) == ((1 << RouterError.RX_VIOLATION) | (1 << RouterError.BAD_COLOR)
                                        | (1 << RouterError.NO_TX))
-        ctx.set(dut.drops, 65532)
-        offer({"n": 1, "e": 1, "s": 1})
-        await ctx.tick()
-        assert ctx.get(dut.drops) == 65535
         offer({"n": 1, "e": 1, "s": 1, "ramp": 9})
         await ctx.tick()
         idle()
-        assert ctx.get(dut.drops) == 65535
-        ctx.set(dut.drops, 65533)
-        offer({"n": 1})
         await ctx.tick()
-        idle()
-        assert ctx.get(dut.drops) == 65534
+        assert ctx.get(dut.drops) == 9
     run(bench)

@@ -9,8 +9,7 @@ from collections import deque
 import pytest
 
 from hdl.router_config import FIELD_SWITCH, cfg_addr
-from hdl.router_units import (DropCounter, ErrorFlags, HeadState, InputQueue, RoundRobinArbiter, RouteTable,
-                              SwitchState)
+from hdl.router_units import DropCounter, ErrorFlags, HeadState, InputQueue, RoundRobinArbiter, RouteTable, SwitchState
 from hdl.wavelet import NUM_PORTS, Port, SwitchCmd, port_set
 from tb.amaranth_sim import simulate
 
