@@ -206,7 +206,7 @@ class InputQueue(wiring.Component):
 
 class HeadState(wiring.Component):
     """One FIFO head's multicast bookkeeping. The head is ``eligible`` when its FIFO holds a wavelet
-    (``valid``) and its port is in the RX set in force (``admit``); it then ``want``\\ s every output
+    (``valid``) and its port is in the RX set in force (``admit``); it then wants every output
     of the TX set in force (``tx``) that has not taken it yet. The register ``sent`` remembers the
     outputs that granted it (``grant``); the head leaves its FIFO (``deq``) in the cycle its last TX
     output takes it (``done``), or at once when the TX set is empty (``no_tx``: dropped).
