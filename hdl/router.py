@@ -23,6 +23,12 @@ A wavelet whose input port is in no position's RX set of its color, or whose col
 in this profile, is dropped on arrival and counted; one whose port is in another position's RX set
 waits in its FIFO until the switch admits it.
 
+``Router`` wires the units of hdl/router_units.py (docs/router.md lists them): a RouteTable and a
+SwitchState per router, an InputQueue and a HeadState per (input port, color), a RoundRobinArbiter
+per output, a DropCounter and ErrorFlags. What stays here is the wiring: the arrival checks that
+admit a wavelet into its color's queue or drop it, the requests to the arbiters, and the output
+multiplexers that put the granted head on each link.
+
 Interface (an ``amaranth.lib.wiring.Component``):
     in_n, in_e, in_s, in_w, in_ramp     In(LinkSignature(colors))   valid, data (WaveletLayout), ready[colors]
     out_n, out_e, out_s, out_w, out_ramp  Out(LinkSignature(colors))
@@ -36,15 +42,24 @@ Interface (an ``amaranth.lib.wiring.Component``):
 from __future__ import annotations
 
 import enum
-from functools import reduce
 
-from amaranth import Array, Cat, Const, Module, Mux, Signal
+from amaranth import Array, Cat, Module, Mux
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from .profiles import Profile, get_profile
-from .router_config import CFG_ADDR_BITS, CFG_DATA_BITS, FIELD_SWITCH, MAX_POSITIONS, CfgAddr, RouteWord, SwitchWord
-from .wavelet import NUM_PORTS, PAYLOAD_BITS, Port, SwitchCmd, WaveletLayout
+from .router_config import CfgSignature
+from .router_units import (
+    DropCounter,
+    ErrorFlags,
+    HeadState,
+    InputQueue,
+    RoundRobinArbiter,
+    RouteTable,
+    SwitchState,
+    any_of,
+)
+from .wavelet import NUM_PORTS, PAYLOAD_BITS, Port, WaveletLayout
 
 __all__ = ["LinkSignature", "CfgSignature", "Router", "RouterError", "DROP_COUNTER_BITS"]
 
@@ -67,23 +82,6 @@ def LinkSignature(colors: int) -> wiring.Signature:
         "data": Out(WaveletLayout),
         "ready": In(colors),
     })
-
-
-CfgSignature = wiring.Signature({
-    "we": Out(1),
-    "addr": Out(CFG_ADDR_BITS),
-    "data": Out(CFG_DATA_BITS),
-})
-
-
-def _any(bits):
-    bits = list(bits)
-    return reduce(lambda a, b: a | b, bits) if bits else Const(0)
-
-
-def _popcount(bits):
-    bits = list(bits)
-    return sum(bits[1:], bits[0]) if bits else Const(0)
 
 
 class Router(wiring.Component):
@@ -113,176 +111,72 @@ class Router(wiring.Component):
         ins = [self.link_in(p) for p in Port]
         outs = [self.link_out(p) for p in Port]
 
-        # ---- route tables (per color) --------------------------------------------------------
-        # Every route comes out of reset empty except the management color's, which carries loading
-        # traffic from the west edge along each row before anything has been configured.
-        M = self.profile.mgmt_color
-        mgmt_rx, mgmt_tx = 1 << Port.W, (1 << Port.E) | (1 << Port.RAMP)
-        rx = [[Signal(P, name=f"rx_c{c}_k{k}", init=mgmt_rx if (c, k) == (M, 0) else 0)
-               for k in range(MAX_POSITIONS)] for c in range(C)]
-        tx = [[Signal(P, name=f"tx_c{c}_k{k}", init=mgmt_tx if (c, k) == (M, 0) else 0)
-               for k in range(MAX_POSITIONS)] for c in range(C)]
-        last = [Signal(2, name=f"last_c{c}") for c in range(C)]
-        ring = [Signal(name=f"ring_c{c}") for c in range(C)]
-        pos = [Signal(2, name=f"pos_c{c}") for c in range(C)]
-        # Each use of an ArrayProxy elaborates a new multiplexer: select once into signals.
-        rx_cur = [Signal(P, name=f"rx_cur_c{c}") for c in range(C)]
-        tx_cur = [Signal(P, name=f"tx_cur_c{c}") for c in range(C)]
-        for c in range(C):
-            m.d.comb += [rx_cur[c].eq(Array(rx[c])[pos[c]]), tx_cur[c].eq(Array(tx[c])[pos[c]])]
-        # Ports that some configured position admits: anything else is a routing error.
-        rx_union = []
-        for c in range(C):
-            u = Signal(P, name=f"rx_union_c{c}")
-            m.d.comb += u.eq(_any(Mux(last[c] >= k, rx[c][k], 0) for k in range(MAX_POSITIONS)))
-            rx_union.append(u)
+        m.submodules.route = route = RouteTable(C, self.profile.mgmt_color)
+        m.submodules.switch = switch = SwitchState(C)
+        wiring.connect(m, wiring.flipped(self.cfg), route.cfg)
+        m.d.comb += [route.pos.eq(switch.pos), switch.write.eq(route.switch_write),
+                     switch.last.eq(route.last), switch.ring.eq(route.ring)]
 
-        cfg_addr = CfgAddr(self.cfg.addr)
-        cfg_route = RouteWord(self.cfg.data[:RouteWord.size])
-        cfg_sw = SwitchWord(self.cfg.data[:SwitchWord.size])
-        cfg_color = cfg_addr.color
-        cfg_field = cfg_addr.field
-        cfg_bad = Signal()
-        m.d.comb += cfg_bad.eq(self.cfg.we & ((cfg_color >= C) | (cfg_field > FIELD_SWITCH)))
-        cfg_switch_write = [Signal(name=f"cfg_sw_c{c}") for c in range(C)]
-        for c in range(C):
-            hit = self.cfg.we & (cfg_color == c)
-            for k in range(MAX_POSITIONS):
-                with m.If(hit & (cfg_field == k)):
-                    m.d.sync += [rx[c][k].eq(cfg_route.rx), tx[c][k].eq(cfg_route.tx)]
-            m.d.comb += cfg_switch_write[c].eq(hit & (cfg_field == FIELD_SWITCH))
-            with m.If(cfg_switch_write[c]):
-                m.d.sync += [last[c].eq(cfg_sw.last), ring[c].eq(cfg_sw.ring)]
-
-        # ---- per (input port, color) FIFOs ---------------------------------------------------
-        # Entries hold payload + ctrl; the color is implied by the FIFO.
-        entry_bits = PAYLOAD_BITS + 1
-        count = [[Signal(range(D + 1), name=f"cnt_p{p}_c{c}") for c in range(C)] for p in range(P)]
-        rdptr = [[Signal(range(D), name=f"rd_p{p}_c{c}") for c in range(C)] for p in range(P)]
-        wrptr = [[Signal(range(D), name=f"wr_p{p}_c{c}") for c in range(C)] for p in range(P)]
-        store = [[[Signal(entry_bits, name=f"q_p{p}_c{c}_{i}") for i in range(D)] for c in range(C)]
-                 for p in range(P)]
-        head = [[Signal(entry_bits, name=f"head_p{p}_c{c}") for c in range(C)] for p in range(P)]
+        # one FIFO (entries: payload + ctrl; the color is implied) and one head per (port, color)
+        queue = [[InputQueue(PAYLOAD_BITS + 1, D) for c in range(C)] for p in range(P)]
+        head = [[HeadState() for c in range(C)] for p in range(P)]
         for p in range(P):
             for c in range(C):
-                m.d.comb += head[p][c].eq(Array(store[p][c])[rdptr[p][c]])
-        write = [[Signal(name=f"wen_p{p}_c{c}") for c in range(C)] for p in range(P)]
-        deq = [[Signal(name=f"deq_p{p}_c{c}") for c in range(C)] for p in range(P)]
+                m.submodules[f"queue_p{p}_c{c}"] = queue[p][c]
+                m.submodules[f"head_p{p}_c{c}"] = head[p][c]
+                m.d.comb += [head[p][c].valid.eq(queue[p][c].r_rdy), head[p][c].admit.eq(route.rx_cur[c][p]),
+                             head[p][c].tx.eq(route.tx_cur[c]), queue[p][c].r_en.eq(head[p][c].deq)]
 
-        in_drop_rx, in_drop_color, in_drop_over = [], [], []
-        for p in range(P):
-            link = ins[p]
+        # ---- arrival: admit into the color's FIFO or drop -------------------------------------
+        drop_rx, drop_color, drop_over = [], [], []
+        for p, link in enumerate(ins):
             col = link.data.color
-            entry = Cat(link.data.payload, link.data.ctrl)
-            bad_color = Signal(name=f"bad_color_p{p}")
-            m.d.comb += bad_color.eq(link.valid & (col >= C))
-            rx_ok = Signal(name=f"rx_ok_p{p}")
-            over = Signal(name=f"over_p{p}")
-            m.d.comb += [
-                rx_ok.eq(Array(u[p] for u in rx_union)[col] if C > 1 else rx_union[0][p]),
-                over.eq(Array(count[p][c] == D for c in range(C))[col] if C > 1 else count[p][0] == D),
-            ]
-            in_drop_color.append(bad_color)
-            in_drop_rx.append(link.valid & ~bad_color & ~rx_ok)
-            in_drop_over.append(link.valid & ~bad_color & rx_ok & over)
-            for c in range(C):
-                m.d.comb += write[p][c].eq(link.valid & (col == c) & rx_union[c][p] & (count[p][c] != D))
-                with m.If(write[p][c]):
-                    m.d.sync += [Array(store[p][c])[wrptr[p][c]].eq(entry),
-                                 wrptr[p][c].eq(Mux(wrptr[p][c] == D - 1, 0, wrptr[p][c] + 1))]
-                with m.If(deq[p][c]):
-                    m.d.sync += rdptr[p][c].eq(Mux(rdptr[p][c] == D - 1, 0, rdptr[p][c] + 1))
-                m.d.sync += count[p][c].eq(count[p][c] + write[p][c] - deq[p][c])
-                m.d.comb += link.ready[c].eq(count[p][c] != D)
+            bad_color = link.valid & (col >= C)
+            rx_ok = Array(route.rx_union[c][p] for c in range(C))[col] if C > 1 else route.rx_union[0][p]
+            full = Array(~q.w_rdy for q in queue[p])[col] if C > 1 else ~queue[p][0].w_rdy
+            drop_color.append(bad_color)
+            drop_rx.append(link.valid & ~bad_color & ~rx_ok)
+            drop_over.append(link.valid & ~bad_color & rx_ok & full)
+            for c, q in enumerate(queue[p]):
+                m.d.comb += [q.w_en.eq(link.valid & (col == c) & route.rx_union[c][p]),
+                             q.w_data.eq(Cat(link.data.payload, link.data.ctrl)),
+                             link.ready[c].eq(q.w_rdy)]
 
-        # ---- output arbitration --------------------------------------------------------------
+        # ---- departure: each output grants one head that wants it, round-robin ----------------
         # Requests are flattened color-major: index i = c * P + p.
-        N = P * C
-        eligible = [[Signal(name=f"elig_p{p}_c{c}") for c in range(C)] for p in range(P)]
-        sent = [[Signal(P, name=f"sent_p{p}_c{c}") for c in range(C)] for p in range(P)]
-        for p in range(P):
-            for c in range(C):
-                m.d.comb += eligible[p][c].eq((count[p][c] != 0) & rx_cur[c][p])
-
-        grants = []  # grants[o] = N-bit one-hot
-        for o in range(P):
-            req = Signal(N, name=f"req_o{o}")
-            m.d.comb += req.eq(Cat(
-                eligible[p][c] & tx_cur[c][o] & ~sent[p][c][o] & outs[o].ready[c]
-                for c in range(C) for p in range(P)))
-            last_grant = Signal(N, name=f"last_grant_o{o}")
-            upto_last = Signal(N, name=f"upto_last_o{o}")  # bits 0..index of last grant
-            m.d.comb += upto_last.eq((last_grant << 1) - 1)
-            after_last = Signal(N, name=f"after_last_o{o}")
-            m.d.comb += after_last.eq(req & ~upto_last)
-            pool = Signal(N, name=f"pool_o{o}")
-            m.d.comb += pool.eq(Mux(after_last.any(), after_last, req))
-            grant = Signal(N, name=f"grant_o{o}")
-            m.d.comb += grant.eq(pool & (~pool + 1))  # lowest set bit
-            with m.If(req.any()):
-                m.d.sync += last_grant.eq(grant)
-            grants.append(grant)
-            m.d.comb += self.stalls[o].eq(_any(
-                eligible[p][c] & tx_cur[c][o] & ~sent[p][c][o] & ~outs[o].ready[c]
-                for c in range(C) for p in range(P)))
-
-            out = outs[o]
+        grants = []
+        for o, out in enumerate(outs):
+            m.submodules[f"arb_o{o}"] = arb = RoundRobinArbiter(P * C)
+            m.d.comb += arb.req.eq(Cat(head[p][c].want[o] & out.ready[c] for c in range(C) for p in range(P)))
+            m.d.comb += self.stalls[o].eq(any_of(head[p][c].want[o] & ~out.ready[c]
+                                                 for c in range(C) for p in range(P)))
+            grant = arb.grant
             m.d.comb += [
-                out.valid.eq(req.any()),
-                out.data.payload.eq(_any(Mux(grant[c * P + p], head[p][c][:PAYLOAD_BITS], 0)
-                                         for c in range(C) for p in range(P))),
-                out.data.ctrl.eq(_any(grant[c * P + p] & head[p][c][PAYLOAD_BITS]
-                                      for c in range(C) for p in range(P))),
-                out.data.color.eq(_any(Mux(grant[c * P:(c + 1) * P].any(), c, 0) for c in range(1, C))),
+                out.valid.eq(arb.valid),
+                out.data.payload.eq(any_of(Mux(grant[c * P + p], queue[p][c].r_data[:PAYLOAD_BITS], 0)
+                                           for c in range(C) for p in range(P))),
+                out.data.ctrl.eq(any_of(grant[c * P + p] & queue[p][c].r_data[PAYLOAD_BITS]
+                                        for c in range(C) for p in range(P))),
+                out.data.color.eq(any_of(Mux(grant[c * P:(c + 1) * P].any(), c, 0) for c in range(1, C))),
             ]
-
-        # ---- dequeue, multicast bookkeeping, switches -------------------------------------------
-        no_tx_drops = []
-        passed_ctrl = [[] for _ in range(C)]  # (valid, cmd) per input port, for each color
+            grants.append(grant)
         for p in range(P):
             for c in range(C):
-                taken = Signal(P, name=f"taken_p{p}_c{c}")
-                m.d.comb += taken.eq(sent[p][c] | Cat(grants[o][c * P + p] for o in range(P)))
-                done = Signal(name=f"done_p{p}_c{c}")
-                no_tx = Signal(name=f"notx_p{p}_c{c}")
-                m.d.comb += [
-                    no_tx.eq(eligible[p][c] & (tx_cur[c] == 0)),
-                    done.eq(eligible[p][c] & (tx_cur[c] != 0) & ((taken & tx_cur[c]) == tx_cur[c])),
-                    deq[p][c].eq(done | no_tx),
-                ]
-                with m.If(deq[p][c]):
-                    m.d.sync += sent[p][c].eq(0)
-                with m.Elif(eligible[p][c]):
-                    m.d.sync += sent[p][c].eq(taken)
-                no_tx_drops.append(no_tx)
-                passed_ctrl[c].append((done & head[p][c][PAYLOAD_BITS], head[p][c][:2]))
+                m.d.comb += [head[p][c].grant.eq(Cat(grants[o][c * P + p] for o in range(P))),
+                             switch.done[c][p].eq(head[p][c].done & queue[p][c].r_data[PAYLOAD_BITS]),
+                             switch.cmd[c][p].eq(queue[p][c].r_data[:2])]
 
-        for c in range(C):
-            # If several ports pass a control wavelet of one color in one cycle, the lowest port wins
-            # (documented: switched colors should have a single source per router).
-            cmd = Signal(2, name=f"swcmd_c{c}")
-            sel = Const(SwitchCmd.NONE, 2)
-            for v, k in reversed(passed_ctrl[c]):
-                sel = Mux(v, k, sel)
-            m.d.comb += cmd.eq(sel)
-            with m.If(cfg_switch_write[c] | (cmd == SwitchCmd.RESET)):
-                m.d.sync += pos[c].eq(0)
-            with m.Elif(cmd == SwitchCmd.ADVANCE):
-                with m.If(pos[c] < last[c]):
-                    m.d.sync += pos[c].eq(pos[c] + 1)
-                with m.Elif(ring[c]):
-                    m.d.sync += pos[c].eq(0)
-
-        # ---- status --------------------------------------------------------------------------
-        drops_now = _popcount([*in_drop_rx, *in_drop_color, *in_drop_over, *no_tx_drops])
-        total = Signal(DROP_COUNTER_BITS + 1)
-        m.d.comb += total.eq(self.drops + drops_now)
-        m.d.sync += self.drops.eq(Mux(total[DROP_COUNTER_BITS:].any(), 2**DROP_COUNTER_BITS - 1, total))
+        # ---- status -----------------------------------------------------------------------------
+        no_tx = [head[p][c].no_tx for p in range(P) for c in range(C)]
+        drop_bits = [*drop_rx, *drop_color, *drop_over, *no_tx]
+        m.submodules.drop_counter = drops = DropCounter(len(drop_bits), DROP_COUNTER_BITS)
+        m.submodules.error_flags = errors = ErrorFlags(len(RouterError))
         flags = [0] * len(RouterError)
-        flags[RouterError.RX_VIOLATION] = _any(in_drop_rx)
-        flags[RouterError.BAD_COLOR] = _any(in_drop_color)
-        flags[RouterError.OVERFLOW] = _any(in_drop_over)
-        flags[RouterError.NO_TX] = _any(no_tx_drops)
-        flags[RouterError.BAD_CFG] = cfg_bad
-        m.d.sync += self.errors.eq(self.errors | Cat(flags))
+        flags[RouterError.RX_VIOLATION] = any_of(drop_rx)
+        flags[RouterError.BAD_COLOR] = any_of(drop_color)
+        flags[RouterError.OVERFLOW] = any_of(drop_over)
+        flags[RouterError.NO_TX] = any_of(no_tx)
+        flags[RouterError.BAD_CFG] = route.cfg_bad
+        m.d.comb += [drops.drop.eq(Cat(drop_bits)), self.drops.eq(drops.count),
+                     errors.set.eq(Cat(flags)), self.errors.eq(errors.flags)]
         return m

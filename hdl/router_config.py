@@ -12,18 +12,20 @@ that enters at the mesh edge; the router's testbenches drive it directly. The ma
 
 Interface:
     CFG_ADDR_BITS, CFG_DATA_BITS, FIELD_SWITCH
+    CfgSignature                        the port: we, addr, data (seen from the writer)
     CfgAddr, RouteWord, SwitchWord      lib.data layouts of the address and the two data words
     encode_color_route(color, positions, ring) -> [(addr, data), ...]
 """
 
 from __future__ import annotations
 
-from amaranth.lib import data
+from amaranth.lib import data, wiring
+from amaranth.lib.wiring import Out
 
 from .packing import Packer
 from .wavelet import COLOR_BITS, NUM_PORTS
 
-__all__ = ["CFG_ADDR_BITS", "CFG_DATA_BITS", "FIELD_BITS", "FIELD_SWITCH", "MAX_POSITIONS", "CfgAddr",
+__all__ = ["CFG_ADDR_BITS", "CFG_DATA_BITS", "FIELD_BITS", "FIELD_SWITCH", "MAX_POSITIONS", "CfgAddr", "CfgSignature",
            "RouteWord", "SwitchWord", "cfg_addr", "encode_color_route"]
 
 FIELD_BITS = 3
@@ -36,6 +38,11 @@ FIELD_SWITCH = 4
 CfgAddr = data.StructLayout({"field": FIELD_BITS, "color": COLOR_BITS})
 RouteWord = data.StructLayout({"rx": NUM_PORTS, "tx": NUM_PORTS})
 SwitchWord = data.StructLayout({"last": 2, "ring": 1})
+CfgSignature = wiring.Signature({
+    "we": Out(1),
+    "addr": Out(CFG_ADDR_BITS),
+    "data": Out(CFG_DATA_BITS),
+})
 _ADDR, _ROUTE, _SWITCH = Packer(CfgAddr), Packer(RouteWord), Packer(SwitchWord)
 
 

@@ -1,7 +1,8 @@
 """Shared pieces of the formal harnesses (tb/formal/router.py, mgmt.py, bridge.py).
 
     internals(fragment) -> {name: Signal} the signals a ``Fragment`` drives or reads, by name: the
-                                          white-box handles of the helper invariants
+                                          white-box handles of the helper invariants; those of a
+                                          named submodule as "sub.name" ("queue_p0_c1.count")
     elaborate(component, platform)        (Fragment, internals, Module) of a component: add the
                                           fragment as a submodule; the Module names its submodules
     first_cycle(m) -> Signal              1 in the first cycle only
@@ -34,13 +35,16 @@ class _Names(dict):
         return super().__getitem__(name)
 
 
-def internals(fragment: Fragment) -> dict:
-    names = _Names()
+def internals(fragment: Fragment, names=None, prefix="") -> dict:
+    names = _Names() if names is None else names
     for stmts in fragment.statements.values():
         for s in stmts:
             for sig in (*s._lhs_signals(), *s._rhs_signals()):
-                if names.setdefault(sig.name, sig) is not sig:
-                    names.shared.add(sig.name)
+                if names.setdefault(prefix + sig.name, sig) is not sig:
+                    names.shared.add(prefix + sig.name)
+    for sub, name, _ in fragment.subfragments:
+        if name is not None:
+            internals(sub, names, f"{prefix}{name}.")
     return names
 
 

@@ -270,8 +270,8 @@ def _or(bits):
 
 def _fifo(d, p, c):
     """The router's registers of FIFO (port p, color c): (count, read pointer, write pointer, slots, sent)."""
-    return (d[f"cnt_p{p}_c{c}"], d[f"rd_p{p}_c{c}"], d[f"wr_p{p}_c{c}"],
-            [d[f"q_p{p}_c{c}_{j}"] for j in range(D)], d[f"sent_p{p}_c{c}"])
+    return (d[f"queue_p{p}_c{c}.count"], d[f"queue_p{p}_c{c}.rdptr"], d[f"queue_p{p}_c{c}.wrptr"],
+            [d[f"queue_p{p}_c{c}.entry{j}"] for j in range(D)], d[f"head_p{p}_c{c}.sent"])
 
 
 def _place(rd, j):
@@ -304,7 +304,7 @@ def _rank(m, lg, i, name):
 def _one_hot_helpers(m, d):
     """Helper: an arbiter's last grant is one-hot, or 0 (reset)."""
     for o in range(P):
-        lg = d[f"last_grant_o{o}"]
+        lg = d[f"arb_o{o:d}.last_grant"]
         m.d.comb += Assert((lg & (lg - 1)) == 0)
 
 
@@ -321,7 +321,8 @@ class Fair(_Harness):
         valid, color = Signal(), Signal(5)
         for k in Port:
             with m.If(o == k):
-                m.d.comb += [req.eq(d[f"req_o{k}"]), grant.eq(d[f"grant_o{k}"]), lg.eq(d[f"last_grant_o{k}"]),
+                arb = f"arb_o{k:d}"
+                m.d.comb += [req.eq(d[f"{arb}.req"]), grant.eq(d[f"{arb}.grant"]), lg.eq(d[f"{arb}.last_grant"]),
                              valid.eq(r.link_out(k).valid), color.eq(r.link_out(k).data.color)]
         color_i = Signal(range(C))
         for c in range(C):
@@ -384,8 +385,8 @@ class _Marked(_Harness):
         for c in range(C):
             with m.If(self.cfg.we & (addr.color == c) & (addr.field == 0)):
                 m.d.sync += [srx[c].eq(word.rx), stx[c].eq(word.tx)]
-            m.d.comb += [Assert(srx[c] == d[f"rx_c{c}_k0"]), Assert(stx[c] == d[f"tx_c{c}_k0"]),  # helpers
-                         Assert(d[f"last_c{c}"] == 0), Assert(d[f"pos_c{c}"] == 0)]
+            m.d.comb += [Assert(srx[c] == d[f"route.rx_c{c}_k0"]), Assert(stx[c] == d[f"route.tx_c{c}_k0"]),  # helpers
+                         Assert(d[f"route.last_c{c}"] == 0), Assert(d[f"switch.pos_c{c}"] == 0)]
         rx_now, tx_now, ready_now = Signal(P), Signal(P), Signal()
         for c in range(C):
             with m.If(tc == c):
@@ -497,7 +498,7 @@ class Flow(_Marked):
         i = Signal(range(N))
         m.d.comb += i.eq(tc * P + tp)
         for o in Port:
-            rank = _rank(m, d[f"last_grant_o{o}"], i, f"rank_{o.letter}")
+            rank = _rank(m, d[f"arb_o{o:d}.last_grant"], i, f"rank_{o.letter}")
             for j in range(D):
                 need = ~(sm if j == 0 else self.sentF).bit_select(o, 1)
                 with m.If(inq & (place == j) & txs.bit_select(o, 1) & need):
@@ -544,7 +545,8 @@ class Switch(_Harness):
         d = self.dut
         addr, word = CfgAddr(self.cfg.addr), SwitchWord(self.cfg.data[:SwitchWord.size])
         for c in range(C):
-            pos, last, ring, cmd = d[f"pos_c{c}"], d[f"last_c{c}"], d[f"ring_c{c}"], d[f"swcmd_c{c}"]
+            pos, cmd = d[f"switch.pos_c{c}"], d[f"switch.cmd_c{c}"]
+            last, ring = d[f"route.last_c{c}"], d[f"route.ring_c{c}"]
             spos, slast, sring = Signal(2, name=f"spos{c}"), Signal(2, name=f"slast{c}"), Signal(name=f"sring{c}")
             with m.If(self.cfg.we & (addr.color == c) & (addr.field == FIELD_SWITCH)):
                 m.d.sync += [slast.eq(word.last), sring.eq(word.ring), spos.eq(0)]
