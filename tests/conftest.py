@@ -5,7 +5,8 @@ test module.)
 Tiers (``--tier``, docs/verification.md "Test tiers"):
     quick       no simulator: golden models, RTL units in Amaranth's simulator, the SDK in pure
                 Python, the import rules (``make test-quick``). A test that builds a Verilator model
-                or launches a simulator here fails: it must carry the ``sim`` marker.
+                or launches a simulator here fails: it must carry the ``sim`` marker. Whole-program
+                runs in Amaranth's simulator (``thorough``) are left to the regression too.
     regression  everything but the ``slow`` tests (``make test``, what CI runs); the default.
     all         the regression and the ``slow`` tests (``make test-all``).
 """
@@ -26,7 +27,7 @@ def pytest_addoption(parser):
 
 
 def _excluded_markers(config) -> tuple[str, ...]:
-    return {"quick": ("sim", "slow"), "regression": ("slow",), "all": ()}[config.getoption("tier")]
+    return {"quick": ("sim", "thorough", "slow"), "regression": ("slow",), "all": ()}[config.getoption("tier")]
 
 
 def pytest_collection_modifyitems(config, items):

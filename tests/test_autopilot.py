@@ -25,7 +25,7 @@ from sdk.runtime import Runtime
 from tb.models import run_cocotb
 from tb.programs import HALT_WHERE_BAD
 
-pytestmark = pytest.mark.xdist_group("autopilot_3x4")
+pytestmark = [pytest.mark.xdist_group("autopilot_3x4"), pytest.mark.sim]
 ROWS, COLS = 3, 4
 
 

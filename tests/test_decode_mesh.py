@@ -59,6 +59,7 @@ def _golden_run(mesh):
     return [g.step(t) for t in feed[:len(PROMPT) + NEW - 1]]
 
 
+@pytest.mark.sim
 @pytest.mark.parametrize("mesh,name", _mesh_params(READABLE))
 def test_stage_bit_exact(mesh, name):
     _, _, _, steps = _mesh_run(mesh)
@@ -73,6 +74,7 @@ def test_stage_bit_exact(mesh, name):
                                f"mesh {int(g[bad[0]]):#x}, golden {int(want[bad[0]]):#x}")
 
 
+@pytest.mark.sim
 @pytest.mark.parametrize("mesh,name", _mesh_params(["generate"]))
 def test_generation_matches_golden(mesh, name):
     k, tokens, logits, steps = _mesh_run(mesh)

@@ -33,6 +33,7 @@ def axpy_golden_result():
     return axpy.axpy("golden", x, y, a)
 
 
+@pytest.mark.sim
 @pytest.mark.parametrize("engine", [pytest.param("native", marks=pytest.mark.xdist_group("engines_native_1x4")),
                                     pytest.param("fpga-sim", marks=pytest.mark.xdist_group("engines_fpga_1x4"))])
 def test_axpy_gives_the_same_bits_on_every_engine(engine, axpy_golden_result):
@@ -60,6 +61,7 @@ def _faulty_layout():
     return lay
 
 
+@pytest.mark.sim
 @pytest.mark.parametrize("engine", [pytest.param("native", marks=pytest.mark.xdist_group("engines_native_1x4")),
                                     "golden",
                                     pytest.param("fpga-sim", marks=pytest.mark.xdist_group("engines_fpga_1x4"))])
@@ -70,6 +72,7 @@ def test_a_halting_pe_is_reported_by_coordinates_code_task_and_pc(engine):
     assert "PE (0, 2): halted: SRAM_RANGE in task 0 at pc 4" in str(e.value)
 
 
+@pytest.mark.sim
 @pytest.mark.xdist_group("engines_native_1x4")
 def test_a_run_without_progress_is_reported():
     lay = row_echo.layout(1, 4)
@@ -79,6 +82,7 @@ def test_a_run_without_progress_is_reported():
             rt.run(Until.outputs({"E0": (2, 99)}), max_idle=500)
 
 
+@pytest.mark.sim
 @pytest.mark.parametrize("shape", [pytest.param(s, marks=pytest.mark.xdist_group(f"engines_native_{s[0]}x{s[1]}"))
                                    for s in ((1, 4), (3, 1), (4, 4))])
 def test_collectives_bit_exact_on_the_native_mesh(shape):

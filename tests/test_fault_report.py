@@ -29,6 +29,7 @@ def test_fault_layout_and_mesh_port():
     assert desc.fault["bits_per_row"] == FAULT_BITS and set(desc.fault["fields"]) == set(FAULT.fields)
 
 
+@pytest.mark.sim
 @pytest.mark.xdist_group("tile_mesh_fault_pe")
 def test_fault_report_pe_mesh():
     """2 x 3 PE mesh: the PE at (1, 1) halts on an out-of-range store; row 1 reports column 1,
@@ -39,6 +40,7 @@ def test_fault_report_pe_mesh():
     assert (row1["valid"], row1["col"], row1["pe_status.code"], row1["pe_status.task"]) == (1, 1, 3, 3)
 
 
+@pytest.mark.sim
 @pytest.mark.xdist_group("tile_mesh_fault_fabric")
 def test_fault_report_fabric_mesh():
     """3 x 3 fabric mesh: a malformed management header into row 0 (every tile's loader error:
@@ -51,6 +53,7 @@ def test_fault_report_fabric_mesh():
     assert (bottom["valid"], bottom["col"], bottom["router_errors"], bottom["pe_status.code"]) == (1, 1, 1, 0)
 
 
+@pytest.mark.sim
 @pytest.mark.xdist_group("verilog_mesh")
 def test_fault_report_verilog_top_matches_native():
     """The fault chain of the generated Verilog top (tile as a hierarchical block) against the

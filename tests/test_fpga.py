@@ -15,6 +15,7 @@ from tb.models import BOARD_DIVISOR, board_model, run_cocotb
 ROWS, COLS, DIVISOR = 2, 2, BOARD_DIVISOR
 
 
+@pytest.mark.sim
 @pytest.mark.xdist_group("fpga_core_2x2")
 @pytest.mark.parametrize("case", ["bridge_routing", "bridge_program", "bridge_gemm", "bridge_faults"])
 def test_fpga_core_through_uart(case):
@@ -22,6 +23,7 @@ def test_fpga_core_through_uart(case):
                divisor=DIVISOR, wavelets=60, per_row=8, seed=11)
 
 
+@pytest.mark.sim
 @pytest.mark.xdist_group("fpga_core_1x1_fpga")
 @pytest.mark.parametrize("case", ["bridge_program", "bridge_gemm"])
 def test_fpga_profile_board_core_through_uart(case):

@@ -20,6 +20,7 @@ N_RANDOM = int(os.environ.get("TESSERA_FPU_RANDOM", "100000"))
 SEED = 1
 
 
+@pytest.mark.sim
 @pytest.mark.xdist_group("fplane")
 @pytest.mark.parametrize("op", list(LANE_OPS))
 def test_fplane_op(op):

@@ -59,6 +59,7 @@ def _params():
                                marks=pytest.mark.xdist_group(f"gemm_{mesh[0]}x{mesh[1]}"))
 
 
+@pytest.mark.sim
 @pytest.mark.parametrize("mesh,name", list(_params()))
 def test_bit_exact(mesh, name):
     rec = _results(mesh)[name]
@@ -69,6 +70,7 @@ def test_bit_exact(mesh, name):
         assert rec["nan_outputs"] > 0, "special inputs (inf, NaN) should produce some NaN results"
 
 
+@pytest.mark.sim
 @pytest.mark.xdist_group("gemm_2x2")
 def test_gemm_utilization_and_sparse_gemv_speed():
     res = _results((2, 2))

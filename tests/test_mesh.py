@@ -65,6 +65,7 @@ def test_loader_rejects_disagreeing_routes_and_bad_targets():
         loader.routes(MeshRoutes(3, 3, 8))
 
 
+@pytest.mark.sim
 @pytest.mark.xdist_group("tile_mesh_fabric")
 @pytest.mark.parametrize("rows,cols", [(8, 8), (1, 5), (5, 1)])
 def test_front_door_fabric_mesh(rows, cols):
@@ -73,6 +74,7 @@ def test_front_door_fabric_mesh(rows, cols):
                seed=3)
 
 
+@pytest.mark.sim
 @pytest.mark.xdist_group("tile_mesh_pe_8x8")
 @pytest.mark.parametrize("case", ["front_door_routing", "front_door_program"])
 def test_front_door_pe_mesh_8x8(case):
@@ -90,6 +92,7 @@ def _routing_report(model, name, rows, cols, core):
     return json.loads((run_dir / f"{name}.json").read_text())
 
 
+@pytest.mark.sim
 @pytest.mark.xdist_group("verilog_mesh")
 def test_verilog_mesh_top_matches_native_mesh():
     """The generated Verilog mesh top (hdl/mesh.py, verilated with the tile as one hierarchical
@@ -117,6 +120,8 @@ def test_verilog_mesh_top_matches_native_mesh():
     assert got["hierarchical"] == got["native"]
 
 
+@pytest.mark.sim
+@pytest.mark.slow
 @pytest.mark.xdist_group("tile_mesh_pe_threads")
 def test_native_mesh_threads_give_the_same_run():
     """A native-mesh model run with 2 threads (row bands evaluated in parallel) plays a GEMM job

@@ -47,6 +47,7 @@ def _axpy_run(engine, cols=4, trace=None, run_name=None):
     return res, since_reset
 
 
+@pytest.mark.sim
 @pytest.mark.xdist_group("engines_native_1x4")
 def test_axpy_counters_match_the_program_and_the_trace_matches_the_counters(tmp_path):
     res, since_reset = _axpy_run("native", trace=TraceSpec(pes="all", links="all"))
@@ -84,6 +85,7 @@ def test_axpy_counters_match_the_program_and_the_trace_matches_the_counters(tmp_
     assert not res.trace["truncated"]
 
 
+@pytest.mark.sim
 @pytest.mark.xdist_group("engines_native_1x4")
 def test_trace_window_and_size_are_bounded():
     res, _ = _axpy_run("native", trace=TraceSpec(pes=[(0, 1)], links=[(0, 0, "E")], window=(0, 4), max_events=2))
@@ -110,6 +112,7 @@ def test_counters_and_traces_are_refused_where_they_do_not_exist():
             rt.activity()
 
 
+@pytest.mark.sim
 @pytest.mark.xdist_group("observability_flat_1x2")
 def test_native_and_flat_counters_agree():
     """The same run on the native mesh (probes read from C++) and on the flat Verilog model (probes
@@ -122,6 +125,7 @@ def test_native_and_flat_counters_agree():
     assert native.activity.macs.sum() == 2 * N
 
 
+@pytest.mark.sim
 @pytest.mark.xdist_group("engines_native_4x4")
 def test_gemm_mac_count_is_the_useful_macs_plus_the_padding():
     exact, padded = run_cases([gemm_case(4, 4, 32, 16, 32, "f16", seed=41),
@@ -137,6 +141,7 @@ def test_gemm_mac_count_is_the_useful_macs_plus_the_padding():
     assert len(padded["pe_vec_busy"]) == 4 and all(0 < b <= 1 for row in padded["pe_vec_busy"] for b in row)
 
 
+@pytest.mark.sim
 @pytest.mark.xdist_group("observability_fabric_3x3")
 def test_link_counters_equal_the_golden_routing_model():
     """Multicast patterns with random idles and backpressure on a 3 x 3 fabric mesh: the wavelets
@@ -165,6 +170,7 @@ def test_link_counters_equal_the_golden_routing_model():
     assert res.activity.stalls.sum() > 0  # the output links withheld ready 30 % of the time
 
 
+@pytest.mark.sim
 @pytest.mark.xdist_group("engines_native_1x4")
 def test_every_faulty_pe_is_reported_with_its_error():
     """Two PEs of one row halt on an out-of-range store: the status read after the job names both

@@ -18,13 +18,18 @@ from __future__ import annotations
 import os
 import random
 
+import pytest
+
 from golden import fp
 from hdl.isa import ErrorCode
 from tb.pe_directed import PROGRAMS, directed_programs, operand_kind_programs
 from tb.pe_harness import golden_case, run_cases
 from tb.programs import random_program, sparse_gemv_source
 
+pytestmark = pytest.mark.sim  # every test here runs a simulator (docs/verification.md "Test tiers")
+
 N_RANDOM = int(os.environ.get("TESSERA_PE_RANDOM", "300"))
+N_REGRESSION = 100  # of them in `make test`; all in `make test-all`
 
 
 # ---- directed: the golden model's directed programs --------------------------------------------
@@ -57,12 +62,20 @@ def random_cases(seeds, profile="small"):
     return cases
 
 
-def test_random_programs():
-    """TESSERA_PE_RANDOM (default 300) seeded race-free random programs; each failure prints its seed
-    and program (reproduce one with TESSERA_PE_SEEDS=seed,...)."""
+@pytest.mark.parametrize("part", ["first", pytest.param("rest", marks=pytest.mark.slow)])
+def test_random_programs(part):
+    """TESSERA_PE_RANDOM (default 300) seeded race-free random programs: the first N_REGRESSION in
+    the regression, the rest in `make test-all`; each failure prints its seed and program (reproduce
+    one with TESSERA_PE_SEEDS=seed,..., which runs those seeds as the first part)."""
     seeds = os.environ.get("TESSERA_PE_SEEDS")
-    seeds = [int(s) for s in seeds.split(",")] if seeds else list(range(1, N_RANDOM + 1))
-    results = run_cases(random_cases(seeds), "random")
+    if seeds:
+        seeds = [int(s) for s in seeds.split(",")] if part == "first" else []
+    else:
+        every = list(range(1, N_RANDOM + 1))
+        seeds = every[:N_REGRESSION] if part == "first" else every[N_REGRESSION:]
+    if not seeds:
+        pytest.skip("no seeds in this part")
+    results = run_cases(random_cases(seeds), f"random_{part}")
     assert all(not r["mismatches"] for r in results)
 
 

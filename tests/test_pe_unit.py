@@ -264,6 +264,7 @@ _EXTRA_PROGRAMS = {
 _DIRECTED_SETS["extra"] = list(_EXTRA_PROGRAMS)
 
 
+@pytest.mark.thorough
 @pytest.mark.parametrize("group", list(_DIRECTED_SETS))
 def test_directed_programs_against_golden(group):
     """A set of tb/pe_directed.py programs on one PE (random output stalls and input idles): the
@@ -333,6 +334,7 @@ def _fmac_three_streams_source(n):
             f".dsr d2, mem.f16, {2 * (2 * _LONG + 8)}, {n}, 1\n{data}.text\nt0: fmac.f16 d0, d1, d2\n end\n")
 
 
+@pytest.mark.thorough
 def test_long_fmacs_and_three_stream_fmac_bit_exact_at_rate():
     """Long unit-stride FMACs (docs/pe.md "Throughput"): the golden model's results, and busy
     cycles (n elements minus none) at most the peak's n / peak plus the pipeline fill for every
@@ -397,6 +399,7 @@ def _fmac_bank_sweep_source(t, d_row, n):
     return f".task 0, t0\n.start 0\n{dsrs}{data}.text\nt0: fmac.{t} d0, d1, d2\n end\n"
 
 
+@pytest.mark.thorough
 def test_fmac_with_three_rows_in_memory_at_every_bank_relation():
     """docs/pe.md: fmac with A, B and the accumulator in SRAM prefetches the next A row on the idle
     read port, or takes it on read port 0 when the accumulator's read leaves it idle, and holds the

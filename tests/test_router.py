@@ -4,6 +4,8 @@ import pytest
 
 from tb.models import router_mesh_model, run_cocotb
 
+pytestmark = pytest.mark.sim  # every test here runs a simulator (docs/verification.md "Test tiers")
+
 CASES = [
     "every_input_color_to_every_tx_set",
     "rx_violation_and_errors",

@@ -110,7 +110,8 @@ def test_hop_extra_cycles_follow_the_map():
         assert sum(stages) == extra[(r, c, side)], (kind, r, c, side)
 
 
-@pytest.mark.parametrize("which", list(WAFERS))
+@pytest.mark.sim
+@pytest.mark.parametrize("which", [pytest.param(w, marks=pytest.mark.slow) if w == "random" else w for w in WAFERS])
 def test_repaired_mesh_routing_latency_and_kernels(which, tmp_path):
     """A repaired 4 x 6 mesh, driven only through its logical edge: front-door routing (loaded
     through the west edge, five colors of multicast under 20 % idles and backpressure) checked
