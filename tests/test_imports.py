@@ -299,15 +299,20 @@ def test_sdk_rooms_and_public_names():
     ("bench/bad.py", "from sdk.builds.verilator import _locked\n", "bench imports _locked"),
     ("demo/bad.py", "from sdk.builds._hidden import x\n", "demo imports _hidden"),
 ])
-def test_the_room_checker_catches_what_it_should(tmp_path, monkeypatch, where, source, needle):
-    """The sdk room checker, fed a module that breaks a rule, reports it."""
+def _room_problems_of(tmp_path, monkeypatch, where, source):
+    """The sdk room checker's problems in a tree of empty packages holding one module."""
     for pkg in OURS:
         (tmp_path / pkg).mkdir()
-    bad = tmp_path / where
-    bad.parent.mkdir(parents=True, exist_ok=True)
-    bad.write_text(source)
+    module = tmp_path / where
+    module.parent.mkdir(parents=True, exist_ok=True)
+    module.write_text(source)
     monkeypatch.setattr(__import__(__name__), "REPO", tmp_path)
-    problems = _sdk_room_problems()
+    return _sdk_room_problems()
+
+
+def test_the_room_checker_catches_what_it_should(tmp_path, monkeypatch, where, source, needle):
+    """The sdk room checker, fed a module that breaks a rule, reports it."""
+    problems = _room_problems_of(tmp_path, monkeypatch, where, source)
     assert any(needle in p for p in problems), problems
 
 
@@ -319,13 +324,7 @@ def test_the_room_checker_catches_what_it_should(tmp_path, monkeypatch, where, s
     ("bench/ok.py", "from sdk.builds.paths import BUILD\nfrom sdk import __version__\n"),
 ])
 def test_the_room_checker_passes_what_it_should(tmp_path, monkeypatch, where, source):
-    for pkg in OURS:
-        (tmp_path / pkg).mkdir()
-    ok = tmp_path / where
-    ok.parent.mkdir(parents=True, exist_ok=True)
-    ok.write_text(source)
-    monkeypatch.setattr(__import__(__name__), "REPO", tmp_path)
-    assert _sdk_room_problems() == []
+    assert _room_problems_of(tmp_path, monkeypatch, where, source) == []
 
 
 def test_the_length_check_counts_a_function_s_lines(tmp_path, monkeypatch):
