@@ -288,17 +288,6 @@ def test_sdk_rooms_and_public_names():
     assert not problems, "\n".join(problems)
 
 
-@pytest.mark.parametrize("where,source,needle", [
-    ("sdk/builds/bad.py", "from ..kernels.cases import gemm_case\n", "sdk/builds imports sdk.kernels"),
-    ("sdk/builds/bad.py", "from .. import runtime\n", "sdk/builds imports sdk"),
-    ("sdk/builds/bad.py", "from sdk.cosim.edge import EdgeHarness\n", "sdk/builds imports sdk.cosim"),
-    ("sdk/engines/bad.py", "from ..cosim import sim_server\n", "imported outside sdk/cosim"),
-    ("sdk/bad.py", "import cocotb\n", "cocotb imported at module level"),
-    ("sdk/builds/bad.py", "try:\n    from cocotb.triggers import Timer\nexcept ImportError:\n    pass\n",
-     "cocotb imported at module level"),
-    ("bench/bad.py", "from sdk.builds.verilator import _locked\n", "bench imports _locked"),
-    ("demo/bad.py", "from sdk.builds._hidden import x\n", "demo imports _hidden"),
-])
 def _room_problems_of(tmp_path, monkeypatch, where, source):
     """The sdk room checker's problems in a tree of empty packages holding one module."""
     for pkg in OURS:
@@ -310,6 +299,17 @@ def _room_problems_of(tmp_path, monkeypatch, where, source):
     return _sdk_room_problems()
 
 
+@pytest.mark.parametrize("where,source,needle", [
+    ("sdk/builds/bad.py", "from ..kernels.cases import gemm_case\n", "sdk/builds imports sdk.kernels"),
+    ("sdk/builds/bad.py", "from .. import runtime\n", "sdk/builds imports sdk"),
+    ("sdk/builds/bad.py", "from sdk.cosim.edge import EdgeHarness\n", "sdk/builds imports sdk.cosim"),
+    ("sdk/engines/bad.py", "from ..cosim import sim_server\n", "imported outside sdk/cosim"),
+    ("sdk/bad.py", "import cocotb\n", "cocotb imported at module level"),
+    ("sdk/builds/bad.py", "try:\n    from cocotb.triggers import Timer\nexcept ImportError:\n    pass\n",
+     "cocotb imported at module level"),
+    ("bench/bad.py", "from sdk.builds.verilator import _locked\n", "bench imports _locked"),
+    ("demo/bad.py", "from sdk.builds._hidden import x\n", "demo imports _hidden"),
+])
 def test_the_room_checker_catches_what_it_should(tmp_path, monkeypatch, where, source, needle):
     """The sdk room checker, fed a module that breaks a rule, reports it."""
     problems = _room_problems_of(tmp_path, monkeypatch, where, source)
