@@ -74,6 +74,7 @@ def test_status_and_probe_on_ranks_are_identical():
     assert got[2] == got[1]
 
 
+@pytest.mark.slow
 @pytest.mark.xdist_group("mpi_ranks")
 def test_error_flags_on_ranks_are_identical():
     """tb/cocotb_tile_mesh.py ``fault_report`` on a 2 x 3 PE mesh: the PE at (1, 1), on the second

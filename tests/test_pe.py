@@ -29,7 +29,7 @@ from tb.programs import random_program, sparse_gemv_source
 pytestmark = pytest.mark.sim  # every test here runs a simulator (docs/verification.md "Test tiers")
 
 N_RANDOM = int(os.environ.get("TESSERA_PE_RANDOM", "300"))
-N_REGRESSION = 100  # of them in `make test`; all in `make test-all`
+N_REGRESSION = 60  # of them in `make test`; all in `make test-all`
 
 
 # ---- directed: the golden model's directed programs --------------------------------------------
