@@ -7,12 +7,14 @@ imported), so it costs no simulator or synthesis import.
     python -m bench                 every bench: name and what it measures
     python -m bench --names         the names alone, one per line
     python -m bench --check NAME    exit 0 if NAME is a bench; else an error listing the benches (exit 2)
+    python -m bench --json FILE     the list as JSON too ({name: what it measures})
 """
 
 from __future__ import annotations
 
 import argparse
 import ast
+import json
 import sys
 from pathlib import Path
 
@@ -46,8 +48,12 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     ap.add_argument("--names", action="store_true", help="the bench names alone, one per line")
     ap.add_argument("--check", metavar="NAME", help="exit 0 if NAME is a bench, else list the benches (exit 2)")
+    ap.add_argument("--json", type=Path, metavar="FILE", help="also write {name: what it measures} as JSON")
     args = ap.parse_args(argv)
     found = benches()
+    if args.json is not None:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(found, indent=1) + "\n")
     if args.check is not None:
         if args.check in found:
             return 0
