@@ -182,6 +182,8 @@ class RouterMesh(Elaboratable):
                 ports["i_cfg__data"] = self.cfg_data
                 ports["o_drops"] = slot(self.drops, i, DROP_COUNTER_BITS)
                 ports["o_errors"] = slot(self.errors, i, len(RouterError))
+                # the stall bits feed the tile's activity counters; the router-only fixture has none
+                ports["o_stalls"] = Signal(len(Port), name=f"stalls_{r}_{c}")
                 m.submodules[f"router_{r}_{c}"] = Instance(ROUTER_MODULE, **ports)
         return m
 
