@@ -13,6 +13,7 @@ A case is the kernel protocol ``run_case`` and ``run_cases`` drive; each kernel'
     .feeds() -> {EdgeLink: (color, [(payload, ctrl)])}   the data streamed into the edge
     .expect() -> {EdgeLink: (color, count)}   the read-out's wavelets per edge link
     .decode(received) -> result bits       (sdk/readout.py: the framed read-out)
+    .operands() -> tuple                   the kernel's operands (A and B, or A and x)
     .golden() -> result bits               golden/matmul.py's
     .outputs(result) -> {EdgeLink: [Wavelet]}   what a correct mesh sends for a result
     .run(rt, progress=0, counters=False, trace=None) -> (result bits, RunResult)
@@ -76,17 +77,21 @@ class Case:
     def decode(self, received: dict) -> np.ndarray:
         return self.kernel.decode(received)
 
-    def golden(self) -> np.ndarray:
+    def operands(self) -> tuple:
+        """The kernel's operands, in the order its golden, run and check take them."""
         raise NotImplementedError
+
+    def golden(self) -> np.ndarray:
+        return self.kernel.golden(*self.operands())
 
     def outputs(self, result) -> dict:
         return readout.encode(self.kernel.frames(), self.kernel.blocks(result))
 
     def run(self, rt: Runtime, progress: int = 0, counters: bool = False, trace=None):
-        raise NotImplementedError
+        return self.kernel.run(rt, *self.operands(), progress=progress, counters=counters, trace=trace)
 
     def check(self, result) -> dict:
-        raise NotImplementedError
+        return self.kernel.check(result, *self.operands())
 
     def figures(self, result, run) -> dict:
         return {}
@@ -100,15 +105,8 @@ class GemmCase(Case):
         return {link: (color, [(pl, 0) for pl in payloads])
                 for link, (color, payloads) in self.kernel.inputs(self.inputs["a"], self.inputs["b"]).items()}
 
-    def golden(self) -> np.ndarray:
-        return self.kernel.golden(self.inputs["a"], self.inputs["b"])
-
-    def run(self, rt: Runtime, progress: int = 0, counters: bool = False, trace=None):
-        return self.kernel.run(rt, self.inputs["a"], self.inputs["b"], progress=progress, counters=counters,
-                               trace=trace)
-
-    def check(self, result) -> dict:
-        return self.kernel.check(result, self.inputs["a"], self.inputs["b"])
+    def operands(self) -> tuple:
+        return self.inputs["a"], self.inputs["b"]
 
     def figures(self, result, run) -> dict:
         p = self.plan
@@ -124,15 +122,8 @@ class GemvCase(Case):
     def feeds(self) -> dict:
         return self.kernel.inputs(self.inputs["x"])
 
-    def golden(self) -> np.ndarray:
-        return self.kernel.golden(self.inputs["a"], self.inputs["x"])
-
-    def run(self, rt: Runtime, progress: int = 0, counters: bool = False, trace=None):
-        return self.kernel.run(rt, self.inputs["a"], self.inputs["x"], progress=progress, counters=counters,
-                               trace=trace)
-
-    def check(self, result) -> dict:
-        return self.kernel.check(result, self.inputs["a"], self.inputs["x"])
+    def operands(self) -> tuple:
+        return self.inputs["a"], self.inputs["x"]
 
     def figures(self, result, run) -> dict:
         return {"dtype": "f16"}
