@@ -30,12 +30,20 @@ def _excluded_markers(config) -> tuple[str, ...]:
     return {"quick": ("sim", "thorough", "slow"), "regression": ("slow",), "all": ()}[config.getoption("tier")]
 
 
+def _named(config) -> tuple[str, ...]:
+    """The test ids named on the command line (``path::test``): those run whatever their tier."""
+    return tuple(a.split("/tests/")[-1] if "/tests/" in a else a for a in config.args if "::" in a)
+
+
 def pytest_collection_modifyitems(config, items):
-    """Deselect the tests the tier leaves out (their markers, docs/verification.md)."""
+    """Deselect the tests the tier leaves out (their markers, docs/verification.md); a test named
+    by its id on the command line always runs."""
     excluded = _excluded_markers(config)
+    named = _named(config)
     keep, drop = [], []
     for item in items:
-        (drop if any(item.get_closest_marker(m) for m in excluded) else keep).append(item)
+        left_out = any(item.get_closest_marker(m) for m in excluded) and not item.nodeid.startswith(named)
+        (drop if left_out else keep).append(item)
     if drop:
         config.hook.pytest_deselected(items=drop)
         items[:] = keep
