@@ -10,13 +10,16 @@ instruction executes); ``fmac.f16`` with all three operands in memory (docs/isa.
 lanes); the element-wise ops ``vmax`` / ``vmaxs`` / ``vcvt`` over 512 unit-stride elements in
 memory (elements per cycle, against their lanes), timed the same way; the math library's routines
 (sdk/kernels/mathlib.py: exp, rcp, rsqrt in f32 and f16) over 129 against 1 element, in elements
-per cycle and cycles per element (their instruction count does not depend on n). Then one Yosys
+per cycle and cycles per element (their instruction count does not depend on n); chains of dependent
+vector ops (``vadd``, ``vmul``, ``fmac``, ``vmax`` in f32 and a ``vcvt`` there and back, each op reading
+what the one before wrote) of 1 and 16 elements, in cycles per op: 33 against 1 op. Then one Yosys
 ``synth -flatten`` of the PE with its memories (SRAM banks, instruction memory) kept as one
 ``$mem_v2`` cell each (bench/fabric.py ``yosys_cells(keep_memories=True)``: flattening 48 KiB of
 SRAM into flip-flops would measure the SRAM, not the PE, and takes hours).
 
     {"profile", "macs_per_cycle": {mode: x}, "simd_peak": {mode: lanes}, "utilisation": {mode: x},
      "elems_per_cycle": {op: x}, "elem_peak": {op: lanes}, "routine_cycles_per_elem": {routine.fmt: x},
+     "dependent_chain_cycles_per_op": {op/elements: x},
      "task_activation_cycles", "pe_cells", "profiles": {name: {the same figures}}}
 
 Usage:
@@ -141,6 +144,45 @@ def routine_program(name: str, fmt: str, n: int) -> str:
     return math_program(name, fmt, x, y=ROUTINE_Y, scratch=ROUTINE_SCRATCH)
 
 
+CHAIN = 32  # dependent ops timed: the difference of a chain of CHAIN + 1 ops and of 1 op
+#: op -> the instruction(s) of one link of a dependent chain: each reads what the one before wrote
+CHAIN_OPS = {"vadd.f32": ["vadd.f32 d0, d0, d1"], "vmul.f32": ["vmul.f32 d0, d0, d1"],
+             "fmac.f32": ["fmac.f32 d0, d1, d2"], "vmax.f32": ["vmax.f32 d0, d0, d1"],
+             # a conversion and its way back: two dependent ops per link
+             "vcvt": ["vcvt.f16.f32 d3, d0", "vcvt.f32.f16 d0, d3"]}
+CHAIN_LENGTHS = (1, 16)
+
+
+def chain_program(op: str, length: int, links: int) -> str:
+    """``links`` dependent ``op``s over ``length`` f32 elements, one after another in one task."""
+    rng = random.Random(12)
+    vals = ", ".join(hex(0x3F800000 | rng.getrandbits(12)) for _ in range(3 * 16))
+    body = "\n            ".join(CHAIN_OPS[op] * links)
+    return f"""
+        .task 0, t0
+        .start 0
+        .dsr d0, mem.f32, 0, {length}, 1
+        .dsr d1, mem.f32, 64, {length}, 1
+        .dsr d2, mem.f32, 128, {length}, 1
+        .dsr d3, mem.f16, 192, {length}, 1
+        .data 0
+        .word {vals}
+        .text
+        t0: {body}
+            end
+    """
+
+
+def chain_cycles(res: dict) -> dict:
+    """Cycles per dependent op, by op and vector length (a vcvt link is two ops)."""
+    out = {}
+    for op, link in CHAIN_OPS.items():
+        for n in CHAIN_LENGTHS:
+            cyc = res[f"chain.{op}.{n}/{CHAIN + 1}"]["busy_cycles"] - res[f"chain.{op}.{n}/1"]["busy_cycles"]
+            out[f"{op}/{n}"] = round(cyc / (CHAIN * len(link)), 2)
+    return out
+
+
 def measure(profile: str) -> dict:
     prof = get_profile(profile)
     cases = []
@@ -161,6 +203,11 @@ def measure(profile: str) -> dict:
             for n in (ROUTINE_N + 1, 1):
                 cases.append(golden_case(f"{name}.{fmt}/{n}", routine_program(name, fmt, n), profile=profile,
                                          sram_window=(0, prof.sram_kib * 1024)))
+    for op in CHAIN_OPS:
+        for n in CHAIN_LENGTHS:
+            for links in (CHAIN + 1, 1):
+                cases.append(golden_case(f"chain.{op}.{n}/{links}", chain_program(op, n, links), profile=profile,
+                                         sram_window=(0, 256)))
     act = """
         .task 3, t3, 2
         .text
@@ -200,13 +247,13 @@ def measure(profile: str) -> dict:
     activation = a["first_exec"] - a["arrivals"][0][0]
     return {"macs_per_cycle": macs, "simd_peak": peak, "utilisation": util, "task_activation_cycles": activation,
             "fmac_f16_elementwise_macs_per_cycle": elementwise, "elems_per_cycle": elems, "elem_peak": elem_peak,
-            "routine_cycles_per_elem": routines}
+            "routine_cycles_per_elem": routines, "dependent_chain_cycles_per_op": chain_cycles(res)}
 
 
 def main(argv=None) -> int:
     args = bench_args(__doc__.splitlines()[0], BUILD / "bench" / "pe.json").parse_args(argv)
     keys = ("macs_per_cycle", "simd_peak", "utilisation", "elems_per_cycle", "elem_peak", "routine_cycles_per_elem",
-            "task_activation_cycles", "pe_cells")
+            "dependent_chain_cycles_per_op", "task_activation_cycles", "pe_cells")
     per = run_profiles(args, measure, PE, "tessera_pe", "pe_cells", keys, "pe", keep_memories=True)
     if per is None:
         return 2
@@ -221,6 +268,9 @@ def main(argv=None) -> int:
               + "".join(f"{per[p]['elems_per_cycle'][op]:>7} / {per[p]['elem_peak'][op]:<2}" for p in profiles))
     for r in per[profiles[0]]["routine_cycles_per_elem"]:
         print(f"{'cycles_per_elem ' + r:34}" + "".join(f"{per[p]['routine_cycles_per_elem'][r]:>12}" for p in profiles))
+    for c in per[profiles[0]]["dependent_chain_cycles_per_op"]:
+        print(f"{'cycles_per_dependent_op ' + c:34}"
+              + "".join(f"{per[p]['dependent_chain_cycles_per_op'][c]:>12}" for p in profiles))
     for k in ("fmac_f16_elementwise_macs_per_cycle", "task_activation_cycles", "pe_cells"):
         print(f"{k:34}" + "".join(f"{str(per[p].get(k, '-')):>12}" for p in profiles))
     print(f"\nwrote {args.json}")
