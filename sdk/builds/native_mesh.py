@@ -14,10 +14,10 @@ machine's memory. A native-mesh model instead:
    row status and the fault chain along each row (``row_fault``).
 
 The C++ compiled for a mesh is therefore the same for 2 x 2 and 750 x 994; only the memory of the
-running simulation grows with the mesh. A wafer (hdl/wafer_mesh.py: spares and a defect map, dies)
+running simulation grows with the mesh. A wafer (hdl/link_plan.py: spares and a defect map, dies)
 adds the link stages of its bypassed tiles and die boundaries: ``BoundaryLink`` (hdl/boundary.py)
 verilated once per stage count (``LinkLibrary``), instantiated per stage by the plan the top hands
-to the C++ (hdl.wafer_mesh.link_chains), cycle for cycle what the wafer's Verilog top does.
+to the C++ (hdl.link_plan.link_chains), cycle for cycle what the wafer's Verilog top does.
 ``threads`` runs the tiles in that many row bands in parallel. The Verilog mesh top stays the
 deliverable (synthesis, flat models for waveforms and per-PE counters); tests/test_mesh.py runs
 the same front-door scenario on both and compares (tests/test_wafer_mesh.py: on wafers too).
@@ -48,11 +48,11 @@ from amaranth.back import verilog
 
 from hdl.boundary import BoundaryLink
 from hdl.fault import FAULT_BITS
-from hdl.mesh import MESH_TOP, check_mesh_shape, tile_verilog
+from hdl.link_plan import link_chains
+from hdl.mesh_common import MESH_TOP, check_mesh_shape, tile_verilog
 from hdl.packing import Packer
 from hdl.probe import TRACE
 from hdl.profiles import get_profile
-from hdl.wafer_mesh import link_chains
 from hdl.wavelet import EDGE_SIDES, WAVELET_BITS, WaveletLayout, side_links
 
 from ..errors import SdkError
@@ -131,7 +131,7 @@ module {MESH_TOP} (
   import "DPI-C" function void tessera_native_mesh_comb(
     input int rows, input int cols, input int colors, input int threads, input string plan, input longint seq,
     {sep.join(comb_in + comb_out)});
-  // the wafer's link stages (hdl/wafer_mesh.py link_chains; empty: a perfect mesh)
+  // the wafer's link stages (hdl/link_plan.py link_chains; empty: a perfect mesh)
   localparam string PLAN = "{plan}";
 
 {regs}
@@ -334,7 +334,7 @@ def native_mesh_model(rows: int, cols: int, profile="small", core: bool = True, 
                       name: str | None = None, lib: TileLibrary | None = None, wafer=None, ranks: int = 1,
                       training: str | None = None) -> Model:
     """A native-mesh model of the generated R x C mesh (built on first use, then cached); with
-    ``wafer`` (hdl.wafer_mesh.Wafer) the wafer's bypass and die-boundary stages on its links; with
+    ``wafer`` (hdl.link_plan.Wafer) the wafer's bypass and die-boundary stages on its links; with
     ``ranks`` > 1, the mesh in bands of rows over that many MPI ranks (mpi_ranks.py). Without
     ``lib``, the tile library is ``TileLibrary(profile, core, training=training)`` (profile-guided
     when TESSERA_PGO is set and ``training`` names a workload)."""
