@@ -35,11 +35,11 @@ from pathlib import Path
 from bench.common import dims, yosys_cells
 from golden.route_patterns import edge_to_edge
 from golden.routing import MeshRoutes, Port, zero_load_latency
+from hdl.link_plan import Wafer, hop_extra_cycles
 from hdl.profiles import get_profile
 from hdl.repair import DefectMap, RepairError, SpareScheme
 from hdl.repair_cell import REPAIR_MODULE, RepairCell
 from hdl.router import Router
-from hdl.wafer_mesh import Wafer, hop_extra_cycles
 from sdk.builds.models import mesh_model
 from sdk.builds.paths import BUILD
 from sdk.cases import gemm_case, gemv_case, run_cases

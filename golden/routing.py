@@ -365,7 +365,7 @@ def zero_load_latency(mesh: MeshRoutes, pe, port, color, die=None, stages: int =
     On a wafer the physical links are given instead by ``hop_extra``: {(row, col, side letter):
     extra cycles} of the link leaving logical PE (row, col) on that side (for an edge PE's side
     facing the edge: the stretch between it and the mesh edge, both ways), one cycle per bypassed
-    defective or spare tile and the die stages (docs/wafer.md; hdl/wafer_mesh.py computes it from
+    defective or spare tile and the die stages (docs/wafer.md; hdl/link_plan.py computes it from
     the repair map). Missing keys count 0."""
     pe, port = _check_entry(mesh, pe, port)
     out = {}

@@ -31,6 +31,7 @@ Interface (``BoundaryLink(colors, stages)``, ``wiring.Component``, domain ``sync
     rx        Out(LinkSignature(colors))   to the receiver: valid, data <- ready[colors]
     overflow  Out(1)                       sticky: a wavelet arrived for a full buffer
 buffer_depth(stages) -> int; flip_flops(colors, stages) -> int; check_stages(stages) -> int
+BOUNDARY_MODULE   the module's name in a mesh top (hdl/mesh_top.py)
 """
 
 from __future__ import annotations
@@ -42,9 +43,10 @@ from amaranth.lib.wiring import In, Out
 from .router import LinkSignature
 from .wavelet import PAYLOAD_BITS, WAVELET_BITS
 
-__all__ = ["BoundaryLink", "buffer_depth", "check_stages", "flip_flops", "MAX_STAGES"]
+__all__ = ["BoundaryLink", "buffer_depth", "check_stages", "flip_flops", "MAX_STAGES", "BOUNDARY_MODULE"]
 
 MAX_STAGES = 8
+BOUNDARY_MODULE = "tessera_boundary"
 
 
 def check_stages(stages) -> int:

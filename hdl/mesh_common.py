@@ -1,12 +1,12 @@
-"""What the perfect mesh top (hdl/mesh.py) and the wafer top (hdl/wafer_mesh.py) share.
+"""What every module about a mesh needs: its top's name, the limits of its shape, the tile's Verilog.
 
-Role: the mesh top's module name and its ports (the logical edge), the limits and checks of a
-mesh's shape, and the tile's Verilog emitted once per (profile, core) and process.
+Role: the mesh top's module name, the limits and checks of a mesh's shape, and the tile's
+Verilog emitted once per (profile, core) and process; the link plan (hdl/link_plan.py), the top's
+generator (hdl/mesh_top.py) and the mesh's entry points (hdl/mesh.py) share them.
 
 Interface
 ---------
 MESH_TOP, MAX_ROWS, MAX_COLS; MeshShapeError; check_mesh_shape(rows, cols)
-mesh_ports(rows, cols, colors) -> [(direction, name, width)]   every top-level port
 tile_verilog(profile, core=True) -> str                        the tile module (``tessera_tile``)
 """
 
@@ -14,13 +14,11 @@ from __future__ import annotations
 
 from amaranth.back import verilog
 
-from .fault import FAULT_BITS
 from .mgmt import MGMT_BROADCAST
 from .profiles import get_profile
 from .tile import TILE_MODULE, Tile
-from .wavelet import WAVELET_BITS
 
-__all__ = ["MESH_TOP", "MAX_ROWS", "MAX_COLS", "MeshShapeError", "check_mesh_shape", "mesh_ports", "tile_verilog"]
+__all__ = ["MESH_TOP", "MAX_ROWS", "MAX_COLS", "MeshShapeError", "check_mesh_shape", "tile_verilog"]
 
 MESH_TOP = "tessera_mesh"
 MAX_COLS = MGMT_BROADCAST  # columns are addressed by 10-bit management headers; 1023 means "all"
@@ -40,20 +38,6 @@ def check_mesh_shape(rows, cols):
             raise MeshShapeError(f"mesh {what}={v}: must be at least 1")
         if v > limit:
             raise MeshShapeError(f"mesh {what}={v} exceeds the maximum {limit}")
-
-
-def mesh_ports(rows, cols, K):
-    """(direction, name, width) of every top-level port."""
-    W = WAVELET_BITS
-    ports = [("input", "clk", 1), ("input", "rst", 1)]
-    for side, n in (("n", cols), ("s", cols), ("w", rows), ("e", rows)):
-        ports += [("input", f"{side}_in_valid", n), ("input", f"{side}_in_data", n * W),
-                  ("output", f"{side}_in_ready", n * K),
-                  ("output", f"{side}_out_valid", n), ("output", f"{side}_out_data", n * W),
-                  ("input", f"{side}_out_ready", n * K)]
-    ports += [("output", "row_err", rows), ("output", "row_idle", rows), ("output", "row_halted", rows),
-              ("output", "row_fault", rows * FAULT_BITS)]
-    return ports
 
 
 def tile_verilog(profile, core: bool = True) -> str:

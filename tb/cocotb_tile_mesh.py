@@ -12,7 +12,7 @@ the east edge. ``clock_run``: simulation speed of a streaming mesh.
 ``wafer_latency``: straight W -> E routes on every row and N -> S routes on every column, loaded
 through the west edge; one wavelet at a time on an idle mesh, its cycles from the edge it enters
 to the edge it leaves against the golden model's zero-load latency, given the wafer's extra
-cycles per link (config ``hop_extra``: [row, col, side, cycles] items, hdl/wafer_mesh.py): on a
+cycles per link (config ``hop_extra``: [row, col, side, cycles] items, hdl/link_plan.py): on a
 repaired mesh each bypassed tile and die stage shows up where the golden model says.
 
 ``fault_report``: one PE error (PE mesh) or a loader and a router error (fabric mesh) provoked

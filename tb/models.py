@@ -58,7 +58,7 @@ def tile_mesh_model(rows: int, cols: int, profile: str, core: bool = True, threa
 def verilog_mesh_model(rows: int, cols: int, profile: str, core: bool = True, wafer=None) -> Model:
     """The generated Verilog mesh top itself (the tile a Verilator hierarchical block), to check
     that it behaves exactly as the native-mesh model the other tests use; with ``wafer``
-    (hdl.wafer_mesh.Wafer) the physical wafer top with its repair cells and die boundaries."""
+    (hdl.link_plan.Wafer) the physical wafer top with its repair cells and die boundaries."""
     return mesh_model(rows, cols, profile, core, engine="hierarchical", wafer=wafer)
 
 

@@ -1,8 +1,8 @@
-"""The wafer mesh (hdl/wafer_mesh.py, hdl/repair_cell.py): bad wafers refused before anything is
-built, the golden model's extra cycles per link, and repaired meshes with die boundaries on
-Verilator driven only through their logical edge: front-door routing under random idles and
-backpressure against the golden model, zero-load latencies as the golden model predicts them from
-the repair map, and GEMM / sparse GEMV bit-exact (docs/wafer.md)."""
+"""The wafer mesh (hdl/link_plan.py, hdl/mesh_top.py, hdl/repair_cell.py): bad wafers refused
+before anything is built, the golden model's extra cycles per link, and repaired meshes with die
+boundaries on Verilator driven only through their logical edge: front-door routing under random
+idles and backpressure against the golden model, zero-load latencies as the golden model predicts
+them from the repair map, and GEMM / sparse GEMV bit-exact (docs/wafer.md)."""
 
 import json
 import subprocess
@@ -10,8 +10,8 @@ import sys
 
 import pytest
 
+from hdl.link_plan import Wafer, WaferError, hop_extra_cycles, link_chains
 from hdl.repair import DefectMap, RepairError, SpareScheme
-from hdl.wafer_mesh import Wafer, WaferError, hop_extra_cycles, link_chains
 from sdk.builds.models import mesh_model
 from sdk.cases import gemm_case, gemv_case, run_cases
 from tb.models import run_cocotb, verilog_mesh_model

@@ -14,10 +14,10 @@ Engines (docs/mesh.md, "Simulation models"):
 Interface:
     mesh_model(rows, cols, profile="small", core=True, engine="native", waves=False, threads=1,
                name=None, lib=None, wafer=None, ranks=1, training=None) -> sdk.builds.verilator.Model
-               (built on first use, then cached on disk). ``wafer`` (hdl.wafer_mesh.Wafer: spares and
-               a defect map, dies): the physical wafer top (hdl/wafer_mesh.py) behind the same logical
-               ports (native: its link stages). ``training``: the PGO training module of a native
-               model's tile library (sdk/builds/native_mesh.py ``TileLibrary``)
+               (built on first use, then cached on disk). ``wafer`` (hdl.link_plan.Wafer: spares and
+               a defect map, dies): the physical wafer top (hdl/mesh_top.py) behind the same logical
+               ports (native: the stages on its links, from the same link plan). ``training``: the PGO
+               training module of a native model's tile library (sdk/builds/native_mesh.py ``TileLibrary``)
 """
 
 from __future__ import annotations

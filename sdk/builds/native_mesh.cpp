@@ -1,7 +1,7 @@
 // Native mesh: R x C instances of one Verilated tile (class Vtile, compiled once) wired in C++.
 //
 // Role: the simulation engine behind sdk/builds/native_mesh.py. The mesh top it generates
-// (tessera_mesh, same ports as hdl/mesh.py's) calls the two DPI functions below; all tiles live
+// (tessera_mesh, the link plan's ports like hdl/mesh_top.py's) calls the two DPI functions below; all tiles live
 // here, so the C++ the build compiles does not grow with the mesh (a 64 x 64 mesh builds as fast
 // as a 2 x 2 one). The wiring is the generated Verilog top's: tile (r, c)'s in_e is tile
 // (r, c+1)'s out_w, and so on; row 0 is the north edge, column 0 the west edge; tile (r, c) has
@@ -21,9 +21,9 @@
 // This relies on the tile's ready outputs depending on its state only (they are registers in the
 // router) — the property that lets the Verilog mesh settle without combinational loops.
 //
-// A wafer (hdl/wafer_mesh.py: defective tiles bypassed, die boundaries) puts chains of
+// A wafer (docs/wafer.md: defective tiles bypassed, die boundaries) puts chains of
 // ``BoundaryLink`` stages (hdl/boundary.py) on some links. The plan, a string both DPI functions
-// receive (parsed once), lists them: groups of ``kind r c side n L1 .. Ln`` (kind 0: the link
+// receive (parsed once), lists them (the link plan's chains, hdl/link_plan.py): groups of ``kind r c side n L1 .. Ln`` (kind 0: the link
 // leaving logical tile (r, c) on that side; kind 1: the edge link entering it there), each stage
 // a Verilated link model (class Vlink1 for one stage, VlinkL for TESSERA_LINK_L stages), clocked
 // and settled like a tile: its ready output is a register, its output depends on its state and the

@@ -7,28 +7,30 @@ machine's memory. A native-mesh model instead:
 
 1. verilates and compiles the tile module (hdl/tile.py, emitted by Amaranth) as a C++ library
    ``Vtile`` — once per profile, whatever the mesh size;
-2. builds a mesh top with the generated mesh's ports (hdl/mesh.py, ``tessera_mesh``: same names,
-   widths and edge order, so every testbench and host driver works unchanged) whose body calls
-   two DPI functions in sdk/builds/native_mesh.cpp, which hold the R x C tile objects and do the wiring of
-   the Verilog mesh top cycle by cycle (see that file for the evaluation order): the links, the
-   row status and the fault chain along each row (``row_fault``).
+2. builds a mesh top ``tessera_mesh`` with the ports of the mesh's link plan (hdl/link_plan.py),
+   the ones the Verilog top (hdl/mesh_top.py) has, so every testbench and host driver works
+   unchanged, whose body calls two DPI functions in sdk/builds/native_mesh.cpp, which hold the
+   R x C tile objects and do the wiring of the Verilog mesh top cycle by cycle (see that file for
+   the evaluation order): the links, the row status and the fault chain along each row
+   (``row_fault``).
 
 The C++ compiled for a mesh is therefore the same for 2 x 2 and 750 x 994; only the memory of the
-running simulation grows with the mesh. A wafer (hdl/wafer_mesh.py: spares and a defect map, dies)
-adds the link stages of its bypassed tiles and die boundaries: ``BoundaryLink`` (hdl/boundary.py)
-verilated once per stage count (``LinkLibrary``), instantiated per stage by the plan the top hands
-to the C++ (hdl.wafer_mesh.link_chains), cycle for cycle what the wafer's Verilog top does.
-``threads`` runs the tiles in that many row bands in parallel. The Verilog mesh top stays the
-deliverable (synthesis, flat models for waveforms and per-PE counters); tests/test_mesh.py runs
-the same front-door scenario on both and compares (tests/test_wafer_mesh.py: on wafers too).
+running simulation grows with the mesh. The stages on the links come from the same link plan the
+Verilog top is written from: a wafer (spares and a defect map, dies) adds the link stages of its
+bypassed tiles and die boundaries, ``BoundaryLink`` (hdl/boundary.py) verilated once per stage
+count (``LinkLibrary``), instantiated per stage by the plan's chains, which the top hands to the
+C++ as text: cycle for cycle what the wafer's Verilog top does. ``threads`` runs the tiles in
+that many row bands in parallel. The Verilog mesh top stays the deliverable (synthesis, flat
+models for waveforms and per-PE counters); tests/test_mesh.py runs the same front-door scenario on
+both and compares (tests/test_wafer_mesh.py: on wafers too).
 
 Interface:
-    native_top_verilog(rows, cols, colors, threads, plan="") -> str   the DPI mesh top
+    native_top_verilog(plan, colors, threads=1) -> str       the DPI mesh top of a hdl.link_plan.LinkPlan
     TileLibrary(profile, core=True, name=None, pgo=None, training=None)   .build() -> Path (cached,
                                                              file-locked); pgo: GCC profile-guided, trained
                                                              by the caller's ``training`` module
     LinkLibrary(colors, stages)                              a BoundaryLink as C++ class Vlink1 / VlinkL
-    wafer_plan(rows, cols, wafer) -> str                     the link chains, as the C++ reads them
+    chain_text(plan) -> str                                  the plan's link chains, as the C++ reads them
     native_mesh_model(rows, cols, profile, core=True, threads=1, name=None, lib=None, wafer=None, ranks=1,
                       training=None)
         -> sdk.builds.verilator.Model        ranks > 1: on MPI ranks (mpi_ranks.py, docs/mesh.md)
@@ -48,19 +50,19 @@ from amaranth.back import verilog
 
 from hdl.boundary import BoundaryLink
 from hdl.fault import FAULT_BITS
-from hdl.mesh import MESH_TOP, check_mesh_shape, tile_verilog
+from hdl.link_plan import LinkPlan
+from hdl.mesh_common import MESH_TOP, check_mesh_shape, tile_verilog
 from hdl.packing import Packer
 from hdl.probe import TRACE
 from hdl.profiles import get_profile
-from hdl.wafer_mesh import link_chains
-from hdl.wavelet import EDGE_SIDES, WAVELET_BITS, WaveletLayout, side_links
+from hdl.wavelet import EDGE_SIDES, WAVELET_BITS, WaveletLayout
 
 from ..errors import SdkError
 from .mpi_ranks import RankWorker, launch
 from .paths import AUTOPILOT_HEADER, BUILD, NATIVE_CPP, RANKS_HEADER, REPO
 from .verilator import MESH_ARGS, MESH_VLT, BuiltOnce, Model, log_tail, tool_versions
 
-__all__ = ["native_top_verilog", "TileLibrary", "LinkLibrary", "wafer_plan", "native_mesh_model", "check_ranks",
+__all__ = ["native_top_verilog", "TileLibrary", "LinkLibrary", "chain_text", "native_mesh_model", "check_ranks",
            "pgo_requested", "PGO_ENV"]
 
 _TILE_ARGS = ["-Wno-fatal", "-Wno-lint", "-Wno-style", "-O3", "--x-assign", "fast", "--x-initial", "fast",
@@ -77,62 +79,58 @@ def _field_defines() -> list:
     return out
 
 
-def wafer_plan(rows: int, cols: int, wafer) -> str:
-    """The wafer's link chains as ``kind r c side n L1 .. Ln`` groups (native_mesh.cpp reads them)."""
-    if wafer is None:
-        return ""
+def chain_text(plan: LinkPlan) -> str:
+    """The plan's link chains as ``kind r c side n L1 .. Ln`` groups (native_mesh.cpp reads them;
+    empty: no link has a stage)."""
     sides = {p.letter.upper(): i for i, p in enumerate(EDGE_SIDES)}  # N E S W, the C++ Side order
     groups = []
-    for (kind, r, c, side), stages in sorted(link_chains(rows, cols, wafer).items()):
+    for (kind, r, c, side), stages in sorted(plan.chains.items()):
         groups.append(" ".join(str(x) for x in (int(kind == "in"), r, c, sides[side], len(stages), *stages)))
     return " ".join(groups)
 
 
-def native_top_verilog(rows: int, cols: int, colors: int, threads: int = 1, plan: str = "") -> str:
-    """The mesh top: hdl/mesh.py's ports, with the tiles behind two DPI calls."""
-    check_mesh_shape(rows, cols)
-    R, C, K, W = rows, cols, colors, WAVELET_BITS
+def _dpi_arguments(plan: LinkPlan, colors: int) -> dict:
+    """The plan's ports (but clk and rst) as the two DPI functions take them, each ``(name, width)``
+    in the C++'s order (sides N E S W): ``seq_in``/``seq_out`` of the edge function, ``comb_in``/
+    ``comb_out`` of the comb one. Every port is in exactly one group."""
+    width = {name: w for _, name, w in plan.ports(colors)}
     letters = [p.letter for p in EDGE_SIDES]
-    width = {p.letter: side_links(p, R, C) for p in EDGE_SIDES}
-    ports, seq_in, seq_out, comb_in, comb_out = [], [], [], [], []
-    for side in letters:
-        n = width[side]
-        ports += [f"input [{n - 1}:0] {side}_in_valid", f"input [{n * W - 1}:0] {side}_in_data",
-                  f"output [{n * K - 1}:0] {side}_in_ready",
-                  f"output [{n - 1}:0] {side}_out_valid", f"output [{n * W - 1}:0] {side}_out_data",
-                  f"input [{n * K - 1}:0] {side}_out_ready"]
-        seq_in += [f"input bit [{n - 1}:0] {side}_in_valid", f"input bit [{n * W - 1}:0] {side}_in_data"]
-        seq_out.append(f"output bit [{n * K - 1}:0] {side}_in_ready")
-        comb_in.append(f"input bit [{n * K - 1}:0] {side}_out_ready")
-        comb_out += [f"output bit [{n - 1}:0] {side}_out_valid", f"output bit [{n * W - 1}:0] {side}_out_data"]
-    ports += [f"output [{R - 1}:0] row_err", f"output [{R - 1}:0] row_idle", f"output [{R - 1}:0] row_halted",
-              f"output [{R * FAULT_BITS - 1}:0] row_fault"]
-    seq_out += [f"output bit [{R - 1}:0] row_{x}" for x in ("err", "idle", "halted")]
-    seq_out.append(f"output bit [{R * FAULT_BITS - 1}:0] row_fault")
+    groups = {"seq_in": [f"{s}_in_{x}" for s in letters for x in ("valid", "data")],
+              "seq_out": [f"{s}_in_ready" for s in letters] + [f"row_{x}" for x in ("err", "idle", "halted", "fault")],
+              "comb_in": [f"{s}_out_ready" for s in letters],
+              "comb_out": [f"{s}_out_{x}" for s in letters for x in ("valid", "data")]}
+    named = sorted(n for g in groups.values() for n in g)
+    if named != sorted(set(width) - {"clk", "rst"}):
+        raise AssertionError(f"the native top's DPI arguments {named} are not the plan's ports {sorted(width)}")
+    return {g: [(n, width[n]) for n in names] for g, names in groups.items()}
+
+
+def native_top_verilog(plan: LinkPlan, colors: int, threads: int = 1) -> str:
+    """The mesh top: the plan's ports, with the tiles behind two DPI calls and its chains handed to them."""
+    R, C, K = plan.rows, plan.cols, colors
+    ports = [f"{d} [{w - 1}:0] {n}" for d, n, w in plan.ports(colors)]
+    args = _dpi_arguments(plan, colors)
+    decl = {g: [f"{'input' if g.endswith('_in') else 'output'} bit [{w - 1}:0] {n}" for n, w in a]
+            for g, a in args.items()}
     sep = ",\n    "
-    q = {p.split()[-1]: p.split()[-2] for p in seq_out + comb_out}  # name -> [msb:0]
-    regs = "\n".join(f"  bit {w} {n}_q;" for n, w in q.items())
-    assigns = "\n".join(f"  assign {n} = {n}_q;" for n in q)
-    seq_args = ", ".join([f"{s}_in_{x}" for s in letters for x in ("valid", "data")]
-                         + [f"{s}_in_ready_q" for s in letters]
-                         + [f"row_{x}_q" for x in ("err", "idle", "halted", "fault")])
-    comb_args = ", ".join([f"{s}_out_ready" for s in letters]
-                          + [f"{s}_out_{x}_q" for s in letters for x in ("valid", "data")])
+    q = [(n, w) for g in ("seq_out", "comb_out") for n, w in args[g]]  # registered: name -> width
+    regs = "\n".join(f"  bit [{w - 1}:0] {n}_q;" for n, w in q)
+    assigns = "\n".join(f"  assign {n} = {n}_q;" for n, _ in q)
+    seq_args = ", ".join([n for n, _ in args["seq_in"]] + [f"{n}_q" for n, _ in args["seq_out"]])
+    comb_args = ", ".join([n for n, _ in args["comb_in"]] + [f"{n}_q" for n, _ in args["comb_out"]])
     return f"""// Generated by sdk/builds/native_mesh.py: a {R} x {C} Tessera mesh for native-mesh simulation.
-// Same ports as hdl/mesh.py's {MESH_TOP}; the tiles are C++ objects in sdk/builds/native_mesh.cpp.
+// The link plan's ports, as hdl/mesh_top.py's {MESH_TOP}; the tiles are C++ objects in native_mesh.cpp.
 module {MESH_TOP} (
-    input clk,
-    input rst,
     {sep.join(ports)}
 );
   import "DPI-C" function longint tessera_native_mesh_seq(
     input int rows, input int cols, input int colors, input int threads, input string plan, input bit rst,
-    {sep.join(seq_in + seq_out)});
+    {sep.join(decl["seq_in"] + decl["seq_out"])});
   import "DPI-C" function void tessera_native_mesh_comb(
     input int rows, input int cols, input int colors, input int threads, input string plan, input longint seq,
-    {sep.join(comb_in + comb_out)});
-  // the wafer's link stages (hdl/wafer_mesh.py link_chains; empty: a perfect mesh)
-  localparam string PLAN = "{plan}";
+    {sep.join(decl["comb_in"] + decl["comb_out"])});
+  // the link plan's chains of stages (hdl/link_plan.py; empty: no link has one)
+  localparam string PLAN = "{chain_text(plan)}";
 
 {regs}
   import "DPI-C" function int tessera_native_mesh_auto_pause();
@@ -230,7 +228,7 @@ class TileLibrary(_CppLibrary):
 
     def training_model(self):
         """The 4 x 4 mesh the instrumented library is trained on (by the ``training`` module)."""
-        return _NativeMeshModel(f"{self.name}_training", native_top_verilog(4, 4, self.profile.colors),
+        return _NativeMeshModel(f"{self.name}_training", native_top_verilog(LinkPlan(4, 4), self.profile.colors),
                                 _Instrumented(self), ld_flags=["-LDFLAGS", "-fprofile-generate"])
 
     def _train(self):
@@ -334,7 +332,7 @@ def native_mesh_model(rows: int, cols: int, profile="small", core: bool = True, 
                       name: str | None = None, lib: TileLibrary | None = None, wafer=None, ranks: int = 1,
                       training: str | None = None) -> Model:
     """A native-mesh model of the generated R x C mesh (built on first use, then cached); with
-    ``wafer`` (hdl.wafer_mesh.Wafer) the wafer's bypass and die-boundary stages on its links; with
+    ``wafer`` (hdl.link_plan.Wafer) the wafer's bypass and die-boundary stages on its links; with
     ``ranks`` > 1, the mesh in bands of rows over that many MPI ranks (mpi_ranks.py). Without
     ``lib``, the tile library is ``TileLibrary(profile, core, training=training)`` (profile-guided
     when TESSERA_PGO is set and ``training`` names a workload)."""
@@ -344,15 +342,9 @@ def native_mesh_model(rows: int, cols: int, profile="small", core: bool = True, 
     check_ranks(ranks, rows)
     prof = get_profile(profile)
     lib = lib or TileLibrary(prof, core, training=training)
-    plan = ""
-    links = []
-    if wafer is not None:
-        wafer.check(rows, cols)
-        plan = wafer_plan(rows, cols, wafer)
-        if plan:
-            links = [LinkLibrary(prof.colors, s) for s in sorted({1, wafer.stages})]
+    plan = LinkPlan(rows, cols, wafer)
+    links = [LinkLibrary(prof.colors, s) for s in sorted({1, plan.stages})] if plan.chains else []
+    tag = plan.wafer.tag()
     name = name or f"native_mesh_{rows}x{cols}_{prof.name}" + ("" if core else "_fabric") + \
-        (f"_{wafer.tag()}" if wafer is not None and wafer.tag() else "") + (f"_t{threads}" if threads > 1 else "") + \
-        ("_mpi" if ranks > 1 else "")
-    return _NativeMeshModel(name, native_top_verilog(rows, cols, prof.colors, threads, plan), lib, links=links,
-                            ranks=ranks)
+        (f"_{tag}" if tag else "") + (f"_t{threads}" if threads > 1 else "") + ("_mpi" if ranks > 1 else "")
+    return _NativeMeshModel(name, native_top_verilog(plan, prof.colors, threads), lib, links=links, ranks=ranks)

@@ -15,7 +15,7 @@ Interface:
         core=False: fabric tiles (router and loader, no PE: for routing studies). noise=(idle,
         stall): every edge input link idles and every output link withholds each color's ready
         with these probabilities each cycle (random backpressure, seeded by ``seed``).
-        wafer (hdl.wafer_mesh.Wafer): spares with a defect map, dies: the physical wafer top behind
+        wafer (hdl.link_plan.Wafer): spares with a defect map, dies: the physical wafer top behind
         the same logical edge (docs/wafer.md)
         ranks: the native mesh in bands of rows over that many MPI ranks, launched with mpiexec
         (sdk/builds/mpi_ranks.py, docs/mesh.md); the same cycles and bits as one process
