@@ -18,7 +18,7 @@ from .fault import FAULT_BITS
 from .mgmt import MGMT_BROADCAST
 from .profiles import get_profile
 from .tile import TILE_MODULE, Tile
-from .wavelet import WAVELET_BITS
+from .wavelet import EDGE_SIDES, WAVELET_BITS, side_links
 
 __all__ = ["MESH_TOP", "MAX_ROWS", "MAX_COLS", "MeshShapeError", "check_mesh_shape", "mesh_ports", "tile_verilog"]
 
@@ -46,7 +46,7 @@ def mesh_ports(rows, cols, K):
     """(direction, name, width) of every top-level port."""
     W = WAVELET_BITS
     ports = [("input", "clk", 1), ("input", "rst", 1)]
-    for side, n in (("n", cols), ("s", cols), ("w", rows), ("e", rows)):
+    for side, n in ((p.letter, side_links(p, rows, cols)) for p in EDGE_SIDES):
         ports += [("input", f"{side}_in_valid", n), ("input", f"{side}_in_data", n * W),
                   ("output", f"{side}_in_ready", n * K),
                   ("output", f"{side}_out_valid", n), ("output", f"{side}_out_data", n * W),

@@ -18,6 +18,7 @@ import shutil
 import sys
 
 from golden.routing import ColorRoute
+from hdl.mesh import EdgeLink
 from hdl.wavelet import Port
 
 from . import routes
@@ -43,7 +44,7 @@ def main(argv=None) -> int:
         lay.route(lay.color("in", 1), routes.custom({(r, c): west_to_east for r in range(rows) for c in range(cols)}))
     with Runtime(lay, model=train, run_name="pgo-stream") as rt:
         for r in range(rows):
-            rt.send(f"W{r}", 1, list(range(600)))
+            rt.send(EdgeLink(Port.W, r), 1, list(range(600)))
         rt.run("idle")
     if lib.core:
         run_cases([gemm_case(rows, cols, 24, 32, 20, "f16", lib.profile.name, seed=1),

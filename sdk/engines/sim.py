@@ -117,8 +117,8 @@ class SimEngine(Engine):
         return self._call("load", streams={str(r): [list(w) for w in s] for r, s in streams.items()},
                           settle=settle)["cycles"]
 
-    def inject(self, link, wavelets):
-        self._call("inject", link=str(EdgeLink.of(link)), wavelets=[list(w) for w in wavelets])
+    def inject(self, link: EdgeLink, wavelets):
+        self._call("inject", link=str(link), wavelets=[list(w) for w in wavelets])
 
     def run(self, until: Until, max_idle: int = 20000, progress: int = 0, counters: bool = False,
             trace: TraceSpec | None = None) -> RunResult:
