@@ -47,7 +47,7 @@ from collections import defaultdict
 import numpy as np
 
 from golden.routing import MeshRoutes
-from hdl.loadmap import TASK_WORD, Region, load_addr
+from hdl.loadmap import TASK_WORD, LoadRegion, load_addr
 from hdl.mesh import EdgeLink
 from hdl.wavelet import Wavelet
 
@@ -240,7 +240,7 @@ class Runtime:
                 t = matches[0]
             if t not in image.tasks:
                 raise SdkError(f"launch: program {placed.program.name!r} has no task {t}")
-            self._queue().pe_writes(pe, [(load_addr(Region.TASK, int(t)),
+            self._queue().pe_writes(pe, [(load_addr(LoadRegion.TASK, int(t)),
                                           TASK_WORD.pack(entry=image.tasks[t], valid=1, pending=1,
                                                          blocked=int(t in image.blocked)))])
 
