@@ -21,7 +21,7 @@ task, PC; on the hardware engines the westernmost faulty tile of each row).
 
 Interface:
     Runtime(layout, engine="native", **engine_options)   options: threads, ranks (MPI, native),
-            waves, console, run_name, seed, model (Verilator engines); timeout (FPGA)
+            waves, console, run_name, seed, build (a SimBuild: Verilator engines); timeout (FPGA)
         .engine, .layout, .cycles (data-phase cycles so far), .load_cycles, .last (RunResult)
         .load(layout=None)            reset the mesh and queue a layout's load
         .flush()                      send the queued writes now
@@ -109,7 +109,7 @@ class Runtime:
         layout.build()
         self.layout = layout
         self._pending = MeshLoader(self.rows, self.cols, self.profile)
-        # An engine that has loaded nothing yet has zero memories (simulation, a fresh model): the
+        # An engine that has loaded nothing yet has zero memories (simulation, a fresh build): the
         # layout's zeroing sweep is then skipped.
         layout.load_into(self._pending, zero=layout.clear_memory and not self.engine.memory_zero)
         self._reset_pending = True

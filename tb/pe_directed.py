@@ -11,8 +11,8 @@ parameters unless they name others.
 Interface
     directed_programs() -> [(name, source, deliveries)]
         every program below that runs on the default parameters, in a stable order under a stable
-        name: the list the RTL replays. The model tests run these and the few with other ``params``
-        (the RTL model is built for the default ones)
+        name: the list the RTL replays. The golden model's tests run these and the few with other
+        ``params`` (the RTL is built for the default ones)
     Program(source, deliveries=(), params=None)
         ``params``: PE parameters that differ from the default (the golden model's keywords)
     PROGRAMS: name -> Program              the fixed programs, named after what they exercise

@@ -33,9 +33,9 @@ from sdk.asm import assemble
 from sdk.builds.paths import BUILD
 from sdk.cosim.edge import value_of
 from sdk.loader import load_ops
-from tb.models import pe_model
+from tb.builds import pe_build
 
-__all__ = ["golden_case", "PEHarness", "compare", "pe_model", "run_cases"]
+__all__ = ["golden_case", "PEHarness", "compare", "pe_build", "run_cases"]
 
 
 def golden_case(name, program, inputs=(), profile="small", sram_window=None, max_cycles=200_000,
@@ -117,7 +117,7 @@ def run_cases(cases, run_name, profile="small", compare=True) -> list[dict]:
     d.mkdir(parents=True, exist_ok=True)
     cpath, rpath = d / f"{run_name}-{profile}.cases.json", d / f"{run_name}-{profile}.results.json"
     cpath.write_text(json.dumps(cases))
-    pe_model(profile).run("tb.cocotb_pe", testcase="run_cases", run_name=f"{run_name}-{profile}",
+    pe_build(profile).run("tb.cocotb_pe", testcase="run_cases", run_name=f"{run_name}-{profile}",
                           config={"cases": str(cpath), "results": str(rpath), "profile": profile, "compare": compare,
                                   "run_name": f"{run_name}-{profile}"})
     return json.loads(rpath.read_text())

@@ -1,6 +1,6 @@
 """The edge autopilot, Python side: hand an EdgeHarness's cycles to the native mesh's C++ and back.
 
-Runs inside the simulator (cocotb), with a native-mesh model (sdk/builds/native_mesh.py). While
+Runs inside the simulator (cocotb), with a native-mesh build (sdk/builds/native_mesh.py). While
 the harness draws nothing at random, its cycle-by-cycle work (LinkDriver.pick on every input link,
 LinkMonitor recording on every output link, all colors ready) and the stopping tests of a run loop
 are played in C++ at every rising edge (sdk/builds/native_mesh_autopilot.h), with no Python per
@@ -9,7 +9,7 @@ test holds, then unpacks everything so that the harness is exactly where steppin
 Python would have left it: the same cycles, the same wavelets, the same bookkeeping.
 
 Interface:
-    Autopilot(dut, harness)          .available: the model is a native mesh with the autopilot (and
+    Autopilot(dut, harness)          .available: the build is a native mesh with the autopilot (and
                                      TESSERA_AUTOPILOT is not 0)
         .eligible() -> bool          nothing random and no protocol test in the harness
         await .run(kind, start, n_cycles=-1, last_change=0, last_busy=0, max_idle=0, progress=0,

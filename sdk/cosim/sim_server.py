@@ -1,6 +1,6 @@
 """The simulator side of the Verilator engines: a cocotb test that serves host operations.
 
-``serve`` runs inside the simulator process (cocotb on Verilator) on any model with the generated
+``serve`` runs inside the simulator process (cocotb on Verilator) on any build with the generated
 mesh top's ports (hdl/mesh.py ``tessera_mesh``: native, hierarchical or flat). It connects to the
 Unix socket the host engine (sdk/engines/sim.py) listens on and executes its commands one at a
 time, stepping the mesh with sdk/cosim/edge.py; the simulation only advances inside a command.
@@ -251,7 +251,7 @@ class Server:
 
 
 class Probes:
-    """Every tile's probe (hdl/probe.py), from the native mesh's C++ or the flat model's hierarchy."""
+    """Every tile's probe (hdl/probe.py), from the native mesh's C++ or the flat build's hierarchy."""
 
     def __init__(self, dut, rows, cols):
         self.dut, self.rows, self.cols = dut, rows, cols
@@ -288,7 +288,7 @@ class Probes:
         if self.flat:
             return Activity.from_ints(self.rows, self.cols, [value_of(self._tile(r, c)) for r in range(self.rows)
                                                              for c in range(self.cols)], status_only)
-        raise AssertionError("per-tile counters need the native or the flat engine (this model does not show "
+        raise AssertionError("per-tile counters need the native or the flat engine (this build does not show "
                              "the insides of its tiles)")
 
     def trace_start(self, spec: dict):

@@ -39,7 +39,7 @@ from hdl.mesh import EdgeLink
 from hdl.profiles import PROFILES, get_profile
 from hdl.wavelet import Port
 
-from ..builds.models import board_core_model
+from ..builds.engine_builds import board_core_build
 from ..builds.verilator import CocotbFailure, SimulatorSession
 from ..errors import DeviceError, EngineUnavailable, SdkError
 from ..records import Fault, MeshStatus, RunResult
@@ -258,13 +258,13 @@ class SimulatedBoard:
     def __init__(self, rows, cols, profile="small", divisor: int = 4, timeout: float = 0.2, console=False,
                  run_name=None):
         try:
-            self.model = board_core_model(rows, cols, profile, divisor)
+            self.build = board_core_build(rows, cols, profile, divisor)
         except ValueError as e:  # a profile, mesh or divisor the board core cannot have
             raise SdkError(str(e)) from None
         self.timeout = timeout
         self._rx = bytearray()
         try:
-            self._session = SimulatorSession(self.model, "sdk.cosim.board_server", "serve", {"divisor": divisor},
+            self._session = SimulatorSession(self.build, "sdk.cosim.board_server", "serve", {"divisor": divisor},
                                              run_name or f"fpga-sim-{os.getpid()}", console=console)
         except CocotbFailure as e:
             raise DeviceError(f"the simulated board did not start: {e}") from None
