@@ -190,7 +190,7 @@ def main(argv=None) -> int:
     print(f"[decode] {model.layers} layers, d_model {model.d_model}, {model.heads} heads, d_ff {model.d_ff}, "
           f"context {model.context}, vocab {model.vocab} on {rows}x{cols} {prof.name}: program "
           f"{kernel.imem_words} words, {kernel.sram_bytes} bytes of SRAM per PE; "
-          f"prompt {prompt}, {args.tokens} new tokens (model build on first use)", flush=True)
+          f"prompt {prompt}, {args.tokens} new tokens (Verilator build on first use)", flush=True)
     t0 = time.monotonic()
     steps = []
     io = []

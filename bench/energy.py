@@ -31,7 +31,7 @@ from pathlib import Path
 from bench.common import dims
 from hdl.probe import COUNTER_NAMES
 from hdl.profiles import get_profile
-from sdk.builds.native_mesh import native_mesh_model
+from sdk.builds.native_mesh import native_mesh_build
 from sdk.builds.paths import BUILD
 from sdk.cases import format_table, gemm_case, gemv_case, run_cases
 from sdk.energy import EnergyModel
@@ -76,8 +76,8 @@ def main(argv=None) -> int:
     if not args.no_overhead:
         bare = dataclasses.replace(prof, counters=False)
         print(f"\n[energy] the same kernels on a {rows}x{cols} mesh built without counters ...", flush=True)
-        off_model = native_mesh_model(rows, cols, bare, name=f"native_mesh_{rows}x{cols}_{prof.name}_nocounters")
-        off = run_cases(cases(), progress=20_000, model=off_model, run_name="bench-energy-off")
+        off_build = native_mesh_build(rows, cols, bare, name=f"native_mesh_{rows}x{cols}_{prof.name}_nocounters")
+        off = run_cases(cases(), progress=20_000, build=off_build, run_name="bench-energy-off")
         for a, b in zip(recs, off, strict=True):
             if (a.cycles, a.bit_exact) != (b.cycles, b.bit_exact):
                 raise SystemExit(f"error: {a.name}: {a.cycles} cycles with counters, {b.cycles} without")

@@ -21,20 +21,20 @@ from bench.common import bench_args, run_profiles
 from hdl.profiles import get_profile
 from hdl.router import Router
 from sdk.builds.paths import BUILD
-from tb.models import router_mesh_model
+from tb.builds import router_mesh_build
 
 LINE = 4
 
 
 def measure(profile: str) -> dict:
     prof = get_profile(profile)
-    model = router_mesh_model(1, LINE, prof.name)
-    print(f"[fabric] {prof.name}: building/reusing the 1x{LINE} router line model ...", flush=True)
-    model.build()
+    build = router_mesh_build(1, LINE, prof.name)
+    print(f"[fabric] {prof.name}: building/reusing the 1x{LINE} router line ...", flush=True)
+    build.build()
     report = BUILD / "bench" / f"fabric_{prof.name}.raw.json"
     report.parent.mkdir(parents=True, exist_ok=True)
     print(f"[fabric] {prof.name}: measuring on the RTL ...", flush=True)
-    model.run("tb.cocotb_router_mesh", testcase="fabric_figures", run_name="bench",
+    build.run("tb.cocotb_router_mesh", testcase="fabric_figures", run_name="bench",
               config={"profile": prof.name, "cols": LINE, "report": str(report)})
     return json.loads(report.read_text())
 

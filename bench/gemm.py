@@ -88,7 +88,7 @@ def main(argv=None) -> int:
         return 2
     if not args.no_plots:
         require_extra("matplotlib", "bench")  # before minutes of simulation, not after
-    print(f"[gemm] {rows}x{cols} {args.profile}: {len(cases)} kernels (model build on first use; "
+    print(f"[gemm] {rows}x{cols} {args.profile}: {len(cases)} kernels (Verilator build on first use; "
           "progress every 10,000 cycles)", flush=True)
     t0 = time.monotonic()
     recs = run_cases(cases, progress=10_000, counters=True, run_name=f"bench-{m}x{k}x{n}")

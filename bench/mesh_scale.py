@@ -2,7 +2,7 @@
 
 Wafer generation: the time and peak memory of generating a wafer-sized (750 x 994) mesh.
 
-Each build runs in a fresh subprocess with fresh model folders (the tile library included), so
+Each build runs in a fresh subprocess with fresh build folders (the tile library included), so
 its wall time and peak RSS (the largest child process: Verilator or the C++ compiler) are its own.
 
 Engines (``--engine``): ``native`` (default, what the regression and ``make sim`` use) compiles the
@@ -14,7 +14,7 @@ fixed number of cycles (tb/cocotb_tile_mesh.py `clock_run`).
 
 The native tile library is built with GCC's profile-guided optimisation (``TileLibrary(pgo=True)``:
 trained on a 4 x 4 mesh streaming and running GEMM/GEMV jobs, about twice the build time; the
-same model, only faster). ``--no-pgo`` measures the plain build the regression uses. On the native
+same mesh, only faster). ``--no-pgo`` measures the plain build the regression uses. On the native
 engine the streaming loop runs on the edge autopilot (sdk/cosim/autopilot.py): no Python per cycle.
 
 Writes a JSON list of records:
@@ -39,7 +39,7 @@ from pathlib import Path
 
 from hdl.mesh import MeshShapeError, check_mesh_shape
 from hdl.profiles import ProfileError, get_profile
-from sdk.builds.models import mesh_model
+from sdk.builds.engine_builds import mesh_build
 from sdk.builds.native_mesh import TileLibrary
 from sdk.builds.paths import BUILD
 from sdk.pgo_training import TRAINING
@@ -49,15 +49,15 @@ REPO = Path(__file__).resolve().parent.parent
 _CHILD = r"""
 import json, resource, sys, time
 from hdl.mesh import generate_mesh
-from bench.mesh_scale import _model
+from bench.mesh_scale import _bench_build
 args = json.loads(sys.argv[1])
 t0 = time.monotonic()
 out = {}
 if args["what"] == "wafer":
     generate_mesh(args["rows"], args["cols"], args["profile"], args["out"], core=args["core"])
 else:
-    m = _model(args["name"], args["rows"], args["cols"], args["profile"], args["core"], args["threads"], args["engine"],
-               args["pgo"])
+    m = _bench_build(args["name"], args["rows"], args["cols"], args["profile"], args["core"], args["threads"],
+                     args["engine"], args["pgo"])
     if args["what"] == "build":
         m.build()
     else:
@@ -89,11 +89,11 @@ def parse_sizes(text: str):
     return out
 
 
-def _model(name, rows, cols, profile, core, threads, engine, pgo=False):
-    """The model to measure, under a bench-only name (its tile library too), so it is built afresh."""
+def _bench_build(name, rows, cols, profile, core, threads, engine, pgo=False):
+    """The build to measure, under a bench-only name (its tile library too), so it is built afresh."""
     lib = TileLibrary(profile, core, name=name + "_tile_lib", pgo=pgo, training=TRAINING if pgo else None) \
         if engine == "native" else None
-    return mesh_model(rows, cols, profile, core, engine=engine, threads=threads, name=name, lib=lib)
+    return mesh_build(rows, cols, profile, core, engine=engine, threads=threads, name=name, lib=lib)
 
 
 def measure(rows, cols, profile, core, threads, cycles, engine="native", pgo=False) -> dict:

@@ -1,7 +1,7 @@
 """MPI scale figures: the native mesh on 1, 2 and 4 MPI ranks (and on 2 threads) at 64x64 and 256x256.
 
 Each run is tb/cocotb_tile_mesh.py ``clock_run`` (W -> E routes loaded through the management path,
-then every row streaming across the mesh) on a native-mesh model; with ranks > 1 the model is
+then every row streaming across the mesh) on a native-mesh build; with ranks > 1 the simulator is
 launched by ``mpiexec`` (sdk/builds/mpi_ranks.py: rank 0 the simulator, ranks 1..N-1 the worker
 program), and each rank's compute and exchange seconds and its message and byte counts come back
 through TESSERA_MPI_STATS. ``bit_identical`` compares the run's digest (every wavelet that left the
@@ -35,7 +35,7 @@ from pathlib import Path
 
 from bench.mesh_scale import parse_sizes
 from hdl.mesh import MeshShapeError
-from sdk.builds.models import mesh_model
+from sdk.builds.engine_builds import mesh_build
 from sdk.builds.mpi_ranks import MpiInstall, MpiMissing
 from sdk.builds.native_mesh import check_ranks
 from sdk.builds.paths import BUILD
@@ -52,19 +52,19 @@ NET_BYTES_PER_S = 12.5e9
 
 
 def run(rows: int, cols: int, ranks: int, threads: int, cycles: int) -> dict:
-    model = mesh_model(rows, cols, "small", True, engine="native", threads=threads, ranks=ranks)
+    build = mesh_build(rows, cols, "small", True, engine="native", threads=threads, ranks=ranks)
     tag = f"r{ranks}t{threads}"
     print(f"[mpi_scale] {rows}x{cols}, {ranks} rank(s), {threads} thread(s): building or reusing ...", flush=True)
-    model.build()
+    build.build()
     report = BUILD / "bench" / f"mpi_scale_{rows}x{cols}_{tag}.json"
     report.parent.mkdir(parents=True, exist_ok=True)
     stats_path = Path(tempfile.mkdtemp(prefix="tessera-mpi-")) / "stats.json"
     os.environ["TESSERA_MPI_STATS"] = str(stats_path)
     try:
-        print(f"[mpi_scale]   running {cycles} cycles (log: build/runs/{model.name}-{model.key}/mpi_scale_{tag})",
+        print(f"[mpi_scale]   running {cycles} cycles (log: build/runs/{build.name}-{build.key}/mpi_scale_{tag})",
               flush=True)
         t0 = time.monotonic()
-        model.run("tb.cocotb_tile_mesh", testcase="clock_run", run_name=f"mpi_scale_{tag}",
+        build.run("tb.cocotb_tile_mesh", testcase="clock_run", run_name=f"mpi_scale_{tag}",
                   config={"profile": "small", "rows": rows, "cols": cols, "cycles": cycles, "report": str(report)})
         wall = time.monotonic() - t0
     finally:

@@ -217,7 +217,7 @@ def measure(profile: str) -> dict:
     act_case = golden_case("activation", act, [(2, 41, 0)], profile=profile, sram_window=(0, 64))
     act_case["input_delay"] = 20
     cases.append(act_case)
-    print(f"[pe] {profile}: building/reusing the PE model and running {len(cases)} programs ...", flush=True)
+    print(f"[pe] {profile}: building/reusing the PE on Verilator and running {len(cases)} programs ...", flush=True)
     res = {r["name"]: r for r in run_cases(cases, "bench", profile=profile)}
     bad = [r["name"] for r in res.values() if r["mismatches"]]
     if bad:

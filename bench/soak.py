@@ -86,7 +86,7 @@ def main(argv=None) -> int:
             received = rt.receive()
             observed = {}
             for link, ws in received.items():
-                pe, port = link.pe(rows, cols), link.side
+                pe, port = link.pe_port(rows, cols)
                 observed[(pe, port)] = [(w.color, w.payload, w.ctrl) for w in ws]
             golden = simulate(mesh, injections, state=state)
             exits = {ex: ds for ex, ds in golden.outputs.items() if ex[1].name != "RAMP"}

@@ -40,10 +40,10 @@ from hdl.profiles import get_profile
 from hdl.repair import DefectMap, RepairError, SpareScheme
 from hdl.repair_cell import REPAIR_MODULE, RepairCell
 from hdl.router import Router
-from sdk.builds.models import mesh_model
+from sdk.builds.engine_builds import mesh_build
 from sdk.builds.paths import BUILD
 from sdk.cases import gemm_case, gemv_case, run_cases
-from tb.models import router_mesh_model, run_cocotb, verilog_mesh_model
+from tb.builds import router_mesh_build, run_cocotb, verilog_mesh_build
 
 yield_model = importlib.import_module("bench.yield")
 
@@ -77,7 +77,7 @@ def bypass_latency(run_dir: Path) -> dict:
     wafer = Wafer(DefectMap(rows, cols, SpareScheme(3, 1), frozenset({(0, 1)})).repair())
     extra = hop_extra_cycles(rows, cols, wafer)
     report = run_dir / "bypass_latency.json"
-    run_cocotb(verilog_mesh_model(rows, cols, "small", False, wafer), "tb.cocotb_tile_mesh", "wafer_latency",
+    run_cocotb(verilog_mesh_build(rows, cols, "small", False, wafer), "tb.cocotb_tile_mesh", "wafer_latency",
                profile="small", rows=rows, cols=cols,
                hop_extra=[[r, c, s, n] for (r, c, s), n in extra.items() if n], report=str(report))
     lat = json.loads(report.read_text())["latencies"]
@@ -95,7 +95,7 @@ def bypass_latency(run_dir: Path) -> dict:
 
 def boundary_throughput(run_dir: Path) -> dict:
     report = run_dir / "boundary.json"
-    run_cocotb(router_mesh_model(1, 4, "small", die=(1, 1), stages=2), "tb.cocotb_router_mesh", "fabric_figures",
+    run_cocotb(router_mesh_build(1, 4, "small", die=(1, 1), stages=2), "tb.cocotb_router_mesh", "fabric_figures",
                profile="small", cols=4, die=[1, 1], stages=2, stream=2000, report=str(report))
     fig = json.loads(report.read_text())
     return {"boundary_single_color_wavelets_per_cycle": fig["single_color_wavelets_per_cycle"],
@@ -112,7 +112,7 @@ def gemm_on_maps(rows, cols, scheme: SpareScheme, rate: float, nmaps: int, engin
     keys = ("name", "cycles", "bit_exact", "mismatches")
     t0 = time.monotonic()
     perfect = [{k: r[k] for k in keys} for r in run_cases(cases(), engine=engine,
-                                                             model=mesh_model(rows, cols, "small", engine=engine),
+                                                             build=mesh_build(rows, cols, "small", engine=engine),
                                                              run_name="wafer-bench-perfect")]
     _log(f"perfect {rows}x{cols}: {[(r['name'], r['cycles'], r['bit_exact']) for r in perfect]} "
          f"({time.monotonic() - t0:.0f} s)")
@@ -128,8 +128,8 @@ def gemm_on_maps(rows, cols, scheme: SpareScheme, rate: float, nmaps: int, engin
         except RepairError:
             continue
         t0 = time.monotonic()
-        model = mesh_model(rows, cols, "small", engine=engine, wafer=wafer)
-        got = [{k: r[k] for k in keys} for r in run_cases(cases(), engine=engine, model=model,
+        build = mesh_build(rows, cols, "small", engine=engine, wafer=wafer)
+        got = [{k: r[k] for k in keys} for r in run_cases(cases(), engine=engine, build=build,
                                                          run_name=f"wafer-bench-{seed}")]
         maps.append({"seed": seed, "defects": sorted(dm.defects), "jobs": got})
         _log(f"map seed {seed}, defects {sorted(dm.defects)}: {[(r['name'], r['cycles'], r['bit_exact']) for r in got]}"

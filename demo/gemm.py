@@ -99,7 +99,7 @@ def main(argv=None) -> int:
         print(f"make sim: a wafer: {'; '.join(x for x in (defects, dies) if x)}", flush=True)
     if args.ranks > 1:
         print(f"make sim: the mesh in {args.ranks} bands of rows on {args.ranks} MPI ranks (mpiexec)", flush=True)
-    print("make sim: building or reusing the Verilator model, then running (progress every 2,000 cycles) ...",
+    print("make sim: building or reusing the Verilator build, then running (progress every 2,000 cycles) ...",
           flush=True)
     t0 = time.monotonic()
     recs = run_cases(cases, progress=2000, counters=True, trace=trace, waves=args.waves, console=True,

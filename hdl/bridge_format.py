@@ -26,9 +26,8 @@ Interface:
     STATUS_FIELDS        ((name, bytes or None for a row bit vector of ceil(rows/8) bytes), ...)
     status_length(rows)  bytes after the STATUS frame's length byte
     faults_length(rows)  bytes after the FAULTS frame's rows byte
-    SIDE_NAMES           {"n": Port.N, "e": Port.E, "s": Port.S, "w": Port.W}
-    link_byte(side, index) -> int      side: "n"/"e"/"s"/"w" or a Port
-    parse_link(byte) -> (side letter, index)
+    link_byte(link) -> int               the link byte of an hdl.mesh.EdgeLink
+    parse_link(byte) -> EdgeLink         its inverse
 """
 
 from __future__ import annotations
@@ -37,11 +36,11 @@ import enum
 import math
 
 from .fault import FAULT_BITS
-from .wavelet import EDGE_SIDES, Port
+from .mesh import EdgeLink
+from .wavelet import Port
 
 __all__ = ["PROTOCOL_VERSION", "WAVELET_BYTES", "FAULT_BYTES", "LINK_INDEX_BITS", "MAX_LINKS_PER_SIDE", "Cmd",
-           "Reply", "Flag", "STATUS_FIELDS", "status_length", "faults_length", "SIDE_NAMES", "link_byte",
-           "parse_link"]
+           "Reply", "Flag", "STATUS_FIELDS", "status_length", "faults_length", "link_byte", "parse_link"]
 
 PROTOCOL_VERSION = 2
 WAVELET_BYTES = 5
@@ -96,20 +95,14 @@ def faults_length(rows: int) -> int:
     return rows * FAULT_BYTES
 
 
-SIDE_NAMES = {p.letter: p for p in EDGE_SIDES}
-_SIDE_OF = {int(v): k for k, v in SIDE_NAMES.items()}
+def link_byte(link: EdgeLink) -> int:
+    """The link byte of an edge link: ``side << 6 | index``."""
+    link = EdgeLink.of(link)
+    if not link.index < MAX_LINKS_PER_SIDE:
+        raise ValueError(f"link index {link.index} does not fit the {LINK_INDEX_BITS}-bit link field")
+    return int(link.side) << LINK_INDEX_BITS | link.index
 
 
-def link_byte(side, index: int) -> int:
-    """The link byte of edge link ``side`` (a letter or a Port) ``index``."""
-    p = SIDE_NAMES[side] if isinstance(side, str) else Port(side)
-    if p not in SIDE_NAMES.values():
-        raise ValueError(f"{p!r} is not an edge side")
-    if not 0 <= index < MAX_LINKS_PER_SIDE:
-        raise ValueError(f"link index {index} does not fit the {LINK_INDEX_BITS}-bit link field")
-    return int(p) << LINK_INDEX_BITS | index
-
-
-def parse_link(b: int) -> tuple[str, int]:
-    """(side letter, index) of a link byte."""
-    return _SIDE_OF[b >> LINK_INDEX_BITS], b & (MAX_LINKS_PER_SIDE - 1)
+def parse_link(b: int) -> EdgeLink:
+    """The edge link of a link byte."""
+    return EdgeLink(Port(b >> LINK_INDEX_BITS & 3), b & (MAX_LINKS_PER_SIDE - 1))

@@ -55,7 +55,6 @@ from hdl.bridge_format import (
     LINK_INDEX_BITS,
     MAX_LINKS_PER_SIDE,
     PROTOCOL_VERSION,
-    SIDE_NAMES,
     WAVELET_BYTES,
     Cmd,
     Flag,
@@ -64,12 +63,12 @@ from hdl.bridge_format import (
 )
 from hdl.fault import FAULT_BITS
 from hdl.profiles import get_profile
-from hdl.wavelet import WAVELET_BITS, side_links
+from hdl.wavelet import EDGE_SIDES, WAVELET_BITS, side_links
 
 __all__ = ["HostBridge", "check_bridge_params", "SIDES", "RESET_CYCLES", "BridgeError"]
 
 RESET_CYCLES = 16
-SIDES = SIDE_NAMES  # the bridge's port groups, in this order: n, e, s, w
+SIDES = {p.letter: p for p in EDGE_SIDES}  # the bridge's port groups by their port names' prefix: n, e, s, w
 
 
 class BridgeError(ValueError):

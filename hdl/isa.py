@@ -28,8 +28,10 @@ Constants   INSN_BITS, NUM_GPRS, NUM_DSRS, NUM_TASKS, DSR_BITS, PC_BITS, TASK_BI
 Enums       Opcode, Fmt, DsrKind, ElemType, FmacMode, CvtMode, ShiftMode, LogicMode, ErrorCode
 Layouts     InsnI, InsnR, Insn (union), BindImm, FabImm, Dsr, Status, StartInfo
             (``amaranth.lib.data`` layouts the RTL uses for decode, DSR storage and status)
-Tables      FORMAT[op] -> Fmt; RESERVED_OPCODES; VECTOR_OPS; FORMS / FORM_BY_MNEMONIC / form_of(op, m):
-            the assembler's mnemonics (Form: mnemonic, opcode, m, operand kinds); ELEM_SIZE;
+Tables      FORMAT[op] -> Fmt; RESERVED_OPCODES; VECTOR_OPS (the vector opcodes); FORMS /
+            FORM_BY_MNEMONIC / form_of(op, m): the assembler's mnemonics (Form: mnemonic, opcode, m,
+            operand kinds); VECTOR_MNEMONICS: the mnemonics of VECTOR_OPS without their suffix
+            ("vadd", "vsll", ...); ELEM_SIZE;
             ACC_TYPE / OPND_TYPE / FMAC_SUFFIX per fmac mode; CVT_DST_TYPE / CVT_SRC_TYPE /
             CVT_SUFFIX per vcvt mode; TYPE_SUFFIX; SHIFT_MNEMONIC / LOGIC_MNEMONIC per vsh / vlogs mode
 Helpers     encode_i(...), encode_r(...), fields(word) -> dict, sext16(x),
@@ -52,7 +54,7 @@ __all__ = [
     "SHIFT_MNEMONIC", "LOGIC_MNEMONIC", "ShiftMode", "LogicMode",
     "Opcode", "Fmt", "DsrKind", "ElemType", "FmacMode", "CvtMode", "ErrorCode",
     "InsnI", "InsnR", "Insn", "BindImm", "FabImm", "Dsr", "Status", "StartInfo",
-    "FORMAT", "Form", "FORMS", "FORM_BY_MNEMONIC", "form_of", "ELEM_SIZE", "ACC_TYPE", "OPND_TYPE",
+    "FORMAT", "Form", "FORMS", "FORM_BY_MNEMONIC", "VECTOR_MNEMONICS", "form_of", "ELEM_SIZE", "ACC_TYPE", "OPND_TYPE",
     "encode_i", "encode_r", "fields", "sext16", "pack_dsr", "unpack_dsr", "pack_status", "unpack_status",
     "pack_start_info",
 ]
@@ -326,6 +328,8 @@ def _forms() -> list[Form]:
 
 FORMS: tuple[Form, ...] = tuple(_forms())
 FORM_BY_MNEMONIC = {f.mnemonic: f for f in FORMS}
+#: the mnemonics of the vector ops (VECTOR_OPS) without their type or mode suffix: "vadd", "vsll", ...
+VECTOR_MNEMONICS = frozenset(f.mnemonic.split(".")[0] for f in FORMS if f.opcode in VECTOR_OPS)
 _FORM_BY_CODE = {(f.opcode, f.m): f for f in FORMS}
 
 

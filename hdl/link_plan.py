@@ -60,7 +60,7 @@ from .boundary import check_stages
 from .fault import FAULT_BITS
 from .mesh_common import check_mesh_shape
 from .repair import RepairMap, SpareScheme
-from .wavelet import WAVELET_BITS, Port, side_links
+from .wavelet import EDGE_SIDES, WAVELET_BITS, Port, side_links
 
 __all__ = ["Wafer", "WaferError", "LinkPlan", "mesh_ports", "link_chains", "hop_extra_cycles"]
 
@@ -134,11 +134,11 @@ class Wafer:
 
 
 def mesh_ports(rows: int, cols: int, colors: int) -> list:
-    """(direction, name, width) of every top-level port: per edge side (n, s, w, e) the links
-    entering and leaving, then the row status and fault words."""
+    """(direction, name, width) of every top-level port: per edge side (EDGE_SIDES: n, e, s, w) the
+    links entering and leaving, then the row status and fault words."""
     W = WAVELET_BITS
     ports = [("input", "clk", 1), ("input", "rst", 1)]
-    for side in (Port.N, Port.S, Port.W, Port.E):
+    for side in EDGE_SIDES:
         s, n = side.letter, side_links(side, rows, cols)
         ports += [("input", f"{s}_in_valid", n), ("input", f"{s}_in_data", n * W),
                   ("output", f"{s}_in_ready", n * colors),

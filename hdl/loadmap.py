@@ -3,7 +3,7 @@
 One definition, imported by the PE RTL (hdl/pe/), the management loader (hdl/mgmt.py) and every
 host that loads a PE (sdk/loader.py, the single-PE testbench).
 
-Load bus (write-only): ``addr[19:16]`` selects a ``Region``, ``addr[15:0]`` the index in it:
+Load bus (write-only): ``addr[19:16]`` selects a ``LoadRegion``, ``addr[15:0]`` the index in it:
 
     IMEM  word index        the instruction word
     SRAM  32-bit word index the little-endian word at byte address index * 4
@@ -16,7 +16,7 @@ Debug read port (testbench only): ``addr[19:16]`` a ``DbgRegion``.
 
 Interface:
     LOAD_ADDR_BITS (20), LoadSignature, DbgSignature
-    Region, DbgRegion, Ctrl                    enums
+    LoadRegion, DbgRegion, Ctrl                enums
     LoadAddr, TaskWord, BindWord               lib.data layouts; TASK_WORD, BIND_WORD, LOAD_ADDR Packers
     load_addr(region, index) -> int            a load-bus address
     dbg_addr(region, index) -> int             a debug-port address
@@ -31,13 +31,13 @@ from amaranth.lib.wiring import In, Out
 
 from .packing import Packer
 
-__all__ = ["LOAD_ADDR_BITS", "LoadSignature", "DbgSignature", "Region", "DbgRegion", "Ctrl", "LoadAddr", "TaskWord",
+__all__ = ["LOAD_ADDR_BITS", "LoadSignature", "DbgSignature", "LoadRegion", "DbgRegion", "Ctrl", "LoadAddr", "TaskWord",
            "BindWord", "LOAD_ADDR", "TASK_WORD", "BIND_WORD", "load_addr", "dbg_addr"]
 
 LOAD_ADDR_BITS = 20
 
 
-class Region(enum.IntEnum):
+class LoadRegion(enum.IntEnum):
     """Load-bus regions (``addr[19:16]``)."""
     IMEM = 0
     SRAM = 1
@@ -75,8 +75,8 @@ LoadSignature = wiring.Signature({"we": Out(1), "addr": Out(LOAD_ADDR_BITS), "da
 DbgSignature = wiring.Signature({"req": Out(1), "addr": Out(LOAD_ADDR_BITS), "rdata": In(64)})
 
 
-def load_addr(region: Region, index: int) -> int:
-    return LOAD_ADDR.pack(region=Region(region), index=index)
+def load_addr(region: LoadRegion, index: int) -> int:
+    return LOAD_ADDR.pack(region=LoadRegion(region), index=index)
 
 
 def dbg_addr(region: DbgRegion, index: int) -> int:

@@ -32,7 +32,8 @@ Interface:
     check_mesh_shape(rows, cols)                                      clear errors for bad dimensions
     EdgeLink(side, index)        one edge link: side N/E/S/W, index = column (N, S) or row (E, W);
                                  ``str(link)`` / ``EdgeLink.parse("W3")``, ``.pe(rows, cols)``,
-                                 ``EdgeLink.at(pe, port, rows, cols)``, ``edge_links(rows, cols)``
+                                 ``.pe_port(rows, cols)`` and its inverse ``EdgeLink.at(pe, port,
+                                 rows, cols)`` (the golden models' keys), ``edge_links(rows, cols)``
     python -m hdl.mesh --rows R --cols C [--profile small] [--out DIR]
         a wafer (hdl/wafer_mesh.py, docs/wafer.md): [--spares K/S] [--defects FILE.json |
         --defect-rate P --seed N] [--die RxC] [--boundary-stages L]; a bad map, die or rate is
@@ -73,14 +74,13 @@ class EdgeLink(NamedTuple):
 
     @classmethod
     def of(cls, link) -> EdgeLink:
-        """An EdgeLink from an EdgeLink, a ``(side, index)`` pair or a name like ``"W3"``."""
+        """``link`` checked, if an EdgeLink, or parsed, if its written name (``"W3"``)."""
         if isinstance(link, str):
             return cls.parse(link)
-        side, index = link
-        side = Port.of(side)
-        if side not in EDGE_SIDES or isinstance(index, bool) or not isinstance(index, int) or index < 0:
-            raise ValueError(f"{link!r} is not an edge link (side N/E/S/W, index >= 0)")
-        return cls(side, index)
+        if (not isinstance(link, EdgeLink) or link.side not in EDGE_SIDES or isinstance(link.index, bool)
+                or not isinstance(link.index, int) or link.index < 0):
+            raise ValueError(f"{link!r} is not an edge link (an EdgeLink, or a name like W3)")
+        return link
 
     @classmethod
     def parse(cls, text: str) -> EdgeLink:
@@ -103,6 +103,11 @@ class EdgeLink(NamedTuple):
         self.check(rows, cols)
         return {Port.N: (0, self.index), Port.S: (rows - 1, self.index), Port.W: (self.index, 0),
                 Port.E: (self.index, cols - 1)}[self.side]
+
+    def pe_port(self, rows: int, cols: int) -> tuple[tuple[int, int], Port]:
+        """``(pe, side)``: the tile and port this link enters or leaves, the key the golden models
+        (golden/) give an edge entry or exit; ``EdgeLink.at`` is the inverse."""
+        return self.pe(rows, cols), self.side
 
     @classmethod
     def at(cls, pe, port, rows: int, cols: int) -> EdgeLink:

@@ -33,11 +33,11 @@ from amaranth import Cat, ClockSignal, Elaboratable, Instance, Module, ResetSign
 from amaranth.back import verilog
 
 from .boundary import BoundaryLink, check_stages
-from .mesh import check_mesh_shape
+from .mesh import EdgeLink, check_mesh_shape
 from .profiles import get_profile
 from .router import DROP_COUNTER_BITS, Router, RouterError
 from .router_config import CFG_ADDR_BITS, CFG_DATA_BITS
-from .wavelet import EDGE_SIDES, OPPOSITE, STEP, WAVELET_BITS, Port
+from .wavelet import EDGE_SIDES, OPPOSITE, STEP, WAVELET_BITS, Port, side_links
 
 __all__ = ["RouterMesh", "emit_router", "emit_router_mesh", "ROUTER_MODULE", "check_die", "crosses_die"]
 
@@ -84,7 +84,7 @@ class RouterMesh(Elaboratable):
             self.ports[name] = (sig, direction)
             return sig
 
-        for group, count in (("ramp", n), ("n", cols), ("s", cols), ("w", rows), ("e", rows)):
+        for group, count in (("ramp", n), *((p.letter, side_links(p, rows, cols)) for p in EDGE_SIDES)):
             add(f"{group}_in_valid", count, "i")
             add(f"{group}_in_data", count * WAVELET_BITS, "i")
             add(f"{group}_in_ready", count * colors, "o")
@@ -107,12 +107,12 @@ class RouterMesh(Elaboratable):
         raise AttributeError(name)
 
     def _edge(self, r, c, port):
-        """(group, index) of the mesh-edge link a router port faces, or None if it faces a router."""
+        """The EdgeLink a router port faces, or None if it faces a router."""
         dr, dc = STEP[port]
         rr, cc = r + dr, c + dc
         if 0 <= rr < self.rows and 0 <= cc < self.cols:
             return None
-        return port.letter, (c if port in (Port.N, Port.S) else r)
+        return EdgeLink.at((r, c), port, self.rows, self.cols)
 
     def elaborate(self, platform):
         m = Module()
@@ -161,7 +161,7 @@ class RouterMesh(Elaboratable):
                         dst = (self.ramp_out_valid[i], slot(self.ramp_out_data, i, W),
                                slot(self.ramp_out_ready, i, colors))
                     elif (edge := self._edge(r, c, p)) is not None:
-                        g, k = edge
+                        g, k = edge.side.letter, edge.index  # the edge's port vectors: w_in_valid[k], ...
                         src = (getattr(self, f"{g}_in_valid")[k], slot(getattr(self, f"{g}_in_data"), k, W),
                                slot(getattr(self, f"{g}_in_ready"), k, colors))
                         dst = (getattr(self, f"{g}_out_valid")[k], slot(getattr(self, f"{g}_out_data"), k, W),

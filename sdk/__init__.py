@@ -10,7 +10,7 @@ and ``golden`` (the golden engine's models) and nothing else of the project's.
     sdk.runtime      Runtime: load, h2d/d2h, send/receive, launch, run — on any engine
     sdk.engines      the engines, host side: Verilator meshes (native / hierarchical / flat), the
                      golden model, the FPGA bridge
-    sdk.builds       model builds: the Verilator models and their cache, the native mesh, MPI ranks
+    sdk.builds       simulator builds: the Verilator builds and their cache, the native mesh, MPI ranks
     sdk.cosim        the simulator side (cocotb): job server, edge harness, autopilot, board server
     sdk.collectives  broadcast, scatter, gather, reduce, all-reduce over rows, columns, the mesh
     sdk.kernels      GEMM, sparse GEMV, the math library, ...: program, layout, host code and decode

@@ -57,8 +57,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from golden.routing import MeshRoutes, RouteError
-from hdl.loadmap import Ctrl, load_addr
-from hdl.loadmap import Region as LoadRegion
+from hdl.loadmap import Ctrl, LoadRegion, load_addr
 from hdl.mesh import MeshShapeError, check_mesh_shape
 from hdl.profiles import ProfileError, get_profile
 

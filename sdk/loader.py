@@ -29,7 +29,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 from golden.routing import ColorRoute, MeshRoutes, Port, mask_of
-from hdl.loadmap import BIND_WORD, TASK_WORD, Region, load_addr
+from hdl.loadmap import BIND_WORD, TASK_WORD, LoadRegion, load_addr
 from hdl.mgmt import ADDR_BITS, MGMT_BROADCAST, MgmtTarget, mgmt_header
 from hdl.profiles import get_profile
 from hdl.router_config import encode_color_route
@@ -41,14 +41,14 @@ __all__ = ["MeshLoader", "management_routes", "LoadError", "load_ops", "ctrl_wri
 
 
 def ctrl_write(bits: int) -> tuple[int, int]:
-    return load_addr(Region.CTRL, 0), int(bits)
+    return load_addr(LoadRegion.CTRL, 0), int(bits)
 
 
 def sram_writes(addr: int, blob: bytes) -> list[tuple[int, int]]:
     """Load-bus writes of ``blob`` at SRAM byte ``addr`` (both multiples of 4 bytes)."""
     if addr % 4 or len(blob) % 4:
         raise LoadError(f"SRAM writes go by 32-bit words: address {addr:#x}, {len(blob)} bytes")
-    return [(load_addr(Region.SRAM, addr // 4 + i), int.from_bytes(blob[4 * i:4 * i + 4], "little"))
+    return [(load_addr(LoadRegion.SRAM, addr // 4 + i), int.from_bytes(blob[4 * i:4 * i + 4], "little"))
             for i in range(len(blob) // 4)]
 
 
@@ -59,7 +59,7 @@ def load_ops(image, sram_bytes: int) -> list[tuple[int, int]]:
     ops = []
     for i, w in enumerate(image.get("imem", [])):
         if w:
-            ops.append((load_addr(Region.IMEM, i), int(w) & 0xFFFFFFFF))
+            ops.append((load_addr(LoadRegion.IMEM, i), int(w) & 0xFFFFFFFF))
     mem = bytearray(sram_bytes)
     for addr, blob in image.get("sram", []):
         blob = bytes.fromhex(blob) if isinstance(blob, str) else bytes(blob)
@@ -67,19 +67,19 @@ def load_ops(image, sram_bytes: int) -> list[tuple[int, int]]:
     for w in range(sram_bytes // 4):
         v = int.from_bytes(mem[4 * w:4 * w + 4], "little")
         if v:
-            ops.append((load_addr(Region.SRAM, w), v))
+            ops.append((load_addr(LoadRegion.SRAM, w), v))
     start = {int(t) for t in image.get("start", [])}
     blocked = {int(t) for t in image.get("blocked", [])}
     for t, pc in image.get("tasks", {}).items():
         t = int(t)
-        ops.append((load_addr(Region.TASK, t), TASK_WORD.pack(entry=int(pc), valid=1, pending=int(t in start),
+        ops.append((load_addr(LoadRegion.TASK, t), TASK_WORD.pack(entry=int(pc), valid=1, pending=int(t in start),
                                                                 blocked=int(t in blocked))))
     for c, t in image.get("bindings", {}).items():
-        ops.append((load_addr(Region.BIND, int(c)), BIND_WORD.pack(task=int(t), valid=1)))
+        ops.append((load_addr(LoadRegion.BIND, int(c)), BIND_WORD.pack(task=int(t), valid=1)))
     for n, w in image.get("dsrs", {}).items():
         n, w = int(n), int(w)
-        ops.append((load_addr(Region.DSR, 2 * n), w & 0xFFFFFFFF))
-        ops.append((load_addr(Region.DSR, 2 * n + 1), w >> 32))
+        ops.append((load_addr(LoadRegion.DSR, 2 * n), w & 0xFFFFFFFF))
+        ops.append((load_addr(LoadRegion.DSR, 2 * n + 1), w >> 32))
     return ops
 
 

@@ -54,7 +54,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 from hdl.isa import DsrKind, ElemType, fields, form_of, pack_dsr
-from hdl.loadmap import TASK_WORD, Region, load_addr
+from hdl.loadmap import TASK_WORD, LoadRegion, load_addr
 from hdl.mesh import EdgeLink
 from hdl.profiles import get_profile
 from hdl.wavelet import Port, SwitchCmd, Wavelet
@@ -155,12 +155,12 @@ def pe_writes(profile, color: int, addr: int, words: int) -> list:
     """Load-bus writes that make one PE send ``words`` 32-bit words from SRAM byte ``addr``."""
     prof = get_profile(profile)
     entry = prof.imem_words - ROUTINE_WORDS
-    writes = [(load_addr(Region.IMEM, entry + i), w) for i, w in enumerate(routine_words(prof.name, color))]
+    writes = [(load_addr(LoadRegion.IMEM, entry + i), w) for i, w in enumerate(routine_words(prof.name, color))]
     src = pack_dsr(DsrKind.MEM, ElemType.F32, words, base=addr, stride=1)
     dst = pack_dsr(DsrKind.FOUT, ElemType.F32, words, color=color)
     for n, v in ((SRC_DSR, src), (DST_DSR, dst)):
-        writes += [(load_addr(Region.DSR, 2 * n), v & 0xFFFFFFFF), (load_addr(Region.DSR, 2 * n + 1), v >> 32)]
-    writes.append((load_addr(Region.TASK, READOUT_TASK), TASK_WORD.pack(entry=entry, valid=1, pending=1)))
+        writes += [(load_addr(LoadRegion.DSR, 2 * n), v & 0xFFFFFFFF), (load_addr(LoadRegion.DSR, 2 * n + 1), v >> 32)]
+    writes.append((load_addr(LoadRegion.TASK, READOUT_TASK), TASK_WORD.pack(entry=entry, valid=1, pending=1)))
     return writes
 
 

@@ -234,9 +234,11 @@ def point_to_point(src, dst) -> RoutePattern:
 
     def make(rows, cols, reg):
         d = tuple(dst)
-        if isinstance(src, (str, EdgeLink)) or (isinstance(src, tuple) and isinstance(src[0], (str, Port))):
-            link = EdgeLink.of(src)
-            start, entry = link.pe(rows, cols), link.side
+        if isinstance(src, (str, EdgeLink)):
+            try:
+                start, entry = EdgeLink.of(src).pe_port(rows, cols)
+            except ValueError as e:
+                raise SdkError(f"point_to_point: {e}") from None
         else:
             start, entry = tuple(src), Port.RAMP
         for pe in (start, d):

@@ -21,7 +21,7 @@ task, PC; on the hardware engines the westernmost faulty tile of each row).
 
 Interface:
     Runtime(layout, engine="native", **engine_options)   options: threads, ranks (MPI, native),
-            waves, console, run_name, seed, model (Verilator engines); timeout (FPGA)
+            waves, console, run_name, seed, build (a SimBuild: Verilator engines); timeout (FPGA)
         .engine, .layout, .cycles (data-phase cycles so far), .load_cycles, .last (RunResult)
         .load(layout=None)            reset the mesh and queue a layout's load
         .flush()                      send the queued writes now
@@ -47,7 +47,7 @@ from collections import defaultdict
 import numpy as np
 
 from golden.routing import MeshRoutes
-from hdl.loadmap import TASK_WORD, Region, load_addr
+from hdl.loadmap import TASK_WORD, LoadRegion, load_addr
 from hdl.mesh import EdgeLink
 from hdl.wavelet import Wavelet
 
@@ -109,7 +109,7 @@ class Runtime:
         layout.build()
         self.layout = layout
         self._pending = MeshLoader(self.rows, self.cols, self.profile)
-        # An engine that has loaded nothing yet has zero memories (simulation, a fresh model): the
+        # An engine that has loaded nothing yet has zero memories (simulation, a fresh build): the
         # layout's zeroing sweep is then skipped.
         layout.load_into(self._pending, zero=layout.clear_memory and not self.engine.memory_zero)
         self._reset_pending = True
@@ -240,7 +240,7 @@ class Runtime:
                 t = matches[0]
             if t not in image.tasks:
                 raise SdkError(f"launch: program {placed.program.name!r} has no task {t}")
-            self._queue().pe_writes(pe, [(load_addr(Region.TASK, int(t)),
+            self._queue().pe_writes(pe, [(load_addr(LoadRegion.TASK, int(t)),
                                           TASK_WORD.pack(entry=image.tasks[t], valid=1, pending=1,
                                                          blocked=int(t in image.blocked)))])
 

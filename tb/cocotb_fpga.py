@@ -30,11 +30,11 @@ from cocotb.triggers import RisingEdge
 
 from golden.matmul import gemm_bits
 from golden.route_patterns import edge_patterns
-from golden.routing import MeshRoutes, Port, simulate
+from golden.routing import MeshRoutes, simulate
 from hdl.bridge_format import PROTOCOL_VERSION
 from hdl.mesh import EdgeLink
 from hdl.profiles import get_profile
-from hdl.wavelet import Wavelet
+from hdl.wavelet import Port, Wavelet
 from sdk.builds.verilator import tb_config
 from sdk.cosim.board_server import start_core
 from sdk.engines.base import Until
@@ -46,18 +46,6 @@ from sdk.loader import MeshLoader, management_routes
 from tb.programs import faulty_pe_setup
 from tb.scoreboard import compare_fabric
 from tb.uart_host import BridgeHost
-
-
-def fabric_link(side, index, rows, cols):
-    """The golden model's (pe, port) for a bridge (side, index) edge link."""
-    link = EdgeLink.of((side, index))
-    return link.pe(rows, cols), link.side
-
-
-def bridge_link(link, rows, cols):
-    """The bridge's (side letter, index) of the golden model's (pe, port) edge link."""
-    e = EdgeLink.at(*link, rows, cols)
-    return e.side.letter, e.index
 
 
 async def start(dut, cfg):
@@ -72,7 +60,8 @@ def edge_count(golden) -> int:
 
 
 def observed(host, rows, cols):
-    return {fabric_link(s, i, rows, cols): list(ws) for (s, i), ws in host.wavelets.items()}
+    """What the host received, keyed as the golden routing model keys its exits: (pe, port)."""
+    return {link.pe_port(rows, cols): list(ws) for link, ws in host.wavelets.items()}
 
 
 async def check_status(host, rows, cols, prof, injected, collected):
@@ -100,10 +89,10 @@ async def bridge_routing(dut):
     streams = loader.streams()
     t0 = cocotb.utils.get_sim_time("ns")
     for r, stream in streams.items():
-        await host.inject("w", r, stream)
+        await host.inject(EdgeLink(Port.W, r), stream)
     await host.drain()
     load_wavelets = sum(map(len, streams.values()))
-    injections = {fabric_link("w", r, rows, cols): s for r, s in streams.items()}
+    injections = {EdgeLink(Port.W, r).pe_port(rows, cols): s for r, s in streams.items()}
     golden_echo = simulate(management_routes(MeshRoutes(rows, cols, prof.colors), prof), injections)
     await host.wait_wavelets(edge_count(golden_echo), quiet_cycles=4000)
     echo = compare_fabric(golden_echo, observed(host, rows, cols), observable=lambda ex: ex[1] != Port.RAMP)
@@ -131,7 +120,7 @@ async def bridge_routing(dut):
         pending[link] = pending[link][len(chunk):]
         if not pending[link]:
             del pending[link]
-        await host.inject(*bridge_link(link, rows, cols), chunk)
+        await host.inject(EdgeLink.at(*link, rows, cols), chunk)
     await host.drain()
     await host.wait_wavelets(received_before + want, quiet_cycles=4000)
     summary = compare_fabric(golden, observed(host, rows, cols), observable=lambda ex: ex[1] != Port.RAMP)
@@ -160,7 +149,7 @@ async def bridge_program(dut):
     row_echo.layout(rows, cols, prof.name).load_into(loader, zero=False)  # a new simulation: memories are 0
     streams = loader.streams()
     for r, stream in streams.items():
-        await host.inject("w", r, stream)
+        await host.inject(EdgeLink(Port.W, r), stream)
     await host.drain()
     # the management echo (every load wavelet once per row, out of the east edge)
     await host.wait_wavelets(sum(map(len, streams.values())), quiet_cycles=4000)
@@ -173,10 +162,10 @@ async def bridge_program(dut):
     for link, payloads in row_echo.inputs(rows, n).items():
         wavelets = [(1, p, 0) for p in payloads]
         golden.inject(link, wavelets)
-        await host.inject(link.side.letter, link.index, wavelets)
+        await host.inject(link, wavelets)
     golden.run(Until.idle())
-    want = {(link.side.letter, link.index): Counter(ws) for link, ws in golden.take().items()}
-    assert want == {(k.side.letter, k.index): c for k, c in row_echo.expected(rows, cols, n).items()}
+    want = {link: Counter(ws) for link, ws in golden.take().items()}
+    assert want == row_echo.expected(rows, cols, n)
     await host.drain()
     await host.wait_wavelets(base + sum(sum(c.values()) for c in want.values()), quiet_cycles=8000)
     got = {key: Counter(ws) for key, ws in host.wavelets.items()}
@@ -208,7 +197,7 @@ async def bridge_gemm(dut):
     gemm.layout().load_into(loader)
     streams = loader.streams()
     for r, stream in streams.items():
-        await host.inject("w", r, stream)
+        await host.inject(EdgeLink(Port.W, r), stream)
     await host.drain()
     await host.wait_wavelets(sum(map(len, streams.values())), quiet_cycles=8000)
     host.wavelets.clear()
@@ -218,11 +207,11 @@ async def bridge_gemm(dut):
     for q in range(panels):
         for link, (color, payloads) in feeds.items():
             part = len(payloads) // panels
-            await host.inject(link.side.letter, link.index, [(color, p, 0) for p in payloads[q * part:(q + 1) * part]])
+            await host.inject(link, [(color, p, 0) for p in payloads[q * part:(q + 1) * part]])
     await host.drain()
     total = sum(cnt for _, cnt in gemm.expect().values())
     await host.wait_wavelets(base + total, quiet_cycles=20000)
-    got = gemm.decode({EdgeLink.of((s, i)): [Wavelet(*w) for w in ws] for (s, i), ws in host.wavelets.items()})
+    got = gemm.decode({link: [Wavelet(*w) for w in ws] for link, ws in host.wavelets.items()})
     want = gemm_bits(a, b, dtype, gemm.plan.k_pad)
     bad = np.argwhere(got != want)
     assert bad.size == 0, f"{bad.shape[0]} C elements differ from the golden model, first at {tuple(bad[0])}: " \
@@ -246,7 +235,7 @@ async def bridge_faults(dut):
     fr, fc = rows - 1, cols - 1
     streams, want = faulty_pe_setup(rows, cols, prof.name, (fr, fc))
     for r, stream in streams.items():
-        await host.inject("w", r, stream)
+        await host.inject(EdgeLink(Port.W, r), stream)
     await host.drain()
     await host.wait_wavelets(sum(map(len, streams.values())), quiet_cycles=4000)  # the management echo
     for _ in range(10):  # the fault reaches the east edge within cols cycles of the error

@@ -4,7 +4,7 @@ simulator launch and compare each with its golden-model expectation.
 Config (from tests/test_pe.py or bench/pe.py through sdk.builds.verilator.tb_config()):
     cases     path of a JSON list of cases (golden_case() dicts)
     results   path where the actual values of every case are written (JSON list)
-    profile   the PE profile the model was built for
+    profile   the PE profile the PE was built for
     compare   false: only record (benchmarks)
     run_name  names the coverage files this run writes (tb/pe_coverage.py, build/coverage/)
 """

@@ -55,19 +55,15 @@ def _save_coverage(h, test):
     h.coverage.save(f"{test}-{h.coverage.flow.name.split('[')[1].rstrip(']')}")
 
 
-def _link(port):
-    return (PE, Port(port))
-
-
 def _tag(src_port, seq, color=0):
     """A payload unique per (source port, color, sequence); low 2 bits kept 0 (no switch command)."""
     return ((src_port & 7) << 28 | (color & 31) << 22 | (seq & 0xFFFFF) << 2) & 0xFFFFFFFF
 
 
 async def _check_round(h, mesh, check_drops=True):
-    golden = simulate(mesh, h.injections())
+    golden = simulate(mesh, h.golden_keys(h.injections()))
     status = h.status() if check_drops else None
-    summary = compare_fabric(golden, h.observed(), status)
+    summary = compare_fabric(golden, h.golden_keys(h.observed()), status)
     h.clear()
     return golden, summary
 
@@ -91,14 +87,14 @@ async def every_input_color_to_every_tx_set(dut):
         h.start_noise(idle_prob=0.25, stall_prob=0.0)
         for port in Port:
             for c in range(prof.colors):
-                h.drivers[_link(port)].send(c, _tag(port, rnd * 2, c))
+                h.drivers[h.at(PE, port)].send(c, _tag(port, rnd * 2, c))
         await h.run_until_idle()
         # stalled: every output holds every color until all are admitted, then random backpressure
         for mon in h.monitors.values():
             mon.hold_colors = everything
         for port in Port:
             for c in range(prof.colors):
-                h.drivers[_link(port)].send(c, _tag(port, rnd * 2 + 1, c))
+                h.drivers[h.at(PE, port)].send(c, _tag(port, rnd * 2 + 1, c))
         while h.pending:
             await h.step()
         await h.run_cycles(2)
@@ -125,11 +121,11 @@ async def rx_violation_and_errors(dut):
     mesh.set(PE, 1, ColorRoute.simple(["W"], ["E"]))
     await h.configure(mesh)
     # Color 1 accepted only from W: two from N are dropped; the one from W is delivered.
-    h.drivers[_link(Port.N)].send(1, _tag(Port.N, 0, 1))
-    h.drivers[_link(Port.N)].send(1, _tag(Port.N, 1, 1))
-    h.drivers[_link(Port.W)].send(1, _tag(Port.W, 0, 1))
+    h.drivers[h.at(PE, Port.N)].send(1, _tag(Port.N, 0, 1))
+    h.drivers[h.at(PE, Port.N)].send(1, _tag(Port.N, 1, 1))
+    h.drivers[h.at(PE, Port.W)].send(1, _tag(Port.W, 0, 1))
     # Color 2 has no route at all: every port is outside its (empty) RX set.
-    h.drivers[_link(Port.RAMP)].send(2, _tag(Port.RAMP, 0, 2))
+    h.drivers[h.at(PE, Port.RAMP)].send(2, _tag(Port.RAMP, 0, 2))
     await h.run_until_idle()
     golden, _ = await _check_round(h, mesh)
     drops, errors = h.status()[PE]
@@ -138,7 +134,7 @@ async def rx_violation_and_errors(dut):
 
     expected_drops = 3
     if prof.colors < 32:  # a color beyond the profile
-        h.drivers[_link(Port.S)].send(prof.colors, _tag(Port.S, 0, 0))
+        h.drivers[h.at(PE, Port.S)].send(prof.colors, _tag(Port.S, 0, 0))
         await h.run_until_idle()
         golden, _ = await _check_round(h, mesh, check_drops=False)
         expected_drops += 1
@@ -151,7 +147,7 @@ async def rx_violation_and_errors(dut):
     h.queue_cfg(PE, cfg_addr(3, 0), mask_of("N"))
     h.queue_cfg(PE, cfg_addr(3, 4), 0)
     await h.run_cycles(3)
-    h.drivers[_link(Port.N)].send(3, _tag(Port.N, 9, 3))
+    h.drivers[h.at(PE, Port.N)].send(3, _tag(Port.N, 9, 3))
     await h.run_until_idle()
     h.clear()
     expected_drops += 1
@@ -159,8 +155,8 @@ async def rx_violation_and_errors(dut):
     assert drops == expected_drops and errors >> RouterError.NO_TX & 1, (drops, f"{errors:#b}")
 
     # Overflow: color 1 held at E, the sender ignores ready: depth wavelets fit, the rest drop.
-    h.monitors[_link(Port.E)].hold_colors = {1}
-    drv = h.drivers[_link(Port.W)]
+    h.monitors[h.at(PE, Port.E)].hold_colors = {1}
+    drv = h.drivers[h.at(PE, Port.W)]
     drv.ignore_ready = True
     for k in range(prof.fifo_depth + 2):
         drv.send(1, _tag(Port.W, 100 + k, 1))
@@ -169,9 +165,9 @@ async def rx_violation_and_errors(dut):
     expected_drops += 2
     drops, errors = h.status()[PE]
     assert drops == expected_drops and errors >> RouterError.OVERFLOW & 1, (drops, f"{errors:#b}")
-    h.monitors[_link(Port.E)].hold_colors = set()
+    h.monitors[h.at(PE, Port.E)].hold_colors = set()
     await h.run_until_idle()
-    got = h.observed().get(_link(Port.E), [])
+    got = h.observed().get(h.at(PE, Port.E), [])
     assert [w[1] for w in got] == [_tag(Port.W, 100 + k, 1) for k in range(prof.fifo_depth)], got
     h.clear()
 
@@ -198,22 +194,22 @@ async def stalled_color_never_blocks_others(dut):
     for c, (src, dst) in flows.items():
         mesh.set(PE, c, ColorRoute.simple([src], [dst]))
     await h.configure(mesh)
-    h.monitors[_link(Port.E)].hold_colors = {0}
+    h.monitors[h.at(PE, Port.E)].hold_colors = {0}
     n = 400
     for c, (src, _) in flows.items():
         for k in range(n):
-            h.drivers[_link(src)].send(c, _tag(src, k, c))
+            h.drivers[h.at(PE, src)].send(c, _tag(src, k, c))
     cycles = 0
-    while any(len(h.monitors[_link(dst)].received) < n for c, (_, dst) in flows.items() if c):
+    while any(len(h.monitors[h.at(PE, dst)].received) < n for c, (_, dst) in flows.items() if c):
         await h.step()
         cycles += 1
         assert cycles < 4 * n, "other colors did not finish while color 0 was stalled"
-    held = sum(1 for w in h.monitors[_link(Port.E)].received if w[0] == 0)
+    held = sum(1 for w in h.monitors[h.at(PE, Port.E)].received if w[0] == 0)
     assert held == 0, "a held color was delivered"
     # n wavelets each on its own link: n cycles plus the pipeline's fill.
     rate = n / cycles
     assert rate >= 0.97, f"other colors ran at {rate:.3f} wavelets/cycle while color 0 stalled"
-    h.monitors[_link(Port.E)].hold_colors = set()
+    h.monitors[h.at(PE, Port.E)].hold_colors = set()
     await h.run_until_idle()
     await _check_round(h, mesh)
     dut._log.info("other colors at %.3f wavelets/cycle with color 0 stalled", rate)
@@ -235,8 +231,8 @@ async def fair_arbitration(dut):
     for c in range(prof.colors):
         src = inputs[c % 4]
         for k in range(per_flow * 2):
-            h.drivers[_link(src)].send(c, _tag(src, k, c))
-    mon = h.monitors[_link(Port.E)]
+            h.drivers[h.at(PE, src)].send(c, _tag(src, k, c))
+    mon = h.monitors[h.at(PE, Port.E)]
     window = per_flow * prof.colors
     start = len(mon.received)
     for _ in range(8):
@@ -293,11 +289,11 @@ async def switch_advance_reset_ring(dut):
         w_stream += [data(Port.W, 2), ctrl(Port.W, 2, ADV)]
         n_stream = [data(Port.N, 2), data(Port.N, 2)]
         for wv in n_stream:
-            h.drivers[_link(Port.N)].send(*wv)
+            h.drivers[h.at(PE, Port.N)].send(*wv)
     for wv in ramp_stream:
-        h.drivers[_link(Port.RAMP)].send(*wv)
+        h.drivers[h.at(PE, Port.RAMP)].send(*wv)
     for wv in w_stream:
-        h.drivers[_link(Port.W)].send(*wv)
+        h.drivers[h.at(PE, Port.W)].send(*wv)
     await h.run_until_idle()
     golden, summary = await _check_round(h, mesh)
     assert golden.final_positions[(PE, 0)] == 0 and golden.final_positions[(PE, 1)] == 1
@@ -335,7 +331,7 @@ async def random_multicast_patterns(dut):
     for n in range(total):
         link, color = sources[n % len(sources)] if n < len(sources) else rng.choice(sources)
         src = (link, color)
-        h.drivers[link].send(color, _payload(ids[src], seq[src]))
+        h.drivers[h.at(*link)].send(color, _payload(ids[src], seq[src]))
         seq[src] += 1
     prof_py = None
     if cfg.get("pyprofile"):
@@ -346,8 +342,8 @@ async def random_multicast_patterns(dut):
     if prof_py:
         prof_py.disable()
         prof_py.dump_stats(cfg["pyprofile"])
-    golden = simulate(mesh, h.injections())
-    summary = compare_fabric(golden, h.observed(), h.status())
+    golden = simulate(mesh, h.golden_keys(h.injections()))
+    summary = compare_fabric(golden, h.golden_keys(h.observed()), h.status())
     assert h.transfers_in == total, f"{h.transfers_in} of {total} injected"
     if hasattr(dut, "boundary_overflow"):  # dies: no boundary link may have dropped anything
         assert not dut.boundary_overflow.value, "a die-boundary link overflowed"
@@ -385,8 +381,8 @@ def _line_to_ramp(cols, colors, color, dest):
 
 async def _latency(h, mesh, color, dest):
     await h.configure(mesh)
-    drv = h.drivers[((0, 0), Port.RAMP)]
-    mon = h.monitors[((0, dest), Port.RAMP)]
+    drv = h.drivers[h.at((0, 0), Port.RAMP)]
+    mon = h.monitors[h.at((0, dest), Port.RAMP)]
     drv.send(color, 0x1234)
     sent_at = None
     for _ in range(100):
@@ -431,8 +427,8 @@ async def fabric_figures(dut):
         mesh.set((0, c), 1, ColorRoute.simple([Port.W], [Port.E]))
     await h.configure(mesh)
     for k in range(n):
-        h.drivers[((0, 0), Port.W)].send(1, k << 2)
-    mon = h.monitors[((0, cols - 1), Port.E)]
+        h.drivers[h.at((0, 0), Port.W)].send(1, k << 2)
+    mon = h.monitors[h.at((0, cols - 1), Port.E)]
     first = last = None
     while len(mon.received) < n:
         await h.step()
@@ -441,7 +437,7 @@ async def fabric_figures(dut):
         last = h.cycle
         assert h.cycle < 10 * n, "stream stalled"
     out["single_color_wavelets_per_cycle"] = round((n - 1) / (last - first), 4)
-    compare_fabric(simulate(mesh, h.injections()), h.observed())
+    compare_fabric(simulate(mesh, h.golden_keys(h.injections())), h.golden_keys(h.observed()))
     h.clear()
     await h.reset()
 
@@ -456,8 +452,8 @@ async def fabric_figures(dut):
     per_color = cfg.get("shared_per_color", 400)
     for c in range(prof.colors):
         for k in range(per_color):
-            h.drivers[((0, 0), inputs[c % 4])].send(c, (c << 24) | (k << 2))
-    mon = h.monitors[((0, 1), Port.RAMP)]
+            h.drivers[h.at((0, 0), inputs[c % 4])].send(c, (c << 24) | (k << 2))
+    mon = h.monitors[h.at((0, 1), Port.RAMP)]
     await h.run_cycles(16)  # fill the pipeline
     start_n, start_c = len(mon.received), h.cycle
     window = per_color * prof.colors // 2
@@ -468,7 +464,7 @@ async def fabric_figures(dut):
     out["shared_link_per_color_counts"] = counts
     out["fairness_max_min_ratio"] = round(max(counts) / max(1, min(counts)), 4)
     await h.run_until_idle()
-    compare_fabric(simulate(mesh, h.injections()), h.observed())
+    compare_fabric(simulate(mesh, h.golden_keys(h.injections())), h.golden_keys(h.observed()))
     with open(cfg["report"], "w") as fh:
         json.dump(out, fh, indent=2)
     dut._log.info("fabric figures: %s", out)

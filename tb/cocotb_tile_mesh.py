@@ -68,7 +68,8 @@ async def front_door_routing(dut):
     # 1. load the routes through the west edge
     load_cycles = await load_through_west_edge(h, loader.streams(), prof.mgmt_color)
     reset_state = management_routes(MeshRoutes(rows, cols, prof.colors), prof)
-    echo = compare_fabric(simulate(reset_state, h.injections()), h.observed(), observable=_edge_only)
+    echo = compare_fabric(simulate(reset_state, h.golden_keys(h.injections())), h.golden_keys(h.observed()),
+                          observable=_edge_only)
     assert all(v == 0 for v in h.row_status()["err"]), f"error after loading: {h.row_status()}"
     h.clear()
 
@@ -81,9 +82,10 @@ async def front_door_routing(dut):
         link, color = sources[n % len(sources)]
         k = seq.get((link, color), 0)
         seq[(link, color)] = k + 1
-        h.drivers[link].send(color, ((n % len(sources)) << 24 | k << 2) & 0xFFFFFFFF)
+        h.drivers[h.at(*link)].send(color, ((n % len(sources)) << 24 | k << 2) & 0xFFFFFFFF)
     cycles = await h.run_until_idle(max_cycles=100 * total)
-    summary = compare_fabric(simulate(golden_mesh, h.injections()), h.observed(), observable=_edge_only)
+    summary = compare_fabric(simulate(golden_mesh, h.golden_keys(h.injections())), h.golden_keys(h.observed()),
+                             observable=_edge_only)
     status = h.row_status()
     assert all(v == 0 for v in status["err"]), f"error flags raised: {status}"
     faults = row_faults(dut, rows)
@@ -121,7 +123,7 @@ async def clock_run(dut):
     h.clear()
     for link, c in sources:
         for k in range(cycles):
-            h.drivers[link].send(c, k << 2)
+            h.drivers[h.at(*link)].send(c, k << 2)
     # On a native mesh the edge autopilot plays the harness's cycles in C++ (sdk/cosim/autopilot.py):
     # the same run, without Python per cycle; TESSERA_AUTOPILOT=0 steps every cycle in Python.
     auto = Autopilot(dut, h)
@@ -173,10 +175,10 @@ async def front_door_program(dut):
     n = cfg.get("per_row", 50)
     for link, payloads in row_echo.inputs(rows, n).items():
         for p in payloads:
-            h.drivers[h.link(link)].send(1, p)
+            h.drivers[link].send(1, p)
     cycles = await h.run_until_idle(quiet=64)
     for link, want in row_echo.expected(rows, cols, n).items():
-        got = Counter(h.monitors[h.link(link)].received)
+        got = Counter(h.monitors[link].received)
         assert got == want, f"{link}: east edge got {sum(got.values())} wavelets, want {sum(want.values())}; " \
                             f"missing {list((want - got).elements())[:4]} extra {list((got - want).elements())[:4]}"
     status = h.row_status()
@@ -206,7 +208,7 @@ async def wafer_latency(dut):
     measured = []
     for (pe, port), color in sources:
         [(exit_, want)] = zero_load_latency(golden_mesh, pe, port, color, hop_extra=hop_extra).items()
-        drv, mon = h.drivers[(pe, port)], h.monitors[exit_]
+        drv, mon = h.drivers[h.at(pe, port)], h.monitors[h.at(*exit_)]
         drv.send(color, 0x5A5A0000 | len(measured) << 2)
         sent_at = None
         for _ in range(50 * (rows + cols) + 100):
@@ -278,14 +280,14 @@ async def fault_report(dut):
         bad_header = mgmt_header(MGMT_BROADCAST, MgmtTarget.ROUTER, 0) | SwitchCmd.RESERVED
         streams = {0: [(M, bad_header, 1)]}
         color = 0 if M != 0 else 1  # no route out of reset
-        h.drivers[((rows - 1, cols // 2), Port.S)].send(color, 0xC0FFEE, 0)
+        h.drivers[h.at((rows - 1, cols // 2), Port.S)].send(color, 0xC0FFEE, 0)
         expect[0] = (0, {"pe_status.code": 0, "pe_status.halted": 0, "pe_status.task": 0, "pe_status.pc": 0,
                          "router_errors": 0, "mgmt_error": 1})
         expect[rows - 1] = (cols // 2, {"pe_status.code": 0, "pe_status.halted": 0, "pe_status.pc": 0,
                                         "router_errors": 1 << RouterError.RX_VIOLATION, "mgmt_error": 0})
     for r, stream in streams.items():
         for w in stream:
-            h.drivers[((r, 0), Port.W)].send(*w)
+            h.drivers[h.at((r, 0), Port.W)].send(*w)
 
     # run, recording every cycle's row status and fault words, until the mesh is quiet and the
     # fault words have not changed for a while

@@ -5,7 +5,12 @@ per-router status.
 The stepping loop, drivers, monitors and the watchdog are sdk/cosim/edge.py's (the same code the
 engines play host programs with); this module adds:
 
-    RAMP links        group "ramp", driven first, when the DUT has ``ramp_in_valid``
+    RAMP links        group Port.RAMP, driven first, when the DUT has ``ramp_in_valid``; keyed by
+                      RampLink(pe): a router's RAMP link is no edge link (the edge links are
+                      hdl.mesh.EdgeLink keys, as in the plain EdgeHarness)
+    golden keys       .at(pe, port) -> the harness key (EdgeLink or RampLink) of the golden routing
+                      model's entry or exit (pe, port); .golden_keys({link: v}) -> {(pe, port): v},
+                      the inverse, for golden.routing.simulate and tb/scoreboard.py
     configuration     .queue_cfg(pe, addr, data), .queue_routes(mesh_routes), await .configure(mesh)
                       (one write per cycle on cfg_we/cfg_sel/cfg_addr/cfg_data)
     .status() -> {pe: (drops, errors)}   the fixture's per-router drop counters and error flags
@@ -17,19 +22,31 @@ On a generated tile mesh (hdl/mesh.py) neither exists: it is configured through 
 
 Interface:
     FabricHarness(dut, rows, cols, colors, rng=None, clock_ns=2)   an sdk.cosim.edge.EdgeHarness
+    RampLink(pe)                                                    the key of a router's RAMP link
     LinkDriver, LinkMonitor, NoProgress                             (re-exported for testbenches)
 """
 
 from __future__ import annotations
 
 from collections import deque
+from typing import NamedTuple
 
+from hdl.mesh import EdgeLink
 from hdl.router import DROP_COUNTER_BITS, RouterError
 from hdl.router_config import encode_color_route
 from hdl.wavelet import Port
 from sdk.cosim.edge import EdgeHarness, LinkDriver, LinkMonitor, NoProgress, value_of
 
-__all__ = ["FabricHarness", "LinkDriver", "LinkMonitor", "NoProgress"]
+__all__ = ["FabricHarness", "RampLink", "LinkDriver", "LinkMonitor", "NoProgress"]
+
+
+class RampLink(NamedTuple):
+    """The RAMP link of router ``pe`` = (row, col) in the router-only fixture: the link a PE would
+    use, driven and watched by the harness (not an edge link: it has no EdgeLink)."""
+    pe: tuple[int, int]
+
+    def __str__(self) -> str:
+        return f"RAMP{tuple(self.pe)}"
 
 
 class FabricHarness(EdgeHarness):
@@ -42,7 +59,7 @@ class FabricHarness(EdgeHarness):
 
     def _extra_groups(self):
         if self.has_ramp:
-            self.groups["ramp"] = [((r, c), Port.RAMP) for r in range(self.rows) for c in range(self.cols)]
+            self.groups[Port.RAMP] = [RampLink((r, c)) for r in range(self.rows) for c in range(self.cols)]
 
     def _reset_extra(self):
         if self.has_cfg:
@@ -62,6 +79,20 @@ class FabricHarness(EdgeHarness):
 
     def pe_index(self, pe):
         return pe[0] * self.cols + pe[1]
+
+    # ---- the golden routing model's keys ---------------------------------------------------
+    def at(self, pe, port):
+        """The harness key of the link through ``port`` (a Port of hdl/ or golden/) of tile ``pe``:
+        a RampLink for RAMP, else the EdgeLink there (ValueError if the port faces a tile)."""
+        if int(port) == Port.RAMP:
+            return RampLink(tuple(pe))
+        return EdgeLink.at(pe, port, self.rows, self.cols)
+
+    def golden_keys(self, by_link: dict) -> dict:
+        """``by_link`` ({EdgeLink or RampLink: value}) keyed as the golden routing model keys its
+        entries and exits: {(pe, port): value}."""
+        return {(link.pe, Port.RAMP) if isinstance(link, RampLink) else link.pe_port(self.rows, self.cols): v
+                for link, v in by_link.items()}
 
     # ---- configuration ---------------------------------------------------------------------
     def queue_cfg(self, pe, addr, data):

@@ -11,8 +11,8 @@ parameters unless they name others.
 Interface
     directed_programs() -> [(name, source, deliveries)]
         every program below that runs on the default parameters, in a stable order under a stable
-        name: the list the RTL replays. The model tests run these and the few with other ``params``
-        (the RTL model is built for the default ones)
+        name: the list the RTL replays. The golden model's tests run these and the few with other
+        ``params`` (the RTL is built for the default ones)
     Program(source, deliveries=(), params=None)
         ``params``: PE parameters that differ from the default (the golden model's keywords)
     PROGRAMS: name -> Program              the fixed programs, named after what they exercise
@@ -26,9 +26,11 @@ Interface
         sync/async) of docs/isa.md: memory or fabric operands (FIN colors 1 and 2, FOUT color 3),
         4 i32/i16 elements, ``done=1`` for the asynchronous form
         "fmac.<mode>" / "fmacs.<mode>" for every mode of FMAC_MODES, "<op>.<type>" for every op of
-        VECTOR_OPS and every type, "vcvt.<mode>" for both directions, and hand-value cases
+        ELEMENTWISE_MNEMONICS and every type, "vcvt.<mode>" for both directions, and hand-value cases
         "<insn>-hand"
-    FMAC_MODES: mode -> (accumulator type, operand type); VECTOR_OPS; DATA: type -> (a, b, bytes)
+    FMAC_MODES: mode -> (accumulator type, operand type); DATA: type -> (a, b, bytes)
+    ELEMENTWISE_MNEMONICS: the element-wise vector mnemonics VECTOR_PROGRAMS runs in every element
+        type (a subset of hdl.isa.VECTOR_MNEMONICS)
     CVT_MODES: mode -> (destination type, source type)
     BIT_OPS: the i32 shift and logic mnemonics -> the scalar of their VectorProgram
     F16_EDGES, F32_EDGES, F32_TO_F16_BOUNDARIES
@@ -61,7 +63,7 @@ from tb.programs import sparse_gemv_source
 
 __all__ = ["directed_programs", "operand_kind_programs", "Program", "PROGRAMS", "VectorProgram", "VECTOR_PROGRAMS",
            "FMAC_MODES",
-           "VECTOR_OPS", "BIT_OPS", "DATA", "TNAME", "ERROR_CASES", "error_program", "SPARSE_GEMV_ROWS",
+           "ELEMENTWISE_MNEMONICS", "BIT_OPS", "DATA", "TNAME", "ERROR_CASES", "error_program", "SPARSE_GEMV_ROWS",
            "SPARSE_GEMV_W", "SPARSE_GEMV_X", "main", "words", "math_program", "math_inputs"]
 
 _ISA_DOC = Path(__file__).resolve().parents[1] / "docs" / "isa.md"
@@ -96,7 +98,7 @@ I32B = [5, 1, 2, 0xFFFFFFFF, 0x10000, 0x80000000, 9, 0xFFFFFFF9]
 DATA = {0: (F16, F16B, 2), 1: (F32, F32B, 4), 2: (I16, I16B, 2), 3: (I32, I32B, 4)}
 TNAME = {0: "f16", 1: "f32", 2: "i16", 3: "i32"}
 FMAC_MODES = {"f32.f16": (1, 0), "f32": (1, 1), "f16": (0, 0), "i32.i16": (3, 2)}
-VECTOR_OPS = ("vadd", "vmul", "vadds", "vmuls", "vmov", "vfill", "vmax", "vmaxs")
+ELEMENTWISE_MNEMONICS = ("vadd", "vmul", "vadds", "vmuls", "vmov", "vfill", "vmax", "vmaxs")
 CVT_MODES = {"f32.f16": (1, 0), "f16.f32": (0, 1)}
 #: the i32 bit ops (vsh, vlogs) and the scalar of their VECTOR_PROGRAMS
 BIT_OPS = {"vsll.i32": 35, "vsrl.i32": 35, "vsra.i32": 35, "vands.i32": 0x8000FFF0, "vors.i32": 0x7F800001,

@@ -27,15 +27,15 @@ from collections import deque
 
 from golden.pe_model import PEModel
 from hdl.isa import pe_params
-from hdl.loadmap import Ctrl, DbgRegion, Region, dbg_addr, load_addr
+from hdl.loadmap import Ctrl, DbgRegion, LoadRegion, dbg_addr, load_addr
 from hdl.wavelet import pack_wavelet, unpack_wavelet
 from sdk.asm import assemble
 from sdk.builds.paths import BUILD
 from sdk.cosim.edge import value_of
 from sdk.loader import load_ops
-from tb.models import pe_model
+from tb.builds import pe_build
 
-__all__ = ["golden_case", "PEHarness", "compare", "pe_model", "run_cases"]
+__all__ = ["golden_case", "PEHarness", "compare", "pe_build", "run_cases"]
 
 
 def golden_case(name, program, inputs=(), profile="small", sram_window=None, max_cycles=200_000,
@@ -117,7 +117,7 @@ def run_cases(cases, run_name, profile="small", compare=True) -> list[dict]:
     d.mkdir(parents=True, exist_ok=True)
     cpath, rpath = d / f"{run_name}-{profile}.cases.json", d / f"{run_name}-{profile}.results.json"
     cpath.write_text(json.dumps(cases))
-    pe_model(profile).run("tb.cocotb_pe", testcase="run_cases", run_name=f"{run_name}-{profile}",
+    pe_build(profile).run("tb.cocotb_pe", testcase="run_cases", run_name=f"{run_name}-{profile}",
                           config={"cases": str(cpath), "results": str(rpath), "profile": profile, "compare": compare,
                                   "run_name": f"{run_name}-{profile}"})
     return json.loads(rpath.read_text())
@@ -198,7 +198,7 @@ class PEHarness:
             self.coverage.sample_cycle(dut)
 
     async def load_image(self, image, sram_bytes):
-        await self.step(load=(load_addr(Region.CTRL, 0), int(Ctrl.CLEAR | Ctrl.ZERO)))
+        await self.step(load=(load_addr(LoadRegion.CTRL, 0), int(Ctrl.CLEAR | Ctrl.ZERO)))
         await self.step()
         while value_of(self.dut.status__clearing):
             await self.step()
@@ -218,7 +218,7 @@ class PEHarness:
         if not delay:
             for color, payload, ctrl in case["inputs"]:
                 self.inq[color].append((payload, ctrl))
-        await self.step(load=(load_addr(Region.CTRL, 0), int(Ctrl.RUN)))
+        await self.step(load=(load_addr(LoadRegion.CTRL, 0), int(Ctrl.RUN)))
         t0 = self.cycle
         quiet = 0
         first_exec = None
@@ -251,7 +251,7 @@ class PEHarness:
         if self.coverage is not None:
             self.coverage.sample_status(actual["status"])
         # stop the scheduler before reading back (the debug port shares rd1 with the core)
-        await self.step(load=(load_addr(Region.CTRL, 0), 0))
+        await self.step(load=(load_addr(LoadRegion.CTRL, 0), 0))
         regs, dsrs = [], []
         for i in range(16):
             await self.step(dbg=dbg_addr(DbgRegion.GPR, i))

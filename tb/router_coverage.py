@@ -87,13 +87,14 @@ class RouterCoverage:
                 self.error.sample((e.name,))
 
     def sample_cycle(self, h):
-        """One cycle of the fixture's links (h.groups: input/output vectors per side and RAMP)."""
+        """One cycle of the fixture's links (h.groups: input/output vectors per side and RAMP, keyed
+        by the router port they serve: one link each on the 1 x 1 fixture)."""
         colors, W, cyc = self.colors, WAVELET_BITS, h.cycle
         cmask = (1 << colors) - 1
-        for g, links in h.groups.items():
-            hd = h.handles[g]
+        for port, links in h.groups.items():
+            hd = h.handles[port]
             ready_out = value_of(hd["out_ready"])
-            for i, (_, port) in enumerate(links):
+            for i in range(len(links)):
                 low = ~(ready_out >> (i * colors)) & cmask
                 if low:
                     last = self._low[port]
@@ -103,7 +104,7 @@ class RouterCoverage:
             iv = value_of(hd["in_valid"])
             if iv:
                 rdy, data = value_of(hd["in_ready"]), value_of(hd["in_data"])
-                for i, (_, port) in enumerate(links):
+                for i in range(len(links)):
                     if iv >> i & 1:
                         w = unpack_wavelet(data >> (i * W) & ((1 << W) - 1))
                         if w.color < colors and rdy >> (i * colors + w.color) & 1:
@@ -113,7 +114,7 @@ class RouterCoverage:
             ov = value_of(hd["out_valid"])
             if ov:
                 data = value_of(hd["out_data"])
-                for i, (_, port) in enumerate(links):
+                for i in range(len(links)):
                     if ov >> i & 1:
                         w = unpack_wavelet(data >> (i * W) & ((1 << W) - 1))
                         self._deliver(port, w, cyc)

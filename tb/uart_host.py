@@ -7,11 +7,12 @@ its request in order, and files host-bound wavelets by edge link.
 
 Interface:
     BridgeHost(uart, rx_depth)
-        await .inject(side, index, wavelets)      queue INJECT frames (waits only for window room)
+        await .inject(link, wavelets)             queue INJECT frames into an hdl.mesh.EdgeLink (waits
+                                                  only for window room)
         await .drain()                            every frame sent so far has its reply
         await .status() -> dict                   await .reset()
         await .faults() -> [{field: value} per row]   every row's fault word (hdl/fault.py)
-        .wavelets {(side, index): [(color, payload, ctrl)]}   .acks [(side, index, flags)]
+        .wavelets {EdgeLink: [Wavelet]}   .acks [(EdgeLink, flags)]
         await .wait_wavelets(n, max_cycles)       until n wavelets arrived in total
 """
 
@@ -45,8 +46,8 @@ class BridgeHost(FrameLedger):
         self.sent(frame, kind)
         self.uart.write(frame)
 
-    async def inject(self, side, index, wavelets):
-        for f in inject_frames(side, index, wavelets, self.rx_depth):
+    async def inject(self, link, wavelets):
+        for f in inject_frames(link, wavelets, self.rx_depth):
             await self.send(f, "ack")
 
     async def drain(self):

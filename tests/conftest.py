@@ -1,10 +1,10 @@
 """pytest hooks of the regression: the test tiers, the xdist grouping check and the functional
-coverage merge. (The Verilator models the tests share are in tb/models.py: tests import no other
+coverage merge. (The Verilator builds the tests share are in tb/builds.py: tests import no other
 test module.)
 
 Tiers (``--tier``, docs/verification.md "Test tiers"):
     quick       no simulator: golden models, RTL units in Amaranth's simulator, the SDK in pure
-                Python, the import rules (``make test-quick``). A test that builds a Verilator model
+                Python, the import rules (``make test-quick``). A test that builds a Verilator design
                 or launches a simulator here fails: it must carry the ``sim`` marker. Whole-program
                 runs in Amaranth's simulator (``thorough``) are left to the regression too.
     regression  everything but the ``slow`` tests (``make test``, what CI runs); the default.
@@ -70,7 +70,7 @@ def pytest_runtest_setup(item):
 
     Tests of one ``xdist_group`` share one simulator launch per worker (cached results); when the
     grouping silently stops (pytest 9.2 with pytest-xdist 3.8 did), two workers launch the same
-    model at once and clobber each other's results."""
+    build at once and clobber each other's results."""
     if getattr(item.config.option, "loadgroup", False) and item.get_closest_marker("xdist_group") \
             and "@" not in item.nodeid:
         raise pytest.fail(_UNGROUPED, pytrace=False)

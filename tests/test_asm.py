@@ -21,6 +21,8 @@ from hdl.isa import (
     FORMAT,
     FORMS,
     RESERVED_OPCODES,
+    VECTOR_MNEMONICS,
+    VECTOR_OPS,
     Dsr,
     DsrKind,
     ElemType,
@@ -351,6 +353,15 @@ def test_every_assembler_form_is_a_documented_mnemonic():
     doc = (Path(__file__).resolve().parents[1] / "docs" / "isa.md").read_text()
     for mnemonic in FORM_BY_MNEMONIC:
         assert re.search(rf"\b{mnemonic.split('.')[0]}\b", doc), mnemonic
+
+
+def test_vector_mnemonics_name_exactly_the_vector_opcodes():
+    """hdl/isa.py VECTOR_MNEMONICS (what sdk/kernels/decode.py makes asynchronous) is VECTOR_OPS by
+    name; tb/pe_directed.py's element-wise subset is among them."""
+    from tb.pe_directed import ELEMENTWISE_MNEMONICS
+
+    ops = {f.opcode for f in FORMS if f.mnemonic.split(".")[0] in VECTOR_MNEMONICS}
+    assert ops == VECTOR_OPS and set(ELEMENTWISE_MNEMONICS) <= VECTOR_MNEMONICS
 
 
 def _doc() -> str:

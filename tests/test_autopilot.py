@@ -1,6 +1,6 @@
 """The edge autopilot (sdk/cosim/autopilot.py, native_mesh_autopilot.h) changes nothing but speed.
 
-Every scenario runs twice on the same native-mesh model: with the autopilot (the default) and with
+Every scenario runs twice on the same native-mesh build: with the autopilot (the default) and with
 TESSERA_AUTOPILOT=0, where the edge harness steps every cycle in Python. Everything observable must
 be equal: cycle counts, result bits, activity counters, busy rows, stop reasons, fault reports,
 what left the mesh and in which order. The scenarios reach every stop of the run loop: idle,
@@ -14,7 +14,7 @@ import json
 
 import pytest
 
-from sdk.builds.models import mesh_model
+from sdk.builds.engine_builds import mesh_build
 from sdk.cases import gemm_case, gemv_case, run_cases
 from sdk.cosim.autopilot import AUTOPILOT_ENV
 from sdk.engines.base import Until
@@ -22,7 +22,7 @@ from sdk.kernels import row_echo
 from sdk.layout import Layout
 from sdk.records import DeviceError
 from sdk.runtime import Runtime
-from tb.models import run_cocotb
+from tb.builds import run_cocotb
 from tb.programs import HALT_WHERE_BAD
 
 pytestmark = [pytest.mark.xdist_group("autopilot_3x4"), pytest.mark.sim]
@@ -42,7 +42,7 @@ def test_kernels_with_counters(monkeypatch):
     def play(tag):
         cases = [gemm_case(ROWS, COLS, 21, 18, 17, "f16", seed=61), gemm_case(ROWS, COLS, 9, 8, 11, "f32", seed=62),
                  gemv_case(ROWS, COLS, 30, 26, 0.3, seed=63)]
-        recs = run_cases(cases, model=mesh_model(ROWS, COLS, "small"), run_name=tag, counters=True, progress=500)
+        recs = run_cases(cases, build=mesh_build(ROWS, COLS, "small"), run_name=tag, counters=True, progress=500)
         return [{k: r[k] for k in ("cycles", "load_cycles", "bit_exact", "mismatches", "activity")} for r in recs]
 
     off, on = both(monkeypatch, play)
@@ -56,7 +56,7 @@ def test_echo_outputs_cycles_and_order(monkeypatch):
     wavelets received, in order."""
     def play(tag):
         got = []
-        with Runtime(row_echo.layout(ROWS, COLS), model=mesh_model(ROWS, COLS, "small"), run_name=tag) as rt:
+        with Runtime(row_echo.layout(ROWS, COLS), build=mesh_build(ROWS, COLS, "small"), run_name=tag) as rt:
             for r in range(ROWS):
                 rt.send(f"W{r}", 1, list(range(100 * r, 100 * r + 40)))
             played = 0
@@ -80,10 +80,10 @@ def test_a_fault_and_no_progress(monkeypatch):
         lay = Layout(ROWS, COLS)
         lay.place(lay.program(HALT_WHERE_BAD, name="faulty"), lay.all(),
                   params=lambda pe: {"BAD": int(pe == (1, 2))})
-        with pytest.raises(DeviceError) as e, Runtime(lay, model=mesh_model(ROWS, COLS, "small"), run_name=tag) as rt:
+        with pytest.raises(DeviceError) as e, Runtime(lay, build=mesh_build(ROWS, COLS, "small"), run_name=tag) as rt:
             rt.run("idle")
         out.append((str(e.value), [(f.pe, f.code, f.task, f.pc) for f in e.value.faults]))
-        with Runtime(row_echo.layout(ROWS, COLS), model=mesh_model(ROWS, COLS, "small"), run_name=tag + "b") as rt:
+        with Runtime(row_echo.layout(ROWS, COLS), build=mesh_build(ROWS, COLS, "small"), run_name=tag + "b") as rt:
             rt.send("W0", 1, [1, 2])
             with pytest.raises(DeviceError) as e:
                 rt.run(Until.outputs({"E0": (1, 99)}), max_idle=300)
@@ -98,7 +98,7 @@ def test_a_fault_and_no_progress(monkeypatch):
 def test_streaming_mesh(monkeypatch):
     """tb/cocotb_tile_mesh.py clock_run: every row streaming; the digest of what left the mesh."""
     def play(tag):
-        run_dir = run_cocotb(mesh_model(ROWS, COLS, "small"), "tb.cocotb_tile_mesh", "clock_run", profile="small",
+        run_dir = run_cocotb(mesh_build(ROWS, COLS, "small"), "tb.cocotb_tile_mesh", "clock_run", profile="small",
                              rows=ROWS, cols=COLS, cycles=700, report=f"{tag}.json")
         rep = json.loads((run_dir / f"{tag}.json").read_text())
         return {k: rep[k] for k in ("delivered", "load_cycles", "digest")}

@@ -462,7 +462,7 @@ def test_bench_presets_fit_their_profile_and_bad_runs_are_refused_before_buildin
                        wse["context"], wse["vocab"])
     with pytest.raises(DecodeModelError, match="bytes of SRAM"):
         check_fit(big, 8, 8, "small")
-    # refused (exit 2, the sizes on stderr) before any model is built
+    # refused (exit 2, the sizes on stderr) before anything is built
     assert bench_decode.main(["--preset", "wse", "--d-ff", "4096"]) == 2
     assert "bytes of SRAM" in capsys.readouterr().err
     assert bench_decode.main(["--preset", "small", "--tokens", "0"]) == 2

@@ -56,7 +56,7 @@ def test_programming_guide_shows_the_demo_code():
 
 
 def _faulty_layout():
-    lay = Layout(1, 4)  # the AXPY's mesh: the same Verilator models serve both
+    lay = Layout(1, 4)  # the AXPY's mesh: the same Verilator builds serve both
     lay.place(lay.program(HALT_WHERE_BAD, name="faulty"), lay.all(), params=lambda pe: {"BAD": int(pe == (0, 2))})
     return lay
 

@@ -1,7 +1,7 @@
 """The per-row fault report at the mesh edge (hdl/fault.py, hdl/tile.py, hdl/mesh.py ``row_fault``):
 errors provoked through the west and south edges of generated meshes must show up on the faulty
 row's ``row_fault`` with the tile's column and the error, ``cols - c`` cycles after the row's
-``row_err``, and nowhere else (tb/cocotb_tile_mesh.py ``fault_report``). The native-mesh model and
+``row_err``, and nowhere else (tb/cocotb_tile_mesh.py ``fault_report``). The native-mesh build and
 the generated Verilog top give the same words in the same cycles."""
 
 import json
@@ -11,11 +11,11 @@ import pytest
 from hdl.fault import FAULT, FAULT_BITS, FaultInfo
 from hdl.isa import Status
 from hdl.mesh import generate_mesh
-from tb.models import run_cocotb, tile_mesh_model, verilog_mesh_model
+from tb.builds import run_cocotb, tile_mesh_build, verilog_mesh_build
 
 
-def _fault_report(model, name, rows, cols, core):
-    run_dir = run_cocotb(model, "tb.cocotb_tile_mesh", "fault_report", profile="small", rows=rows, cols=cols,
+def _fault_report(build, name, rows, cols, core):
+    run_dir = run_cocotb(build, "tb.cocotb_tile_mesh", "fault_report", profile="small", rows=rows, cols=cols,
                          core=core, report=f"{name}.json")
     return json.loads((run_dir / f"{name}.json").read_text())
 
@@ -34,7 +34,7 @@ def test_fault_layout_and_mesh_port():
 def test_fault_report_pe_mesh():
     """2 x 3 PE mesh: the PE at (1, 1) halts on an out-of-range store; row 1 reports column 1,
     SRAM_RANGE, task 3 and the store's PC (as the golden PE model says); row 0 reports nothing."""
-    rep = _fault_report(tile_mesh_model(2, 3, "small"), "pe", 2, 3, True)
+    rep = _fault_report(tile_mesh_build(2, 3, "small"), "pe", 2, 3, True)
     row0, row1 = rep["final"]
     assert row0["valid"] == 0
     assert (row1["valid"], row1["col"], row1["pe_status.code"], row1["pe_status.task"]) == (1, 1, 3, 3)
@@ -46,7 +46,7 @@ def test_fault_report_fabric_mesh():
     """3 x 3 fabric mesh: a malformed management header into row 0 (every tile's loader error:
     column 0 is reported) and a wavelet on an unrouted color into tile (2, 1) (RX_VIOLATION,
     pe_status 0); row 1 reports nothing."""
-    rep = _fault_report(tile_mesh_model(3, 3, "small", core=False), "fabric", 3, 3, False)
+    rep = _fault_report(tile_mesh_build(3, 3, "small", core=False), "fabric", 3, 3, False)
     top, middle, bottom = rep["final"]
     assert (top["valid"], top["col"], top["mgmt_error"]) == (1, 0, 1)
     assert middle["valid"] == 0
@@ -57,10 +57,10 @@ def test_fault_report_fabric_mesh():
 @pytest.mark.xdist_group("verilog_mesh")
 def test_fault_report_verilog_top_matches_native():
     """The fault chain of the generated Verilog top (tile as a hierarchical block) against the
-    native-mesh model's C++ wiring: a 2 x 2 PE mesh and a 3 x 3 fabric mesh pass the same checks and
+    native-mesh build's C++ wiring: a 2 x 2 PE mesh and a 3 x 3 fabric mesh pass the same checks and
     give the same row status and fault words in every cycle."""
     for rows, cols, core in ((2, 2, True), (3, 3, False)):
-        native = _fault_report(tile_mesh_model(rows, cols, "small", core), "fault-native", rows, cols, core)
-        verilog = _fault_report(verilog_mesh_model(rows, cols, "small", core), "fault-verilog", rows, cols, core)
+        native = _fault_report(tile_mesh_build(rows, cols, "small", core), "fault-native", rows, cols, core)
+        verilog = _fault_report(verilog_mesh_build(rows, cols, "small", core), "fault-verilog", rows, cols, core)
         assert any(w for w in native["trace"][-1][3]), native
         assert verilog == native

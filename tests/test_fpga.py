@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from tb.models import BOARD_DIVISOR, board_model, run_cocotb
+from tb.builds import BOARD_DIVISOR, board_build, run_cocotb
 
 ROWS, COLS, DIVISOR = 2, 2, BOARD_DIVISOR
 
@@ -19,7 +19,7 @@ ROWS, COLS, DIVISOR = 2, 2, BOARD_DIVISOR
 @pytest.mark.xdist_group("fpga_core_2x2")
 @pytest.mark.parametrize("case", ["bridge_routing", "bridge_program", "bridge_gemm", "bridge_faults"])
 def test_fpga_core_through_uart(case):
-    run_cocotb(board_model(ROWS, COLS), "tb.cocotb_fpga", case, profile="small", rows=ROWS, cols=COLS,
+    run_cocotb(board_build(ROWS, COLS), "tb.cocotb_fpga", case, profile="small", rows=ROWS, cols=COLS,
                divisor=DIVISOR, wavelets=60, per_row=8, seed=11)
 
 
@@ -31,7 +31,7 @@ def test_fpga_profile_board_core_through_uart(case):
     colors) behind the UART runs a loaded program as the golden PE mesh model says, and plays a
     GEMM bit-exact against golden/matmul.py. (bridge_routing's traffic patterns need 5 colors
     besides the management one.)"""
-    run_cocotb(board_model(1, 1, "fpga"), "tb.cocotb_fpga", case, profile="fpga", rows=1, cols=1,
+    run_cocotb(board_build(1, 1, "fpga"), "tb.cocotb_fpga", case, profile="fpga", rows=1, cols=1,
                divisor=DIVISOR, wavelets=60, per_row=8, seed=12)
 
 

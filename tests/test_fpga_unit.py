@@ -13,7 +13,6 @@ from amaranth import Elaboratable, Module
 from hdl.bridge_format import (
     FAULT_BYTES,
     PROTOCOL_VERSION,
-    SIDE_NAMES,
     STATUS_FIELDS,
     Cmd,
     Flag,
@@ -24,9 +23,10 @@ from hdl.bridge_format import (
 from hdl.fault import FAULT, FAULT_BITS
 from hdl.host_bridge import RESET_CYCLES, BridgeError, HostBridge, check_bridge_params
 from hdl.isa import ErrorCode
+from hdl.mesh import EdgeLink, edge_links
 from hdl.router import RouterError
 from hdl.uart import UARTError, UARTRx, UARTTx, divisor_for
-from hdl.wavelet import WAVELET_BITS, pack_wavelet, unpack_wavelet
+from hdl.wavelet import EDGE_SIDES, WAVELET_BITS, Port, pack_wavelet, unpack_wavelet
 from sdk.engines.bridge_protocol import (
     FAULTS_FRAME,
     RESET_FRAME,
@@ -205,14 +205,14 @@ class EdgeModel:
         self.raw = bytearray()  # every byte from the bridge
         self.got = []  # frames from the bridge
         self.decoder = FrameDecoder()
-        self.injected = {}  # (side, index) -> [(color, payload, ctrl)]
-        self.to_send = {}  # (side, index) -> [wavelet]
+        self.injected = {}  # EdgeLink -> [(color, payload, ctrl)]
+        self.to_send = {}  # EdgeLink -> [wavelet]
         self.cycle = 0
         self.row_err = self.row_idle = self.row_halted = 0
         self.row_fault = 0  # rows x FAULT_BITS
 
     def links(self):
-        return [(s, i) for s in SIDE_NAMES for i in range(self.dut.links(s))]
+        return edge_links(self.dut.rows, self.dut.cols)
 
     async def step(self):
         ctx, d, K, W = self.ctx, self.dut, self.K, WAVELET_BITS
@@ -228,15 +228,15 @@ class EdgeModel:
             ctx.set(d.rx.valid, 0)
         tx_ready = self.rng.random() >= self.tx_stall
         ctx.set(d.tx.ready, tx_ready)
-        for s in SIDE_NAMES:
-            n = d.links(s)
+        for side in EDGE_SIDES:
+            s, n = side.letter, d.links(side)  # the bridge's port names: n_in_ready, ...
             ctx.set(getattr(d, f"{s}_in_ready"),
                     sum((self.rng.random() < self.ready_prob) << b for b in range(n * K)))
             out_valid, out_data = 0, 0
             out_ready = ctx.get(getattr(d, f"{s}_out_ready"))
             sending = []
             for i in range(n):
-                q = self.to_send.get((s, i))
+                q = self.to_send.get(EdgeLink(side, i))
                 if q and out_ready >> (i * K) & 1 and self.rng.random() < 0.7:
                     out_valid |= 1 << i
                     out_data |= q[0] << (i * W)
@@ -247,15 +247,17 @@ class EdgeModel:
                 q.pop(0)
         # sample after all inputs are set (valid depends combinationally on ready)
         transfers = []
-        for s in SIDE_NAMES:
+        for side in EDGE_SIDES:
+            s = side.letter
             iv = ctx.get(getattr(d, f"{s}_in_valid"))
             idata = ctx.get(getattr(d, f"{s}_in_data"))
             iready = ctx.get(getattr(d, f"{s}_in_ready"))
-            for i in range(d.links(s)):
+            for i in range(d.links(side)):
                 if iv >> i & 1:
                     color, payload, ctrl = unpack_wavelet(idata >> (i * W) & ((1 << W) - 1))
-                    assert iready >> (i * K + color) & 1, f"valid on {s}{i} color {color} while not ready"
-                    transfers.append(((s, i), (color, payload, ctrl)))
+                    link = EdgeLink(side, i)
+                    assert iready >> (i * K + color) & 1, f"valid on {link} color {color} while not ready"
+                    transfers.append((link, (color, payload, ctrl)))
         txb = ctx.get(d.tx.payload) if ctx.get(d.tx.valid) and tx_ready else None
         await ctx.tick()
         self.cycle += 1
@@ -319,9 +321,9 @@ def test_inject_every_link_in_order_under_backpressure():
         for link in e.links():
             ws = rand_wavelets(rng, rng.randrange(1, 9), K)
             want[link] = ws
-            for f in inject_frames(*link, ws, max_bytes=3 + 5 * 4):
+            for f in inject_frames(link, ws, max_bytes=3 + 5 * 4):
                 reply = await e.request(f, "ack")
-                assert reply[1:3] == link and reply[3] == 0, reply
+                assert reply[1:] == (link, 0), reply
         assert e.injected == want
         st = await e.status()
         assert st["injected"] == sum(map(len, want.values())) and st["flags"] == 0
@@ -336,7 +338,7 @@ def test_windowed_stream_to_one_link():
     async def bench(e):
         rng = random.Random(3)
         ws = rand_wavelets(rng, 120, e.K)
-        frames = inject_frames("w", 1, ws, max_bytes=64)
+        frames = inject_frames(EdgeLink(Port.W, 1), ws, max_bytes=64)
         in_flight, acked = [], 0
         for f in frames:
             while sum(map(len, in_flight)) + len(f) > 64:
@@ -346,7 +348,7 @@ def test_windowed_stream_to_one_link():
             in_flight.append(f)
             e.host_out += f
         await e.until(lambda: len(e.frames("ack")) == len(frames))
-        assert e.injected == {("w", 1): ws}
+        assert e.injected == {EdgeLink(Port.W, 1): ws}
         assert (await e.status())["flags"] == 0
 
     bridge_run(bench, rx_depth=64)
@@ -363,8 +365,8 @@ def test_outputs_come_back_tagged_and_counted():
         total = sum(map(len, sent.values()))
         await e.until(lambda: len(e.frames("wavelet")) == total)
         got = {}
-        for _, s, i, (c, p, x) in e.frames("wavelet"):
-            got.setdefault((s, i), []).append((c, p, x))
+        for _, link, (c, p, x) in e.frames("wavelet"):
+            got.setdefault(link, []).append((c, p, x))
         assert got == sent
         st = await e.status()
         assert st["collected"] == total and st["flags"] == 0
@@ -379,15 +381,16 @@ def test_bad_frames_set_sticky_flags_and_reset_clears():
         st = await e.status()
         assert st["flags"] == 1 << Flag.BAD_COMMAND
         # a link the mesh does not have: wavelets discarded, ACK carries the flag, nothing injected
-        ack = await e.request(bytes([Cmd.INJECT, link_byte("n", 5), 2]) + wavelet_bytes(0, 1, 0) * 2, "ack")
-        assert ack[3] & (1 << Flag.BAD_LINK)
+        n5 = link_byte(EdgeLink(Port.N, 5))
+        ack = await e.request(bytes([Cmd.INJECT, n5, 2]) + wavelet_bytes(0, 1, 0) * 2, "ack")
+        assert ack[2] & (1 << Flag.BAD_LINK)
         # a color the profile does not route, and the two spare bits of the 5-byte wavelet
         bad = [wavelet_bytes(K, 1, 0), (pack_wavelet(0, 1, 0) | 1 << 39).to_bytes(5, "little")]
         good = (3, 0xDEADBEEF, 1)
-        ack = await e.request(bytes([Cmd.INJECT, link_byte("e", 1), 3]) + b"".join(bad) + wavelet_bytes(*good),
-                              "ack")
-        assert ack[3] & (1 << Flag.BAD_WAVELET)
-        assert e.injected == {("e", 1): [good]}, "bad wavelets must not reach the mesh; good ones must"
+        e1 = link_byte(EdgeLink(Port.E, 1))
+        ack = await e.request(bytes([Cmd.INJECT, e1, 3]) + b"".join(bad) + wavelet_bytes(*good), "ack")
+        assert ack[2] & (1 << Flag.BAD_WAVELET)
+        assert e.injected == {EdgeLink(Port.E, 1): [good]}, "bad wavelets must not reach the mesh; good ones must"
         e.row_err, e.row_idle, e.row_halted = 0b10, 0b01, 0b10
         st = await e.status()
         want = {Flag.BAD_COMMAND, Flag.BAD_LINK, Flag.BAD_WAVELET}
@@ -411,13 +414,13 @@ def test_bad_frames_set_sticky_flags_and_reset_clears():
 
 def test_truncated_frame_times_out_and_is_acknowledged():
     async def bench(e):
-        e.host_out += bytes([Cmd.INJECT, link_byte("w", 0), 2]) + wavelet_bytes(1, 2, 0)[:3]
+        e.host_out += bytes([Cmd.INJECT, link_byte(EdgeLink(Port.W, 0)), 2]) + wavelet_bytes(1, 2, 0)[:3]
         await e.until(lambda: e.frames("ack"), max_cycles=2000)
-        assert e.frames("ack")[0][3] == 1 << Flag.TIMEOUT
+        assert e.frames("ack")[0][2] == 1 << Flag.TIMEOUT
         assert e.injected == {}
         # the bridge is usable afterwards
-        ack = await e.request(inject_frames("w", 0, [(1, 2, 0)])[0], "ack")
-        assert e.injected == {("w", 0): [(1, 2, 0)]} and ack[3] == 1 << Flag.TIMEOUT
+        ack = await e.request(inject_frames(EdgeLink(Port.W, 0), [(1, 2, 0)])[0], "ack")
+        assert e.injected == {EdgeLink(Port.W, 0): [(1, 2, 0)]} and ack[2] == 1 << Flag.TIMEOUT
 
     bridge_run(bench, timeout=200)
 
@@ -427,7 +430,7 @@ def test_overrunning_the_receive_fifo_is_flagged():
     async def bench(e):
         e.ready_prob = 0.0  # the mesh accepts nothing
         ws = rand_wavelets(random.Random(1), 20, e.K)
-        e.host_out += b"".join(inject_frames("s", 0, ws, max_bytes=1024))
+        e.host_out += b"".join(inject_frames(EdgeLink(Port.S, 0), ws, max_bytes=1024))
         await e.until(lambda: not e.host_out)
         e.ready_prob = 1.0
         await e.until(lambda: e.frames("ack") or e.frames("status"), max_cycles=3000)
@@ -473,8 +476,8 @@ def test_bridge_answers_faults_with_row_fault(rows):
         total = sum(map(len, sent.values()))
         await e.until(lambda: len(e.frames("wavelet")) == total)
         got = {}
-        for _, s, i, w in e.frames("wavelet"):
-            got.setdefault((s, i), []).append(w)
+        for _, link, w in e.frames("wavelet"):
+            got.setdefault(link, []).append(w)
         assert got == sent
         st = await e.status()
         assert st["flags"] == 0 and st["version"] == PROTOCOL_VERSION and st["collected"] == total
@@ -491,7 +494,8 @@ def test_faults_frame_decoder_round_trip():
     words[4] = FAULT.pack({"valid": 1, "col": 2, "router_errors": 1 << RouterError.RX_VIOLATION})
     assert FAULT_BYTES == 7 and faults_length(5) == 35 and Cmd.FAULTS == 0x04 and Reply.FAULTS == 0x94
     frame = bytes([Reply.FAULTS, len(words)]) + b"".join(w.to_bytes(FAULT_BYTES, "little") for w in words)
-    stream = bytes([Reply.RESET_DONE]) + frame + bytes([Reply.WAVELET, link_byte("e", 1)]) + wavelet_bytes(2, 7, 0)
+    e1 = link_byte(EdgeLink(Port.E, 1))
+    stream = bytes([Reply.RESET_DONE]) + frame + bytes([Reply.WAVELET, e1]) + wavelet_bytes(2, 7, 0)
     dec, frames = FrameDecoder(), []
     for b in stream:
         frames += dec.feed([b])
@@ -507,7 +511,7 @@ def test_faults_frame_decoder_round_trip():
 
 def test_frame_sizes_follow_the_window():
     assert max_wavelets_per_frame(512) == 101
-    for f in inject_frames("n", 0, [(0, k, 0) for k in range(250)], max_bytes=512):
+    for f in inject_frames(EdgeLink(Port.N, 0), [(0, k, 0) for k in range(250)], max_bytes=512):
         assert len(f) <= 512
 
 
@@ -591,8 +595,9 @@ class FakePort:
                     return
                 frame = bytes(self.fifo[:3 + 5 * n])
                 del self.fifo[:3 + 5 * n]
+                e0 = link_byte(EdgeLink(Port.E, 0))
                 for k in range(n):  # west input wired to the east output
-                    self.out += bytes([self._reply.WAVELET, link_byte("e", 0)]) + frame[3 + 5 * k:8 + 5 * k]
+                    self.out += bytes([self._reply.WAVELET, e0]) + frame[3 + 5 * k:8 + 5 * k]
                 self.injected += n
                 self.out += bytes([self._reply.ACK, frame[1], 0])
 
@@ -610,11 +615,12 @@ def test_serial_client_keeps_the_window_and_files_wavelets():
     client = BridgeClient(port, timeout=0.2)
     assert client.shape == (1, 1, 8) and client.rx_depth == 40
     ws = rand_wavelets(random.Random(4), 50, 8)
-    client.inject("w", 0, ws)
+    w0, e0 = EdgeLink(Port.W, 0), EdgeLink(Port.E, 0)
+    client.inject(w0, ws)
     client.drain()
     client.wait_wavelets(50)
     assert not port.overflowed, "the client sent more bytes than the receive FIFO holds"
-    assert client.wavelets == {("e", 0): ws} and len(client.acks) == len(inject_frames("w", 0, ws, 40))
+    assert client.wavelets == {e0: ws} and len(client.acks) == len(inject_frames(w0, ws, 40))
     assert client.status()["injected"] == 50 and not client.errors()
     client.reset()
     with pytest.raises(BridgeTimeout):
@@ -644,7 +650,7 @@ class KernelBoard(FakePort):
     def __init__(self, rows, cols, jobs, rx_depth=200, colors=8):
         super().__init__(rx_depth=rx_depth, colors=colors)
         self.rows, self.cols = rows, cols
-        self.jobs = list(jobs)  # [(data wavelets expected, {(side, index): [(color, payload, ctrl)]})]
+        self.jobs = list(jobs)  # [(data wavelets expected, {EdgeLink: [(color, payload, ctrl)]})]
         self.data_in = 0
         self._len = status_length(rows)
 
@@ -667,12 +673,12 @@ class KernelBoard(FakePort):
                 return
             frame = bytes(self.fifo[:3 + 5 * n])
             del self.fifo[:3 + 5 * n]
-            side, index = parse_link(frame[1])
+            link = parse_link(frame[1])
             for k in range(n):
                 w = frame[3 + 5 * k:8 + 5 * k]
                 color, payload, ctrl = unpack_wavelet(int.from_bytes(w, "little"))
                 if color == self.colors - 1:  # management: the echo leaves the row's east link
-                    self.out += bytes([self._reply.WAVELET, link_byte("e", index)]) + w
+                    self.out += bytes([self._reply.WAVELET, link_byte(EdgeLink(Port.E, link.index))]) + w
                 else:
                     self.data_in += 1
             self.injected += n
@@ -680,9 +686,9 @@ class KernelBoard(FakePort):
             if self.jobs and self.data_in == self.jobs[0][0]:
                 _, outputs = self.jobs.pop(0)
                 self.data_in = 0
-                for (s, i), ws in outputs.items():
+                for out_link, ws in outputs.items():
                     for c, p, x in ws:
-                        self.out += bytes([self._reply.WAVELET, link_byte(s, i)]) + wavelet_bytes(c, p, x)
+                        self.out += bytes([self._reply.WAVELET, link_byte(out_link)]) + wavelet_bytes(c, p, x)
 
 
 def _data_wavelets(case) -> int:
@@ -691,9 +697,9 @@ def _data_wavelets(case) -> int:
 
 def _golden_outputs(case, golden=None):
     """The result wavelets a correct mesh sends for a case (sdk/readout.py ``encode``, the inverse
-    of the kernels' decode), by (side, index)."""
+    of the kernels' decode), by EdgeLink."""
     golden = case.golden() if golden is None else golden
-    return {(link.side.letter, link.index): [tuple(w) for w in ws] for link, ws in case.outputs(golden).items()}
+    return {link: [tuple(w) for w in ws] for link, ws in case.outputs(golden).items()}
 
 
 def test_serial_gemm_demo_against_a_stand_in_board():
@@ -711,8 +717,8 @@ def test_serial_gemm_demo_against_a_stand_in_board():
     assert port.jobs == [], "the board stand-in did not receive every data wavelet of both jobs"
     # a wrong result is reported, not hidden
     bad = _golden_outputs(cases[0])
-    side = ("w", 0)  # the tile of PE (0, 0): its first value is C[0, 0], not padding
-    bad[side][0] = (bad[side][0][0], bad[side][0][1] ^ 1, 0)
+    link = EdgeLink(Port.W, 0)  # the tile of PE (0, 0): its first value is C[0, 0], not padding
+    bad[link][0] = (bad[link][0][0], bad[link][0][1] ^ 1, 0)
     port = KernelBoard(rows, cols, [(jobs[0][0], bad), jobs[1]])
     recs = gemm_demo(BridgeEngine(BridgeClient(port, timeout=0.5)), m, k, n, "f16", 0.3, seed)
     assert not recs[0]["bit_exact"] and recs[0]["mismatches"] == 1
@@ -770,8 +776,8 @@ def _slow_run(bench, gap, **kw):
 def test_bytes_spaced_out_below_the_timeout_make_whole_frames():
     async def bench(e):
         ws = [(1, 0x1234, 0), (2, 0xABCD, 1)]
-        ack = await e.request(inject_frames("w", 1, ws)[0], "ack")
-        assert ack[3] == 0 and e.injected == {("w", 1): ws}
+        ack = await e.request(inject_frames(EdgeLink(Port.W, 1), ws)[0], "ack")
+        assert ack[2] == 0 and e.injected == {EdgeLink(Port.W, 1): ws}
         assert (await e.status())["flags"] == 0
 
     _slow_run(bench, gap=9, timeout=64)
@@ -780,17 +786,17 @@ def test_bytes_spaced_out_below_the_timeout_make_whole_frames():
 @pytest.mark.parametrize("cut", [1, 2], ids=["after_command", "after_link"])
 def test_a_frame_cut_after_its_command_or_link_byte_times_out(cut):
     async def bench(e):
-        e.host_out += bytes([Cmd.INJECT, link_byte("w", 0), 3])[:cut]
+        e.host_out += bytes([Cmd.INJECT, link_byte(EdgeLink(Port.W, 0)), 3])[:cut]
         await e.until(lambda: e.frames("ack"), max_cycles=1000)
-        assert e.frames("ack")[0][3] == 1 << Flag.TIMEOUT and e.injected == {}
+        assert e.frames("ack")[0][2] == 1 << Flag.TIMEOUT and e.injected == {}
 
     bridge_run(bench, timeout=64)
 
 
 def test_an_inject_of_no_wavelets_is_acknowledged():
     async def bench(e):
-        ack = await e.request(bytes([Cmd.INJECT, link_byte("n", 2), 0]), "ack")
-        assert ack[3] == 0 and e.injected == {}
+        ack = await e.request(bytes([Cmd.INJECT, link_byte(EdgeLink(Port.N, 2)), 0]), "ack")
+        assert ack[2] == 0 and e.injected == {}
 
     bridge_run(bench)
 

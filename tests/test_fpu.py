@@ -12,9 +12,9 @@ import os
 import pytest
 
 from golden import fp_exact as fx
+from tb.builds import fplane_build, run_cocotb
 from tb.cocotb_fpu import LANE_OPS, edge_vectors, random_vectors
 from tb.fp_stimulus import REQUIRED_CLASSES, coverage_classes
-from tb.models import fplane_model, run_cocotb
 
 N_RANDOM = int(os.environ.get("TESSERA_FPU_RANDOM", "100000"))
 SEED = 1
@@ -24,7 +24,7 @@ SEED = 1
 @pytest.mark.xdist_group("fplane")
 @pytest.mark.parametrize("op", list(LANE_OPS))
 def test_fplane_op(op):
-    run_cocotb(fplane_model(), "tb.cocotb_fpu", "lane_op_stream", op=op, n_random=N_RANDOM, seed=SEED,
+    run_cocotb(fplane_build(), "tb.cocotb_fpu", "lane_op_stream", op=op, n_random=N_RANDOM, seed=SEED,
                stall_prob=0.1)
 
 

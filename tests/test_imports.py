@@ -8,7 +8,7 @@ demo, fpga) edits sys.path: they run as ``python -m <package>.<name>`` from the 
 ``import sdk`` loads no cocotb (the simulator side imports it); every ``TESSERA_*`` environment
 variable the code reads is in docs/configuration.md's table, and the table names no other.
 
-Inside sdk (docs/architecture.md, the sdk's three rooms): sdk/builds (model builds) imports none of
+Inside sdk (docs/architecture.md, the sdk's three rooms): sdk/builds (simulator builds) imports none of
 sdk's kernels, runtime, layout, collectives, engines or simulator side (sdk/cosim); no module of sdk
 outside sdk/cosim imports sdk.cosim, and cocotb is imported at module level only in sdk/cosim and tb
 (sdk/builds launches simulators with cocotb's runner, imported inside the functions that do); the
@@ -210,7 +210,7 @@ def test_import_sdk_needs_no_cocotb():
              "            raise ImportError('cocotb is not installed')\n"
              "sys.meta_path.insert(0, NoCocotb())\n"
              "import sdk, sdk.runtime, sdk.collectives, sdk.kernels, sdk.pgo_training\n"
-             "import sdk.builds.models, sdk.builds.mpi_ranks, sdk.engines.bridge, sdk.engines.sim\n"
+             "import sdk.builds.engine_builds, sdk.builds.mpi_ranks, sdk.engines.bridge, sdk.engines.sim\n"
              "print(sorted(m for m in sys.modules if m.startswith('cocotb')))\n")
     out = subprocess.run([sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
@@ -227,7 +227,7 @@ PUBLIC_ONLY = ("demo", "bench", "fpga", "tb")
 
 
 def _dotted(path: Path) -> list[str]:
-    """The module's dotted name as a list: sdk/builds/models.py -> ["sdk", "builds", "models"]."""
+    """The module's dotted name as a list: sdk/builds/engine_builds.py -> ["sdk", "builds", "engine_builds"]."""
     parts = list(path.relative_to(REPO).with_suffix("").parts)
     return parts[:-1] if parts[-1] == "__init__" else parts
 
@@ -319,7 +319,7 @@ def test_the_room_checker_catches_what_it_should(tmp_path, monkeypatch, where, s
 @pytest.mark.parametrize("where,source", [
     ("sdk/builds/ok.py", "def f():\n    import cocotb\n    from cocotb_tools.runner import get_runner\n"),
     ("sdk/cosim/ok.py", "import cocotb\nfrom ..builds.verilator import tb_config\n"),
-    ("sdk/engines/ok.py", "from ..builds.models import mesh_model\n"),
+    ("sdk/engines/ok.py", "from ..builds.engine_builds import mesh_build\n"),
     ("tb/ok.py", "import cocotb\nfrom sdk.cosim.edge import EdgeHarness\nfrom sdk.builds.paths import BUILD\n"),
     ("bench/ok.py", "from sdk.builds.paths import BUILD\nfrom sdk import __version__\n"),
 ])

@@ -13,7 +13,7 @@ from hdl.mesh import MAX_COLS, MAX_ROWS, MeshShapeError, check_mesh_shape, gener
 from hdl.profiles import ProfileError, get_profile
 from sdk.cases import gemm_case, gemv_case, run_cases
 from sdk.loader import LoadError, MeshLoader
-from tb.models import run_cocotb, tile_mesh_model, verilog_mesh_model
+from tb.builds import run_cocotb, tile_mesh_build, verilog_mesh_build
 
 
 @pytest.mark.parametrize("rows,cols,needle", [
@@ -69,7 +69,7 @@ def test_loader_rejects_disagreeing_routes_and_bad_targets():
 @pytest.mark.xdist_group("tile_mesh_fabric")
 @pytest.mark.parametrize("rows,cols", [(8, 8), (1, 5), (5, 1)])
 def test_front_door_fabric_mesh(rows, cols):
-    run_cocotb(tile_mesh_model(rows, cols, "small", core=False), "tb.cocotb_tile_mesh", "front_door_routing",
+    run_cocotb(tile_mesh_build(rows, cols, "small", core=False), "tb.cocotb_tile_mesh", "front_door_routing",
                profile="small", rows=rows, cols=cols, core=False, wavelets=20_000 if rows * cols > 8 else 4_000,
                seed=3)
 
@@ -81,13 +81,13 @@ def test_front_door_pe_mesh_8x8(case):
     """The real mesh (router + PE + loader tiles), 8 x 8, configured and programmed only through its
     west edge: multi-color multicast routing against the golden model, and a program broadcast
     to all 64 PEs whose results leave through the east edge."""
-    run_cocotb(tile_mesh_model(8, 8, "small", core=True), "tb.cocotb_tile_mesh", case,
+    run_cocotb(tile_mesh_build(8, 8, "small", core=True), "tb.cocotb_tile_mesh", case,
                profile="small", rows=8, cols=8, wavelets=20_000, per_row=50, seed=5)
 
 
-def _routing_report(model, name, rows, cols, core):
-    """front_door_routing on ``model`` with a fixed seed; returns its report (cycles included)."""
-    run_dir = run_cocotb(model, "tb.cocotb_tile_mesh", "front_door_routing", profile="small", rows=rows,
+def _routing_report(build, name, rows, cols, core):
+    """front_door_routing on ``build`` with a fixed seed; returns its report (cycles included)."""
+    run_dir = run_cocotb(build, "tb.cocotb_tile_mesh", "front_door_routing", profile="small", rows=rows,
                          cols=cols, core=core, wavelets=3_000, seed=9, report=f"{name}.json")
     return json.loads((run_dir / f"{name}.json").read_text())
 
@@ -96,13 +96,13 @@ def _routing_report(model, name, rows, cols, core):
 @pytest.mark.xdist_group("verilog_mesh")
 def test_verilog_mesh_top_matches_native_mesh():
     """The generated Verilog mesh top (hdl/mesh.py, verilated with the tile as one hierarchical
-    block) and the native-mesh model the other tests use (sdk/builds/native_mesh.py) are the same machine:
+    block) and the native-mesh build the other tests use (sdk/builds/native_mesh.py) are the same machine:
     on a 3 x 3 fabric mesh (every edge, corner and interior link) the same front-door routing run,
     with the same random stalls, checks out against the golden model on both and takes exactly the
     same number of cycles; on a 2 x 2 PE mesh GEMM and sparse-GEMV jobs give the same bits in the
     same cycles."""
-    native = _routing_report(tile_mesh_model(3, 3, "small", core=False), "native", 3, 3, False)
-    verilog = _routing_report(verilog_mesh_model(3, 3, "small", core=False), "verilog", 3, 3, False)
+    native = _routing_report(tile_mesh_build(3, 3, "small", core=False), "native", 3, 3, False)
+    verilog = _routing_report(verilog_mesh_build(3, 3, "small", core=False), "verilog", 3, 3, False)
     assert native["deliveries_checked"] > 0
     assert verilog == native
 
@@ -112,9 +112,9 @@ def test_verilog_mesh_top_matches_native_mesh():
 
     keys = ("name", "cycles", "load_cycles", "bit_exact", "mismatches")
     got = {}
-    for engine, model in (("native", tile_mesh_model(2, 2, "small")),
-                          ("hierarchical", verilog_mesh_model(2, 2, "small"))):
-        got[engine] = [{k: r[k] for k in keys} for r in run_cases(cases(), engine=engine, model=model,
+    for engine, build in (("native", tile_mesh_build(2, 2, "small")),
+                          ("hierarchical", verilog_mesh_build(2, 2, "small"))):
+        got[engine] = [{k: r[k] for k in keys} for r in run_cases(cases(), engine=engine, build=build,
                                                                   run_name=f"equivalence-{engine}")]
     assert all(r["bit_exact"] for r in got["native"]), got["native"]
     assert got["hierarchical"] == got["native"]
@@ -124,13 +124,13 @@ def test_verilog_mesh_top_matches_native_mesh():
 @pytest.mark.slow
 @pytest.mark.xdist_group("tile_mesh_pe_threads")
 def test_native_mesh_threads_give_the_same_run():
-    """A native-mesh model run with 2 threads (row bands evaluated in parallel) plays a GEMM job
+    """A native-mesh build run with 2 threads (row bands evaluated in parallel) plays a GEMM job
     bit for bit and cycle for cycle as the single-threaded one."""
     keys = ("cycles", "load_cycles", "bit_exact", "mismatches")
     runs = {}
     for threads in (1, 2):
-        model = tile_mesh_model(4, 3, "small", threads=threads)
-        [rec] = run_cases([gemm_case(4, 3, 20, 16, 18, "f16", seed=31)], model=model, run_name=f"threads-{threads}")
+        build = tile_mesh_build(4, 3, "small", threads=threads)
+        [rec] = run_cases([gemm_case(4, 3, 20, 16, 18, "f16", seed=31)], build=build, run_name=f"threads-{threads}")
         runs[threads] = {k: rec[k] for k in keys}
     assert runs[1]["bit_exact"], runs[1]
     assert runs[2] == runs[1]

@@ -15,11 +15,11 @@ import json
 
 import pytest
 
-from sdk.builds.models import mesh_model
+from sdk.builds.engine_builds import mesh_build
 from sdk.cases import gemm_case, gemv_case, run_case, run_cases
 from sdk.records import DeviceError, SdkError
 from sdk.runtime import Runtime
-from tb.models import run_cocotb
+from tb.builds import run_cocotb
 
 pytestmark = pytest.mark.sim
 
@@ -27,8 +27,8 @@ ROWS, COLS = 5, 3  # 3 ranks: bands of 1, 2 and 2 rows
 
 
 def _routing(ranks: int) -> dict:
-    model = mesh_model(ROWS, COLS, "small", core=False, ranks=ranks)
-    run_dir = run_cocotb(model, "tb.cocotb_tile_mesh", "front_door_routing", profile="small", rows=ROWS, cols=COLS,
+    build = mesh_build(ROWS, COLS, "small", core=False, ranks=ranks)
+    run_dir = run_cocotb(build, "tb.cocotb_tile_mesh", "front_door_routing", profile="small", rows=ROWS, cols=COLS,
                          core=False, wavelets=3_000, seed=9, report=f"ranks{ranks}.json")
     return json.loads((run_dir / f"ranks{ranks}.json").read_text())
 
@@ -44,9 +44,9 @@ def test_front_door_routing_on_ranks_is_identical():
 def _jobs(ranks: int, **env) -> list:
     cases = [gemm_case(ROWS, COLS, 17, 12, 14, "f16", seed=41), gemm_case(ROWS, COLS, 9, 10, 7, "f32", seed=42),
              gemv_case(ROWS, COLS, 13, 18, 0.5, seed=43)]
-    model = mesh_model(ROWS, COLS, "small", ranks=ranks)
+    build = mesh_build(ROWS, COLS, "small", ranks=ranks)
     keys = ("name", "cycles", "load_cycles", "bit_exact", "mismatches")
-    return [{k: r[k] for k in keys} for r in run_cases(cases, model=model, run_name=f"ranks-{ranks}")]
+    return [{k: r[k] for k in keys} for r in run_cases(cases, build=build, run_name=f"ranks-{ranks}")]
 
 
 @pytest.mark.xdist_group("mpi_ranks")
@@ -65,7 +65,7 @@ def test_status_and_probe_on_ranks_are_identical():
     got = {}
     for ranks in (1, 2):
         layout = case.kernel.layout()
-        with Runtime(layout, model=mesh_model(ROWS, COLS, "small", ranks=ranks), run_name=f"status-{ranks}") as rt:
+        with Runtime(layout, build=mesh_build(ROWS, COLS, "small", ranks=ranks), run_name=f"status-{ranks}") as rt:
             rec = run_case(rt, case)
             act = rt.activity()
             got[ranks] = (rec.cycles, rt.status(), {k: v.tolist() for k, v in act.counters.items()},
@@ -82,7 +82,7 @@ def test_error_flags_on_ranks_are_identical():
     they appear in, are those of one process."""
     reps = {}
     for ranks in (1, 2):
-        run_dir = run_cocotb(mesh_model(2, 3, "small", ranks=ranks), "tb.cocotb_tile_mesh", "fault_report",
+        run_dir = run_cocotb(mesh_build(2, 3, "small", ranks=ranks), "tb.cocotb_tile_mesh", "fault_report",
                              profile="small", rows=2, cols=3, core=True, report=f"fault{ranks}.json")
         reps[ranks] = json.loads((run_dir / f"fault{ranks}.json").read_text())
     assert reps[1]["final"][1]["valid"] == 1
@@ -100,7 +100,7 @@ def test_a_failing_rank_stops_the_run_naming_rank_and_cycle(fault, needle, monke
     monkeypatch.setenv("TESSERA_MPI_TIMEOUT", "3")
     case = gemm_case(ROWS, COLS, 17, 12, 14, "f16", seed=41)
     with pytest.raises(DeviceError, match=needle):
-        run_cases([case], model=mesh_model(ROWS, COLS, "small", ranks=2), run_name=f"fault-{fault}")
+        run_cases([case], build=mesh_build(ROWS, COLS, "small", ranks=2), run_name=f"fault-{fault}")
 
 
 @pytest.mark.parametrize("ranks,engine,needle", [
@@ -111,7 +111,7 @@ def test_a_failing_rank_stops_the_run_naming_rank_and_cycle(fault, needle, monke
 ])
 def test_bad_ranks_are_refused_before_building(ranks, engine, needle):
     with pytest.raises(ValueError, match=needle):
-        mesh_model(ROWS, COLS, "small", engine=engine, ranks=ranks)
+        mesh_build(ROWS, COLS, "small", engine=engine, ranks=ranks)
     if engine == "native":
         case = gemm_case(ROWS, COLS, 8, 8, 8, "f16", seed=1)
         with pytest.raises(SdkError, match=needle):

@@ -115,7 +115,7 @@ def test_counters_and_traces_are_refused_where_they_do_not_exist():
 @pytest.mark.sim
 @pytest.mark.xdist_group("observability_flat_1x2")
 def test_native_and_flat_counters_agree():
-    """The same run on the native mesh (probes read from C++) and on the flat Verilog model (probes
+    """The same run on the native mesh (probes read from C++) and on the flat Verilog build (probes
     read through the hierarchy): every counter of every tile equal."""
     native, _ = _axpy_run("native", cols=2, run_name="agree-native")
     flat, _ = _axpy_run("flat", cols=2, run_name="agree-flat")

@@ -1,6 +1,6 @@
 """The PE RTL (hdl/pe/) on Verilator against the golden model (golden/pe_model.py).
 
-One Verilator model per profile (built once, cached by sdk/builds/verilator.py); every test runs a batch of
+One Verilator build per profile (built once, cached by sdk/builds/verilator.py); every test runs a batch of
 cases in one simulator launch (tb/cocotb_pe.py). Expected values always come from the golden model
 run on the same image and inputs, never from the RTL.
 

@@ -14,7 +14,7 @@ from amaranth.lib.memory import Memory
 from amaranth.sim import Simulator
 
 from hdl.isa import ErrorCode, Opcode, encode_i, encode_r, pack_dsr
-from hdl.loadmap import Ctrl, Region, load_addr
+from hdl.loadmap import Ctrl, LoadRegion, load_addr
 from hdl.pe.common import Operand, RowSrc, VecFunc
 from hdl.pe.core import ScalarCore
 from hdl.pe.loadbus import LoadDecoder
@@ -200,20 +200,20 @@ def test_load_decoder_regions_ctrl_and_zeroing_sweep():
             ctx.set(dut.bus.addr, load_addr(region, index))
             ctx.set(dut.bus.data, value)
 
-        write(Region.IMEM, 5, 0xDEAD)
+        write(LoadRegion.IMEM, 5, 0xDEAD)
         assert (ctx.get(dut.imem.en), ctx.get(dut.imem.addr), ctx.get(dut.imem.data)) == (1, 5, 0xDEAD)
-        write(Region.SRAM, 7, 0x12345678)  # word 7 = upper half of row 3
+        write(LoadRegion.SRAM, 7, 0x12345678)  # word 7 = upper half of row 3
         assert ctx.get(dut.sram.req) == 1 and ctx.get(dut.sram.addr) == 3 and ctx.get(dut.sram.mask) == 0xF0
         assert ctx.get(dut.imem.en) == 0
-        write(Region.TASK, 9, 0x5_0042)
+        write(LoadRegion.TASK, 9, 0x5_0042)
         assert ctx.get(dut.task.we) == 1 and ctx.get(dut.task.index) == 9
         assert ctx.get(dut.task.data).entry == 0x42 and ctx.get(dut.task.data).valid == 1
         assert ctx.get(dut.task.data).blocked == 1 and ctx.get(dut.bind.we) == 0
-        write(Region.DSR, 2 * 6 + 1, 0xCAFE)
+        write(LoadRegion.DSR, 2 * 6 + 1, 0xCAFE)
         assert (ctx.get(dut.dsr.we), ctx.get(dut.dsr.index), ctx.get(dut.dsr.half)) == (1, 6, 1)
-        write(Region.BIND, 4, 0x103)
+        write(LoadRegion.BIND, 4, 0x103)
         assert ctx.get(dut.bind.we) == 1 and ctx.get(dut.bind.data).task == 3 and ctx.get(dut.bind.data).valid == 1
-        write(Region.CTRL, 0, Ctrl.RUN | Ctrl.CLEAR | Ctrl.ZERO)
+        write(LoadRegion.CTRL, 0, Ctrl.RUN | Ctrl.CLEAR | Ctrl.ZERO)
         assert ctx.get(dut.clear) == 1 and ctx.get(dut.run) == 0  # RUN is registered
         await ctx.tick()
         ctx.set(dut.bus.we, 0)

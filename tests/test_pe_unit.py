@@ -12,7 +12,7 @@ from amaranth.sim import Simulator
 
 from golden.pe_model import PEModel
 from hdl.isa import ErrorCode, pe_params, unpack_status
-from hdl.loadmap import Ctrl, DbgRegion, Region, dbg_addr, load_addr
+from hdl.loadmap import Ctrl, DbgRegion, LoadRegion, dbg_addr, load_addr
 from hdl.pe import PE
 from sdk.asm import assemble
 from sdk.loader import load_ops
@@ -176,7 +176,7 @@ def _run_directed(cases, seed):
         for name, image, inputs, want in cases:
             received.clear()
             queues.clear()
-            await step(load=(load_addr(Region.CTRL, 0), int(Ctrl.CLEAR | Ctrl.ZERO)))
+            await step(load=(load_addr(LoadRegion.CTRL, 0), int(Ctrl.CLEAR | Ctrl.ZERO)))
             await step()
             while ctx.get(dut.status.clearing):
                 await step()
@@ -185,7 +185,7 @@ def _run_directed(cases, seed):
             for color, payload, ctrl in inputs:
                 queues.setdefault(color, []).append((payload, ctrl))
             ev.clear()
-            await step(load=(load_addr(Region.CTRL, 0), int(Ctrl.RUN)))
+            await step(load=(load_addr(LoadRegion.CTRL, 0), int(Ctrl.RUN)))
             quiet = 0
             for _ in range(_DIRECTED_CYCLES):
                 await step(stalls=0.2, idles=0.2)
@@ -198,7 +198,7 @@ def _run_directed(cases, seed):
                       "halted": ctx.get(dut.status.halted), "running": ctx.get(dut.status.running),
                       "cycles": ctx.get(dut.status.cycles), "busy": ctx.get(dut.status.busy_cycles),
                       "events": dict(ev)}
-            await step(load=(load_addr(Region.CTRL, 0), 0))
+            await step(load=(load_addr(LoadRegion.CTRL, 0), 0))
             actual["regs"], actual["dsrs"] = [], []
             for region, out in ((DbgRegion.GPR, actual["regs"]), (DbgRegion.DSR, actual["dsrs"])):
                 for i in range(16):

@@ -2,7 +2,7 @@
 
 import pytest
 
-from tb.models import router_mesh_model, run_cocotb
+from tb.builds import router_mesh_build, run_cocotb
 
 pytestmark = pytest.mark.sim  # every test here runs a simulator (docs/verification.md "Test tiers")
 
@@ -15,10 +15,10 @@ CASES = [
 ]
 
 
-# One xdist group per Verilator model: one worker builds it and runs its tests while the other
-# worker builds and runs another model, instead of both waiting on the same build.
+# One xdist group per Verilator build: one worker builds it and runs its tests while the other
+# worker builds and runs another, instead of both waiting on the same build.
 @pytest.mark.parametrize("profile", [pytest.param(p, marks=pytest.mark.xdist_group(f"router_1x1_{p}"))
                                      for p in ("small", "wse")])
 @pytest.mark.parametrize("case", CASES)
 def test_router(case, profile):
-    run_cocotb(router_mesh_model(1, 1, profile), "tb.cocotb_router_mesh", case, profile=profile, seed=7)
+    run_cocotb(router_mesh_build(1, 1, profile), "tb.cocotb_router_mesh", case, profile=profile, seed=7)

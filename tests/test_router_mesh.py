@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from tb.models import router_mesh_model, run_cocotb
+from tb.builds import router_mesh_build, run_cocotb
 
 pytestmark = pytest.mark.sim  # every test here runs a simulator (docs/verification.md "Test tiers")
 
@@ -16,7 +16,7 @@ def test_mesh_4x4_random_100k():
     """The acceptance test: 4x4 mesh, six patterns on six colors, 100,000 injected wavelets (in
     `make test-all`: the regression's router-only mesh is the line of dies below, and its tile
     meshes route through the same routers)."""
-    run_cocotb(router_mesh_model(4, 4, "small"), "tb.cocotb_router_mesh", "random_multicast_patterns",
+    run_cocotb(router_mesh_build(4, 4, "small"), "tb.cocotb_router_mesh", "random_multicast_patterns",
                profile="small", rows=4, cols=4, wavelets=100_000, seed=11, idle=0.2, stall=0.2)
 
 
@@ -28,7 +28,7 @@ DIE_LINE = dict(rows=1, cols=4, profile="small", die=(1, 1), stages=2)
 def test_die_boundaries_lossless_under_backpressure():
     """The route patterns across die-boundary links (hdl/boundary.py) under random idles and
     per-color backpressure, every exit checked, no drops, no boundary overflow."""
-    run_cocotb(router_mesh_model(**DIE_LINE), "tb.cocotb_router_mesh", "random_multicast_patterns", profile="small",
+    run_cocotb(router_mesh_build(**DIE_LINE), "tb.cocotb_router_mesh", "random_multicast_patterns", profile="small",
                rows=1, cols=4, wavelets=20_000, seed=5, idle=0.2, stall=0.3)
 
 
@@ -38,7 +38,7 @@ def test_die_boundary_latency_and_full_rate(tmp_path):
     golden model predicts it (stages included: the cocotb test compares), one color and every color
     sharing a boundary link at one wavelet per cycle."""
     report = tmp_path / "figures.json"
-    run_cocotb(router_mesh_model(**DIE_LINE), "tb.cocotb_router_mesh", "fabric_figures",
+    run_cocotb(router_mesh_build(**DIE_LINE), "tb.cocotb_router_mesh", "fabric_figures",
                profile="small", cols=4, die=[1, 1], stages=2, stream=600, report=str(report))
     fig = json.loads(report.read_text())
     assert fig["latency_by_routers"]["3"] == 3 + 2 * 2  # two boundaries of 2 stages

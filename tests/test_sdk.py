@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from golden.routing import Port, simulate
+from hdl.mesh import EdgeLink
 from sdk import (
     DeviceError,
     Fault,
@@ -135,20 +136,18 @@ def test_records_round_trip_through_json():
 # ---------------------------------------------------------------- route patterns
 
 @pytest.mark.parametrize("pattern,region,entry,want", [
-    (routes.row_broadcast(from_edge="W"), (0, 1, 2, 2), ("W", 0), {(0, 1), (0, 2)}),
-    (routes.row_broadcast(from_edge="E"), (1, 0, 1, 3), ("E", 1), {(1, 0), (1, 1), (1, 2)}),
-    (routes.col_broadcast(from_edge="N"), (0, 2, 3, 1), ("N", 2), {(0, 2), (1, 2), (2, 2)}),
-    (routes.broadcast(from_edge="W", row=1), (0, 0, 3, 4), ("W", 1), {(r, c) for r in range(3) for c in range(4)}),
+    (routes.row_broadcast(from_edge="W"), (0, 1, 2, 2), EdgeLink.parse("W0"), {(0, 1), (0, 2)}),
+    (routes.row_broadcast(from_edge="E"), (1, 0, 1, 3), EdgeLink.parse("E1"), {(1, 0), (1, 1), (1, 2)}),
+    (routes.col_broadcast(from_edge="N"), (0, 2, 3, 1), EdgeLink.parse("N2"), {(0, 2), (1, 2), (2, 2)}),
+    (routes.broadcast(from_edge="W", row=1), (0, 0, 3, 4), EdgeLink.parse("W1"),
+     {(r, c) for r in range(3) for c in range(4)}),
 ])
 def test_broadcasts_reach_exactly_the_region(pattern, region, entry, want):
     lay = Layout(3, 4)
     c = lay.color("C")
     lay.route(c, pattern, lay.region(*region))
     mesh = lay.build().routes
-    link = (entry[0], entry[1])
-    from hdl.mesh import EdgeLink
-    e = EdgeLink.of(link)
-    res = simulate(mesh, {(e.pe(3, 4), e.side): [(int(c), 7, 0)]})
+    res = simulate(mesh, {entry.pe_port(3, 4): [(int(c), 7, 0)]})
     got = {pe for (pe, port), ds in res.outputs.items() if port == Port.RAMP and ds}
     assert got == want and not res.drops and not [k for k in res.outputs if k[1] != Port.RAMP]
 
@@ -164,7 +163,6 @@ def test_readout_delivers_blocks_nearest_first():
 
 
 def test_framed_readout_round_trip_and_malformed_frames():
-    from hdl.mesh import EdgeLink
     from hdl.wavelet import Wavelet
     from sdk import readout
     from sdk.kernels.common import KernelError

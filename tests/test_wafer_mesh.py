@@ -12,9 +12,9 @@ import pytest
 
 from hdl.link_plan import Wafer, WaferError, hop_extra_cycles, link_chains
 from hdl.repair import DefectMap, RepairError, SpareScheme
-from sdk.builds.models import mesh_model
+from sdk.builds.engine_builds import mesh_build
 from sdk.cases import gemm_case, gemv_case, run_cases
-from tb.models import run_cocotb, verilog_mesh_model
+from tb.builds import run_cocotb, verilog_mesh_build
 
 ROWS, COLS = 4, 6
 
@@ -123,16 +123,16 @@ def test_repaired_mesh_routing_latency_and_kernels(which, tmp_path):
     native engine."""
     wafer = WAFERS[which]()
     full = which == "edges_corners_segments_dies"
-    model = verilog_mesh_model(ROWS, COLS, "small", full, wafer)
+    build = verilog_mesh_build(ROWS, COLS, "small", full, wafer)
     report = tmp_path / "routing.json"
-    run_cocotb(model, "tb.cocotb_tile_mesh", "front_door_routing", profile="small", rows=ROWS, cols=COLS,
+    run_cocotb(build, "tb.cocotb_tile_mesh", "front_door_routing", profile="small", rows=ROWS, cols=COLS,
                core=full, wavelets=4_000, seed=11, report=str(report))
     routing = json.loads(report.read_text())
     assert routing["deliveries_checked"] >= routing["wavelets_injected"] > 0
     hop_extra = [[r, c, s, n] for (r, c, s), n in hop_extra_cycles(ROWS, COLS, wafer).items() if n]
     assert hop_extra, "the map must cost something somewhere"
     lat = tmp_path / "latency.json"
-    run_cocotb(model, "tb.cocotb_tile_mesh", "wafer_latency", profile="small", rows=ROWS, cols=COLS, core=full,
+    run_cocotb(build, "tb.cocotb_tile_mesh", "wafer_latency", profile="small", rows=ROWS, cols=COLS, core=full,
                hop_extra=hop_extra, report=str(lat))
     assert len(json.loads(lat.read_text())["latencies"]) == ROWS + COLS
 
@@ -143,8 +143,8 @@ def test_repaired_mesh_routing_latency_and_kernels(which, tmp_path):
     keys = ("name", "cycles", "load_cycles", "bit_exact", "mismatches")
     got = {}
     for engine in ("hierarchical", "native") if full else ("native",):
-        m = model if engine == "hierarchical" else mesh_model(ROWS, COLS, "small", True, engine="native", wafer=wafer)
-        got[engine] = [{k: r[k] for k in keys} for r in run_cases(cases(), engine=engine, model=m,
+        m = build if engine == "hierarchical" else mesh_build(ROWS, COLS, "small", True, engine="native", wafer=wafer)
+        got[engine] = [{k: r[k] for k in keys} for r in run_cases(cases(), engine=engine, build=m,
                                                                   run_name=f"wafer-{which}-{engine}")]
     assert [(r["name"], r["bit_exact"], r["mismatches"]) for r in got["native"]] == \
         [(c.name, True, 0) for c in cases()]

@@ -11,7 +11,7 @@ it is done. A load-bus write in the same cycle as the sweep wins over it.
 
 Interface (``LoadDecoder(imem_words, sram_rows, row_bits)``, ``wiring.Component``, domain ``sync``)
 ---------------------------------------------------------------------------------------------------
-bus       In(LoadSignature)              we, addr[20] (Region, index), data[32]
+bus       In(LoadSignature)              we, addr[20] (LoadRegion, index), data[32]
 imem      Out(ImemWriteSignature)        en, addr, data: the instruction memory's write port
 sram      Out(WritePortSignature)        req, addr (row), data, mask: to the SRAM arbiter
 task      Out(TaskWriteSignature)        we, index (task ID), data (TaskWord)
@@ -29,7 +29,7 @@ from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..isa import TASK_BITS
-from ..loadmap import BindWord, Ctrl, LoadAddr, LoadSignature, Region, TaskWord
+from ..loadmap import BindWord, Ctrl, LoadAddr, LoadRegion, LoadSignature, TaskWord
 from ..sram import WritePortSignature
 from ..wavelet import COLOR_BITS
 
@@ -84,21 +84,21 @@ class LoadDecoder(wiring.Component):
 
         # writes of the load bus (after the sweep: they win over it)
         m.d.comb += [
-            self.task.we.eq(ld.we & (region == Region.TASK)), self.task.index.eq(la[:TASK_BITS]),
+            self.task.we.eq(ld.we & (region == LoadRegion.TASK)), self.task.index.eq(la[:TASK_BITS]),
             self.task.data.eq(ld.data),
-            self.bind.we.eq(ld.we & (region == Region.BIND)), self.bind.index.eq(la[:COLOR_BITS]),
+            self.bind.we.eq(ld.we & (region == LoadRegion.BIND)), self.bind.index.eq(la[:COLOR_BITS]),
             self.bind.data.eq(ld.data),
-            self.dsr.we.eq(ld.we & (region == Region.DSR)), self.dsr.index.eq(la[1:5]), self.dsr.half.eq(la[0]),
+            self.dsr.we.eq(ld.we & (region == LoadRegion.DSR)), self.dsr.index.eq(la[1:5]), self.dsr.half.eq(la[0]),
             self.dsr.data.eq(ld.data),
         ]
         with m.If(ld.we):
             with m.Switch(region):
-                with m.Case(Region.IMEM):
+                with m.Case(LoadRegion.IMEM):
                     m.d.comb += [imem.en.eq(1), imem.addr.eq(la), imem.data.eq(ld.data)]
-                with m.Case(Region.SRAM):  # 32-bit word la at byte address la * 4
+                with m.Case(LoadRegion.SRAM):  # 32-bit word la at byte address la * 4
                     m.d.comb += [sram.req.eq(1), sram.addr.eq(la[1:1 + RB]), sram.data.eq(Cat(ld.data, ld.data)),
                                  sram.mask.eq(Mux(la[0], 0xF0, 0x0F))]
-                with m.Case(Region.CTRL):
+                with m.Case(LoadRegion.CTRL):
                     m.d.sync += self.run.eq((ld.data & Ctrl.RUN).any())
                     m.d.comb += self.clear.eq((ld.data & Ctrl.CLEAR).any())
                     with m.If((ld.data & Ctrl.ZERO).any()):

@@ -73,7 +73,7 @@ class MpiInstall:
 
 class RankWorker(BuiltOnce):
     """``tessera_mesh_rank``: native_mesh.cpp built as an MPI worker program with the tile library
-    (and link libraries) of a model; cached by their keys, the C++ and the tool versions."""
+    (and link libraries) of a native-mesh build; cached by their keys, the C++ and the tool versions."""
 
     def __init__(self, lib, cpp: Path, links=(), defines=()):
         self.mpi = MpiInstall.find()

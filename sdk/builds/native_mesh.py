@@ -1,9 +1,9 @@
-"""Native-mesh Verilator models: the tile compiled once, R x C instances wired in C++.
+"""Native-mesh Verilator builds: the tile compiled once, R x C instances wired in C++.
 
 Verilator's hierarchical mode compiles the tile once, but still writes per-instance glue into the
 mesh top (trigger checks and update calls for every port of every instance, about 60 KB of C++ per
 tile), so a hierarchical 32 x 32 build took 7x a 2 x 2 one and a 64 x 64 build did not fit in this
-machine's memory. A native-mesh model instead:
+machine's memory. A native-mesh build instead:
 
 1. verilates and compiles the tile module (hdl/tile.py, emitted by Amaranth) as a C++ library
    ``Vtile`` — once per profile, whatever the mesh size;
@@ -21,7 +21,7 @@ bypassed tiles and die boundaries, ``BoundaryLink`` (hdl/boundary.py) verilated 
 count (``LinkLibrary``), instantiated per stage by the plan's chains, which the top hands to the
 C++ as text: cycle for cycle what the wafer's Verilog top does. ``threads`` runs the tiles in
 that many row bands in parallel. The Verilog mesh top stays the deliverable (synthesis, flat
-models for waveforms and per-PE counters); tests/test_mesh.py runs the same front-door scenario on
+builds for waveforms and per-PE counters); tests/test_mesh.py runs the same front-door scenario on
 both and compares (tests/test_wafer_mesh.py: on wafers too).
 
 Interface:
@@ -31,9 +31,9 @@ Interface:
                                                              by the caller's ``training`` module
     LinkLibrary(colors, stages)                              a BoundaryLink as C++ class Vlink1 / VlinkL
     chain_text(plan) -> str                                  the plan's link chains, as the C++ reads them
-    native_mesh_model(rows, cols, profile, core=True, threads=1, name=None, lib=None, wafer=None, ranks=1,
+    native_mesh_build(rows, cols, profile, core=True, threads=1, name=None, lib=None, wafer=None, ranks=1,
                       training=None)
-        -> sdk.builds.verilator.Model        ranks > 1: on MPI ranks (mpi_ranks.py, docs/mesh.md)
+        -> sdk.builds.verilator.SimBuild        ranks > 1: on MPI ranks (mpi_ranks.py, docs/mesh.md)
     check_ranks(ranks, rows) -> int
 """
 
@@ -60,9 +60,9 @@ from hdl.wavelet import EDGE_SIDES, WAVELET_BITS, WaveletLayout
 from ..errors import SdkError
 from .mpi_ranks import RankWorker, launch
 from .paths import AUTOPILOT_HEADER, BUILD, NATIVE_CPP, RANKS_HEADER, REPO
-from .verilator import MESH_ARGS, MESH_VLT, BuiltOnce, Model, log_tail, tool_versions
+from .verilator import MESH_ARGS, MESH_VLT, BuiltOnce, SimBuild, log_tail, tool_versions
 
-__all__ = ["native_top_verilog", "TileLibrary", "LinkLibrary", "chain_text", "native_mesh_model", "check_ranks",
+__all__ = ["native_top_verilog", "TileLibrary", "LinkLibrary", "chain_text", "native_mesh_build", "check_ranks",
            "pgo_requested", "PGO_ENV"]
 
 _TILE_ARGS = ["-Wno-fatal", "-Wno-lint", "-Wno-style", "-O3", "--x-assign", "fast", "--x-initial", "fast",
@@ -206,10 +206,10 @@ class TileLibrary(_CppLibrary):
 
     ``pgo``: compiled with GCC's profile-guided optimisation, trained by the workload the caller
     names in ``training``: a module run as ``python -m <training> PROFILE core|fabric LIBRARY_NAME``
-    between the instrumented compile and the final one, which plays jobs on ``training_model()``
+    between the instrumented compile and the final one, which plays jobs on ``training_build()``
     (the SDK's is sdk.pgo_training: wavelets streamed into every row, GEMM and sparse-GEMV
     jobs). ``pgo=True`` needs a ``training``; by default (``pgo=None``) a library is profile-guided
-    when the TESSERA_PGO environment variable is set and a ``training`` is given. The model's
+    when the TESSERA_PGO environment variable is set and a ``training`` is given. The mesh's
     behaviour is the same; only its speed changes (docs/mesh.md), for about twice the build time."""
 
     what = "tile library"
@@ -226,9 +226,9 @@ class TileLibrary(_CppLibrary):
         name = name or f"tile_lib_{self.profile.name}" + ("" if core else "_fabric") + ("_pgo" if self.pgo else "")
         self._setup(name, tile_verilog(self.profile, core), "tessera_tile", "Vtile")
 
-    def training_model(self):
+    def training_build(self):
         """The 4 x 4 mesh the instrumented library is trained on (by the ``training`` module)."""
-        return _NativeMeshModel(f"{self.name}_training", native_top_verilog(LinkPlan(4, 4), self.profile.colors),
+        return _NativeMeshBuild(f"{self.name}_training", native_top_verilog(LinkPlan(4, 4), self.profile.colors),
                                 _Instrumented(self), ld_flags=["-LDFLAGS", "-fprofile-generate"])
 
     def _train(self):
@@ -274,8 +274,8 @@ class LinkLibrary(_CppLibrary):
                     "tessera_link", "Vlink1" if stages == 1 else "VlinkL")
 
 
-class _NativeMeshModel(Model):
-    """A Model whose build first makes sure the tile library (and any link library) exists; with
+class _NativeMeshBuild(SimBuild):
+    """A SimBuild whose build first makes sure the tile library (and any link library) exists; with
     ``ranks`` > 1, built with MPI and launched by mpiexec with the worker ranks (mpi_ranks.py)."""
 
     def __init__(self, name, top: str, lib: TileLibrary, waves: bool = False, links=(), ranks: int = 1,
@@ -298,7 +298,7 @@ class _NativeMeshModel(Model):
                 + " ".join(_field_defines()) + link_flags,
                 # the probe and trace functions are called through ctypes from the simulator's Python
                 "-LDFLAGS", "-rdynamic",
-                # the tile library's key and the harness source are part of this model's key
+                # the tile library's key and the harness source are part of this build's key
                 "-CFLAGS", f"-DTESSERA_TILE_LIB={lib.key}-{hashlib.sha256(cpp.encode()).hexdigest()[:12]}",
                 *mpi_flags, *ld_flags]
         super().__init__(name, {f"{MESH_TOP}.sv": top}, MESH_TOP, waves=waves, threads=1,
@@ -328,10 +328,10 @@ def check_ranks(ranks, rows: int) -> int:
     return ranks
 
 
-def native_mesh_model(rows: int, cols: int, profile="small", core: bool = True, threads: int = 1,
+def native_mesh_build(rows: int, cols: int, profile="small", core: bool = True, threads: int = 1,
                       name: str | None = None, lib: TileLibrary | None = None, wafer=None, ranks: int = 1,
-                      training: str | None = None) -> Model:
-    """A native-mesh model of the generated R x C mesh (built on first use, then cached); with
+                      training: str | None = None) -> SimBuild:
+    """A native-mesh build of the generated R x C mesh (built on first use, then cached); with
     ``wafer`` (hdl.link_plan.Wafer) the wafer's bypass and die-boundary stages on its links; with
     ``ranks`` > 1, the mesh in bands of rows over that many MPI ranks (mpi_ranks.py). Without
     ``lib``, the tile library is ``TileLibrary(profile, core, training=training)`` (profile-guided
@@ -347,4 +347,4 @@ def native_mesh_model(rows: int, cols: int, profile="small", core: bool = True, 
     tag = plan.wafer.tag()
     name = name or f"native_mesh_{rows}x{cols}_{prof.name}" + ("" if core else "_fabric") + \
         (f"_{tag}" if tag else "") + (f"_t{threads}" if threads > 1 else "") + ("_mpi" if ranks > 1 else "")
-    return _NativeMeshModel(name, native_top_verilog(plan, prof.colors, threads), lib, links=links, ranks=ranks)
+    return _NativeMeshBuild(name, native_top_verilog(plan, prof.colors, threads), lib, links=links, ranks=ranks)

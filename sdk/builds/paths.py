@@ -2,7 +2,7 @@
 
 Interface:
     REPO                the repository root
-    BUILD               build/ under it: models (build/models/<name>-<key>), runs, tool caches;
+    BUILD               build/ under it: Verilator builds (build/models/<name>-<key>), runs, tool caches;
                         benches and demos write their figures and pictures under it too
     NATIVE_CPP          native_mesh.cpp: the native mesh's tiles and wiring (sdk/builds/native_mesh.py)
     RANKS_HEADER        native_mesh_ranks.h: the mesh in bands of rows on MPI ranks (mpi_ranks.py)

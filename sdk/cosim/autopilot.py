@@ -1,6 +1,6 @@
 """The edge autopilot, Python side: hand an EdgeHarness's cycles to the native mesh's C++ and back.
 
-Runs inside the simulator (cocotb), with a native-mesh model (sdk/builds/native_mesh.py). While
+Runs inside the simulator (cocotb), with a native-mesh build (sdk/builds/native_mesh.py). While
 the harness draws nothing at random, its cycle-by-cycle work (LinkDriver.pick on every input link,
 LinkMonitor recording on every output link, all colors ready) and the stopping tests of a run loop
 are played in C++ at every rising edge (sdk/builds/native_mesh_autopilot.h), with no Python per
@@ -9,7 +9,7 @@ test holds, then unpacks everything so that the harness is exactly where steppin
 Python would have left it: the same cycles, the same wavelets, the same bookkeeping.
 
 Interface:
-    Autopilot(dut, harness)          .available: the model is a native mesh with the autopilot (and
+    Autopilot(dut, harness)          .available: the build is a native mesh with the autopilot (and
                                      TESSERA_AUTOPILOT is not 0)
         .eligible() -> bool          nothing random and no protocol test in the harness
         await .run(kind, start, n_cycles=-1, last_change=0, last_busy=0, max_idle=0, progress=0,
@@ -29,7 +29,8 @@ from dataclasses import dataclass
 import numpy as np
 from cocotb.triggers import ReadWrite, RisingEdge
 
-from hdl.wavelet import EDGE_SIDES, WAVELET_BITS, pack_wavelet, side_links, unpack_wavelet
+from hdl.mesh import edge_links
+from hdl.wavelet import EDGE_SIDES, WAVELET_BITS, pack_wavelet, unpack_wavelet
 
 __all__ = ["Autopilot", "AutoResult", "AUTOPILOT_ENV"]
 
@@ -38,8 +39,6 @@ AUTOPILOT_ENV = "TESSERA_AUTOPILOT"
 
 _KINDS = {"cycles": 0, "outputs": 1, "idle": 2}
 _REASONS = {1: "cycles", 2: "outputs", 3: "idle", 4: "fault", 5: "progress", 6: "stalled", 7: "protocol"}
-# the C++'s edge slots: sides N, E, S, W (by column, row, column, row)
-_SLOT_SIDES = EDGE_SIDES
 
 
 @dataclass
@@ -67,22 +66,15 @@ class Autopilot:
         if not self.available:
             return
         self.lib.tessera_native_mesh_auto_state.restype = ctypes.c_longlong
-        h = harness
-        # slot -> (group letter, index in the group's vectors)
-        self.slots = []
-        self.letters = {side.letter for side in _SLOT_SIDES}
-        for side in _SLOT_SIDES:
-            n = side_links(side, h.rows, h.cols)
-            self.slots += [(side.letter, i) for i in range(n)]
-        self.slot_of = {}
-        for s, (g, i) in enumerate(self.slots):
-            self.slot_of[h.groups[g][i]] = s
+        # the C++'s edge slots: every EdgeLink, sides N, E, S, W (hdl/wavelet.py EDGE_SIDES), index order
+        self.slots = edge_links(harness.rows, harness.cols)
+        self.slot_of = {link: s for s, link in enumerate(self.slots)}
 
     def eligible(self) -> bool:
         if not self.available:
             return False
         h = self.h
-        if set(h.groups) - self.letters:  # link groups beyond the mesh edge (a fixture's): Python's
+        if set(h.groups) - set(EDGE_SIDES):  # link groups beyond the mesh edge (a fixture's): Python's
             return False
         if any(d.idle_prob or d.ignore_ready for d in h.drivers.values()):
             return False
@@ -99,8 +91,8 @@ class Autopilot:
         for link, color, need, got in expect:
             cfg += [self.slot_of[link], color, need, got]
         queues = []
-        for g, i in self.slots:
-            d = h.drivers[h.groups[g][i]]
+        for link in self.slots:
+            d = h.drivers[link]
             queues += [len(d.queues), d._rr]
             for q in d.queues:
                 queues.append(len(q))
@@ -128,8 +120,8 @@ class Autopilot:
         busy = v[x:x + h.rows]
         x += h.rows
         picks = {}
-        for s, (g, i) in enumerate(self.slots):
-            d = h.drivers[h.groups[g][i]]
+        for s, link in enumerate(self.slots):
+            d = h.drivers[link]
             sent, rr, pv, pd, nq = v[x:x + 5]
             x += 5
             d.pending = 0
@@ -146,8 +138,7 @@ class Autopilot:
         moved_out = 0
         for k in range(nrec):
             s, _cyc, w = v[x + 3 * k: x + 3 * k + 3]
-            g, i = self.slots[s]
-            h.monitors[h.groups[g][i]].received.append(unpack_wavelet(w))
+            h.monitors[self.slots[s]].received.append(unpack_wavelet(w))
             moved_out += 1
         h.transfers_out += moved_out
         if last_change > h.last_progress and (moved_out or transfers_in != h.transfers_in):
@@ -157,11 +148,11 @@ class Autopilot:
         # the read-write phase of the stop cycle: drive the picks for the next edge
         W = WAVELET_BITS
         for g, links in h.groups.items():
-            if g not in self.letters:
+            if g not in EDGE_SIDES:
                 continue
             valid = data = 0
-            for i in range(len(links)):
-                pv, pd = picks[self.slot_of[links[i]]]
+            for i, link in enumerate(links):
+                pv, pd = picks[self.slot_of[link]]
                 if pv:
                     valid |= 1 << i
                     data |= pd << (i * W)
@@ -172,7 +163,6 @@ class Autopilot:
             if data != last[1]:
                 hd["in_data"].value = last[1] = data
         if reason == 7:
-            g, i = self.slots[bad_slot]
-            raise AssertionError(f"cycle {cycle}: {h.groups[g][i]} presented color {unpack_wavelet(bad_data).color} "
-                                 "while its ready bit was low")
+            raise AssertionError(f"cycle {cycle}: {self.slots[bad_slot]} presented color "
+                                 f"{unpack_wavelet(bad_data).color} while its ready bit was low")
         return AutoResult(_REASONS[reason], last_change, last_busy, busy)

@@ -14,8 +14,10 @@ The engines' job server (sdk/cosim/sim_server.py) plays host operations with it;
 in tb/ build on it (tb/fabric.py adds the router-mesh fixture's RAMP links and configuration bus).
 
 Interface:
-    links are (pe, port) pairs, pe = (row, col), port a Port (the golden routing model's keys);
-    ``EdgeHarness.link(EdgeLink)`` converts
+    links are hdl.mesh.EdgeLink keys (a subclass's DUT may add link groups with keys of their own:
+    tb/fabric.py's RAMP links); ``.groups`` {Port: [link, ...] in port-vector order}, the edge
+    sides in hdl/wavelet.py EDGE_SIDES order after any group a subclass adds: the order links are
+    driven in each cycle, which fixes the order random idles and backpressure are drawn in
     EdgeHarness(dut, rows, cols, colors, rng=None, clock_ns=2)
         .drivers[link]  LinkDriver: .send(color, payload, ctrl) queues a wavelet; .idle_prob
         .monitors[link] LinkMonitor: .received [Wavelet]; .stall_prob, .hold_colors
@@ -41,10 +43,7 @@ from cocotb.triggers import ReadOnly, ReadWrite, RisingEdge
 
 from hdl.fault import FAULT_BITS
 from hdl.mesh import EdgeLink
-from hdl.wavelet import WAVELET_BITS, Port, Wavelet, pack_wavelet, side_links, unpack_wavelet
-
-# The order links are driven in each cycle (it fixes the order random backpressure is drawn in).
-_GROUP_ORDER = (Port.N, Port.S, Port.W, Port.E)
+from hdl.wavelet import EDGE_SIDES, WAVELET_BITS, Port, Wavelet, pack_wavelet, side_links, unpack_wavelet
 
 __all__ = ["EdgeHarness", "LinkDriver", "LinkMonitor", "NoProgress", "value_of", "load_through_west_edge"]
 
@@ -144,17 +143,16 @@ class EdgeHarness:
         self.clock_ns = clock_ns
         self.cycle = 0
         self.last_progress = 0
-        self.groups = {}  # group -> [link, ...] in vector order
+        self.groups = {}  # Port -> [link, ...] in the order of its port vectors
         self._extra_groups()
-        for side in _GROUP_ORDER:
-            n = side_links(side, rows, cols)
-            self.groups[side.letter] = [(EdgeLink(side, i).pe(rows, cols), side) for i in range(n)]
+        for side in EDGE_SIDES:
+            self.groups[side] = [EdgeLink(side, i) for i in range(side_links(side, rows, cols))]
         self.drivers, self.monitors = {}, {}
         for links in self.groups.values():
             for link in links:
                 self.drivers[link] = LinkDriver(link, colors, self.rng)
                 self.monitors[link] = LinkMonitor(link, colors, self.rng)
-        self.handles = {g: {name: getattr(dut, f"{g}_{name}") for name in
+        self.handles = {g: {name: getattr(dut, f"{g.letter}_{name}") for name in
                             ("in_valid", "in_data", "in_ready", "out_valid", "out_data", "out_ready")}
                         for g in self.groups}
         self.transfers_in = 0
@@ -163,18 +161,14 @@ class EdgeHarness:
         self._last_driven = {}  # group -> [in_valid, in_data, out_ready] last written
 
     def _extra_groups(self):
-        """Link groups a subclass's DUT has besides the four edges (driven first)."""
+        """Link groups a subclass's DUT has besides the four edges (driven first), keyed by the Port
+        whose ``letter`` prefixes their port vectors."""
 
     def _drive_extra(self):
         """Called in the read-write phase of every step before the links are driven."""
 
     def _reset_extra(self):
         """Called while reset is asserted."""
-
-    def link(self, edge_link) -> tuple:
-        """The (pe, port) key of an edge link (EdgeLink, ("W", 3) or "W3")."""
-        e = EdgeLink.of(edge_link)
-        return e.pe(self.rows, self.cols), e.side
 
     async def reset(self, cycles=3):
         """Start the clock (first call) and hold reset for ``cycles`` cycles; clears the routers'
@@ -239,7 +233,7 @@ class EdgeHarness:
                 moved = True
                 self.transfers_in += bin(valid).count("1")
             # ready is registered: it must not change within a cycle, whatever we drive
-            assert value_of(h["in_ready"]) == ready_before, f"{g} ready changed mid-cycle"
+            assert value_of(h["in_ready"]) == ready_before, f"{g.name} ready changed mid-cycle"
             ov = value_of(h["out_valid"])
             if ov:
                 od = value_of(h["out_data"])
@@ -324,13 +318,13 @@ async def load_through_west_edge(h: EdgeHarness, streams: dict, color: int, sett
     for r, stream in streams.items():
         r = int(r)
         for w in stream:
-            h.drivers[h.link(("W", r))].send(*w)
-        mon = h.monitors[h.link(("E", r))]
+            h.drivers[EdgeLink(Port.W, r)].send(*w)
+        mon = h.monitors[EdgeLink(Port.E, r)]
         want[r], seen[r], scanned[r] = len(stream), 0, len(mon.received)
 
     def echoed(r):
         # count only what arrived since the last look: a row's stream can be 10^5 wavelets long
-        rec = h.monitors[h.link(("E", r))].received
+        rec = h.monitors[EdgeLink(Port.E, r)].received
         seen[r] += sum(1 for w in rec[scanned[r]:] if w.color == color)
         scanned[r] = len(rec)
         return seen[r] >= want[r]

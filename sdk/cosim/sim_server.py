@@ -1,6 +1,6 @@
 """The simulator side of the Verilator engines: a cocotb test that serves host operations.
 
-``serve`` runs inside the simulator process (cocotb on Verilator) on any model with the generated
+``serve`` runs inside the simulator process (cocotb on Verilator) on any build with the generated
 mesh top's ports (hdl/mesh.py ``tessera_mesh``: native, hierarchical or flat). It connects to the
 Unix socket the host engine (sdk/engines/sim.py) listens on and executes its commands one at a
 time, stepping the mesh with sdk/cosim/edge.py; the simulation only advances inside a command.
@@ -59,6 +59,7 @@ import numpy as np
 from hdl.mesh import EdgeLink
 from hdl.probe import PROBE
 from hdl.profiles import get_profile
+from hdl.wavelet import Port
 
 from ..activity import Activity
 from ..builds.verilator import tb_config
@@ -78,9 +79,6 @@ class Server:
         self.probes = Probes(dut, rows, cols)
         self.auto = Autopilot(dut, self.h)
 
-    def _mon(self, link):
-        return self.h.monitors[self.h.link(link)]
-
     async def reset(self, msg):
         await self.h.reset()
         self.h.clear()
@@ -91,18 +89,19 @@ class Server:
         edge (each tile has then seen its last write) and, with settle, for the mesh to settle."""
         m = self.prof.mgmt_color
         streams = {int(r): s for r, s in msg["streams"].items() if len(s)}
-        links = {}
+        expect = {}
         for r, stream in streams.items():
             for w in stream:
-                self.h.drivers[self.h.link(("W", r))].send(*w)
-            before = sum(1 for w in self.h.monitors[self.h.link(("E", r))].received if w.color == m)
-            links[f"E{r}"] = (m, before + len(stream))
+                self.h.drivers[EdgeLink(Port.W, r)].send(*w)
+            east = EdgeLink(Port.E, r)
+            before = sum(1 for w in self.h.monitors[east].received if w.color == m)
+            expect[east] = (m, before + len(stream))
         cycles = 0
-        if links:
+        if expect:
             # every row's echo at its east edge is the run loop's "outputs" test (in C++ under the
             # autopilot): each tile has then seen its last write
-            res = await self.run({"until": {"kind": "outputs", "links": links}, "max_idle": 20000, "settle": 0,
-                                  "fault_every": 0})
+            res = await self.run({"until": {"kind": "outputs"}, "max_idle": 20000, "settle": 0, "fault_every": 0},
+                                 expect)
             if res["reason"] != "outputs":
                 raise NoProgress(f"management streams not echoed at the east edge ({res['reason']} after "
                                  f"{res['cycles']} cycles)")
@@ -110,30 +109,35 @@ class Server:
         if msg.get("settle", True):
             await self.h.run_until_idle(quiet=IDLE_QUIET)
         for r in range(self.rows):  # the echo is the loader's, not the program's
-            mon = self._mon(("E", r))
+            mon = self.h.monitors[EdgeLink(Port.E, r)]
             mon.received = [w for w in mon.received if w.color != m]
         return {"cycles": cycles}
 
     async def inject(self, msg):
-        drv = self.h.drivers[self.h.link(msg["link"])]
+        drv = self.h.drivers[self._link(msg["link"])]
         for w in msg["wavelets"]:
             drv.send(*w)
         return {}
+
+    def _link(self, name: str) -> EdgeLink:
+        """The EdgeLink a wire message names ("W3"), checked against the mesh."""
+        return EdgeLink.parse(name).check(self.rows, self.cols)
 
     def _faulty(self):
         st = self.h.row_status()
         return any(st["err"]) or any(st["halted"])
 
-    async def run(self, msg):
+    async def run(self, msg, expect: dict | None = None):
+        """``expect`` ({EdgeLink: (color, count)}): an "outputs" run's links when the caller is the
+        server itself; from the wire, the message's ``until["links"]``."""
         h, until = self.h, msg["until"]
         kind = until["kind"]
         max_idle, progress = msg.get("max_idle", 20000), msg.get("progress", 0)
         # how often to look for a faulty row and stop; 0: never (the management path reads and
         # writes a faulty mesh too)
         fault_every = msg.get("fault_every", 1024)
-        expect = {}
-        if kind == "outputs":
-            expect = {self.h.link(k): (c, n) for k, (c, n) in until["links"].items()}
+        if expect is None:
+            expect = {self._link(k): (c, n) for k, (c, n) in until.get("links", {}).items()}
         total = sum(n for _, n in expect.values())
 
         seen = {}  # link -> [wavelets looked at, of the expected color]: each arrival counted once
@@ -227,9 +231,9 @@ class Server:
 
     async def take(self, msg):
         out = {}
-        for (pe, port), mon in self.h.monitors.items():
+        for link, mon in self.h.monitors.items():
             if mon.received:
-                out[str(EdgeLink.at(pe, port, self.rows, self.cols))] = [list(w) for w in mon.received]
+                out[str(link)] = [list(w) for w in mon.received]
                 mon.received = []
         return {"outputs": out}
 
@@ -247,7 +251,7 @@ class Server:
 
 
 class Probes:
-    """Every tile's probe (hdl/probe.py), from the native mesh's C++ or the flat model's hierarchy."""
+    """Every tile's probe (hdl/probe.py), from the native mesh's C++ or the flat build's hierarchy."""
 
     def __init__(self, dut, rows, cols):
         self.dut, self.rows, self.cols = dut, rows, cols
@@ -284,7 +288,7 @@ class Probes:
         if self.flat:
             return Activity.from_ints(self.rows, self.cols, [value_of(self._tile(r, c)) for r in range(self.rows)
                                                              for c in range(self.cols)], status_only)
-        raise AssertionError("per-tile counters need the native or the flat engine (this model does not show "
+        raise AssertionError("per-tile counters need the native or the flat engine (this build does not show "
                              "the insides of its tiles)")
 
     def trace_start(self, spec: dict):

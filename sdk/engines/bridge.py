@@ -20,8 +20,8 @@ the UART transfer time; the fault report is the FAULTS frame.
 
 Interface:
     BridgeClient(port, timeout=5.0)   .shape (rows, cols, colors)  .rx_depth  .version
-        .inject(side, index, wavelets)  .drain()  .status() -> dict  .reset()  .faults() -> [dict]
-        .wait_wavelets(n)  .wavelets {(side, index): [Wavelet]}  .received  .acks  .errors()
+        .inject(link, wavelets)  .drain()  .status() -> dict  .reset()  .faults() -> [dict]
+        .wait_wavelets(n)  .wavelets {EdgeLink: [Wavelet]}  .received  .acks  .errors()
     board_profile(client, profile=None) -> str      the profile matching the board's STATUS
     BridgeEngine(client, profile=None)              an Engine; BridgeEngine.open(spec, rows, cols, profile)
     SimulatedBoard(rows, cols, profile, divisor=4)  a byte port to the simulated board core
@@ -39,7 +39,7 @@ from hdl.mesh import EdgeLink
 from hdl.profiles import PROFILES, get_profile
 from hdl.wavelet import Port
 
-from ..builds.models import board_core_model
+from ..builds.engine_builds import board_core_build
 from ..builds.verilator import CocotbFailure, SimulatorSession
 from ..errors import DeviceError, EngineUnavailable, SdkError
 from ..records import Fault, MeshStatus, RunResult
@@ -81,8 +81,8 @@ class BridgeClient(FrameLedger):
         self.sent(frame, kind)
         self.port.write(frame)
 
-    def inject(self, side, index, wavelets):
-        for f in inject_frames(side, index, wavelets, self.rx_depth):
+    def inject(self, link: EdgeLink, wavelets):
+        for f in inject_frames(link, wavelets, self.rx_depth):
             self.send(f, "ack")
 
     def drain(self):
@@ -128,10 +128,6 @@ def board_profile(client: BridgeClient, profile: str | None = None) -> str:
                        + (f"profiles {', '.join(match)} match; name one with --profile" if match
                           else "no known profile has that many"))
     return match[0]
-
-
-def _link(side, index) -> EdgeLink:
-    return EdgeLink(Port.of(side), index)
 
 
 class BridgeEngine(Engine):
@@ -183,7 +179,7 @@ class BridgeEngine(Engine):
         st0 = c.status()
         want = sum(1 for ws in c.wavelets.values() for w in ws if w.color == m) + sum(map(len, streams.values()))
         for r, stream in streams.items():
-            c.inject("w", int(r), stream)
+            c.inject(EdgeLink(Port.W, int(r)), stream)
         c.drain()
         while sum(1 for ws in c.wavelets.values() for w in ws if w.color == m) < want:
             c._pump()
@@ -193,13 +189,11 @@ class BridgeEngine(Engine):
         st1 = c.status()
         return st1["cycles"] - st0["cycles"]
 
-    def inject(self, link, wavelets):
-        e = EdgeLink.of(link)
-        self.client.inject(e.side.letter, e.index, list(wavelets))
+    def inject(self, link: EdgeLink, wavelets):
+        self.client.inject(link, list(wavelets))
 
-    def _got(self, link, color) -> int:
-        key = (link.side.letter, link.index)
-        return sum(1 for w in self.client.wavelets.get(key, [])[self._taken.get(key, 0):] if w.color == color)
+    def _got(self, link: EdgeLink, color) -> int:
+        return sum(1 for w in self.client.wavelets.get(link, [])[self._taken.get(link, 0):] if w.color == color)
 
     def run(self, until: Until, max_idle: int = 20000, progress: int = 0, counters: bool = False,
             trace: TraceSpec | None = None) -> RunResult:
@@ -237,11 +231,11 @@ class BridgeEngine(Engine):
 
     def take(self) -> dict:
         out = {}
-        for (side, index), ws in self.client.wavelets.items():
-            k = self._taken.get((side, index), 0)
+        for link, ws in self.client.wavelets.items():
+            k = self._taken.get(link, 0)
             if len(ws) > k:
-                out[_link(side, index)] = list(ws[k:])
-                self._taken[(side, index)] = len(ws)
+                out[link] = list(ws[k:])
+                self._taken[link] = len(ws)
         return out
 
     def status(self) -> MeshStatus:
@@ -264,13 +258,13 @@ class SimulatedBoard:
     def __init__(self, rows, cols, profile="small", divisor: int = 4, timeout: float = 0.2, console=False,
                  run_name=None):
         try:
-            self.model = board_core_model(rows, cols, profile, divisor)
+            self.build = board_core_build(rows, cols, profile, divisor)
         except ValueError as e:  # a profile, mesh or divisor the board core cannot have
             raise SdkError(str(e)) from None
         self.timeout = timeout
         self._rx = bytearray()
         try:
-            self._session = SimulatorSession(self.model, "sdk.cosim.board_server", "serve", {"divisor": divisor},
+            self._session = SimulatorSession(self.build, "sdk.cosim.board_server", "serve", {"divisor": divisor},
                                              run_name or f"fpga-sim-{os.getpid()}", console=console)
         except CocotbFailure as e:
             raise DeviceError(f"the simulated board did not start: {e}") from None

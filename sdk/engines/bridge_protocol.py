@@ -5,11 +5,12 @@ Independent of the transport: the cocotb testbench feeds it bytes from a bit-lev
 STATUS fields, the link byte, sizes) is defined in hdl/bridge_format.py.
 
 Interface:
-    link_byte(side, index), parse_link(byte)        side: 'n'/'e'/'s'/'w' or Port (hdl/bridge_format.py)
-    inject_frames(side, index, wavelets, max_bytes)  INJECT frames (bytes) for [(color, payload, ctrl)]
-    STATUS_FRAME, RESET_FRAME, FAULTS_FRAME          the one-byte commands
-    FrameDecoder().feed(data) -> [frame]   frames: ('wavelet', side, index, (color, payload, ctrl)),
-                                           ('ack', side, index, flags), ('status', {field: value}),
+    link_byte(link), parse_link(byte)    an hdl.mesh.EdgeLink to and from its link byte
+                                         (hdl/bridge_format.py)
+    inject_frames(link, wavelets, max_bytes)   INJECT frames (bytes) for [(color, payload, ctrl)]
+    STATUS_FRAME, RESET_FRAME, FAULTS_FRAME    the one-byte commands
+    FrameDecoder().feed(data) -> [frame]   frames: ('wavelet', EdgeLink, (color, payload, ctrl)),
+                                           ('ack', EdgeLink, flags), ('status', {field: value}),
                                            ('reset_done',), ('faults', [{field: value} per row])
                                            (fault fields: hdl/fault.py's FAULT paths, e.g.
                                            'valid', 'col', 'pe_status.code', 'router_errors')
@@ -18,7 +19,8 @@ Interface:
         (sdk/engines/bridge.py) and the cocotb one (tb/uart_host.py): .fits(frame), .sent(frame,
         kind) for frames awaiting their reply (their bytes count against the bridge's receive
         FIFO, ``rx_depth``); .feed(bytes) files replies in request order and host-bound wavelets by
-        link (.wavelets {(side, index): [Wavelet]}, .received, .replies, .acks, .errors())
+        link (.wavelets {EdgeLink: [Wavelet]}, .received, .replies, .acks [(EdgeLink, flags)],
+        .errors() [(EdgeLink, [flag name])])
     ProtocolError                          bytes from the board that are not a frame, or a reply
                                            that does not match the request it answers (a DeviceError)
 """
@@ -28,7 +30,6 @@ from collections import defaultdict, deque
 
 from hdl.bridge_format import (
     FAULT_BYTES,
-    SIDE_NAMES,
     STATUS_FIELDS,
     WAVELET_BYTES,
     Cmd,
@@ -39,12 +40,13 @@ from hdl.bridge_format import (
     parse_link,
 )
 from hdl.fault import FAULT, FAULT_BITS
+from hdl.mesh import EdgeLink
 from hdl.wavelet import pack_wavelet, unpack_wavelet
 
 from ..errors import DeviceError
 
 __all__ = ["link_byte", "parse_link", "inject_frames", "wavelet_bytes", "STATUS_FRAME", "RESET_FRAME",
-           "FAULTS_FRAME", "FrameDecoder", "FrameLedger", "flag_names", "ProtocolError", "SIDE_NAMES",
+           "FAULTS_FRAME", "FrameDecoder", "FrameLedger", "flag_names", "ProtocolError",
            "max_wavelets_per_frame"]
 
 STATUS_FRAME = bytes([Cmd.STATUS])
@@ -65,9 +67,10 @@ def max_wavelets_per_frame(max_bytes: int) -> int:
     return max(1, min(255, (max_bytes - 3) // WAVELET_BYTES))
 
 
-def inject_frames(side, index, wavelets, max_bytes: int = 512):
-    """INJECT frames for ``wavelets`` [(color, payload, ctrl)], each at most ``max_bytes`` long."""
-    lb = link_byte(side, index)
+def inject_frames(link: EdgeLink, wavelets, max_bytes: int = 512):
+    """INJECT frames into edge link ``link`` for ``wavelets`` [(color, payload, ctrl)], each at most
+    ``max_bytes`` long."""
+    lb = link_byte(link)
     per = max_wavelets_per_frame(max_bytes)
     wavelets = list(wavelets)
     out = []
@@ -115,11 +118,9 @@ class FrameDecoder:
     def _decode(f: bytes):
         kind = f[0]
         if kind == Reply.WAVELET:
-            side, index = parse_link(f[1])
-            return ("wavelet", side, index, unpack_wavelet(int.from_bytes(f[2:], "little")))
+            return ("wavelet", parse_link(f[1]), unpack_wavelet(int.from_bytes(f[2:], "little")))
         if kind == Reply.ACK:
-            side, index = parse_link(f[1])
-            return ("ack", side, index, f[2])
+            return ("ack", parse_link(f[1]), f[2])
         if kind == Reply.RESET_DONE:
             return ("reset_done",)
         if kind == Reply.FAULTS:
@@ -168,7 +169,7 @@ class FrameLedger:
         frames = self.decoder.feed(data)
         for f in frames:
             if f[0] == "wavelet":
-                self.wavelets[(f[1], f[2])].append(f[3])
+                self.wavelets[f[1]].append(f[2])
                 self.received += 1
                 continue
             if not self.pending:
@@ -183,4 +184,4 @@ class FrameLedger:
         return len(frames)
 
     def errors(self) -> list:
-        return [(s, i, flag_names(f)) for s, i, f in self.acks if f]
+        return [(link, flag_names(f)) for link, f in self.acks if f]

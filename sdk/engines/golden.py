@@ -50,23 +50,23 @@ class GoldenEngine(Engine):
 
     def load(self, streams: dict, settle: bool = True):
         for r, stream in streams.items():
+            pe, port = EdgeLink(Port.W, int(r)).pe_port(self.rows, self.cols)
             for w in stream:
-                self.model.inject((int(r), 0), Port.W, *w)
+                self.model.inject(pe, port, *w)
         self._run()
         m = self.profile.mgmt_color
         for r in range(self.rows):  # the management echo is the loader's, not the program's
-            key = ((r, self.cols - 1), Port.E)
+            key = EdgeLink(Port.E, r).pe_port(self.rows, self.cols)
             taken = self._taken.get(key, 0)
             out = self.model.edge_out[key]
             kept = [w for w in out[taken:] if w[0] != m]
             out[taken:] = kept
         return None
 
-    def inject(self, link, wavelets):
-        e = EdgeLink.of(link)
-        pe = e.pe(self.rows, self.cols)
+    def inject(self, link: EdgeLink, wavelets):
+        pe, port = link.pe_port(self.rows, self.cols)
         for w in wavelets:
-            self.model.inject(pe, e.side, *w)
+            self.model.inject(pe, port, *w)
 
     def run(self, until: Until, max_idle: int = 20000, progress: int = 0, counters: bool = False,
             trace: TraceSpec | None = None) -> RunResult:

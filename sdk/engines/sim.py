@@ -1,7 +1,7 @@
 """The Verilator engines, host side: one simulator process per engine, driven over a socket.
 
-``SimEngine`` builds (or reuses, from build/models/) a Verilator model of the mesh
-(sdk/builds/models.py: ``native`` — the tile compiled once, R x C instances wired in C++;
+``SimEngine`` builds (or reuses, from build/models/) a Verilator build of the mesh
+(sdk/builds/engine_builds.py: ``native`` — the tile compiled once, R x C instances wired in C++;
 ``hierarchical`` — the generated Verilog mesh top; ``flat`` — the Verilog top verilated whole, for
 waveforms and per-PE counters), starts the simulator with the cocotb job server
 (sdk/cosim/sim_server.py) on it, and sends it the engine operations of sdk/engines/base.py. The
@@ -10,8 +10,9 @@ its state; it ends with ``close()`` (or when the host process exits: the socket 
 
 Interface:
     SimEngine(rows, cols, profile="small", kind="native", threads=1, waves=False, console=False,
-              run_name=None, model=None, seed=1, core=True, noise=None, wafer=None, ranks=1)
-        an Engine; .model (sdk.builds.verilator.Model), .run_dir, .waves_path (with waves).
+              run_name=None, build=None, seed=1, core=True, noise=None, wafer=None, ranks=1)
+        an Engine; .build (sdk.builds.verilator.SimBuild: ``build``, or the mesh's build for
+        ``kind``), .run_dir, .waves_path (with waves).
         core=False: fabric tiles (router and loader, no PE: for routing studies). noise=(idle,
         stall): every edge input link idles and every output link withholds each color's ready
         with these probabilities each cycle (random backpressure, seeded by ``seed``).
@@ -19,7 +20,7 @@ Interface:
         the same logical edge (docs/wafer.md)
         ranks: the native mesh in bands of rows over that many MPI ranks, launched with mpiexec
         (sdk/builds/mpi_ranks.py, docs/mesh.md); the same cycles and bits as one process
-    PGO_TRAINING                        the workload a native model's tile library is trained on when
+    PGO_TRAINING                        the workload a native build's tile library is trained on when
                                         TESSERA_PGO is set (sdk/pgo_training.py, named, not
                                         imported: it plays kernels on a Runtime)
 """
@@ -33,7 +34,7 @@ from hdl.mesh import EdgeLink
 from hdl.wavelet import Wavelet
 
 from ..activity import Activity
-from ..builds.models import ENGINES, mesh_model
+from ..builds.engine_builds import ENGINES, mesh_build
 from ..builds.paths import BUILD
 from ..builds.verilator import CocotbFailure, SimulatorSession
 from ..records import DeviceError, Fault, MeshStatus, RunResult, SdkError
@@ -48,23 +49,23 @@ PGO_TRAINING = "sdk.pgo_training"
 
 class SimEngine(Engine):
     def __init__(self, rows, cols, profile="small", kind="native", threads=1, waves=False, console=False,
-                 run_name=None, model=None, seed=1, core=True, noise=None, wafer=None, ranks=1):
+                 run_name=None, build=None, seed=1, core=True, noise=None, wafer=None, ranks=1):
         super().__init__(rows, cols, profile)
         if kind not in ENGINES:
             raise ValueError(f"unknown Verilator engine {kind!r}; one of {', '.join(ENGINES)}")
         self.kind = "flat" if waves else kind
         self.name = self.kind
         try:
-            self.model = model or mesh_model(rows, cols, self.profile, core, engine=self.kind, waves=waves,
+            self.build = build or mesh_build(rows, cols, self.profile, core, engine=self.kind, waves=waves,
                                              threads=threads, wafer=wafer, ranks=ranks, training=PGO_TRAINING)
         except SdkError:  # no MPI for the ranks (EngineUnavailable)
             raise
         except ValueError as e:  # a wafer or ranks the mesh/engine cannot have
             raise SdkError(str(e)) from None
         self.waves, self.console, self.seed, self.noise = waves, console, seed, noise
-        # a folder of its own per process by default: two simulators on one model never share one
+        # a folder of its own per process by default: two simulators on one build never share one
         self.run_name = run_name or f"sdk-{os.getpid()}"
-        self.run_dir = BUILD / "runs" / f"{self.model.name}-{self.model.key}" / self.run_name
+        self.run_dir = BUILD / "runs" / f"{self.build.name}-{self.build.key}" / self.run_name
         self.waves_path = self.run_dir / "dump.fst" if waves else None
         self._sock = None
         self._session = None
@@ -74,7 +75,7 @@ class SimEngine(Engine):
         config = {"rows": self.rows, "cols": self.cols, "profile": self.profile.name, "seed": self.seed,
                   "noise": self.noise}
         try:
-            self._session = SimulatorSession(self.model, "sdk.cosim.sim_server", "serve", config, self.run_name,
+            self._session = SimulatorSession(self.build, "sdk.cosim.sim_server", "serve", config, self.run_name,
                                              waves=self.waves, console=self.console)
         except CocotbFailure as e:
             raise DeviceError(f"the {self.kind} engine did not start: {e}") from None
@@ -117,15 +118,15 @@ class SimEngine(Engine):
         return self._call("load", streams={str(r): [list(w) for w in s] for r, s in streams.items()},
                           settle=settle)["cycles"]
 
-    def inject(self, link, wavelets):
-        self._call("inject", link=str(EdgeLink.of(link)), wavelets=[list(w) for w in wavelets])
+    def inject(self, link: EdgeLink, wavelets):
+        self._call("inject", link=str(link), wavelets=[list(w) for w in wavelets])
 
     def run(self, until: Until, max_idle: int = 20000, progress: int = 0, counters: bool = False,
             trace: TraceSpec | None = None) -> RunResult:
         if trace and self.kind != "native":
             raise SdkError(f"a timeline trace needs the native engine, not {self.kind}")
-        if trace and getattr(self.model, "ranks", 1) > 1:
-            raise SdkError(f"a timeline trace needs the native engine in one process, not on {self.model.ranks} "
+        if trace and getattr(self.build, "ranks", 1) > 1:
+            raise SdkError(f"a timeline trace needs the native engine in one process, not on {self.build.ranks} "
                            "MPI ranks")
         if counters and self.kind == "hierarchical":
             raise SdkError("per-tile counters: the hierarchical engine cannot see inside its tiles (native and "

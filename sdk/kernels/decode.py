@@ -61,6 +61,7 @@ import numpy as np
 from golden import fp
 from golden.decode import argmax, meeting, rope_tables
 from golden.routing import ColorRoute, mask_of
+from hdl.isa import VECTOR_MNEMONICS
 from hdl.profiles import get_profile
 from hdl.wavelet import Port
 
@@ -77,8 +78,6 @@ _ONE = 0x3F800000
 _NEG1 = 0xBF800000
 _NEG_INF = 0xFF800000
 
-_VECTOR_OPS = {"fmac", "fmacs", "vadd", "vadds", "vmul", "vmuls", "vmov", "vfill", "vcvt", "vmax", "vmaxs",
-               "vsll", "vsrl", "vsra", "vands", "vors", "vxors"}
 #: the phases of a layer, in order (``layout(stop=...)``)
 #: what the program includes: the math library over DSRs d0..d13 (one per view of a routine), its
 #: vector ops asynchronous like the rest of the program's
@@ -326,7 +325,7 @@ class DecodeKernel:
         out = []
         for ln in lines:
             mn = ln.split()[0] if ln.split() else ""
-            out.append(f"{ln}, done=1" if mn.split(".")[0] in _VECTOR_OPS else ln)
+            out.append(f"{ln}, done=1" if mn.split(".")[0] in VECTOR_MNEMONICS else ln)
         return out
 
     def _math_sub(self, name):

@@ -6,7 +6,7 @@ For each block (tb/mutate/blocks.py) it lists every mutant of the block's source
 1. writes the mutated file into an overlay copy of the ``hdl`` package (build/mutate/<block>/w<j>/),
    which is put first on PYTHONPATH of every subprocess (``python -P`` keeps the working directory
    off sys.path, and the editable install's finder comes after PYTHONPATH), so the repository's
-   own sources and the Verilator model cache (build/models) are never touched;
+   own sources and the Verilator build cache (build/models) are never touched;
 2. elaborates the block's first configuration to RTLIL (tb/mutate/elab.py): a mutant that does
    not elaborate is *stillborn* (listed, not scored); for a block of one configuration, a mutant
    whose RTLIL is identical to the original's is *equivalent* and its tests are skipped;
