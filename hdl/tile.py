@@ -78,8 +78,7 @@ class Tile(wiring.Component):
         m.d.comb += [
             mgmt.col.eq(self.col),
             mgmt.wav.valid.eq(ramp.valid & is_mgmt),
-            mgmt.wav.payload.eq(ramp.data.payload),
-            mgmt.wav.ctrl.eq(ramp.data.ctrl),
+            mgmt.wav.payload.eq(ramp.data),
             router.cfg.we.eq(mgmt.cfg.we),
             router.cfg.addr.eq(mgmt.cfg.addr),
             router.cfg.data.eq(mgmt.cfg.data),
