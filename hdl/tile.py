@@ -79,10 +79,8 @@ class Tile(wiring.Component):
             mgmt.col.eq(self.col),
             mgmt.wav.valid.eq(ramp.valid & is_mgmt),
             mgmt.wav.payload.eq(ramp.data),
-            router.cfg.we.eq(mgmt.cfg.we),
-            router.cfg.addr.eq(mgmt.cfg.addr),
-            router.cfg.data.eq(mgmt.cfg.data),
         ]
+        wiring.connect(m, mgmt.cfg, router.cfg)
         if not self.core:
             m.d.comb += [
                 ramp.ready.eq(-1),
