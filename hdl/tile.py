@@ -37,6 +37,7 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from .fault import FaultInfo
+from .isa import Status
 from .mgmt import COL_BITS, MgmtLoader
 from .pe import PE
 from .probe import ProbeCounters, ProbeLayout, TraceEvents
@@ -103,8 +104,7 @@ class Tile(wiring.Component):
         wiring.connect(m, mgmt.load, pe.load)
         m.d.comb += [
             pe.dbg.req.eq(0),
-            # Status.code is word[3:0]
-            self.err.eq(router.errors.any() | mgmt.error | (pe.status.word[:4] != 0)),
+            self.err.eq(router.errors.any() | mgmt.error | (Status(pe.status.word).code != 0)),
             self.idle.eq(pe.status.idle),
             self.halted.eq(pe.status.halted),
         ]
