@@ -14,7 +14,14 @@ an address beyond the router's configuration space (2**CFG_ADDR_BITS words) is n
 ``error`` too.
 
 Interface (``wiring.Component``):
-    wav     In: valid, payload[32], ctrl      (always accepted: one wavelet per cycle)
+    wav     In(stream.Signature(WaveletLayout))
+                                              the management wavelets. ``ready`` is always 1: the
+                                              loader finishes with a wavelet in the cycle it
+                                              arrives (a header loads three registers, a data word
+                                              issues one registered write), so it takes one every
+                                              cycle. The color is the tile's concern (it hands the
+                                              loader only the management color's wavelets); the
+                                              loader reads payload and ctrl
     col     In(COL_BITS)                      this tile's column, tied off by the mesh top
     cfg     Out(CfgSignature)                 to the router's configuration port (target ROUTER)
     load    Out(LoadSignature)                to the PE's load bus (target PE; hdl/loadmap.py)
@@ -28,13 +35,14 @@ Interface (``wiring.Component``):
 import enum
 
 from amaranth import Module, Signal
-from amaranth.lib import data, wiring
+from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from .loadmap import LoadSignature
 from .packing import Packer
 from .router import CfgSignature
 from .router_config import CFG_ADDR_BITS
+from .wavelet import WaveletLayout
 
 __all__ = ["MgmtLoader", "MgmtTarget", "MgmtHeader", "MGMT_BROADCAST", "COL_BITS", "ADDR_BITS", "mgmt_header"]
 
@@ -62,7 +70,7 @@ def mgmt_header(col: int, target: int, addr: int) -> int:
 
 
 class MgmtLoader(wiring.Component):
-    wav: In(wiring.Signature({"valid": Out(1), "payload": Out(32), "ctrl": Out(1), "ready": In(1)}))
+    wav: In(stream.Signature(WaveletLayout))
     col: In(COL_BITS)
     cfg: Out(CfgSignature)
     load: Out(LoadSignature)
@@ -73,10 +81,12 @@ class MgmtLoader(wiring.Component):
         selected = Signal()
         target = Signal(1)
         addr = Signal(ADDR_BITS)
-        p = self.wav.payload
+        p = self.wav.payload.payload
+        ctrl = self.wav.payload.ctrl
         hdr = MgmtHeader(p)
+        # one wavelet per cycle, each dealt with in its cycle: never a reason to hold one back
         m.d.comb += self.wav.ready.eq(1)
-        with m.If(self.wav.valid & self.wav.ctrl):
+        with m.If(self.wav.valid & ctrl):
             h_col, h_target, h_addr, h_cmd = hdr.col, hdr.target, hdr.addr, hdr.cmd
             good = h_cmd == 0
             m.d.sync += [
@@ -102,6 +112,6 @@ class MgmtLoader(wiring.Component):
                 self.load.addr.eq(addr),
                 self.load.data.eq(p),
             ]
-        with m.If(~(self.wav.valid & ~self.wav.ctrl & selected)):
+        with m.If(~(self.wav.valid & ~ctrl & selected)):
             m.d.sync += [self.cfg.we.eq(0), self.load.we.eq(0)]
         return m

@@ -37,6 +37,7 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from .fault import FaultInfo
+from .isa import Status
 from .mgmt import COL_BITS, MgmtLoader
 from .pe import PE
 from .probe import ProbeCounters, ProbeLayout, TraceEvents
@@ -78,12 +79,9 @@ class Tile(wiring.Component):
         m.d.comb += [
             mgmt.col.eq(self.col),
             mgmt.wav.valid.eq(ramp.valid & is_mgmt),
-            mgmt.wav.payload.eq(ramp.data.payload),
-            mgmt.wav.ctrl.eq(ramp.data.ctrl),
-            router.cfg.we.eq(mgmt.cfg.we),
-            router.cfg.addr.eq(mgmt.cfg.addr),
-            router.cfg.data.eq(mgmt.cfg.data),
+            mgmt.wav.payload.eq(ramp.data),
         ]
+        wiring.connect(m, mgmt.cfg, router.cfg)
         if not self.core:
             m.d.comb += [
                 ramp.ready.eq(-1),
@@ -106,8 +104,7 @@ class Tile(wiring.Component):
         wiring.connect(m, mgmt.load, pe.load)
         m.d.comb += [
             pe.dbg.req.eq(0),
-            # Status.code is word[3:0]
-            self.err.eq(router.errors.any() | mgmt.error | (pe.status.word[:4] != 0)),
+            self.err.eq(router.errors.any() | mgmt.error | (Status(pe.status.word).code != 0)),
             self.idle.eq(pe.status.idle),
             self.halted.eq(pe.status.halted),
         ]

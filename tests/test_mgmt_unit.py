@@ -23,8 +23,8 @@ def run(col, stream):
                 ctx.set(dut.wav.valid, 0)
             else:
                 ctx.set(dut.wav.valid, w[2] if len(w) > 2 else 1)
-                ctx.set(dut.wav.payload, w[0])
-                ctx.set(dut.wav.ctrl, w[1])
+                ctx.set(dut.wav.payload.payload, w[0])
+                ctx.set(dut.wav.payload.ctrl, w[1])
             assert ctx.get(dut.wav.ready)
             await ctx.tick()
             if ctx.get(dut.cfg.we):

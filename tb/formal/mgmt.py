@@ -1,9 +1,9 @@
 """Formal harness of the management loader (hdl/mgmt.py), for SymbiYosys (tb/formal/run.py).
 
-The harness's ``In`` ports are the loader's wavelet input (valid, payload, ctrl), free in every
-cycle; the tile's column is a constant of the tool's choice (0..1022: 1023 is the broadcast code,
-never a tile's column). A shadow of the message protocol of docs/mesh.md, computed from the
-input stream alone, predicts every write:
+The harness's ``In`` ports are the loader's wavelet stream (valid, and a ``WaveletLayout`` wavelet:
+payload, color, ctrl), free in every cycle; the tile's column is a constant of the tool's choice
+(0..1022: 1023 is the broadcast code, never a tile's column). A shadow of the message protocol of
+docs/mesh.md, computed from the input stream alone (never its color), predicts every write:
 
     header (valid, ctrl=1)   selects this tile iff payload[1:0] == 0 and its column is this
                              tile's or MGMT_BROADCAST; sets the target and the start address
@@ -31,6 +31,7 @@ from amaranth.lib.wiring import In
 
 from hdl.mgmt import ADDR_BITS, COL_BITS, MGMT_BROADCAST, MgmtHeader, MgmtLoader, MgmtTarget
 from hdl.router_config import CFG_ADDR_BITS
+from hdl.wavelet import WaveletLayout
 
 from .common import anyconst, elaborate
 
@@ -41,8 +42,7 @@ MODEL = "MgmtLoader, any column"
 
 class Mgmt(wiring.Component):
     valid: In(1)
-    payload: In(32)
-    ctrl: In(1)
+    wavelet: In(WaveletLayout)
 
     def __init__(self, fault=None):
         self.fault = fault
@@ -53,11 +53,11 @@ class Mgmt(wiring.Component):
         dut = MgmtLoader()
         m.submodules.dut, d, _ = elaborate(dut, platform)
         col = anyconst(m, COL_BITS, MGMT_BROADCAST, "col")
-        m.d.comb += [dut.wav.valid.eq(self.valid), dut.wav.payload.eq(self.payload), dut.wav.ctrl.eq(self.ctrl),
-                     dut.col.eq(col)]
+        m.d.comb += [dut.wav.valid.eq(self.valid), dut.wav.payload.eq(self.wavelet), dut.col.eq(col)]
 
-        hdr = MgmtHeader(self.payload)
-        header, data = self.valid & self.ctrl, self.valid & ~self.ctrl
+        payload = self.wavelet.payload
+        hdr = MgmtHeader(payload)
+        header, data = self.valid & self.wavelet.ctrl, self.valid & ~self.wavelet.ctrl
         good = hdr.cmd == 0
         sel, target, addr = Signal(), Signal(), Signal(ADDR_BITS)  # the shadow
         with m.If(header):
@@ -70,7 +70,7 @@ class Mgmt(wiring.Component):
         beyond = (target == MgmtTarget.ROUTER) & (addr >= (1 << CFG_ADDR_BITS))
         m.d.sync += [cfg_we.eq(data & sel & (target == MgmtTarget.ROUTER) & ~beyond),
                      load_we.eq(data & sel & (target == MgmtTarget.PE)),
-                     w_addr.eq(addr), w_data.eq(self.payload), bad.eq((header & ~good) | (data & sel & beyond))]
+                     w_addr.eq(addr), w_data.eq(payload), bad.eq((header & ~good) | (data & sel & beyond))]
         past_error = Signal()
         m.d.sync += past_error.eq(dut.error)
         m.d.comb += [

@@ -105,7 +105,7 @@ class _Harness(wiring.Component):
             src, link = getattr(self, f"in_{p.letter}"), r.link_in(p)
             m.d.comb += [link.valid.eq(src.valid), link.data.eq(src.data),
                          r.link_out(p).ready.eq(getattr(self, f"rdy_{p.letter}"))]
-        m.d.comb += [r.cfg.we.eq(self.cfg.we), r.cfg.addr.eq(self.cfg.addr), r.cfg.data.eq(self.cfg.data)]
+        wiring.connect(m, wiring.flipped(self.cfg), r.cfg)
         return r
 
     def ins(self):
