@@ -54,12 +54,13 @@ from .router_units import (
     ErrorFlags,
     HeadState,
     InputQueue,
+    QueueEntry,
     RoundRobinArbiter,
     RouteTable,
     SwitchState,
     any_of,
 )
-from .wavelet import NUM_PORTS, PAYLOAD_BITS, Port, WaveletLayout
+from .wavelet import NUM_PORTS, ControlPayload, Port, WaveletLayout
 
 __all__ = ["LinkSignature", "CfgSignature", "Router", "RouterError", "DROP_COUNTER_BITS"]
 
@@ -118,7 +119,7 @@ class Router(wiring.Component):
                      switch.last.eq(route.last), switch.ring.eq(route.ring)]
 
         # one FIFO (entries: payload + ctrl; the color is implied) and one head per (port, color)
-        queue = [[InputQueue(PAYLOAD_BITS + 1, D) for c in range(C)] for p in range(P)]
+        queue = [[InputQueue(QueueEntry, D) for c in range(C)] for p in range(P)]
         head = [[HeadState() for c in range(C)] for p in range(P)]
         for p in range(P):
             for c in range(C):
@@ -139,7 +140,7 @@ class Router(wiring.Component):
             drop_over.append(link.valid & ~bad_color & rx_ok & full)
             for c, q in enumerate(queue[p]):
                 m.d.comb += [q.w_en.eq(link.valid & (col == c) & route.rx_union[c][p]),
-                             q.w_data.eq(Cat(link.data.payload, link.data.ctrl)),
+                             q.w_data.payload.eq(link.data.payload), q.w_data.ctrl.eq(link.data.ctrl),
                              link.ready[c].eq(q.w_rdy)]
 
         # ---- departure: each output grants one head that wants it, round-robin ----------------
@@ -153,9 +154,9 @@ class Router(wiring.Component):
             grant = arb.grant
             m.d.comb += [
                 out.valid.eq(arb.valid),
-                out.data.payload.eq(any_of(Mux(grant[c * P + p], queue[p][c].r_data[:PAYLOAD_BITS], 0)
+                out.data.payload.eq(any_of(Mux(grant[c * P + p], queue[p][c].r_data.payload, 0)
                                            for c in range(C) for p in range(P))),
-                out.data.ctrl.eq(any_of(grant[c * P + p] & queue[p][c].r_data[PAYLOAD_BITS]
+                out.data.ctrl.eq(any_of(grant[c * P + p] & queue[p][c].r_data.ctrl
                                         for c in range(C) for p in range(P))),
                 out.data.color.eq(any_of(Mux(grant[c * P:(c + 1) * P].any(), c, 0) for c in range(1, C))),
             ]
@@ -163,8 +164,8 @@ class Router(wiring.Component):
         for p in range(P):
             for c in range(C):
                 m.d.comb += [head[p][c].grant.eq(Cat(grants[o][c * P + p] for o in range(P))),
-                             switch.done[c][p].eq(head[p][c].done & queue[p][c].r_data[PAYLOAD_BITS]),
-                             switch.cmd[c][p].eq(queue[p][c].r_data[:2])]
+                             switch.done[c][p].eq(head[p][c].done & queue[p][c].r_data.ctrl),
+                             switch.cmd[c][p].eq(ControlPayload(queue[p][c].r_data.payload).cmd)]
 
         # ---- status -----------------------------------------------------------------------------
         no_tx = [head[p][c].no_tx for p in range(P) for c in range(C)]

@@ -4,7 +4,8 @@
     RouteTable         per color: 4 route positions (RX, TX), last position and ring flag, written
                        from the cfg port; the RX and TX sets in force at the current positions
     SwitchState        per color: the current route position, moved by passing control wavelets
-    InputQueue         one (input port, color) FIFO: SyncFIFO's ports and timing, named registers
+    InputQueue         one (input port, color) FIFO of QueueEntry: SyncFIFO's ports and timing, named
+                       registers
     HeadState          one FIFO head's multicast bookkeeping: which outputs took it, when it leaves
     RoundRobinArbiter  one output's choice among the P x C heads, starting after the last grant
     DropCounter        saturating count of the wavelets dropped this cycle
@@ -23,10 +24,13 @@ from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from .router_config import FIELD_SWITCH, MAX_POSITIONS, CfgAddr, CfgSignature, RouteWord, SwitchWord
-from .wavelet import NUM_PORTS, Port, SwitchCmd
+from .wavelet import NUM_PORTS, PAYLOAD_BITS, Port, SwitchCmd
 
-__all__ = ["RouteTable", "SwitchState", "InputQueue", "HeadState", "RoundRobinArbiter", "DropCounter",
+__all__ = ["RouteTable", "SwitchState", "InputQueue", "QueueEntry", "HeadState", "RoundRobinArbiter", "DropCounter",
            "ErrorFlags", "any_of", "popcount"]
+
+#: A wavelet in an (input port, color) queue: the color is the queue's own, so it is not stored.
+QueueEntry = data.StructLayout({"payload": PAYLOAD_BITS, "ctrl": 1})
 
 
 def any_of(bits):
@@ -154,7 +158,8 @@ class SwitchState(wiring.Component):
 
 
 class InputQueue(wiring.Component):
-    """One (input port, color) FIFO of ``depth`` entries of ``width`` bits, first-word fall-through.
+    """One (input port, color) FIFO of ``depth`` entries of ``shape`` (a width or a layout, e.g.
+    QueueEntry; ``r_data`` and ``w_data`` are then views), first-word fall-through.
 
     The ports and cycle timing are ``amaranth.lib.fifo.SyncFIFO``'s: ``w_rdy`` = level != depth,
     ``r_rdy`` = level != 0, ``r_data`` is the head combinationally, a write and a read in one cycle
@@ -167,14 +172,15 @@ class InputQueue(wiring.Component):
         w_en, w_data In; w_rdy Out;  r_en In; r_data, r_rdy Out;  level Out(range(depth + 1))
     """
 
-    def __init__(self, width: int, depth: int):
-        self.width, self.depth = width, depth
+    def __init__(self, shape, depth: int):
+        self.width = shape.size if isinstance(shape, data.Layout) else int(shape)
+        self.depth = depth
         super().__init__({
             "w_en": In(1),
-            "w_data": In(width),
+            "w_data": In(shape),
             "w_rdy": Out(1),
             "r_en": In(1),
-            "r_data": Out(width),
+            "r_data": Out(shape),
             "r_rdy": Out(1),
             "level": Out(range(depth + 1)),
         })

@@ -20,6 +20,7 @@ Interface:
     OPPOSITE, STEP          the direction a wavelet leaving through a port arrives from at the
                             neighbour; the (row, column) step through a port (row 0 is north)
     SwitchCmd               control-wavelet command in payload[1:0]
+    ControlPayload          a control wavelet's payload as a layout: ``cmd`` (SwitchCmd) in bits 1:0
     port_set(*ports) -> mask;  port_names(mask) -> "{N,E}"
 """
 
@@ -34,7 +35,8 @@ from .packing import Packer
 
 __all__ = [
     "PAYLOAD_BITS", "COLOR_BITS", "WAVELET_BITS", "WaveletLayout", "Wavelet", "Port", "NUM_PORTS", "EDGE_SIDES",
-    "side_links", "OPPOSITE", "STEP", "SwitchCmd", "pack_wavelet", "unpack_wavelet", "port_set", "port_names",
+    "side_links", "OPPOSITE", "STEP", "SwitchCmd", "ControlPayload", "pack_wavelet", "unpack_wavelet", "port_set",
+    "port_names",
 ]
 
 PAYLOAD_BITS = 32
@@ -101,6 +103,9 @@ class SwitchCmd(enum.IntEnum):
     RESET = 2  # back to position 0
     RESERVED = 3  # treated as NONE
 
+
+#: A control wavelet's payload: the switch command in its low bits; the rest is the sender's.
+ControlPayload = data.StructLayout({"cmd": 2, "data": PAYLOAD_BITS - 2})
 
 _PACKER = Packer(WaveletLayout)
 _P_OFF, _P_W, _ = _PACKER.fields["payload"]
