@@ -346,7 +346,8 @@ class SimulatorSession:
     socket: the engines' way of keeping a simulator alive between host calls.
 
     The test finds the socket's path in its config (``config["socket"]``) and connects to it;
-    ``sock`` is this side's end. ``failure`` holds what ended the simulator, if anything did
+    ``sock`` is this side's end. ``config["host_pid"]`` is this process: the simulator ends when it
+    dies (sdk/cosim/lifeline.py). ``failure`` holds what ended the simulator, if anything did
     (a CocotbFailure carries its log)."""
 
     def __init__(self, build: SimBuild, module: str, testcase: str, config: dict, run_name: str,
@@ -362,7 +363,9 @@ class SimulatorSession:
 
         def simulate():
             try:
-                build.run(module, testcase=testcase, config={**config, "socket": path}, waves=waves,
+                # host_pid: the simulator stops if this process dies (sdk/cosim/lifeline.py)
+                build.run(module, testcase=testcase, config={**config, "socket": path, "host_pid": os.getpid()},
+                          waves=waves,
                           run_name=run_name, console=console)
             except BaseException as e:  # reported to the host side
                 self.failure = e

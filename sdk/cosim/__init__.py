@@ -7,4 +7,5 @@ cocotb; ``import sdk`` loads none of it.
     autopilot     the edge autopilot, Python side: the harness's cycles handed to the native mesh's C++
     board_server  the simulated board of the "fpga-sim" engine: the board core's UART bit by bit,
                   as a byte stream on a socket
+    lifeline      a server's watch on its host process: the simulator stops when the host dies
 """

@@ -26,6 +26,7 @@ from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, Event, FallingEdge, ReadOnly, ReadWrite, RisingEdge
 
 from ..builds.verilator import tb_config
+from .lifeline import watch_host
 
 __all__ = ["UartLink", "UartError", "start_core", "serve"]
 
@@ -104,6 +105,7 @@ async def start_core(dut, divisor: int) -> UartLink:
 @cocotb.test()
 async def serve(dut):
     cfg = tb_config()
+    watch_host(cfg)
     div = cfg["divisor"]
     uart = await start_core(dut, div)
     to_host = bytearray()

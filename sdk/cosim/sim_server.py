@@ -66,6 +66,7 @@ from ..builds.verilator import tb_config
 from ..engines.wire import recv_msg, send_msg
 from .autopilot import Autopilot
 from .edge import IDLE_QUIET, EdgeHarness, NoProgress, value_of
+from .lifeline import watch_host
 
 
 class Server:
@@ -338,6 +339,7 @@ class _Discard(list):
 @cocotb.test()
 async def serve(dut):
     cfg = tb_config()
+    watch_host(cfg)
     server = Server(dut, cfg["rows"], cfg["cols"], cfg.get("profile", "small"), cfg.get("seed", 1))
     await server.h.reset()
     if cfg.get("noise"):

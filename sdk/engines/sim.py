@@ -6,7 +6,8 @@
 waveforms and per-PE counters), starts the simulator with the cocotb job server
 (sdk/cosim/sim_server.py) on it, and sends it the engine operations of sdk/engines/base.py. The
 simulator stays alive between calls, so the host program runs interactively and the mesh keeps
-its state; it ends with ``close()`` (or when the host process exits: the socket closes).
+its state; it ends with ``close()`` (or when the host process exits: the socket closes), and within
+half a second when the host process is killed, even in the middle of a run (sdk/cosim/lifeline.py).
 
 Interface:
     SimEngine(rows, cols, profile="small", kind="native", threads=1, waves=False, console=False,
