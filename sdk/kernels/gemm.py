@@ -3,13 +3,9 @@
 SUMMA with the host as the panel owner (docs/kernels.md). PE (r, c) owns the C tile of row block r
 and column block c (``mt x nt``, padded). K is cut into panels of ``kp``; the A panel of row block r
 enters row r at its west edge and is row-broadcast (color CA), the B panel of column block c enters
-column c at its north edge and is column-broadcast (CB). Each PE receives B panel p + 1 with an
-asynchronous ``vmov`` into its second buffer while its ``fmacs`` rank-1 updates consume panel p
-(double buffering). f16: the A panel is not stored; each A wavelet (two scalars) starts the A slot
-task bound to CA, which issues the two ``fmacs`` of its C rows with the payload as the scalar and
-binds CA to the next slot (no SRAM write, no pipeline slot and no scalar load per A value). f32:
-the A panels are double-buffered in SRAM like B. The updates run block by block of up to eight C
-rows (their DSRs set once per block and panel), k by k. At the end the tiles leave through the east edge (eastern half of the
+column c at its north edge and is column-broadcast (CB). Each PE receives panel p + 1 with two
+asynchronous ``vmov`` into its second buffers while its ``fmacs`` rank-1 updates consume panel p
+(double buffering). At the end the tiles leave through the east edge (eastern half of the
 columns, color CE) and the west edge (western half, CW), switch-sequenced (``routes.readout``):
 each PE sends its tile and one ADVANCE control wavelet, so every edge link carries whole tiles in
 a fixed order and the host needs no tags.
@@ -29,10 +25,8 @@ Interface:
         .golden(a_bits, b_bits) -> C bits   .check(c_bits, a_bits, b_bits) -> figures: bit-exact
                                                      against golden.matmul, float64 error
     CA, CB, CE, CW   the kernel's colors
-    source(plan)     the PE program of a plan (SOURCE for f16, SOURCE_STORED for f32, filled in)
-    SOURCE, SOURCE_STORED, LIBRARY   the program templates and the libraries they include
-                     ("gemm.dtype" is "gemm.f16" or "gemm.f32", the macros of the input type;
-                     "readout", sdk/readout.py's)
+    SOURCE, LIBRARY  the program and the libraries it includes ("gemm.dtype" is "gemm.f16" or
+                     "gemm.f32", the macros of the input type; "readout", sdk/readout.py's)
 """
 
 from __future__ import annotations
@@ -52,157 +46,22 @@ from ..engines.base import Until
 from ..layout import Layout, Region, SramMap
 from .common import KernelError, check_bits, compare, positive_int, round_up, words
 
-__all__ = ["GemmPlan", "plan_gemm", "Gemm", "CA", "CB", "CE", "CW", "SOURCE", "SOURCE_STORED", "LIBRARY", "source"]
+__all__ = ["GemmPlan", "plan_gemm", "Gemm", "CA", "CB", "CE", "CW", "SOURCE", "LIBRARY"]
 
 CA, CB, CE, CW = 0, 1, 2, 3
 #: estimated cycles lost per panel (pipeline drain, the three completion tasks, the step task)
 PANEL_OVERHEAD = 80
 
-# Tasks: 0 start, 2 "B panel received", 3 step (start a panel), 5 the completion target of the
-# fmacs (blocked: it never runs), SLOT.. the A slots (data tasks on CA, one bound at a time).
-# r3 = this panel's B buffer, r4 = the C offset of the current block, r6 = the end of the B panel,
-# r7 = the B row, r10 = panels, r11 = the next panel to start, r13 = events towards the next panel
-# (its B panel received, the previous panel issued: step starts it at two).
-# The A panel is not stored: every A wavelet (A[i, k] and A[i + 1, k] for f16, A[i, k] for f32)
-# starts the slot task bound to CA, which issues the rank-1 updates of its C rows by the B row with
-# the payload as the scalar (r15) and binds CA to the next slot. The host sends A in that order:
-# block by block of rows, k by k, slot by slot. No "panel computed" event is needed (docs/isa.md
-# "Ordering"): memory-only vector ops are never overtaken by later ops, so the receive of B panel
-# p + 1 into the buffer of panel p - 1, issued after every fmacs of panel p - 1, cannot write it
-# before those fmacs have read it; the fmacs of panel p see the C values of panel p - 1; and the
-# final vmov of C sees them all. Parameters (assembler symbols from the layout): MT, NT, KP, P, ES,
-# B0, B1, CA, CB; symbols pdsr (this PE's FOUT DSR) and pcolor (its result color).
+# Tasks: 0 start, 1/2 "panel received" (A/B), 3 step, 5 idle (the completion target of the
+# fmacs, which need none). r10 = panels, r11 = the next panel to compute, r13 = receive events
+# seen. No "panel computed" event is needed (docs/isa.md "Ordering"): memory-only vector ops are
+# never overtaken by later ops, so the receive of panel p + 1 into the buffers of panel p - 1,
+# issued after every fmacs of panel p - 1, cannot write them before those fmacs have read them;
+# the fmacs of panel p see the C values of panel p - 1; and the final vmov of C sees them all.
+# Parameters (assembler symbols from the layout): MT, NT, KP, P, ES, A0, A1, B0, B1, CA, CB;
+# symbols pdsr (this PE's FOUT DSR) and pcolor (its result color).
 SOURCE = """
-    .include "gemm.dtype"           ; b_view and slot for the input type (LIBRARY)
-    .include "readout"
-    .equ CP, NT * 4                 ; C row pitch (bytes)
-    .equ BW, KP * NT * ES // 4      ; wavelets per B panel
-    .task 0, start
-    .task 2, ev_b
-    .task 3, step
-    .task 5, idle
-{slot_tasks}
-    .start 0
-    .blocked 5
-    b_view d1                           ; B row k of the panel
-    .dsr d3, fin.f32, CB, BW            ; B panel from the north
-    .dsr d5, mem.f32, B0, BW, 1         ; where it goes
-    .dsr d6, mem.f16, 0, 2 * MT * NT, 1 ; the C tile as f16 pairs (for vfill; then the FOUT DSR)
-{row_dsrs}
-    .text
-start:
-    vfill.f16 d6, r0, done=5    ; C = +0 (two f16 +0 are one f32 +0: a whole SRAM row per group)
-    li    r10, P
-    li    r11, 0
-    li    r13, 1                ; "panel -1 issued"
-    vmov.f32 d5, d3, done=2
-    end
-ev_b:
-    addi  r13, r13, 1
-    activate 3
-    end
-step:
-    li    r1, 2
-    bne   r13, r1, idle         ; B panel p not received or panel p - 1 not issued yet
-    li    r13, 0
-    andi  r1, r11, 1
-    li    r3, B0
-    beq   r1, r0, even
-    li    r3, B1
-even:
-    addi  r11, r11, 1
-    beq   r11, r10, go          ; the last panel: nothing more to receive
-    li    r5, B0 + B1           ; the other buffer takes panel p + 1
-    sub   r5, r5, r3
-    dbase d5, r5, 0
-    vmov.f32 d5, d3, done=2
-go:
-    mv    r7, r3
-    dbase d1, r7, 0
-    addi  r6, r3, KP * NT * ES
-    li    r4, 0
-{first_block}
-idle:
-    end
-{slots}
-panel_end:
-    unbind CA                   ; the next panel's A waits for step
-    beq   r11, r10, drain
-    addi  r13, r13, 1
-    activate 3
-    end
-drain:
-    dbase d7, r0, 0             ; d7 = the whole C tile
-    li    r1, MT * NT
-    dlen  d7, r1, 0
-    send_tile d6, d7            ; C on this PE's result color (pdsr: FOUT f32, MT * NT), then
-    end                         ; ADVANCE: the switch now forwards the upstream tiles
-"""
-
-#: DSRs holding the C rows of a block (d14, d15 stay free for the SDK's read-out routine)
-ROW_DSRS = (7, 0, 8, 9, 10, 11, 12, 13)
-ROW_BLOCK = len(ROW_DSRS)
-#: the first task of the A slots: a full block's at SLOT, the last (shorter) block's at SLOT + 8
-SLOT = 8
-
-
-def _blocks(p) -> list:
-    """(kind, rows): the full blocks of ROW_BLOCK rows ("full") and the rest ("rest")."""
-    full, rest = divmod(p.mt, ROW_BLOCK)
-    return [("full", ROW_BLOCK)] * full + ([("rest", rest)] if rest else [])
-
-
-def _enter(p, kind: str, rows: int) -> list:
-    """Point the row DSRs at the block at C offset r4 and bind CA to its first slot."""
-    task = SLOT + (8 if kind == "rest" else 0)
-    return [f"    dbase d{ROW_DSRS[j]}, r4, {j} * CP" for j in range(rows)] + [f"    bind  CA, {task}", "    end"]
-
-
-def _slots(p, kind: str, rows: int, last: bool) -> list:
-    """The slot tasks of a block kind; the last one moves to the next B row, block or panel."""
-    per, base = 2, SLOT + (8 if kind == "rest" else 0)
-    n = rows // per
-    out = []
-    for s in range(n):
-        out.append(f"{kind}{s}:")
-        out.append("    slot  " + ", ".join(f"d{ROW_DSRS[s * per + j]}" for j in range(per)))
-        if s + 1 < n:
-            out += [f"    bind  CA, {base + s + 1}", "    end"]
-    out += ["    addi  r7, r7, NT * ES", "    dbase d1, r7, 0", f"    bne   r7, r6, {kind}_k",
-            f"    addi  r4, r4, {rows} * CP", "    mv    r7, r3", "    dbase d1, r7, 0"]
-    full = p.mt // ROW_BLOCK * ROW_BLOCK
-    if kind == "full" and not last:
-        out += [f"    li    r9, {full} * CP", f"    bne   r4, r9, {kind}_next"]
-    out += _enter(p, "rest", p.mt - full) if kind == "full" and p.mt > full else ["    j     panel_end"]
-    out += [f"{kind}_k:", f"    bind  CA, {base}", "    end"]
-    if kind == "full" and not last:
-        out += [f"{kind}_next:"] + _enter(p, kind, rows)
-    return out
-
-
-def source(p) -> str:
-    """The PE program of plan ``p`` (assembly text; the layout's parameters fill in the rest)."""
-    if p.stored_a:
-        return _stored_source(p)
-    blocks = _blocks(p)
-    kinds = list(dict.fromkeys(blocks))
-    tasks, slots = [], []
-    for kind, rows in kinds:
-        base = SLOT + (8 if kind == "rest" else 0)
-        tasks += [f"    .task {base + s}, {kind}{s}" for s in range(rows // 2)]
-        slots += _slots(p, kind, rows, last=(kind == "rest" or len(blocks) == 1))
-    dsrs = "\n".join(f"    .dsr d{d}, mem.f32, 0, NT, 1" for d in ROW_DSRS)
-    text = SOURCE.replace("{slot_tasks}", "\n".join(tasks)).replace("{row_dsrs}", dsrs)
-    text = text.replace("{first_block}", "\n".join(_enter(p, *blocks[0])))
-    return text.replace("{slots}", "\n".join(slots))
-
-
-# The f32 program keeps the A panels in SRAM (A0, A1, received like B: tasks 1 and 2 count the two
-# "panel received" events) and runs the rank-1 updates of a panel block by block with two scalar
-# loads per pair of rows (``pair``). (An f32 A wavelet carries one scalar, so streaming it through
-# a task per wavelet would cost a task start per 16-group fmacs; measured, it is slower.)
-SOURCE_STORED = """
-    .include "gemm.dtype"           ; b_view and pair for the input type (LIBRARY)
+    .include "gemm.dtype"           ; b_view and rank2 for the input type (LIBRARY)
     .include "readout"
     .equ CP, NT * 4                 ; C row pitch (bytes)
     .equ AW, KP * MT * ES // 4      ; wavelets per A panel
@@ -213,17 +72,16 @@ SOURCE_STORED = """
     .task 3, step
     .task 5, idle
     .start 0
-    .blocked 5
-    b_view d1                           ; B row k of the panel
+    .dsr d0, mem.f32, 0, NT, 1          ; C row i (fmacs accumulator)
+    b_view d1                           ; B row kk of the panel
     .dsr d2, fin.f32, CA, AW            ; A panel from the west
     .dsr d3, fin.f32, CB, BW            ; B panel from the north
     .dsr d4, mem.f32, A0, AW, 1         ; where the A panel goes
     .dsr d5, mem.f32, B0, BW, 1
-    .dsr d6, mem.f16, 0, 2 * MT * NT, 1 ; the C tile as f16 pairs (for vfill; then the FOUT DSR)
-{row_dsrs}
+    .dsr d7, mem.f32, 0, MT * NT, 1     ; the whole C tile
     .text
 start:
-    vfill.f16 d6, r0, done=5    ; C = +0 (two f16 +0 are one f32 +0: a whole SRAM row per group)
+    vfill.f32 d7, r0, done=5    ; C = +0
     li    r10, P
     li    r11, 0
     li    r13, 0
@@ -259,72 +117,57 @@ even:
     dbase d5, r5, 0
     vmov.f32 d4, d2, done=1
     vmov.f32 d5, d3, done=2
-compute:                        ; r2, r3: the A and B buffers of this panel
-{compute}
+compute:
+    addi  r6, r2, KP * MT * ES  ; end of the A panel (k-major: A[i, k] at r2 + (k * MT + i) * ES)
+kloop:
+    dbase d1, r3, 0
+    li    r4, 0
+    addi  r7, r2, MT * ES
+iloop:
+    rank2                       ; C rows i and i + 1 += A[i, k] B[k], A[i + 1, k] B[k]
+    bne   r2, r7, iloop
+    addi  r3, r3, NT * ES
+    bne   r2, r6, kloop
     beq   r11, r10, drain
 idle:
     end
 drain:
-    dbase d7, r0, 0             ; d7 = the whole C tile
-    li    r1, MT * NT
-    dlen  d7, r1, 0
     send_tile d6, d7            ; C on this PE's result color (pdsr: FOUT f32, MT * NT), then
     end                         ; ADVANCE: the switch now forwards the upstream tiles
 """
 
-
-def _stored_block(p, rows: int, label: str, last: bool) -> list:
-    """One block of ``rows`` C rows of the stored-A program: point the row DSRs at them, then every
-    k of the panel, ``u`` k per iteration, two rows per ``pair``. r4 = the block's C offset, r12 =
-    its A column; both advance to the next block, which is this block again unless ``last``."""
-    u = next(x for x in (4, 2, 1) if p.kp % x == 0)
-    out = [f"{label}:"] + [f"    dbase d{ROW_DSRS[j]}, r4, {j} * CP" for j in range(rows)]
-    out += ["    mv    r5, r12", "    mv    r7, r3", "    addi  r6, r12, KP * MT * ES", f"{label}_k:"]
-    for s in range(u):
-        out.append(f"    dbase d1, r7, {s} * NT * ES")
-        out += [f"    pair  d{ROW_DSRS[j]}, d{ROW_DSRS[j + 1]}, {s} * MT * ES + {j} * ES" for j in range(0, rows, 2)]
-    out += [f"    addi  r7, r7, {u} * NT * ES", f"    addi  r5, r5, {u} * MT * ES", f"    bne   r5, r6, {label}_k",
-            f"    addi  r4, r4, {rows} * CP", f"    addi  r12, r12, {rows} * ES"]
-    if not last:
-        out += [f"    li    r9, {p.mt // rows * rows} * CP", f"    bne   r4, r9, {label}"]
-    return out
-
-
-def _stored_source(p) -> str:
-    full, rest = divmod(p.mt, ROW_BLOCK)
-    out = ["    li    r4, 0", "    mv    r12, r2"]
-    if full:
-        out += _stored_block(p, ROW_BLOCK, "blk", last=not rest and full == 1)
-    if rest:
-        out += _stored_block(p, rest, "rst", last=True)
-    dsrs = "\n".join(f"    .dsr d{d}, mem.f32, 0, NT, 1" for d in ROW_DSRS)
-    return SOURCE_STORED.replace("{row_dsrs}", dsrs).replace("{compute}", "\n".join(out))
-
-
-
 #: The pieces that depend on the input type, as macros (one library per type): b_view d, the DSR
-#: preset of a B row of the panel; slot d..., the rank-1 updates of one A wavelet (r15): C rows
-#: (DSRs) d... by the B row d1. With the read-out macros, everything the program includes.
+#: preset of a B row of the panel; rank2, two rank-1 updates of C rows i and i + 1 (r2 walks the
+#: A panel, r4 the C rows, d1 is the B row). With the read-out macros, everything SOURCE includes.
 LIBRARY = {
     "gemm.f16": r"""
 .macro b_view d
     .dsr \d, mem.f16, B0, NT, 1
 .endm
-.macro slot da, db             ; r15 = A[i, k] | A[i + 1, k] << 16
-    fmacs.f32.f16 \da, d1, r15, done=5
-    srli  r1, r15, 16
-    fmacs.f32.f16 \db, d1, r1, done=5
+.macro rank2
+    lw    r1, 0(r2)             ; A[i, k] and A[i + 1, k]
+    dbase d0, r4, 0
+    fmacs.f32.f16 d0, d1, r1, done=5
+    srli  r1, r1, 16
+    dbase d0, r4, CP
+    fmacs.f32.f16 d0, d1, r1, done=5
+    addi  r2, r2, 4
+    addi  r4, r4, 2 * CP
 .endm
 """,
     "gemm.f32": r"""
 .macro b_view d
     .dsr \d, mem.f32, B0, NT, 1
 .endm
-.macro pair da, db, off        ; A[i, k] and A[i + 1, k] at off(r5)
-    lw    r1, \off(r5)
-    fmacs.f32 \da, d1, r1, done=5
-    lw    r1, \off + 4(r5)
-    fmacs.f32 \db, d1, r1, done=5
+.macro rank2
+    lw    r1, 0(r2)
+    lw    r8, 4(r2)
+    dbase d0, r4, 0
+    fmacs.f32 d0, d1, r1, done=5
+    dbase d0, r4, CP
+    fmacs.f32 d0, d1, r8, done=5
+    addi  r2, r2, 8
+    addi  r4, r4, 2 * CP
 .endm
 """,
     **readout.LIBRARY,
@@ -349,11 +192,6 @@ class GemmPlan:
     @property
     def es(self):
         return 2 if self.dtype == "f16" else 4
-
-    @property
-    def stored_a(self):
-        """f32: the A panels are kept in SRAM; f16: every A wavelet goes straight to a slot task."""
-        return self.dtype == "f32"
 
     @property
     def k_pad(self):
@@ -406,7 +244,7 @@ def plan_gemm(rows, cols, m, k, n, dtype="f16", profile="small") -> GemmPlan:
     sram = prof.sram_kib * 1024
     c_bytes = mt * nt * 4
     fixed = c_bytes + 8 + 8 + 16 + 16  # alignment slack, scratch word, FOUT DSR, colour word
-    per_kp = 2 * (nt + (mt if dtype == "f32" else 0)) * es
+    per_kp = 2 * (mt + nt) * es
     kp_max = (sram - fixed) // per_kp
     if kp_max < 1 or mt * nt > 65535:
         raise KernelError(
@@ -416,11 +254,10 @@ def plan_gemm(rows, cols, m, k, n, dtype="f16", profile="small") -> GemmPlan:
     best = None
     for kp in range(1, min(kp_max, k) + 1):
         panels = -(-k // kp)
-        if kp * max(mt, nt) * es // 4 > 65535:
+        if kp * mt * es // 4 > 65535 or kp * nt * es // 4 > 65535:
             break
         # compute, the per-panel overhead, and receiving the first panel (not overlapped)
-        first = kp * (nt + (mt if dtype == "f32" else 0)) * es / 4
-        cost = panels * kp * mt * nt / (prof.simd_f16 // 2) + panels * PANEL_OVERHEAD + first
+        cost = panels * kp * mt * nt / (prof.simd_f16 // 2) + panels * PANEL_OVERHEAD + kp * max(mt, nt) * es / 4
         if best is None or cost < best[0]:
             best = (cost, kp, panels)
     _, kp, panels = best
@@ -428,31 +265,20 @@ def plan_gemm(rows, cols, m, k, n, dtype="f16", profile="small") -> GemmPlan:
 
 
 def _sram_map(prof, mt, nt, kp, es) -> SramMap:
-    """C at 0, the two A panel buffers (f32 only), the two B panel buffers, a scratch word, this
-    PE's FOUT DSR and its result color. Both B buffers start ``_b_phase`` bytes after a 32-byte
-    boundary (measured: it decides how the fmacs' B reads, C reads and C writes share the banks)."""
+    """C at 0, the two A panel buffers, the two B panel buffers on the SRAM rows of the other bank
+    parity (B0 = 8 mod 16), a scratch word, this PE's FOUT DSR and its result color."""
     mem = SramMap(prof.sram_kib * 1024, f"the SRAM of profile {prof.name}")
     mem.buffer("C", mt * nt * 4)
-    if es == 4:
-        mem.buffer("A0", kp * mt * es, align=4)
-        mem.buffer("A1", kp * mt * es, align=4)
-    phase = _b_phase(nt, es)
-    for name in ("B0", "B1"):
-        mem.buffer(f"PAD{name}", (phase - mem.top) % 32 or 32, align=4)  # unused
-        mem.buffer(name, kp * nt * es, align=4)
-        assert mem[name] % 32 == phase
+    mem.buffer("A0", kp * mt * es, align=4)
+    mem.buffer("A1", kp * mt * es, align=4)
+    mem.buffer("BANK", 8, align=16)  # unused: B0 starts half a row pair after a 16-byte boundary
+    mem.buffer("B0", kp * nt * es, align=4)
+    mem.buffer("B1", kp * nt * es, align=4)
     mem.buffer("SCR", 8)
     mem.buffer("PDSR", 8)
     mem.buffer("PCOLOR", 4)
+    assert mem["B0"] % 16 == 8
     return mem
-
-
-def _b_phase(nt, es) -> int:
-    """Where a B buffer starts in a 32-byte group of four SRAM rows (one per bank). The C rows start
-    on bank 0; a B row one (8) or three (24) banks on. Measured on the f16 program: 8 when a B
-    row fills 4 SRAM rows (nt = 16; 24: 31 % slower), 24 when it fills 8 (nt = 32; 8: 35 % slower);
-    the f32 program is indifferent, and 8 is kept elsewhere."""
-    return 24 if es == 2 and (nt * es // 8) % 8 == 0 else 8
 
 
 class Gemm:
@@ -476,9 +302,9 @@ class Gemm:
         if p.west_cols:
             lay.route(colors["CW"], routes.readout(to_edge="W"), lay.region(0, 0, p.rows, p.west_cols))
         params = {"MT": p.mt, "NT": p.nt, "KP": p.kp, "P": p.panels, "ES": p.es, "CA": CA, "CB": CB,
-                  **{k: p.sram[k] for k in ("A0", "A1", "B0", "B1") if k in p.sram}}
+                  **{k: p.sram[k] for k in ("A0", "A1", "B0", "B1")}}
         libraries = {**LIBRARY, "gemm.dtype": LIBRARY[f"gemm.{p.dtype}"]}
-        prog = lay.program(source(p), name="gemm", params=params, libraries=libraries,
+        prog = lay.program(SOURCE, name="gemm", params=params, libraries=libraries,
                            symbols={"pdsr": ("u32", 2, p.sram["PDSR"]), "pcolor": ("u32", 1, p.sram["PCOLOR"])})
 
         def pdsr(pe):
@@ -490,8 +316,8 @@ class Gemm:
         return lay
 
     def inputs(self, a_bits, b_bits) -> dict:
-        """{EdgeLink: (color, [payload])}: the A panels into every row's west link (in the order of
-        the slots that take them), the B panels into every column's north link, panel after panel."""
+        """{EdgeLink: (color, [payload])}: the A panels into every row's west link, the B panels into
+        every column's north link, panel after panel."""
         p = self.plan
         a = check_bits("A", a_bits, (p.m, p.k), p.dtype)
         b = check_bits("B", b_bits, (p.k, p.n), p.dtype)
@@ -500,13 +326,9 @@ class Gemm:
         bp = np.zeros((p.k_pad, p.cols * p.nt), b.dtype)
         bp[:p.k, :p.n] = b
         out = {}
-        # per panel k-major (stored A: A[i, k] at (k, i)); streamed A: block by block of rows,
-        # k-major in a block, the order of the slots that take it
-        starts = [0, p.mt] if p.stored_a else np.cumsum([0] + [rows for _, rows in _blocks(p)])
-        for r in range(p.rows):
-            tile = ap[r * p.mt:(r + 1) * p.mt]
-            out[EdgeLink(Port.W, r)] = (CA, [w for q in range(p.panels) for i0, i1 in zip(starts, starts[1:])
-                                             for w in words(tile[i0:i1, q * p.kp:(q + 1) * p.kp].T, p.dtype)])
+        for r in range(p.rows):  # A panel, k-major: A[i, k] at (k, i)
+            out[EdgeLink(Port.W, r)] = (CA, [w for q in range(p.panels) for w in
+                                             words(ap[r * p.mt:(r + 1) * p.mt, q * p.kp:(q + 1) * p.kp].T, p.dtype)])
         for c in range(p.cols):
             out[EdgeLink(Port.N, c)] = (CB, [w for q in range(p.panels) for w in
                                              words(bp[q * p.kp:(q + 1) * p.kp, c * p.nt:(c + 1) * p.nt], p.dtype)])
